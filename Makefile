@@ -1,0 +1,176 @@
+# OmniRun operator tooling.
+#
+#   make                 build bin/omnictl bin/omni-console bin/omni-worker bin/omni-sim
+#   make check           install missing -dev packages, build, run every test
+#   make demo            build, start omni-sim + workers + sessions, open the console
+#   make bench           benchmarks (bench/)
+#   make fuzz FUZZ_SECONDS=N   run every libFuzzer target for N seconds
+#   make install PREFIX=/usr/local DESTDIR=
+#
+# Variables: DEVELOPER=1 (-Werror and a long warning list),
+#            SANITIZE=address,undefined (sanitizer build), V=1 (echo commands).
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+PKG_CONFIG ?= pkg-config
+FUZZ_SECONDS ?= 3
+FUZZ_CC ?= clang
+
+ifneq ($(V),1)
+Q = @
+QCC = @echo "  CC      $@";
+QLD = @echo "  LINK    $@";
+QAR = @echo "  AR      $@";
+endif
+
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
+CURL_LIBS   = $(call pc_libs,libcurl)
+CJSON_LIBS  = $(call pc_libs,libcjson)
+CURSES_LIBS = $(call pc_libs,ncursesw)
+EDIT_LIBS   = $(call pc_libs,libedit)
+MHD_LIBS    = $(call pc_libs,libmicrohttpd)
+CMOCKA_LIBS = $(call pc_libs,cmocka)
+PCRE_LIBS   = $(call pc_libs,libpcre2-8)
+DEP_CFLAGS  = $(call pc_cflags,libcurl libcjson ncursesw libedit libmicrohttpd libpcre2-8)
+
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -MMD -MP -Ilib $(DEP_CFLAGS)
+DEV_CFLAGS  = -Werror -Wshadow -Wformat=2 -Wformat-security -Wstrict-prototypes \
+              -Wmissing-prototypes -Wold-style-definition -Wpointer-arith -Wcast-align \
+              -Wwrite-strings -Wundef -Wvla -Wnull-dereference -Wdouble-promotion \
+              -Wimplicit-fallthrough -Wno-unused-parameter -Wno-format-truncation
+ifeq ($(DEVELOPER),1)
+BASE_CFLAGS += $(DEV_CFLAGS)
+endif
+ifneq ($(SANITIZE),)
+BASE_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_LDFLAGS  = -fsanitize=$(SANITIZE)
+endif
+ALL_CFLAGS  = $(BASE_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN_LDFLAGS) $(LDFLAGS)
+
+BUILD = build
+LIB   = lib/libomni.a
+
+LIB_SRCS     = $(wildcard lib/*.c)
+ADMIN_SRCS   = $(wildcard admin/*.c)
+CONSOLE_SRCS = $(wildcard console/*.c)
+WORKER_SRCS  = $(wildcard worker/*.c)
+SIM_SRCS     = $(wildcard sim/*.c)
+UNIT_SRCS    = $(wildcard tests/unit/test_*.c)
+FUZZ_SRCS    = $(wildcard tests/fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+# A program is built once its main.c exists.
+PROGRAMS = $(if $(wildcard admin/main.c),bin/omnictl) $(if $(wildcard console/main.c),bin/omni-console) \
+           $(if $(wildcard worker/main.c),bin/omni-worker) $(if $(wildcard sim/main.c),bin/omni-sim)
+UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+FUZZ_BINS = $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRCS))
+
+# Worker objects other than main are linked into unit tests of the toolset.
+WORKER_LIB_OBJS  = $(call obj,$(filter-out worker/main.c,$(WORKER_SRCS)))
+SIM_LIB_OBJS     = $(call obj,$(filter-out sim/main.c,$(SIM_SRCS)))
+ADMIN_LIB_OBJS   = $(call obj,$(filter-out admin/main.c,$(ADMIN_SRCS)))
+CONSOLE_LIB_OBJS = $(call obj,$(filter-out console/main.c,$(CONSOLE_SRCS)))
+
+.PHONY: all check unit integration fuzz fuzz-smoke bench demo install clean deps soak conformance
+all: $(PROGRAMS)
+
+deps:
+	$(Q)bash scripts/deps
+
+# Rebuild everything when the flags change.
+$(BUILD)/CFLAGS.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+FORCE:
+
+$(BUILD)/%.o: %.c $(BUILD)/CFLAGS.stamp
+	@mkdir -p $(dir $@)
+	$(QCC)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(call obj,$(LIB_SRCS))
+	$(QAR)rm -f $@ && ar rcs $@ $^
+
+bin/omnictl: $(call obj,$(ADMIN_SRCS)) $(LIB)
+	@mkdir -p bin
+	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lm
+
+bin/omni-console: $(call obj,$(CONSOLE_SRCS)) $(LIB)
+	@mkdir -p bin
+	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
+
+bin/omni-worker: $(call obj,$(WORKER_SRCS)) $(LIB)
+	@mkdir -p bin
+	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PCRE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
+
+bin/omni-sim: $(call obj,$(SIM_SRCS)) $(LIB)
+	@mkdir -p bin
+	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(MHD_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
+
+# Unit tests link the library plus the non-main objects of every program, so a
+# test may exercise worker tools or sim internals directly.
+UNIT_LINK_OBJS = $(WORKER_LIB_OBJS) $(SIM_LIB_OBJS) $(ADMIN_LIB_OBJS) $(CONSOLE_LIB_OBJS)
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_LINK_OBJS) $(LIB)
+	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $< -Wl,--start-group $(UNIT_LINK_OBJS) $(LIB) -Wl,--end-group \
+	    $(CMOCKA_LIBS) $(MHD_LIBS) $(CURSES_LIBS) $(EDIT_LIBS) $(PCRE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
+
+unit: $(UNIT_BINS)
+	$(Q)fail=0; for t in $(UNIT_BINS); do \
+	    echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+integration: $(PROGRAMS)
+	$(Q)prove -f --timer tests/integration/
+
+# libFuzzer targets: built with clang, separately from the normal build.
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(DEP_CFLAGS) \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+build-fuzz/lib/%.o: lib/%.c
+	@mkdir -p $(dir $@)
+	$(QCC)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+build-fuzz/other/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(QCC)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+FUZZ_LIB_OBJS = $(patsubst lib/%.c,build-fuzz/lib/%.o,$(LIB_SRCS))
+FUZZ_EXTRA_OBJS = $(patsubst %.c,build-fuzz/other/%.o,$(filter-out worker/main.c sim/main.c admin/main.c,$(WORKER_SRCS) $(SIM_SRCS) $(ADMIN_SRCS)))
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS) $(FUZZ_EXTRA_OBJS)
+	@mkdir -p build-fuzz
+	$(QLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< -Wl,--start-group $(FUZZ_LIB_OBJS) $(FUZZ_EXTRA_OBJS) -Wl,--end-group \
+	    $(MHD_LIBS) $(EDIT_LIBS) $(PCRE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
+
+fuzz: $(FUZZ_BINS)
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $(FUZZ_BINS)
+fuzz-smoke: $(FUZZ_BINS)
+	$(Q)FUZZ_SECONDS=2 bash tests/fuzz/run.sh $(FUZZ_BINS)
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)if command -v $(FUZZ_CC) >/dev/null; then $(MAKE) --no-print-directory fuzz-smoke; fi
+
+bench: deps all
+	$(Q)bash bench/run.sh
+
+demo: deps all
+	$(Q)bash scripts/demo
+
+soak: deps all
+	$(Q)bash tests/soak/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(wildcard man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1/
+	$(if $(wildcard man/*.8),install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(PREFIX)/share/man/man8/)
+	$(if $(wildcard worker/omni-worker.service),install -d $(DESTDIR)$(PREFIX)/lib/systemd/system && \
+	    install -m 0644 worker/omni-worker.service $(DESTDIR)$(PREFIX)/lib/systemd/system/)
+
+clean:
+	rm -rf $(BUILD) build-fuzz bin $(LIB)
+
+-include $(shell find $(BUILD) build-fuzz -name '*.d' 2>/dev/null)

@@ -1,0 +1,4 @@
+#ifndef OMNI_VERSION_H
+#define OMNI_VERSION_H
+#define OMNI_VERSION "0.1.0"
+#endif
