@@ -51,8 +51,18 @@ endif
 ALL_CFLAGS  = $(BASE_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_LDFLAGS) $(LDFLAGS)
 
+# B=name builds everything under build-name/ (objects, archive, programs), so
+# several builds can share one tree; tests then run with OMNI_BIN=build-name/bin.
+ifneq ($(B),)
+BUILD = build-$(B)
+LIB   = $(BUILD)/libomni.a
+BIN   = $(BUILD)/bin
+else
 BUILD = build
 LIB   = lib/libomni.a
+BIN   = bin
+endif
+export OMNI_BIN := $(abspath $(BIN))
 
 LIB_SRCS     = $(wildcard lib/*.c)
 ADMIN_SRCS   = $(wildcard admin/*.c)
@@ -65,10 +75,11 @@ FUZZ_SRCS    = $(wildcard tests/fuzz/fuzz_*.c)
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 # A program is built once its main.c exists.
-PROGRAMS = $(if $(wildcard admin/main.c),bin/omnictl) $(if $(wildcard console/main.c),bin/omni-console) \
-           $(if $(wildcard worker/main.c),bin/omni-worker) $(if $(wildcard sim/main.c),bin/omni-sim)
+PROGRAMS = $(if $(wildcard admin/main.c),$(BIN)/omnictl) $(if $(wildcard console/main.c),$(BIN)/omni-console) \
+           $(if $(wildcard worker/main.c),$(BIN)/omni-worker) $(if $(wildcard sim/main.c),$(BIN)/omni-sim)
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
-FUZZ_BINS = $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRCS))
+FZ = build-fuzz$(if $(B),-$(B))
+FUZZ_BINS = $(patsubst tests/fuzz/%.c,$(FZ)/%,$(FUZZ_SRCS))
 
 # Worker objects other than main are linked into unit tests of the toolset.
 WORKER_LIB_OBJS  = $(call obj,$(filter-out worker/main.c,$(WORKER_SRCS)))
@@ -96,20 +107,20 @@ $(BUILD)/%.o: %.c $(BUILD)/CFLAGS.stamp
 $(LIB): $(call obj,$(LIB_SRCS))
 	$(QAR)rm -f $@ && ar rcs $@ $^
 
-bin/omnictl: $(call obj,$(ADMIN_SRCS)) $(LIB)
-	@mkdir -p bin
+$(BIN)/omnictl: $(call obj,$(ADMIN_SRCS)) $(LIB)
+	@mkdir -p $(BIN)
 	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lm
 
-bin/omni-console: $(call obj,$(CONSOLE_SRCS)) $(LIB)
-	@mkdir -p bin
+$(BIN)/omni-console: $(call obj,$(CONSOLE_SRCS)) $(LIB)
+	@mkdir -p $(BIN)
 	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
 
-bin/omni-worker: $(call obj,$(WORKER_SRCS)) $(LIB)
-	@mkdir -p bin
+$(BIN)/omni-worker: $(call obj,$(WORKER_SRCS)) $(LIB)
+	@mkdir -p $(BIN)
 	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PCRE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
 
-bin/omni-sim: $(call obj,$(SIM_SRCS)) $(LIB)
-	@mkdir -p bin
+$(BIN)/omni-sim: $(call obj,$(SIM_SRCS)) $(LIB)
+	@mkdir -p $(BIN)
 	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(MHD_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
 
 # Unit tests link the library plus the non-main objects of every program, so a
@@ -124,28 +135,28 @@ unit: $(UNIT_BINS)
 	    echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 integration: $(PROGRAMS)
-	$(Q)prove -f --timer tests/integration/
+	$(Q)OMNI_BIN=$(abspath $(BIN)) prove -f --timer tests/integration/
 
 # libFuzzer targets: built with clang, separately from the normal build.
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(DEP_CFLAGS) \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-build-fuzz/lib/%.o: lib/%.c
+$(FZ)/lib/%.o: lib/%.c
 	@mkdir -p $(dir $@)
 	$(QCC)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
-build-fuzz/other/%.o: %.c
+$(FZ)/other/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(QCC)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
-FUZZ_LIB_OBJS = $(patsubst lib/%.c,build-fuzz/lib/%.o,$(LIB_SRCS))
-FUZZ_EXTRA_OBJS = $(patsubst %.c,build-fuzz/other/%.o,$(filter-out worker/main.c sim/main.c admin/main.c,$(WORKER_SRCS) $(SIM_SRCS) $(ADMIN_SRCS)))
-build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS) $(FUZZ_EXTRA_OBJS)
-	@mkdir -p build-fuzz
+FUZZ_LIB_OBJS = $(patsubst lib/%.c,$(FZ)/lib/%.o,$(LIB_SRCS))
+FUZZ_EXTRA_OBJS = $(patsubst %.c,$(FZ)/other/%.o,$(filter-out worker/main.c sim/main.c admin/main.c,$(WORKER_SRCS) $(SIM_SRCS) $(ADMIN_SRCS)))
+$(FZ)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS) $(FUZZ_EXTRA_OBJS)
+	@mkdir -p $(FZ)
 	$(QLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< -Wl,--start-group $(FUZZ_LIB_OBJS) $(FUZZ_EXTRA_OBJS) -Wl,--end-group \
 	    $(MHD_LIBS) $(EDIT_LIBS) $(PCRE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
 
 fuzz: $(FUZZ_BINS)
-	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $(FUZZ_BINS)
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_DIR=$(FZ) bash tests/fuzz/run.sh $(FUZZ_BINS)
 fuzz-smoke: $(FUZZ_BINS)
-	$(Q)FUZZ_SECONDS=2 bash tests/fuzz/run.sh $(FUZZ_BINS)
+	$(Q)FUZZ_SECONDS=2 FUZZ_DIR=$(FZ) bash tests/fuzz/run.sh $(FUZZ_BINS)
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
@@ -171,6 +182,6 @@ install: all
 	    install -m 0644 worker/omni-worker.service $(DESTDIR)$(PREFIX)/lib/systemd/system/)
 
 clean:
-	rm -rf $(BUILD) build-fuzz bin $(LIB)
+	rm -rf $(BUILD) $(FZ) $(BIN) $(LIB)
 
--include $(shell find $(BUILD) build-fuzz -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(FZ) -name '*.d' 2>/dev/null)

@@ -13,7 +13,7 @@
 set -u
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN=$TOP/bin
+BIN=${OMNI_BIN:-$TOP/bin}
 T=$(mktemp -d "${TMPDIR:-/tmp}/omni-test.XXXXXX")
 export HOME=$T/home XDG_CONFIG_HOME=$T/home/.config XDG_STATE_HOME=$T/home/.state
 mkdir -p "$HOME"
