@@ -330,8 +330,8 @@ static struct curl_slist *build_headers(struct omni_client *c, const struct omni
     }
     explicit_bzero(line.data, line.len);
     buf_reset(&line);
-    if (rq->body)
-        ADD("Content-Type: application/json");
+    /* "Content-Type:" with no value stops curl adding its form default to a bare POST. */
+    ADD(rq->body ? "Content-Type: application/json" : "Content-Type:");
     ADD(stream ? "Accept: text/event-stream" : "Accept: application/json");
     ADD("Expect:");
     for (const char *const *e = rq->headers; e && *e; e++)
