@@ -87,7 +87,7 @@ SIM_LIB_OBJS     = $(call obj,$(filter-out sim/main.c,$(SIM_SRCS)))
 ADMIN_LIB_OBJS   = $(call obj,$(filter-out admin/main.c,$(ADMIN_SRCS)))
 CONSOLE_LIB_OBJS = $(call obj,$(filter-out console/main.c,$(CONSOLE_SRCS)))
 
-.PHONY: all check unit integration fuzz fuzz-smoke bench demo install clean deps soak conformance
+.PHONY: valgrind all check unit integration fuzz fuzz-smoke bench demo install clean deps soak conformance
 all: $(PROGRAMS)
 
 deps:
@@ -163,6 +163,10 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)if command -v $(FUZZ_CC) >/dev/null; then $(MAKE) --no-print-directory fuzz-smoke; fi
+
+# The omnictl and omni-worker integration tests again, under valgrind.
+valgrind: all
+	$(Q)OMNI_VALGRIND=1 OMNI_BIN=$(abspath $(BIN)) prove -f --timer $(wildcard tests/integration/t2*-omnictl-*.t tests/integration/t3*-worker-*.t)
 
 bench: deps all
 	$(Q)bash bench/run.sh

@@ -25,6 +25,29 @@ _tap_n=0
 _tap_fail=0
 _bg_pids=()
 
+# OMNI_VALGRIND=1: run omnictl and omni-worker (and the children they exec)
+# under valgrind; any error or definite leak it reports fails the test file.
+# OMNI_VALGRIND_PROGS overrides which programs are wrapped.
+if [ "${OMNI_VALGRIND:-0}" = 1 ]; then
+    _real_bin=$BIN
+    BIN=$T/vgbin
+    mkdir -p "$BIN" "$T/vglogs"
+    for _p in omnictl omni-worker omni-console omni-sim; do
+        [ -e "$_real_bin/$_p" ] || continue
+        case " ${OMNI_VALGRIND_PROGS:-omnictl omni-worker} " in
+        *" $_p "*)
+            cat >"$BIN/$_p" <<EOS
+#!/bin/sh
+exec valgrind -q --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+    --error-exitcode=97 --trace-children=yes --trace-children-skip='*/bash,*/sh,*/env,*/cat,*/sleep' \
+    --log-file="$T/vglogs/$_p.%p.log" "$_real_bin/$_p" "\$@"
+EOS
+            chmod +x "$BIN/$_p" ;;
+        *) ln -s "$_real_bin/$_p" "$BIN/$_p" ;;
+        esac
+    done
+fi
+
 _cleanup() {
     local p
     for p in "${_bg_pids[@]:-}"; do
@@ -155,6 +178,16 @@ jget() {
 }
 
 done_testing() {
+    if [ "${OMNI_VALGRIND:-0}" = 1 ]; then
+        local bad
+        bad=$(find "$T/vglogs" -type f -size +0 2>/dev/null | head -5)
+        if [ -n "$bad" ]; then
+            _result 1 "valgrind reports no error and no leak"
+            for f in $bad; do sed 's/^/#   vg: /' "$f" | head -40 >&2; done
+        else
+            _result 0 "valgrind reports no error and no leak"
+        fi
+    fi
     echo "1..$_tap_n"
     [ "$_tap_fail" -eq 0 ]
 }
