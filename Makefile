@@ -123,11 +123,18 @@ $(BIN)/omni-sim: $(call obj,$(SIM_SRCS)) $(LIB)
 	@mkdir -p $(BIN)
 	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(MHD_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
 
-# Unit tests link the library plus the non-main objects of every program, so a
-# test may exercise worker tools or sim internals directly.
-UNIT_LINK_OBJS = $(WORKER_LIB_OBJS) $(SIM_LIB_OBJS) $(ADMIN_LIB_OBJS) $(CONSOLE_LIB_OBJS)
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_LINK_OBJS) $(LIB)
-	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $< -Wl,--start-group $(UNIT_LINK_OBJS) $(LIB) -Wl,--end-group \
+# Unit tests link the library plus each program's non-main objects through
+# archives, so a test pulls in only the objects it uses.
+PROG_ARCHIVES = $(BUILD)/libworker.a $(BUILD)/libsim.a $(BUILD)/libadmin.a $(BUILD)/libconsole.a
+$(BUILD)/libworker.a: $(WORKER_LIB_OBJS)
+$(BUILD)/libsim.a: $(SIM_LIB_OBJS)
+$(BUILD)/libadmin.a: $(ADMIN_LIB_OBJS)
+$(BUILD)/libconsole.a: $(CONSOLE_LIB_OBJS)
+$(PROG_ARCHIVES):
+	@mkdir -p $(dir $@)
+	$(QAR)rm -f $@ && ar rcs $@ $^
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(PROG_ARCHIVES) $(LIB)
+	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $< -Wl,--start-group $(PROG_ARCHIVES) $(LIB) -Wl,--end-group \
 	    $(CMOCKA_LIBS) $(MHD_LIBS) $(CURSES_LIBS) $(EDIT_LIBS) $(PCRE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
 
 unit: $(UNIT_BINS)
@@ -148,9 +155,13 @@ $(FZ)/other/%.o: %.c
 	$(QCC)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 FUZZ_LIB_OBJS = $(patsubst lib/%.c,$(FZ)/lib/%.o,$(LIB_SRCS))
 FUZZ_EXTRA_OBJS = $(patsubst %.c,$(FZ)/other/%.o,$(filter-out worker/main.c sim/main.c admin/main.c,$(WORKER_SRCS) $(SIM_SRCS) $(ADMIN_SRCS)))
-$(FZ)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS) $(FUZZ_EXTRA_OBJS)
+# Program objects go in through an archive: a target pulls only what it uses
+# (some reference symbols of the programs' main.c).
+$(FZ)/libfuzzextra.a: $(FUZZ_EXTRA_OBJS)
+	$(QAR)rm -f $@ && ar rcs $@ $^
+$(FZ)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS) $(FZ)/libfuzzextra.a
 	@mkdir -p $(FZ)
-	$(QLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< -Wl,--start-group $(FUZZ_LIB_OBJS) $(FUZZ_EXTRA_OBJS) -Wl,--end-group \
+	$(QLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< -Wl,--start-group $(FUZZ_LIB_OBJS) $(FZ)/libfuzzextra.a -Wl,--end-group \
 	    $(MHD_LIBS) $(EDIT_LIBS) $(PCRE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
 
 fuzz: $(FUZZ_BINS)

@@ -1,0 +1,88 @@
+/*
+ * tool_int — internals shared by toolset.c and the tool_*.c files. Not an API:
+ * only the toolset's own files include this.
+ */
+#ifndef OMNI_TOOL_INT_H
+#define OMNI_TOOL_INT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "paths.h"
+#include "toolset.h"
+
+#define TOOL_OUTPUT_CAP 102400u       /* bash tail, grep budget */
+#define TOOL_NO_OUTPUT "(no output)"
+
+struct bash_state;
+
+struct toolset {
+    struct toolset_opts o;       /* limits resolved; string pointers borrowed */
+    struct paths *paths;
+    char **pass_env;             /* owned copy */
+    char *scratch;               /* private 0700 directory for bash command files */
+    char tag[33];                /* OMNI_TOOLSET_TAG value */
+    struct bash_state *bash;
+};
+
+/* One call in progress: limits and the result being built. */
+struct tool_call {
+    struct toolset *ts;
+    const char *tool;
+    const cJSON *input;
+    volatile int *cancel;
+    int64_t deadline_ms;         /* omni_mono_ms() limit for the whole call */
+    struct tool_result *out;
+};
+
+/* Set the result (text copied; printf-style). Returns 0. */
+int tool_ok(struct tool_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int tool_err(struct tool_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Take ownership of a malloc'd text. */
+void tool_set(struct tool_call *c, int is_error, char *text);
+/* The wall limit passed: sets "<tool>: timed out after <n>s" and returns 1. */
+int tool_expired(struct tool_call *c);
+int tool_cancelled(const struct tool_call *c);
+/* Report a paths_* failure for p (guardrail or "<tool>: <p>: <reason>"). */
+void tool_path_fail(struct tool_call *c, const char *p, int kind, int errnum);
+/* "<tool>: <p>: <reason>" for errno e. */
+void tool_errno(struct tool_call *c, const char *p, int e);
+
+/*
+ * Input fields. Each returns 0 and the value, or sets the error result and
+ * returns -1. tool_str required: 0 optional, 1 required and non-empty, 2
+ * required but may be empty. An absent optional field gives *out = NULL.
+ */
+int tool_str(struct tool_call *c, const char *field, int required, const char **out);
+int tool_bool(struct tool_call *c, const char *field, int *out);
+/* 1 when present as an integer-valued number, 0 when absent, -1 (error set) otherwise. */
+int tool_int(struct tool_call *c, const char *field, long long *out);
+
+/*
+ * Text hygiene. utf8_clean: invalid bytes → U+FFFD, NUL → U+FFFD.
+ * utf8_clean_terminal additionally strips escape sequences (CSI, OSC, DCS, ...),
+ * C0 controls except \t and \n, \r unless it starts \r\n, DEL, C1 controls and
+ * bidirectional-text controls. Both return a malloc'd NUL-terminated string.
+ */
+char *utf8_clean(const char *s, size_t len, size_t *outlen);
+char *utf8_clean_terminal(const char *s, size_t len, size_t *outlen);
+/* Largest n <= len such that s[len-n..] starts on a UTF-8 character boundary. */
+size_t utf8_tail_start(const char *s, size_t len, size_t keep);
+
+/* The tools. */
+void tool_bash(struct tool_call *c);
+void tool_read(struct tool_call *c);
+void tool_write(struct tool_call *c);
+void tool_edit(struct tool_call *c);
+void tool_glob(struct tool_call *c);
+void tool_grep(struct tool_call *c);
+
+/* Atomic replace of dirfd/leaf with data (temp file, fsync, renameat). Keeps
+ * mode bits of an existing file (mode < 0: new file, 0600). Returns 0 or errno. */
+int tool_replace_file(int dirfd, const char *leaf, const void *data, size_t len, int mode);
+
+/* bash shell lifecycle (tool_bash.c). */
+void bash_close(struct toolset *ts);
+
+#endif
