@@ -1,0 +1,700 @@
+/* sessions — create, list, show, events [--follow], archive, interrupt, confirm. */
+#include "commands.h"
+#include "ctx.h"
+#include "http.h"
+#include "timeutil.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SES_MAX_METADATA 16
+#define SES_MESSAGE_MAX (1024 * 1024)
+#define SES_LIST_MAX 1000
+#define SES_SUMMARY_MAX 120
+#define SES_SEEN_MAX 1000000
+#define SES_BACKOFF_MIN_MS 500
+#define SES_BACKOFF_MAX_MS 10000
+
+enum {
+    OPT_AGENT = CTL_OPT_LONG,
+    OPT_ENV,
+    OPT_TITLE,
+    OPT_METADATA,
+    OPT_MESSAGE,
+    OPT_MESSAGE_FILE,
+    OPT_STATUS,
+    OPT_LIMIT,
+    OPT_FOLLOW,
+    OPT_YES,
+};
+
+static int bad_id(struct ctl_ctx *ctx, const struct ctl_args *a, const char *what, const char *id)
+{
+    if (omni_id_valid(id))
+        return 0;
+    ctx_usage_error(ctx, "%s: invalid %s \"%.80s\"", a->path, what, id);
+    return 1;
+}
+
+static void kv(struct ctl_ctx *ctx, const char *k, const char *v)
+{
+    ctx_out(ctx, "%-16s %s\n", k, v && *v ? v : "-");
+    ctx_note_id(ctx, v);
+}
+
+/* ---- create ----------------------------------------------------------- */
+
+static const struct option create_opts[] = {
+    {"agent", required_argument, NULL, OPT_AGENT},
+    {"env", required_argument, NULL, OPT_ENV},
+    {"title", required_argument, NULL, OPT_TITLE},
+    {"metadata", required_argument, NULL, OPT_METADATA},
+    {"message", required_argument, NULL, OPT_MESSAGE},
+    {"message-file", required_argument, NULL, OPT_MESSAGE_FILE},
+    {0},
+};
+
+static char *read_message_file(const char *path, struct omni_err *err)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    struct buf b = BUF_INIT_MAX(SES_MESSAGE_MAX);
+    char chunk[8192];
+    size_t n;
+
+    if (!f) {
+        omni_err_set(err, OMNI_E_IO, "cannot open message file \"%s\": %s", path,
+                     strerror(errno));
+        return NULL;
+    }
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (buf_add(&b, chunk, n) < 0) {
+            omni_err_set(err, OMNI_E_USAGE, "message file \"%s\" is larger than %d bytes", path,
+                         SES_MESSAGE_MAX);
+            break;
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    if (err->kind != OMNI_E_NONE) {
+        buf_release(&b);
+        return NULL;
+    }
+    if (memchr(b.data, '\0', b.len)) {
+        buf_release(&b);
+        omni_err_set(err, OMNI_E_USAGE, "message file \"%s\" holds a NUL byte", path);
+        return NULL;
+    }
+    return buf_detach(&b, NULL);
+}
+
+static int create_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_session_create rq = {0};
+    struct omni_session s;
+    struct omni_client *api;
+    const char *md[SES_MAX_METADATA + 2];
+    size_t nmd;
+    char *msg = NULL;
+    int rc;
+
+    rq.agent_id = args_get(a, OPT_AGENT);
+    if (!rq.agent_id)
+        return ctx_usage_error(ctx, "sessions create: --agent ID is required");
+    if (bad_id(ctx, a, "agent id", rq.agent_id))
+        return CTL_EXIT_USAGE;
+    rq.environment_id = ctx_env(ctx, args_get(a, OPT_ENV), &err);
+    if (!rq.environment_id)
+        return ctx_fail(ctx, &err);
+    rq.title = args_get(a, OPT_TITLE);
+    nmd = args_all(a, OPT_METADATA, md, SES_MAX_METADATA + 1);
+    if (nmd > SES_MAX_METADATA)
+        return ctx_usage_error(ctx, "sessions create: at most %d --metadata pairs",
+                               SES_MAX_METADATA);
+    for (size_t i = 0; i < nmd; i++) {
+        const char *eq = strchr(md[i], '=');
+        if (!eq || eq == md[i])
+            return ctx_usage_error(ctx, "sessions create: metadata \"%.80s\" is not KEY=VALUE",
+                                   md[i]);
+    }
+    md[nmd] = NULL;
+    rq.metadata = nmd ? md : NULL;
+    if (args_has(a, OPT_MESSAGE) && args_has(a, OPT_MESSAGE_FILE))
+        return ctx_usage_error(ctx, "sessions create: give --message or --message-file, not both");
+    rq.message = args_get(a, OPT_MESSAGE);
+    if (args_has(a, OPT_MESSAGE_FILE)) {
+        msg = read_message_file(args_get(a, OPT_MESSAGE_FILE), &err);
+        if (!msg)
+            return ctx_fail(ctx, &err);
+        rq.message = msg;
+    }
+    api = ctx_api(ctx, &err);
+    if (!api) {
+        free(msg);
+        return ctx_fail(ctx, &err);
+    }
+    rc = omni_session_create(api, &rq, &s, &err);
+    free(msg);
+    if (rc < 0)
+        return ctx_fail(ctx, &err);
+    if (ctx->output == CTL_OUT_JSON) {
+        ctx_json(ctx, s.json);
+    } else {
+        ctx_out(ctx, "%s\n", s.id);
+        ctx_note_id(ctx, s.id);
+    }
+    omni_session_release(&s);
+    return CTL_EXIT_OK;
+}
+
+static const struct ctl_cmd cmd_create = {
+    .name = "create",
+    .usage = "sessions create --agent ID [--env ENV] [--title TITLE] [--metadata KEY=VALUE ...] "
+             "[--message TEXT | --message-file FILE]",
+    .summary = "Create a session in an environment and print its id.",
+    .longopts = create_opts,
+    .min_args = 0,
+    .max_args = 0,
+    .flags = CTL_F_API | CTL_F_CHANGES,
+    .exec = create_exec,
+};
+
+/* ---- list ---------------------------------------------------------------- */
+
+static const struct option list_opts[] = {
+    {"env", required_argument, NULL, OPT_ENV},
+    {"status", required_argument, NULL, OPT_STATUS},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {0},
+};
+
+static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
+{
+    static const char *const statuses[] = {"idle", "running", "rescheduling", "terminated", NULL};
+    static const char *const hdr[] = {"SESSION", "STATUS", "ENVIRONMENT", "AGENT", "CREATED",
+                                      "TITLE"};
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_session_filter f = {0};
+    struct omni_session_list l = {0};
+    struct omni_client *api;
+    const char *lim = args_get(a, OPT_LIMIT);
+    int ok = 0;
+
+    f.environment_id = args_get(a, OPT_ENV);
+    if (f.environment_id && bad_id(ctx, a, "environment id", f.environment_id))
+        return CTL_EXIT_USAGE;
+    f.status = args_get(a, OPT_STATUS);
+    if (f.status) {
+        for (const char *const *s = statuses; *s; s++)
+            ok |= strcmp(*s, f.status) == 0;
+        if (!ok)
+            return ctx_usage_error(ctx, "sessions list: unknown status \"%.40s\" (idle, running, "
+                                        "rescheduling, terminated)",
+                                   f.status);
+    }
+    f.limit = 100;
+    if (lim) {
+        char *end;
+        errno = 0;
+        f.limit = strtol(lim, &end, 10);
+        if (errno || end == lim || *end || f.limit < 1 || f.limit > SES_LIST_MAX)
+            return ctx_usage_error(ctx, "sessions list: --limit \"%.40s\" is not 1..%d", lim,
+                                   SES_LIST_MAX);
+    }
+    api = ctx_api(ctx, &err);
+    if (!api || omni_session_list(api, &f, &l, &err) < 0)
+        return ctx_fail(ctx, &err);
+    if (ctx->output == CTL_OUT_JSON) {
+        cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "sessions");
+        for (size_t i = 0; i < l.n; i++)
+            cJSON_AddItemToArray(arr, cJSON_Duplicate(l.items[i].json, 1));
+        ctx_json(ctx, root);
+        cJSON_Delete(root);
+    } else {
+        struct ctl_table t;
+        ctl_table_init(&t, 6, hdr);
+        for (size_t i = 0; i < l.n; i++) {
+            const struct omni_session *s = &l.items[i];
+            char created[40];
+            const char *row[] = {s->id,       s->status,
+                                 s->environment_id,
+                                 s->agent_id, ctl_time(s->created_at, created, sizeof created),
+                                 s->title};
+            ctl_table_row(&t, row, NULL);
+        }
+        ctl_table_print(ctx, &t);
+        ctl_table_release(&t);
+    }
+    omni_session_list_release(&l);
+    return CTL_EXIT_OK;
+}
+
+static const struct ctl_cmd cmd_list = {
+    .name = "list",
+    .alias = "ls",
+    .usage = "sessions list [--env ENV] [--status STATUS] [--limit N]",
+    .summary = "List sessions (newest first).",
+    .longopts = list_opts,
+    .min_args = 0,
+    .max_args = 0,
+    .flags = CTL_F_API,
+    .exec = list_exec,
+};
+
+/* ---- show ------------------------------------------------------------------ */
+
+static int show_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_session s;
+    struct omni_client *api;
+    char t1[40], t2[40], t3[40];
+
+    if (bad_id(ctx, a, "session id", a->argv[0]))
+        return CTL_EXIT_USAGE;
+    api = ctx_api(ctx, &err);
+    if (!api || omni_session_get(api, a->argv[0], &s, &err) < 0)
+        return ctx_fail(ctx, &err);
+    if (ctx->output == CTL_OUT_JSON) {
+        ctx_json(ctx, s.json);
+    } else {
+        kv(ctx, "id", s.id);
+        kv(ctx, "status", s.status);
+        kv(ctx, "environment", s.environment_id);
+        kv(ctx, "agent", s.agent_id);
+        kv(ctx, "title", s.title);
+        kv(ctx, "created", ctl_time(s.created_at, t1, sizeof t1));
+        kv(ctx, "updated", ctl_time(s.updated_at, t2, sizeof t2));
+        kv(ctx, "archived", ctl_time(s.archived_at, t3, sizeof t3));
+    }
+    omni_session_release(&s);
+    return CTL_EXIT_OK;
+}
+
+static const struct ctl_cmd cmd_show = {
+    .name = "show",
+    .usage = "sessions show ID",
+    .summary = "Show one session.",
+    .min_args = 1,
+    .max_args = 1,
+    .flags = CTL_F_API,
+    .exec = show_exec,
+};
+
+/* ---- events ---------------------------------------------------------------- */
+
+/* First text of a content value (string or block list). */
+static const char *content_text(const cJSON *content)
+{
+    const cJSON *b;
+    if (cJSON_IsString(content))
+        return content->valuestring;
+    cJSON_ArrayForEach(b, content)
+    {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "text");
+        if (cJSON_IsString(t))
+            return t->valuestring;
+    }
+    return NULL;
+}
+
+/* Copy s's first line, control characters as blanks, cut on a UTF-8 boundary. */
+static void summary_add(char *out, size_t n, const char *s)
+{
+    size_t len = strlen(out);
+    size_t max = n - 1 < SES_SUMMARY_MAX ? n - 1 : SES_SUMMARY_MAX;
+
+    for (; s && *s && *s != '\n' && len < max; s++)
+        out[len++] = (unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s;
+    if (s && *s && *s != '\n' && len >= max) {
+        while (len > 0 && ((unsigned char)out[len - 1] & 0xC0) == 0x80)
+            len--;
+        if (len > 0 && ((unsigned char)out[len - 1] & 0xC0) == 0xC0)
+            len--;
+        if (len + 3 < n) {
+            memcpy(out + len, "...", 3);
+            len += 3;
+        }
+    }
+    out[len] = '\0';
+}
+
+static void event_summary(const cJSON *ev, const char *type, char *out, size_t n)
+{
+    const cJSON *x;
+    out[0] = '\0';
+    if (strstr(type, "tool_use")) {
+        const cJSON *input = cJSON_GetObjectItemCaseSensitive(ev, "input");
+        static const char *const keys[] = {"command", "file_path", "path", "pattern", NULL};
+        x = cJSON_GetObjectItemCaseSensitive(ev, "name");
+        summary_add(out, n, cJSON_IsString(x) ? x->valuestring : "?");
+        summary_add(out, n, " ");
+        for (const char *const *k = keys; *k; k++) {
+            x = cJSON_GetObjectItemCaseSensitive(input, *k);
+            if (cJSON_IsString(x)) {
+                summary_add(out, n, x->valuestring);
+                return;
+            }
+        }
+        if (input) {
+            char *j = cJSON_PrintUnformatted(input);
+            summary_add(out, n, j);
+            free(j);
+        }
+    } else if (strstr(type, "tool_result")) {
+        x = cJSON_GetObjectItemCaseSensitive(ev, "is_error");
+        summary_add(out, n, cJSON_IsTrue(x) ? "error: " : "ok: ");
+        summary_add(out, n, content_text(cJSON_GetObjectItemCaseSensitive(ev, "content")));
+    } else if (strcmp(type, "user.tool_confirmation") == 0) {
+        x = cJSON_GetObjectItemCaseSensitive(ev, "tool_use_id");
+        summary_add(out, n, cJSON_IsString(x) ? x->valuestring : "?");
+        x = cJSON_GetObjectItemCaseSensitive(ev, "result");
+        summary_add(out, n, " ");
+        summary_add(out, n, cJSON_IsString(x) ? x->valuestring : "?");
+    } else if (strcmp(type, "session.status_idle") == 0) {
+        x = cJSON_GetObjectItemCaseSensitive(ev, "stop_reason");
+        x = cJSON_GetObjectItemCaseSensitive(x, "type");
+        summary_add(out, n, cJSON_IsString(x) ? x->valuestring : "");
+    } else if (strcmp(type, "session.error") == 0) {
+        x = cJSON_GetObjectItemCaseSensitive(ev, "error");
+        x = cJSON_GetObjectItemCaseSensitive(x, "message");
+        summary_add(out, n, cJSON_IsString(x) ? x->valuestring : "");
+    } else if ((x = cJSON_GetObjectItemCaseSensitive(ev, "content")) != NULL) {
+        summary_add(out, n, content_text(x));
+    }
+}
+
+static void event_print(struct ctl_ctx *ctx, const struct omni_event *ev)
+{
+    char t[40], sum[SES_SUMMARY_MAX + 8];
+    if (ctx->output == CTL_OUT_JSON) {
+        ctx_json(ctx, ev->obj);
+    } else {
+        event_summary(ev->obj, ev->type, sum, sizeof sum);
+        ctx_out(ctx, "%-20s  %-28s  %s\n", ctl_time(ev->processed_at, t, sizeof t), ev->type,
+                sum);
+        ctx_note_id(ctx, ev->id);
+    }
+    fflush(ctx->out);
+}
+
+/* A set of event ids (open addressing). */
+struct seen {
+    char **slot;
+    size_t cap, n;
+};
+
+static size_t seen_hash(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* 1 when newly added, 0 when already there (or no room: printed anyway). */
+static int seen_add(struct seen *st, const char *id)
+{
+    size_t i;
+    if (!id[0])
+        return 1;
+    if (st->n * 2 >= st->cap) {
+        struct seen bigger = {0};
+        if (st->n >= SES_SEEN_MAX)
+            return 1;
+        bigger.cap = st->cap ? st->cap * 2 : 1024;
+        bigger.slot = calloc(bigger.cap, sizeof *bigger.slot);
+        if (!bigger.slot)
+            return 1;
+        for (size_t k = 0; k < st->cap; k++) {
+            if (!st->slot[k])
+                continue;
+            i = seen_hash(st->slot[k]) & (bigger.cap - 1);
+            while (bigger.slot[i])
+                i = (i + 1) & (bigger.cap - 1);
+            bigger.slot[i] = st->slot[k];
+        }
+        free(st->slot);
+        bigger.n = st->n;
+        *st = bigger;
+    }
+    i = seen_hash(id) & (st->cap - 1);
+    while (st->slot[i]) {
+        if (strcmp(st->slot[i], id) == 0)
+            return 0;
+        i = (i + 1) & (st->cap - 1);
+    }
+    st->slot[i] = strdup(id);
+    if (st->slot[i])
+        st->n++;
+    return 1;
+}
+
+static void seen_release(struct seen *st)
+{
+    for (size_t k = 0; k < st->cap; k++)
+        free(st->slot[k]);
+    free(st->slot);
+    memset(st, 0, sizeof *st);
+}
+
+static int is_final(const char *type)
+{
+    return strcmp(type, "session.status_terminated") == 0 || strcmp(type, "session.deleted") == 0;
+}
+
+struct follow {
+    struct ctl_ctx *ctx;
+    struct omni_client *lister;
+    const char *session_id;
+    struct seen seen;
+    volatile int *abort;
+    int done, got_event;
+};
+
+/* The stream is open: list history, print what is new. */
+static void follow_open(void *ud)
+{
+    struct follow *f = ud;
+    struct omni_event_list l = {0};
+    struct omni_err err = OMNI_ERR_INIT;
+
+    if (omni_events_list(f->lister, f->session_id, &l, &err) < 0) {
+        if (f->ctx->verbose)
+            ctx_error(f->ctx, "events: %s (continuing with the live stream)", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        if (!seen_add(&f->seen, l.items[i].id))
+            continue;
+        event_print(f->ctx, &l.items[i]);
+        if (is_final(l.items[i].type))
+            f->done = 1;
+    }
+    omni_event_list_release(&l);
+    if (f->done)
+        *f->abort = 1;
+}
+
+static int follow_event(struct omni_event *ev, void *ud)
+{
+    struct follow *f = ud;
+    f->got_event = 1;
+    if (seen_add(&f->seen, ev->id))
+        event_print(f->ctx, ev);
+    if (is_final(ev->type)) {
+        f->done = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int events_follow(struct ctl_ctx *ctx, struct omni_client *api, const char *sid)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    struct follow f = {0};
+    struct omni_stream_handler h = {0};
+    volatile int local_abort = 0;
+    long backoff = SES_BACKOFF_MIN_MS;
+    int rc = CTL_EXIT_OK;
+
+    f.ctx = ctx;
+    f.session_id = sid;
+    f.abort = ctx->abort ? ctx->abort : &local_abort;
+    f.lister = omni_client_dup(api, &err);
+    if (!f.lister)
+        return ctx_fail(ctx, &err);
+    h.on_event = follow_event;
+    h.on_open = follow_open;
+    h.ud = &f;
+    h.abort = f.abort;
+    for (;;) {
+        int ended = 0, r;
+        omni_err_clear(&err);
+        f.got_event = 0;
+        r = omni_events_stream(api, sid, &h, &ended, &err);
+        if (f.done)
+            break;
+        if (*f.abort) {
+            break;
+        }
+        if (r < 0 && omni_err_is_fatal(&err)) {
+            rc = ctx_fail(ctx, &err);
+            break;
+        }
+        if (ctx->verbose)
+            ctx_error(ctx, "events: %s (reconnecting)", r < 0 ? err.msg : "stream ended");
+        if (f.got_event)
+            backoff = SES_BACKOFF_MIN_MS;
+        omni_sleep_ms(backoff, f.abort);
+        backoff = backoff * 2 > SES_BACKOFF_MAX_MS ? SES_BACKOFF_MAX_MS : backoff * 2;
+    }
+    if (f.abort == ctx->abort && f.done)
+        *f.abort = 0; /* our own stop, not the user's */
+    omni_client_free(f.lister);
+    seen_release(&f.seen);
+    return rc;
+}
+
+static const struct option events_opts[] = {
+    {"follow", no_argument, NULL, OPT_FOLLOW},
+    {0},
+};
+
+static int events_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_event_list l = {0};
+    struct omni_client *api;
+
+    if (bad_id(ctx, a, "session id", a->argv[0]))
+        return CTL_EXIT_USAGE;
+    api = ctx_api(ctx, &err);
+    if (!api)
+        return ctx_fail(ctx, &err);
+    if (args_has(a, OPT_FOLLOW))
+        return events_follow(ctx, api, a->argv[0]);
+    if (omni_events_list(api, a->argv[0], &l, &err) < 0)
+        return ctx_fail(ctx, &err);
+    for (size_t i = 0; i < l.n; i++)
+        event_print(ctx, &l.items[i]);
+    omni_event_list_release(&l);
+    return CTL_EXIT_OK;
+}
+
+static const struct ctl_cmd cmd_events = {
+    .name = "events",
+    .usage = "sessions events [--follow] ID",
+    .summary = "Print a session's events (time, type, summary); --follow streams new ones.",
+    .longopts = events_opts,
+    .min_args = 1,
+    .max_args = 1,
+    .flags = CTL_F_API,
+    .exec = events_exec,
+};
+
+/* ---- archive / interrupt / confirm ---------------------------------------- */
+
+static const struct option yes_opts[] = {
+    {"yes", no_argument, NULL, OPT_YES},
+    {0},
+};
+
+static int archive_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_client *api;
+
+    if (bad_id(ctx, a, "session id", a->argv[0]))
+        return CTL_EXIT_USAGE;
+    if (!args_has(a, OPT_YES) && !ctx_confirm(ctx, "archive session %s?", a->argv[0])) {
+        ctx_error(ctx, "sessions archive: not confirmed, nothing done");
+        return CTL_EXIT_FAIL;
+    }
+    api = ctx_api(ctx, &err);
+    if (!api || omni_session_archive(api, a->argv[0], &err) < 0)
+        return ctx_fail(ctx, &err);
+    if (ctx->output == CTL_OUT_JSON)
+        ctx_out(ctx, "{\"id\":\"%s\",\"archived\":true}\n", a->argv[0]);
+    else
+        ctx_out(ctx, "archived %s\n", a->argv[0]);
+    return CTL_EXIT_OK;
+}
+
+static const struct ctl_cmd cmd_archive = {
+    .name = "archive",
+    .usage = "sessions archive [--yes] ID",
+    .summary = "Archive a session.",
+    .longopts = yes_opts,
+    .min_args = 1,
+    .max_args = 1,
+    .flags = CTL_F_API | CTL_F_CHANGES | CTL_F_CONFIRM,
+    .exec = archive_exec,
+};
+
+static int interrupt_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_client *api;
+
+    if (bad_id(ctx, a, "session id", a->argv[0]))
+        return CTL_EXIT_USAGE;
+    api = ctx_api(ctx, &err);
+    if (!api || omni_send_interrupt(api, a->argv[0], &err) < 0)
+        return ctx_fail(ctx, &err);
+    if (ctx->output == CTL_OUT_JSON)
+        ctx_out(ctx, "{\"id\":\"%s\",\"interrupted\":true}\n", a->argv[0]);
+    else
+        ctx_out(ctx, "interrupt sent to %s\n", a->argv[0]);
+    return CTL_EXIT_OK;
+}
+
+static const struct ctl_cmd cmd_interrupt = {
+    .name = "interrupt",
+    .usage = "sessions interrupt ID",
+    .summary = "Send user.interrupt to a session.",
+    .min_args = 1,
+    .max_args = 1,
+    .flags = CTL_F_API | CTL_F_CHANGES,
+    .exec = interrupt_exec,
+};
+
+static const struct option confirm_opts[] = {
+    {"message", required_argument, NULL, OPT_MESSAGE},
+    {0},
+};
+
+static int confirm_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_client *api;
+    const char *verdict = a->argv[2], *msg = args_get(a, OPT_MESSAGE);
+    int allow;
+
+    if (bad_id(ctx, a, "session id", a->argv[0]) || bad_id(ctx, a, "tool use id", a->argv[1]))
+        return CTL_EXIT_USAGE;
+    if (strcmp(verdict, "allow") == 0)
+        allow = 1;
+    else if (strcmp(verdict, "deny") == 0)
+        allow = 0;
+    else
+        return ctx_usage_error(ctx, "sessions confirm: verdict \"%.20s\" is not allow or deny",
+                               verdict);
+    if (allow && msg)
+        return ctx_usage_error(ctx, "sessions confirm: --message goes with deny");
+    api = ctx_api(ctx, &err);
+    if (!api || omni_send_confirmation(api, a->argv[0], a->argv[1], allow, msg, &err) < 0)
+        return ctx_fail(ctx, &err);
+    if (ctx->output == CTL_OUT_JSON)
+        ctx_out(ctx, "{\"id\":\"%s\",\"tool_use_id\":\"%s\",\"result\":\"%s\"}\n", a->argv[0],
+                a->argv[1], verdict);
+    else
+        ctx_out(ctx, "%s %s in %s\n", allow ? "allowed" : "denied", a->argv[1], a->argv[0]);
+    return CTL_EXIT_OK;
+}
+
+static const struct ctl_cmd cmd_confirm = {
+    .name = "confirm",
+    .usage = "sessions confirm [--message TEXT] ID TOOL-USE-ID allow|deny",
+    .summary = "Answer a tool call held for confirmation (allow or deny).",
+    .longopts = confirm_opts,
+    .min_args = 3,
+    .max_args = 3,
+    .flags = CTL_F_API | CTL_F_CHANGES,
+    .exec = confirm_exec,
+};
+
+static const struct ctl_cmd *const sessions_table[] = {
+    &cmd_create, &cmd_list, &cmd_show, &cmd_events, &cmd_archive, &cmd_interrupt, &cmd_confirm,
+    NULL,
+};
+
+const struct ctl_cmd ctl_cmd_sessions = {
+    .name = "sessions",
+    .alias = "session",
+    .usage = "sessions create|list|show|events|archive|interrupt|confirm ...",
+    .summary = "Create, inspect and steer sessions.",
+    .flags = CTL_F_API,
+    .subcmds = sessions_table,
+};

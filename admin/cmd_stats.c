@@ -1,0 +1,474 @@
+/* stats — work queue health per environment: table, json, prom, nagios. */
+#include "commands.h"
+#include "ctx.h"
+#include "range.h"
+#include "timeutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STATS_MAX_ENVS 1000
+#define STATS_DEFAULT_MIN_WORKERS 1
+#define STATS_PATH_MAX 4096
+
+enum {
+    OPT_ALL = CTL_OPT_LONG,
+    OPT_TEXTFILE,
+    OPT_WARN_DEPTH,
+    OPT_CRIT_DEPTH,
+    OPT_WARN_AGE,
+    OPT_CRIT_AGE,
+    OPT_MIN_WORKERS,
+};
+
+static const struct option stats_opts[] = {
+    {"all", no_argument, NULL, OPT_ALL},
+    {"textfile", required_argument, NULL, OPT_TEXTFILE},
+    {"warn-depth", required_argument, NULL, OPT_WARN_DEPTH},
+    {"crit-depth", required_argument, NULL, OPT_CRIT_DEPTH},
+    {"warn-age", required_argument, NULL, OPT_WARN_AGE},
+    {"crit-age", required_argument, NULL, OPT_CRIT_AGE},
+    {"min-workers", required_argument, NULL, OPT_MIN_WORKERS},
+    {0},
+};
+
+struct env_stats {
+    char id[OMNI_ID_MAX];
+    char name[OMNI_NAME_MAX];
+    int name_known;
+    struct omni_stats st;
+    double age_s; /* oldest_queued_at age, 0 when the queue is empty */
+};
+
+struct stats_run {
+    struct env_stats *envs;
+    size_t n;
+    int64_t now_us;
+};
+
+struct thresholds {
+    struct ctl_range warn_depth, crit_depth, warn_age, crit_age;
+    long min_workers;
+};
+
+/* Whole seconds as a duration ("0s", "45s", "3m12s"). */
+static char *age_text(double secs, char *out, size_t n)
+{
+    if (secs < 1)
+        snprintf(out, n, "0s");
+    else
+        omni_duration_format((int64_t)secs * 1000, out, n);
+    return out;
+}
+
+/* Everything that can go wrong before output: usage (2), config (3), API (1). */
+static int stats_collect(struct ctl_ctx *ctx, const struct ctl_args *a, struct stats_run *run,
+                         struct omni_err *err)
+{
+    struct omni_client *c = ctx_api(ctx, err);
+    struct omni_environment_list el = {0};
+    int all = args_has(a, OPT_ALL);
+    const char *def = NULL;
+
+    if (!c)
+        return -1;
+    if (all && a->argc > 0)
+        return omni_err_set(err, OMNI_E_USAGE, "stats: give environment ids or --all, not both");
+    for (int i = 0; i < a->argc; i++)
+        if (!omni_id_valid(a->argv[i]))
+            return omni_err_set(err, OMNI_E_USAGE, "stats: invalid environment id \"%.80s\"",
+                                a->argv[i]);
+    if (!all && a->argc == 0) {
+        def = ctx_config_get(ctx, "environment");
+        if (!def)
+            all = 1;
+    }
+    if (all) {
+        if (omni_env_list(c, 0, &el, err) < 0)
+            return -1;
+        run->n = el.n > STATS_MAX_ENVS ? STATS_MAX_ENVS : el.n;
+    } else {
+        run->n = def ? 1 : (size_t)a->argc;
+    }
+    run->envs = calloc(run->n ? run->n : 1, sizeof *run->envs);
+    if (!run->envs) {
+        omni_environment_list_release(&el);
+        return omni_err_set(err, OMNI_E_IO, "out of memory");
+    }
+    for (size_t i = 0; i < run->n; i++) {
+        struct env_stats *e = &run->envs[i];
+        if (all) {
+            snprintf(e->id, sizeof e->id, "%s", el.items[i].id);
+            snprintf(e->name, sizeof e->name, "%s", el.items[i].name);
+            e->name_known = 1;
+        } else {
+            snprintf(e->id, sizeof e->id, "%s", def ? def : a->argv[i]);
+        }
+    }
+    omni_environment_list_release(&el);
+    for (size_t i = 0; i < run->n; i++) {
+        struct env_stats *e = &run->envs[i];
+        if (omni_work_stats(c, e->id, &e->st, err) < 0)
+            return -1;
+    }
+    run->now_us = omni_wall_us();
+    for (size_t i = 0; i < run->n; i++) {
+        struct env_stats *e = &run->envs[i];
+        if (e->st.oldest_queued_at && run->now_us > e->st.oldest_queued_at)
+            e->age_s = (double)(run->now_us - e->st.oldest_queued_at) / 1e6;
+    }
+    return 0;
+}
+
+/* ---- table / json ------------------------------------------------------ */
+
+static void out_table(struct ctl_ctx *ctx, const struct stats_run *run)
+{
+    static const char *const hdr[] = {"ENVIRONMENT", "NAME",    "DEPTH",  "PENDING",
+                                      "OLDEST",      "AGE",     "WORKERS"};
+    struct ctl_table t;
+
+    ctl_table_init(&t, 7, hdr);
+    for (size_t i = 0; i < run->n; i++) {
+        const struct env_stats *e = &run->envs[i];
+        char depth[32], pend[32], oldest[40], age[32], workers[32];
+        const char *color = NULL;
+        snprintf(depth, sizeof depth, "%ld", e->st.depth);
+        snprintf(pend, sizeof pend, "%ld", e->st.pending);
+        ctl_time(e->st.oldest_queued_at, oldest, sizeof oldest);
+        if (e->st.oldest_queued_at)
+            age_text(e->age_s, age, sizeof age);
+        else
+            snprintf(age, sizeof age, "-");
+        if (e->st.workers_polling < 0)
+            snprintf(workers, sizeof workers, "-");
+        else
+            snprintf(workers, sizeof workers, "%ld", e->st.workers_polling);
+        if (e->st.depth + e->st.pending > 0)
+            color = e->st.workers_polling == 0 ? CTL_RED : CTL_YELLOW;
+        const char *row[] = {e->id, e->name_known ? e->name : NULL, depth, pend, oldest, age,
+                             workers};
+        ctl_table_row(&t, row, color);
+    }
+    ctl_table_print(ctx, &t);
+    ctl_table_release(&t);
+}
+
+static void out_json(struct ctl_ctx *ctx, const struct stats_run *run)
+{
+    cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "environments");
+    char ts[64];
+
+    for (size_t i = 0; i < run->n; i++) {
+        const struct env_stats *e = &run->envs[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", e->id);
+        if (e->name_known)
+            cJSON_AddStringToObject(o, "name", e->name);
+        else
+            cJSON_AddNullToObject(o, "name");
+        cJSON_AddNumberToObject(o, "depth", (double)e->st.depth);
+        cJSON_AddNumberToObject(o, "pending", (double)e->st.pending);
+        if (e->st.oldest_queued_at) {
+            omni_rfc3339_format(e->st.oldest_queued_at, ts, sizeof ts, 3);
+            cJSON_AddStringToObject(o, "oldest_queued_at", ts);
+        } else {
+            cJSON_AddNullToObject(o, "oldest_queued_at");
+        }
+        cJSON_AddNumberToObject(o, "oldest_age_seconds", (double)(long)e->age_s);
+        if (e->st.workers_polling < 0)
+            cJSON_AddNullToObject(o, "workers_polling");
+        else
+            cJSON_AddNumberToObject(o, "workers_polling", (double)e->st.workers_polling);
+        cJSON_AddItemToArray(arr, o);
+    }
+    cJSON_AddStringToObject(root, "generated_at",
+                            omni_rfc3339_format(run->now_us, ts, sizeof ts, 3));
+    ctx_json(ctx, root);
+    cJSON_Delete(root);
+}
+
+/* ---- prom --------------------------------------------------------------- */
+
+static void prom_metric(struct buf *b, const struct stats_run *run, const char *name,
+                        const char *help, int which)
+{
+    buf_addf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    for (size_t i = 0; run && i < run->n; i++) {
+        const struct env_stats *e = &run->envs[i];
+        switch (which) {
+        case 0:
+            buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->st.depth);
+            break;
+        case 1:
+            buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->st.pending);
+            break;
+        case 2:
+            buf_addf(b, "%s{environment=\"%s\"} %.3f\n", name, e->id, e->age_s);
+            break;
+        default:
+            if (e->st.workers_polling >= 0)
+                buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->st.workers_polling);
+            break;
+        }
+    }
+}
+
+/* Ids are [A-Za-z0-9_-] (checked), so label values need no escaping. */
+static void prom_render(struct buf *b, const struct stats_run *run, int success, int64_t now_us)
+{
+    if (success) {
+        prom_metric(b, run, "omni_work_queue_depth",
+                    "Work items waiting to be picked up by a poll.", 0);
+        prom_metric(b, run, "omni_work_queue_pending",
+                    "Work items delivered by a poll but not yet acknowledged.", 1);
+        prom_metric(b, run, "omni_work_queue_oldest_age_seconds",
+                    "Age of the oldest queued or pending work item (0 when empty).", 2);
+        prom_metric(b, run, "omni_workers_polling",
+                    "Distinct workers that polled in the last 30 seconds.", 3);
+    }
+    buf_addf(b, "# HELP omni_stats_scrape_success Whether the last omnictl stats run reached "
+                "the API (1) or not (0).\n# TYPE omni_stats_scrape_success gauge\n"
+                "omni_stats_scrape_success %d\n",
+             success ? 1 : 0);
+    buf_addf(b, "# HELP omni_stats_scrape_timestamp_seconds When the last omnictl stats run "
+                "finished.\n# TYPE omni_stats_scrape_timestamp_seconds gauge\n"
+                "omni_stats_scrape_timestamp_seconds %.3f\n",
+             (double)now_us / 1e6);
+}
+
+/* Write atomically: temp file in the same directory, fsync, rename. */
+static int textfile_write(const char *path, const struct buf *b, struct omni_err *err)
+{
+    char tmp[STATS_PATH_MAX], dir[STATS_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t off = 0;
+    int fd, dfd;
+
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+        return omni_err_set(err, OMNI_E_USAGE, "textfile path too long");
+    fd = mkstemp(tmp);
+    if (fd < 0)
+        return omni_err_set(err, OMNI_E_IO, "cannot create a temporary file next to \"%s\": %s",
+                            path, strerror(errno));
+    while (off < b->len) {
+        ssize_t w = write(fd, b->data + off, b->len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            omni_err_set(err, OMNI_E_IO, "cannot write \"%s\": %s", tmp, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+        omni_err_set(err, OMNI_E_IO, "cannot sync \"%s\": %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    close(fd);
+    if (rename(tmp, path) < 0) {
+        omni_err_set(err, OMNI_E_IO, "cannot rename to \"%s\": %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    if (slash) {
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash == path ? 1 : slash - path), path);
+    } else {
+        snprintf(dir, sizeof dir, ".");
+    }
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+/* ---- nagios ------------------------------------------------------------- */
+
+static int threshold_get(struct ctl_ctx *ctx, const struct ctl_args *a, int opt, const char *key,
+                         int durations, struct ctl_range *r, struct omni_err *err)
+{
+    const char *v = args_get(a, opt), *cause;
+    const char *from = "option";
+
+    if (!v) {
+        v = ctx_config_get(ctx, key);
+        from = "config key";
+    }
+    memset(r, 0, sizeof *r);
+    if (!v)
+        return 0;
+    if (ctl_range_parse(v, durations, r, &cause) < 0)
+        return omni_err_set(err, OMNI_E_USAGE, "%s \"%s\": bad range \"%.40s\": %s", from, key, v,
+                            cause);
+    return 0;
+}
+
+static int thresholds_get(struct ctl_ctx *ctx, const struct ctl_args *a, struct thresholds *th,
+                          struct omni_err *err)
+{
+    const char *mw = args_get(a, OPT_MIN_WORKERS);
+    char *end;
+
+    if (threshold_get(ctx, a, OPT_WARN_DEPTH, "warn_depth", 0, &th->warn_depth, err) < 0 ||
+        threshold_get(ctx, a, OPT_CRIT_DEPTH, "crit_depth", 0, &th->crit_depth, err) < 0 ||
+        threshold_get(ctx, a, OPT_WARN_AGE, "warn_age", 1, &th->warn_age, err) < 0 ||
+        threshold_get(ctx, a, OPT_CRIT_AGE, "crit_age", 1, &th->crit_age, err) < 0)
+        return -1;
+    if (!mw)
+        mw = ctx_config_get(ctx, "min_workers");
+    th->min_workers = STATS_DEFAULT_MIN_WORKERS;
+    if (mw) {
+        errno = 0;
+        th->min_workers = strtol(mw, &end, 10);
+        if (errno || end == mw || *end || th->min_workers < 0 || th->min_workers > 1000000)
+            return omni_err_set(err, OMNI_E_USAGE, "min-workers \"%.40s\" is not a count", mw);
+    }
+    return 0;
+}
+
+static const char *const nagios_names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+
+static int nagios_unknown(struct ctl_ctx *ctx, const struct omni_err *err)
+{
+    fprintf(ctx->out, "OMNI UNKNOWN - %s\n", err->msg);
+    return CTL_NAGIOS_UNKNOWN;
+}
+
+static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run, const struct thresholds *th)
+{
+    struct buf why = BUF_INIT_MAX(2048);
+    int state = CTL_NAGIOS_OK;
+    long depth = 0, pending = 0, workers = 0;
+    double oldest = 0;
+    char age[32], minw[32] = "";
+
+    if (th->min_workers > 0)
+        snprintf(minw, sizeof minw, "%ld:", th->min_workers);
+    for (size_t i = 0; i < run->n; i++) {
+        const struct env_stats *e = &run->envs[i];
+        int s = CTL_NAGIOS_OK;
+        long waiting = e->st.depth + e->st.pending;
+
+        depth += e->st.depth;
+        pending += e->st.pending;
+        if (e->st.workers_polling > 0)
+            workers += e->st.workers_polling;
+        if (e->age_s > oldest)
+            oldest = e->age_s;
+        if (ctl_range_alert(&th->crit_depth, (double)e->st.depth) ||
+            ctl_range_alert(&th->crit_age, e->age_s))
+            s = CTL_NAGIOS_CRITICAL;
+        else if (ctl_range_alert(&th->warn_depth, (double)e->st.depth) ||
+                 ctl_range_alert(&th->warn_age, e->age_s))
+            s = CTL_NAGIOS_WARNING;
+        if (waiting > 0 && e->st.workers_polling >= 0 && e->st.workers_polling < th->min_workers) {
+            s = CTL_NAGIOS_CRITICAL;
+            buf_addf(&why, "%s: %ld waiting, %ld worker%s polling (min %ld); ", e->id, waiting,
+                     e->st.workers_polling, e->st.workers_polling == 1 ? "" : "s",
+                     th->min_workers);
+        } else if (s != CTL_NAGIOS_OK) {
+            age_text(e->age_s, age, sizeof age);
+            buf_addf(&why, "%s: depth %ld, oldest %s; ", e->id, e->st.depth, age);
+        }
+        if (s > state)
+            state = s;
+    }
+    age_text(oldest, age, sizeof age);
+    fprintf(ctx->out,
+            "OMNI %s - %s%zu environment%s, depth %ld, pending %ld, oldest %s, %ld worker%s"
+            " | depth=%ld;%s;%s;0 pending=%ld;;;0 oldest_age=%lds;%s;%s;0 workers=%ld;;%s;0\n",
+            nagios_names[state], why.data, run->n, run->n == 1 ? "" : "s", depth, pending, age,
+            workers, workers == 1 ? "" : "s", depth, th->warn_depth.text, th->crit_depth.text,
+            pending, (long)oldest, th->warn_age.text, th->crit_age.text,
+            workers, minw);
+    buf_release(&why);
+    return state;
+}
+
+/* ---- exec --------------------------------------------------------------- */
+
+static int stats_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    struct stats_run run = {0};
+    struct thresholds th;
+    const char *textfile = args_get(a, OPT_TEXTFILE);
+    int rc = CTL_EXIT_OK, r;
+
+    memset(&th, 0, sizeof th);
+    if (textfile && ctx->output != CTL_OUT_PROM)
+        return ctx_usage_error(ctx, "stats: --textfile needs -o prom");
+    if (thresholds_get(ctx, a, &th, &err) < 0) {
+        if (ctx->output == CTL_OUT_NAGIOS)
+            return nagios_unknown(ctx, &err);
+        return ctx_fail(ctx, &err);
+    }
+    r = stats_collect(ctx, a, &run, &err);
+    if (r < 0) {
+        if (ctx->output == CTL_OUT_NAGIOS) {
+            rc = nagios_unknown(ctx, &err);
+        } else if (ctx->output == CTL_OUT_PROM && textfile && err.kind != OMNI_E_USAGE) {
+            /* Leave a scrape-failed file behind so the failure is visible. */
+            struct buf b = BUF_INIT_MAX(1u << 20);
+            struct omni_err werr = OMNI_ERR_INIT;
+            prom_render(&b, NULL, 0, omni_wall_us());
+            if (textfile_write(textfile, &b, &werr) < 0)
+                ctx_fail(ctx, &werr);
+            buf_release(&b);
+            rc = ctx_fail(ctx, &err);
+        } else {
+            rc = ctx_fail(ctx, &err);
+        }
+        free(run.envs);
+        return rc;
+    }
+    switch (ctx->output) {
+    case CTL_OUT_JSON:
+        out_json(ctx, &run);
+        break;
+    case CTL_OUT_PROM: {
+        struct buf b = BUF_INIT_MAX(16u << 20);
+        prom_render(&b, &run, 1, run.now_us);
+        if (textfile) {
+            if (textfile_write(textfile, &b, &err) < 0)
+                rc = ctx_fail(ctx, &err);
+        } else {
+            fwrite(b.data, 1, b.len, ctx->out);
+        }
+        buf_release(&b);
+        break;
+    }
+    case CTL_OUT_NAGIOS:
+        rc = out_nagios(ctx, &run, &th);
+        break;
+    default:
+        out_table(ctx, &run);
+        break;
+    }
+    free(run.envs);
+    return rc;
+}
+
+const struct ctl_cmd ctl_cmd_stats = {
+    .name = "stats",
+    .usage = "stats [-o table|json|prom|nagios] [--all] [--textfile PATH] [--warn-depth RANGE] "
+             "[--crit-depth RANGE] [--warn-age RANGE] [--crit-age RANGE] [--min-workers N] "
+             "[ENV ...]",
+    .summary = "Show work queue depth, pending items, oldest age and polling workers.",
+    .longopts = stats_opts,
+    .min_args = 0,
+    .max_args = STATS_MAX_ENVS,
+    .flags = CTL_F_API,
+    .outputs = CTL_O_TABLE | CTL_O_JSON | CTL_O_PROM | CTL_O_NAGIOS,
+    .exec = stats_exec,
+};

@@ -1,0 +1,231 @@
+/* work — list (environment key), show (org key), stuck (for cron). */
+#include "commands.h"
+#include "ctx.h"
+#include "timeutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define WORK_STUCK_DEFAULT_MS 60000
+#define WORK_STUCK_MAX_MS (86400000LL * 30)
+
+enum {
+    OPT_ENV = CTL_OPT_LONG,
+    OPT_OLDER_THAN,
+};
+
+static const struct option env_opts[] = {
+    {"env", required_argument, NULL, OPT_ENV},
+    {0},
+};
+
+static const struct option stuck_opts[] = {
+    {"env", required_argument, NULL, OPT_ENV},
+    {"older-than", required_argument, NULL, OPT_OLDER_THAN},
+    {0},
+};
+
+static void add_time(cJSON *o, const char *key, int64_t us)
+{
+    char t[40];
+    if (us)
+        cJSON_AddStringToObject(o, key, omni_rfc3339_format(us, t, sizeof t, 6));
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+/* The work object as JSON (fields of protocol.md §6.1; never the secret). */
+static cJSON *work_json(const struct omni_work *w)
+{
+    cJSON *o = cJSON_CreateObject(), *d;
+    cJSON_AddStringToObject(o, "id", w->id);
+    cJSON_AddStringToObject(o, "type", "work");
+    cJSON_AddStringToObject(o, "environment_id", w->environment_id);
+    d = cJSON_AddObjectToObject(o, "data");
+    cJSON_AddStringToObject(d, "type", w->data_type);
+    cJSON_AddStringToObject(d, "id", w->data_id);
+    cJSON_AddStringToObject(o, "state", w->state);
+    add_time(o, "created_at", w->created_at);
+    add_time(o, "acknowledged_at", w->acknowledged_at);
+    add_time(o, "started_at", w->started_at);
+    add_time(o, "latest_heartbeat_at", w->latest_heartbeat_at);
+    add_time(o, "stop_requested_at", w->stop_requested_at);
+    add_time(o, "stopped_at", w->stopped_at);
+    return o;
+}
+
+static int work_list_env(struct ctl_ctx *ctx, const struct ctl_args *a, struct omni_work_list *l,
+                         const char **env_out, struct omni_err *err)
+{
+    struct omni_client *ec;
+    const char *env = ctx_env(ctx, args_get(a, OPT_ENV), err);
+    int r;
+
+    if (!env)
+        return -1;
+    *env_out = env;
+    ec = ctx_env_client(ctx, env, err);
+    if (!ec)
+        return -1;
+    r = omni_work_list(ec, env, l, err);
+    omni_client_free(ec);
+    return r;
+}
+
+static void print_works(struct ctl_ctx *ctx, const struct omni_work *items, const size_t *idx,
+                        size_t n)
+{
+    static const char *const hdr[] = {"WORK", "STATE", "TYPE", "DATA", "CREATED", "HEARTBEAT"};
+    if (ctx->output == CTL_OUT_JSON) {
+        cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "work");
+        for (size_t i = 0; i < n; i++) {
+            cJSON_AddItemToArray(arr, work_json(&items[idx ? idx[i] : i]));
+        }
+        ctx_json(ctx, root);
+        cJSON_Delete(root);
+        return;
+    }
+    struct ctl_table t;
+    ctl_table_init(&t, 6, hdr);
+    for (size_t i = 0; i < n; i++) {
+        const struct omni_work *w = &items[idx ? idx[i] : i];
+        char created[40], hb[40];
+        const char *row[] = {w->id,
+                             w->state,
+                             w->data_type,
+                             w->data_id,
+                             ctl_time(w->created_at, created, sizeof created),
+                             ctl_time(w->latest_heartbeat_at, hb, sizeof hb)};
+        ctl_table_row(&t, row, NULL);
+    }
+    ctl_table_print(ctx, &t);
+    ctl_table_release(&t);
+}
+
+static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_work_list l = {0};
+    const char *env;
+
+    if (work_list_env(ctx, a, &l, &env, &err) < 0)
+        return ctx_fail(ctx, &err);
+    print_works(ctx, l.items, NULL, l.n);
+    omni_work_list_release(&l);
+    return CTL_EXIT_OK;
+}
+
+static const struct ctl_cmd cmd_list = {
+    .name = "list",
+    .alias = "ls",
+    .usage = "work list [--env ENV]",
+    .summary = "List an environment's work items (needs its env_key_file in the config).",
+    .longopts = env_opts,
+    .min_args = 0,
+    .max_args = 0,
+    .flags = CTL_F_API,
+    .exec = list_exec,
+};
+
+static int show_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_client *api;
+    struct omni_work w;
+    const char *env;
+    char t[6][40];
+
+    if (!omni_id_valid(a->argv[0]))
+        return ctx_usage_error(ctx, "work show: invalid work id \"%.80s\"", a->argv[0]);
+    env = ctx_env(ctx, args_get(a, OPT_ENV), &err);
+    if (!env)
+        return ctx_fail(ctx, &err);
+    api = ctx_api(ctx, &err);
+    if (!api || omni_work_get(api, env, a->argv[0], &w, &err) < 0)
+        return ctx_fail(ctx, &err);
+    if (ctx->output == CTL_OUT_JSON) {
+        cJSON *o = work_json(&w);
+        ctx_json(ctx, o);
+        cJSON_Delete(o);
+    } else {
+        ctx_out(ctx, "%-16s %s\n%-16s %s\n%-16s %s\n%-16s %s\n%-16s %s\n", "id", w.id,
+                "environment", w.environment_id, "state", w.state, "type", w.data_type, "data",
+                w.data_id[0] ? w.data_id : "-");
+        ctx_out(ctx, "%-16s %s\n%-16s %s\n%-16s %s\n%-16s %s\n%-16s %s\n%-16s %s\n", "created",
+                ctl_time(w.created_at, t[0], 40), "acknowledged",
+                ctl_time(w.acknowledged_at, t[1], 40), "started", ctl_time(w.started_at, t[2], 40),
+                "heartbeat", ctl_time(w.latest_heartbeat_at, t[3], 40), "stop requested",
+                ctl_time(w.stop_requested_at, t[4], 40), "stopped",
+                ctl_time(w.stopped_at, t[5], 40));
+        ctx_note_id(ctx, w.id);
+        ctx_note_id(ctx, w.data_id);
+    }
+    omni_work_release(&w);
+    return CTL_EXIT_OK;
+}
+
+static const struct ctl_cmd cmd_show = {
+    .name = "show",
+    .usage = "work show [--env ENV] WORK-ID",
+    .summary = "Show one work item (organisation key).",
+    .longopts = env_opts,
+    .min_args = 1,
+    .max_args = 1,
+    .flags = CTL_F_API,
+    .exec = show_exec,
+};
+
+static int stuck_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_work_list l = {0};
+    const char *env, *ot = args_get(a, OPT_OLDER_THAN);
+    int64_t older = WORK_STUCK_DEFAULT_MS, now;
+    size_t *idx, n = 0;
+
+    if (ot && (omni_duration_parse(ot, &older) < 0 || older > WORK_STUCK_MAX_MS))
+        return ctx_usage_error(ctx, "work stuck: --older-than \"%.40s\" is not a duration", ot);
+    if (work_list_env(ctx, a, &l, &env, &err) < 0)
+        return ctx_fail(ctx, &err);
+    now = omni_wall_us();
+    idx = calloc(l.n ? l.n : 1, sizeof *idx);
+    if (!idx) {
+        omni_work_list_release(&l);
+        ctx_error(ctx, "out of memory");
+        return CTL_EXIT_FAIL;
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        const struct omni_work *w = &l.items[i];
+        int64_t since = w->acknowledged_at ? w->acknowledged_at : w->created_at;
+        if (strcmp(w->state, "starting") == 0 && w->latest_heartbeat_at == 0 && since &&
+            (now - since) / 1000 >= older)
+            idx[n++] = i;
+    }
+    if (n > 0 || ctx->output == CTL_OUT_JSON)
+        print_works(ctx, l.items, idx, n);
+    free(idx);
+    omni_work_list_release(&l);
+    return n > 0 ? CTL_EXIT_FAIL : CTL_EXIT_OK;
+}
+
+static const struct ctl_cmd cmd_stuck = {
+    .name = "stuck",
+    .usage = "work stuck [--older-than DURATION] [--env ENV]",
+    .summary = "List items acknowledged but never heartbeating for longer than DURATION "
+               "(default 60s); exit 1 when any.",
+    .longopts = stuck_opts,
+    .min_args = 0,
+    .max_args = 0,
+    .flags = CTL_F_API,
+    .exec = stuck_exec,
+};
+
+static const struct ctl_cmd *const work_table[] = {&cmd_list, &cmd_show, &cmd_stuck, NULL};
+
+const struct ctl_cmd ctl_cmd_work = {
+    .name = "work",
+    .usage = "work list|show|stuck ...",
+    .summary = "Inspect work items.",
+    .flags = CTL_F_API,
+    .subcmds = work_table,
+};

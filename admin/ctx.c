@@ -1,0 +1,461 @@
+#include "ctx.h"
+
+#include "commands.h"
+#include "creds.h"
+#include "timeutil.h"
+#include "version.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CTL_ANSWER_MAX 64
+
+void ctx_init(struct ctl_ctx *ctx)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->out = stdout;
+    ctx->err = stderr;
+    ctx->in = stdin;
+    ctx->prog = "omnictl";
+}
+
+void ctx_release(struct ctl_ctx *ctx)
+{
+    omni_client_free(ctx->api);
+    ctx->api = NULL;
+    omni_config_free(ctx->cfg);
+    ctx->cfg = NULL;
+    free(ctx->cfg_path);
+    ctx->cfg_path = NULL;
+    for (size_t i = 0; i < ctx->nids; i++)
+        free(ctx->ids[i]);
+    ctx->nids = ctx->ids_next = 0;
+}
+
+void ctx_out(struct ctl_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(ctx->out, fmt, ap);
+    va_end(ap);
+}
+
+void ctx_error(struct ctl_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(ctx->err, "%s: ", ctx->prog);
+    va_start(ap, fmt);
+    vfprintf(ctx->err, fmt, ap);
+    va_end(ap);
+    fputc('\n', ctx->err);
+    fflush(ctx->err);
+}
+
+int ctx_exit_code(const struct omni_err *err)
+{
+    switch (err->kind) {
+    case OMNI_E_USAGE:
+        return CTL_EXIT_USAGE;
+    case OMNI_E_CONFIG:
+        return CTL_EXIT_CONFIG;
+    case OMNI_E_HTTP:
+        if (err->status == 404)
+            return CTL_EXIT_NOTFOUND;
+        if (err->status == 401 || err->status == 403)
+            return CTL_EXIT_CONFIG;
+        return CTL_EXIT_FAIL;
+    default:
+        return CTL_EXIT_FAIL;
+    }
+}
+
+int ctx_fail(struct ctl_ctx *ctx, const struct omni_err *err)
+{
+    ctx_error(ctx, "%s", err->msg[0] ? err->msg : "unknown error");
+    return ctx_exit_code(err);
+}
+
+int ctx_usage_error(struct ctl_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(ctx->err, "%s: ", ctx->prog);
+    va_start(ap, fmt);
+    vfprintf(ctx->err, fmt, ap);
+    va_end(ap);
+    fputc('\n', ctx->err);
+    return CTL_EXIT_USAGE;
+}
+
+const char *ctx_profile(const struct ctl_ctx *ctx)
+{
+    return ctx->profile && ctx->profile[0] ? ctx->profile : "default";
+}
+
+struct omni_config *ctx_config(struct ctl_ctx *ctx, struct omni_err *err)
+{
+    if (ctx->cfg)
+        return ctx->cfg;
+    if (!ctx->cfg_path)
+        ctx->cfg_path = omni_config_default_path();
+    if (ctx->cfg_path) {
+        ctx->cfg = omni_config_load(ctx->cfg_path, 1, err);
+    } else {
+        ctx->cfg = omni_config_parse("", 0, "(none)", err);
+    }
+    if (!ctx->cfg)
+        return NULL;
+    if (!omni_config_has_profile(ctx->cfg, ctx_profile(ctx))) {
+        omni_err_set(err, OMNI_E_CONFIG, "profile \"%.64s\" not found in %s", ctx_profile(ctx),
+                     ctx->cfg_path ? ctx->cfg_path : "the configuration");
+        omni_config_free(ctx->cfg);
+        ctx->cfg = NULL;
+        return NULL;
+    }
+    return ctx->cfg;
+}
+
+const char *ctx_config_get(struct ctl_ctx *ctx, const char *key)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_config *cfg = ctx_config(ctx, &err);
+    return cfg ? omni_config_get(cfg, ctx_profile(ctx), key) : NULL;
+}
+
+/* Timeout: --timeout, else the profile's, else the CLI default. */
+static int ctx_timeout(struct ctl_ctx *ctx, long *ms, struct omni_err *err)
+{
+    const char *t;
+    int64_t v;
+
+    if (ctx->timeout_ms > 0) {
+        *ms = ctx->timeout_ms;
+        return 0;
+    }
+    t = omni_config_get(ctx->cfg, ctx_profile(ctx), "timeout");
+    if (!t) {
+        *ms = CTL_DEFAULT_TIMEOUT_MS;
+        return 0;
+    }
+    if (omni_duration_parse(t, &v) < 0 || v <= 0 || v > 86400000)
+        return omni_err_set(err, OMNI_E_CONFIG, "config key \"timeout\" is not a duration");
+    *ms = (long)v;
+    return 0;
+}
+
+static const char *ctx_base_url(struct ctl_ctx *ctx)
+{
+    const char *u = ctx->base_url;
+    if (!u || !*u)
+        u = getenv("ANTHROPIC_BASE_URL");
+    if (!u || !*u)
+        u = omni_config_get(ctx->cfg, ctx_profile(ctx), "base_url");
+    if (!u || !*u)
+        u = OMNI_DEFAULT_BASE_URL;
+    return u;
+}
+
+static struct omni_client *client_make(struct ctl_ctx *ctx, enum omni_auth auth, const char *key,
+                                       struct omni_err *err)
+{
+    struct omni_client_opts o = {0};
+    long tmo = 0;
+
+    if (ctx_timeout(ctx, &tmo, err) < 0)
+        return NULL;
+    o.base_url = ctx_base_url(ctx);
+    o.auth = auth;
+    o.credential = key;
+    o.timeout_ms = tmo;
+    o.connect_timeout_ms = tmo < OMNI_DEFAULT_CONNECT_TIMEOUT_MS ? tmo : 0;
+    o.ca_file = omni_config_get(ctx->cfg, ctx_profile(ctx), "ca_file");
+    o.user_agent = "omnictl/" OMNI_VERSION;
+    o.debug = ctx->verbose;
+    return omni_client_new(&o, err);
+}
+
+struct omni_client *ctx_api(struct ctl_ctx *ctx, struct omni_err *err)
+{
+    const char *env_key, *file;
+    char *key = NULL;
+    const char *from;
+    enum omni_key_kind kind;
+
+    if (ctx->api)
+        return ctx->api;
+    if (!ctx_config(ctx, err))
+        return NULL;
+    env_key = getenv("ANTHROPIC_API_KEY");
+    if (env_key && *env_key) {
+        from = "ANTHROPIC_API_KEY";
+        if (omni_key_check(env_key, from, err) < 0)
+            return NULL;
+        key = strdup(env_key);
+        if (!key) {
+            omni_err_set(err, OMNI_E_IO, "out of memory");
+            return NULL;
+        }
+    } else {
+        file = omni_config_get(ctx->cfg, ctx_profile(ctx), "api_key_file");
+        if (!file) {
+            omni_err_set(err, OMNI_E_CONFIG,
+                         "no organisation API key: set ANTHROPIC_API_KEY or add "
+                         "\"api_key_file = PATH\" to [%s] in %s",
+                         ctx_profile(ctx), ctx->cfg_path ? ctx->cfg_path : "the config file");
+            return NULL;
+        }
+        from = "api_key_file";
+        key = omni_key_read_file(file, err);
+        if (!key)
+            return NULL;
+    }
+    kind = omni_key_classify(key);
+    if (kind == OMNI_KEY_ENV || kind == OMNI_KEY_SESSION) {
+        omni_key_free(key);
+        omni_err_set(err, OMNI_E_CONFIG,
+                     "%s holds an %s, not an organisation API key: omnictl runs on the ops "
+                     "machine with the organisation key; environment keys belong on the "
+                     "worker host",
+                     from, omni_key_kind_name(kind));
+        return NULL;
+    }
+    ctx->api = client_make(ctx, OMNI_AUTH_API_KEY, key, err);
+    omni_key_free(key);
+    return ctx->api;
+}
+
+struct omni_client *ctx_env_client(struct ctl_ctx *ctx, const char *env_id, struct omni_err *err)
+{
+    const char *file;
+    char *key;
+    struct omni_client *c;
+    enum omni_key_kind kind;
+
+    if (!ctx_config(ctx, err))
+        return NULL;
+    file = omni_config_env_key_file(ctx->cfg, ctx_profile(ctx), env_id);
+    if (!file) {
+        omni_err_set(err, OMNI_E_CONFIG,
+                     "listing work in \"%s\" needs its environment key: add "
+                     "\"env_key_file.%s = PATH\" to [%s] in %s (key file mode 600), or pass the "
+                     "work id",
+                     env_id, env_id, ctx_profile(ctx),
+                     ctx->cfg_path ? ctx->cfg_path : "~/.config/omni/config");
+        return NULL;
+    }
+    key = omni_key_read_file(file, err);
+    if (!key)
+        return NULL;
+    kind = omni_key_classify(key);
+    if (kind == OMNI_KEY_ORG || kind == OMNI_KEY_SESSION) {
+        omni_key_free(key);
+        omni_err_set(err, OMNI_E_CONFIG, "key file \"%s\" holds an %s, not an environment key",
+                     file, omni_key_kind_name(kind));
+        return NULL;
+    }
+    c = client_make(ctx, OMNI_AUTH_BEARER, key, err);
+    omni_key_free(key);
+    return c;
+}
+
+const char *ctx_env(struct ctl_ctx *ctx, const char *given, struct omni_err *err)
+{
+    const char *e = given;
+    if (!e || !*e)
+        e = ctx_config_get(ctx, "environment");
+    if (!e || !*e) {
+        omni_err_set(err, OMNI_E_USAGE,
+                     "no environment: pass --env ENV or set \"environment = ENV\" in the config");
+        return NULL;
+    }
+    if (!omni_id_valid(e)) {
+        omni_err_set(err, OMNI_E_USAGE, "invalid environment id \"%.80s\"", e);
+        return NULL;
+    }
+    return e;
+}
+
+int ctx_confirm(struct ctl_ctx *ctx, const char *fmt, ...)
+{
+    char answer[CTL_ANSWER_MAX];
+    va_list ap;
+
+    if (!isatty(fileno(ctx->in)))
+        return 1;
+    va_start(ap, fmt);
+    vfprintf(ctx->err, fmt, ap);
+    va_end(ap);
+    fputs(" [y/N] ", ctx->err);
+    fflush(ctx->err);
+    if (!fgets(answer, sizeof answer, ctx->in))
+        return 0;
+    return answer[0] == 'y' || answer[0] == 'Y';
+}
+
+void ctx_note_id(struct ctl_ctx *ctx, const char *s)
+{
+    static const char *const prefixes[] = {"env_", "work_", "sesn_", "agent_", "sevt_", "toolu_",
+                                           NULL};
+    int match = 0;
+
+    if (!s || !omni_id_valid(s))
+        return;
+    for (const char *const *p = prefixes; *p; p++)
+        if (strncmp(s, *p, strlen(*p)) == 0)
+            match = 1;
+    if (!match)
+        return;
+    for (size_t i = 0; i < ctx->nids; i++)
+        if (strcmp(ctx->ids[i], s) == 0)
+            return;
+    if (ctx->nids < CTL_IDS_MAX) {
+        ctx->ids[ctx->nids++] = strdup(s);
+        if (!ctx->ids[ctx->nids - 1])
+            ctx->nids--;
+        return;
+    }
+    free(ctx->ids[ctx->ids_next]);
+    ctx->ids[ctx->ids_next] = strdup(s);
+    if (!ctx->ids[ctx->ids_next])
+        ctx->ids[ctx->ids_next] = strdup("");
+    ctx->ids_next = (ctx->ids_next + 1) % CTL_IDS_MAX;
+}
+
+static void note_ids_json(struct ctl_ctx *ctx, const cJSON *j, int depth)
+{
+    const cJSON *it;
+    if (depth > 4 || !j)
+        return;
+    cJSON_ArrayForEach(it, j)
+    {
+        if (cJSON_IsString(it) && it->string &&
+            (strcmp(it->string, "id") == 0 || strstr(it->string, "_id")))
+            ctx_note_id(ctx, it->valuestring);
+        else if (cJSON_IsObject(it) || cJSON_IsArray(it))
+            note_ids_json(ctx, it, depth + 1);
+    }
+}
+
+void ctx_json(struct ctl_ctx *ctx, const cJSON *j)
+{
+    char *s = cJSON_PrintUnformatted(j);
+    if (s) {
+        fputs(s, ctx->out);
+        fputc('\n', ctx->out);
+        free(s);
+    }
+    if (ctx->in_shell)
+        note_ids_json(ctx, j, 0);
+}
+
+const char *ctx_col(const struct ctl_ctx *ctx, const char *code)
+{
+    if (!ctx->color)
+        return "";
+    if (strcmp(code, CTL_RED) == 0)
+        return "\033[31m";
+    if (strcmp(code, CTL_YELLOW) == 0)
+        return "\033[33m";
+    if (strcmp(code, CTL_GREEN) == 0)
+        return "\033[32m";
+    if (strcmp(code, CTL_BOLD) == 0)
+        return "\033[1m";
+    return "\033[0m";
+}
+
+/* ---- tables ----------------------------------------------------------- */
+
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s ? s : "-");
+    if (!d) {
+        fputs("omnictl: out of memory\n", stderr);
+        abort();
+    }
+    return d;
+}
+
+void ctl_table_init(struct ctl_table *t, size_t ncols, const char *const *headers)
+{
+    memset(t, 0, sizeof *t);
+    t->ncols = ncols > CTL_TABLE_MAX_COLS ? CTL_TABLE_MAX_COLS : ncols;
+    ctl_table_row(t, headers, NULL);
+}
+
+void ctl_table_row(struct ctl_table *t, const char *const *cells, const char *color)
+{
+    if (t->nrows == t->alloc) {
+        size_t na = t->alloc ? t->alloc * 2 : 16;
+        char **c = realloc(t->cells, na * t->ncols * sizeof *c);
+        const char **rc = realloc(t->row_color, na * sizeof *rc);
+        if (!c || !rc) {
+            fputs("omnictl: out of memory\n", stderr);
+            abort();
+        }
+        t->cells = c;
+        t->row_color = rc;
+        t->alloc = na;
+    }
+    for (size_t i = 0; i < t->ncols; i++)
+        t->cells[t->nrows * t->ncols + i] = xstrdup(cells[i] && *cells[i] ? cells[i] : "-");
+    t->row_color[t->nrows] = color;
+    t->nrows++;
+}
+
+void ctl_table_print(struct ctl_ctx *ctx, const struct ctl_table *t)
+{
+    size_t w[CTL_TABLE_MAX_COLS] = {0};
+
+    for (size_t r = 0; r < t->nrows; r++)
+        for (size_t c = 0; c < t->ncols; c++) {
+            size_t l = strlen(t->cells[r * t->ncols + c]);
+            if (l > w[c])
+                w[c] = l;
+        }
+    for (size_t r = 0; r < t->nrows; r++) {
+        const char *col = r == 0 ? CTL_BOLD : t->row_color[r];
+        if (col && ctx->color)
+            fputs(ctx_col(ctx, col), ctx->out);
+        for (size_t c = 0; c < t->ncols; c++) {
+            const char *cell = t->cells[r * t->ncols + c];
+            if (r > 0)
+                ctx_note_id(ctx, cell);
+            if (c + 1 == t->ncols)
+                fputs(cell, ctx->out);
+            else
+                fprintf(ctx->out, "%-*s  ", (int)w[c], cell);
+        }
+        if (col && ctx->color)
+            fputs("\033[0m", ctx->out);
+        fputc('\n', ctx->out);
+    }
+}
+
+void ctl_table_release(struct ctl_table *t)
+{
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    free(t->row_color);
+    memset(t, 0, sizeof *t);
+}
+
+char *ctl_time(int64_t us, char *out, size_t n)
+{
+    if (us == 0)
+        snprintf(out, n, "-");
+    else
+        omni_rfc3339_format(us, out, n, 0);
+    return out;
+}
+
+char *ctl_age(int64_t us, char *out, size_t n)
+{
+    int64_t now = omni_wall_us();
+    if (us == 0)
+        snprintf(out, n, "-");
+    else
+        omni_duration_format(now > us ? (now - us) / 1000 : 0, out, n);
+    return out;
+}

@@ -1,0 +1,142 @@
+/* omnictl — admin CLI for self-hosted Managed Agents environments.
+ * main: global options, the context, then one command or the shell. */
+#include "commands.h"
+#include "ctx.h"
+#include "shell.h"
+#include "timeutil.h"
+#include "version.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum {
+    G_PROFILE = CTL_OPT_LONG,
+    G_BASE_URL,
+    G_TIMEOUT,
+    G_VERSION,
+};
+
+static const struct option global_opts[] = {
+    {"profile", required_argument, NULL, G_PROFILE},
+    {"base-url", required_argument, NULL, G_BASE_URL},
+    {"timeout", required_argument, NULL, G_TIMEOUT},
+    {"verbose", no_argument, NULL, 'v'},
+    {"version", no_argument, NULL, G_VERSION},
+    {"output", required_argument, NULL, 'o'},
+    {"help", no_argument, NULL, 'h'},
+    {0},
+};
+
+static int output_name(const char *s, enum ctl_output *o)
+{
+    if (strcmp(s, "table") == 0)
+        *o = CTL_OUT_TABLE;
+    else if (strcmp(s, "json") == 0)
+        *o = CTL_OUT_JSON;
+    else if (strcmp(s, "prom") == 0)
+        *o = CTL_OUT_PROM;
+    else if (strcmp(s, "nagios") == 0)
+        *o = CTL_OUT_NAGIOS;
+    else
+        return -1;
+    return 0;
+}
+
+/* "-o nagios" anywhere on the line: usage errors then exit UNKNOWN (3). */
+static int wants_nagios(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc &&
+            strcmp(argv[i + 1], "nagios") == 0)
+            return 1;
+        if (strcmp(argv[i], "-onagios") == 0 || strcmp(argv[i], "--output=nagios") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct ctl_ctx ctx;
+    int c, rc, nagios = wants_nagios(argc, argv);
+    const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+    int64_t ms;
+
+    ctx_init(&ctx);
+    ctx.color = isatty(STDOUT_FILENO) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
+    ctx.profile = getenv("OMNI_PROFILE");
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+:vho:", global_opts, NULL)) != -1) {
+        switch (c) {
+        case G_PROFILE:
+            ctx.profile = optarg;
+            break;
+        case G_BASE_URL:
+            ctx.base_url = optarg;
+            break;
+        case G_TIMEOUT:
+            if (omni_duration_parse(optarg, &ms) < 0 || ms <= 0 || ms > 86400000) {
+                ctx_error(&ctx, "--timeout \"%.40s\" is not a duration (e.g. 30s, 500ms)",
+                          optarg);
+                return nagios ? CTL_NAGIOS_UNKNOWN : CTL_EXIT_USAGE;
+            }
+            ctx.timeout_ms = (long)ms;
+            break;
+        case 'v':
+            ctx.verbose = 1;
+            break;
+        case G_VERSION:
+            printf("omnictl %s\n", OMNI_VERSION);
+            return CTL_EXIT_OK;
+        case 'o':
+            if (output_name(optarg, &ctx.default_output) < 0) {
+                ctx_error(&ctx, "unknown output format \"%.40s\" (table, json, prom, nagios)",
+                          optarg);
+                return CTL_EXIT_USAGE;
+            }
+            ctx.output_given = 1;
+            break;
+        case 'h': {
+            char *hv[] = {(char *)"help", NULL};
+            return ctl_dispatch(&ctx, 1, hv);
+        }
+        case ':':
+            ctx_error(&ctx, "option \"%s\" needs a value", argv[optind - 1]);
+            return nagios ? CTL_NAGIOS_UNKNOWN : CTL_EXIT_USAGE;
+        default:
+            ctx_error(&ctx, "unknown option \"%s\" (see omnictl help)", argv[optind - 1]);
+            return nagios ? CTL_NAGIOS_UNKNOWN : CTL_EXIT_USAGE;
+        }
+    }
+    if (ctx.profile && *ctx.profile && strlen(ctx.profile) > 128) {
+        ctx_error(&ctx, "profile name too long");
+        return CTL_EXIT_USAGE;
+    }
+    if (!ctx.output_given) {
+        const char *o = ctx_config_get(&ctx, "output");
+        if (o && output_name(o, &ctx.default_output) < 0)
+            ctx.default_output = CTL_OUT_TABLE;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (optind >= argc) {
+        if (isatty(STDIN_FILENO)) {
+            rc = ctl_shell_run(&ctx);
+        } else {
+            ctx_error(&ctx, "no command (see omnictl help; omnictl shell reads commands from "
+                            "stdin)");
+            rc = CTL_EXIT_USAGE;
+        }
+    } else {
+        rc = ctl_dispatch(&ctx, argc - optind, argv + optind);
+        if (nagios && rc == CTL_EXIT_USAGE && !ctx.exec_started)
+            rc = CTL_NAGIOS_UNKNOWN;
+    }
+    if (fflush(stdout) != 0 && rc == CTL_EXIT_OK)
+        rc = CTL_EXIT_FAIL;
+    ctx_release(&ctx);
+    curl_global_cleanup();
+    return rc;
+}
