@@ -91,7 +91,7 @@ CONSOLE_LIB_OBJS = $(call obj,$(filter-out console/main.c,$(CONSOLE_SRCS)))
 all: $(PROGRAMS)
 
 deps:
-	$(Q)bash scripts/deps
+	$(Q)OMNI_DEPS_NODE=1 bash scripts/deps
 
 # Rebuild everything when the flags change.
 $(BUILD)/CFLAGS.stamp: FORCE
@@ -180,6 +180,7 @@ valgrind: all
 	$(Q)OMNI_VALGRIND=1 OMNI_BIN=$(abspath $(BIN)) prove -f --timer $(wildcard tests/integration/t2*-omnictl-*.t tests/integration/t3*-worker-*.t)
 
 bench: deps all
+	$(Q)OMNI_DEPS_BENCH=1 bash scripts/deps
 	$(Q)bash bench/run.sh
 
 demo: deps all
