@@ -15,6 +15,8 @@
 #include <stddef.h>
 
 #define OMNI_KEY_MAX 4096
+/* Longest work-item secret accepted on the wire (base64 text). */
+#define OMNI_SECRET_MAX (64 * 1024)
 
 enum omni_key_kind {
     OMNI_KEY_UNKNOWN = 0,
@@ -30,7 +32,9 @@ const char *omni_key_kind_name(enum omni_key_kind k); /* "organisation API key",
  * Read a key file: the first line, surrounding whitespace trimmed. Refused
  * (OMNI_E_CONFIG) when the file is readable or writable by group or others,
  * is not a regular file, is empty, is larger than OMNI_KEY_MAX or holds
- * control characters. Returns a malloc'd string (wipe and free it) or NULL.
+ * control characters (or whitespace inside the key). Returns a malloc'd
+ * string (free it with omni_key_free()) or NULL. The mode error names the
+ * path and says to chmod 600.
  */
 char *omni_key_read_file(const char *path, struct omni_err *err);
 
@@ -45,8 +49,12 @@ void omni_key_free(char *key);
  * Decode a work-item secret (protocol.md §3.4): base64url or standard
  * alphabet, padding optional, JSON object with a non-empty string
  * "sessions_token" and an optional string "api_base_url". Unknown keys are
- * ignored. Returns 0 and malloc'd strings (*api_base_url may be NULL), or -1
- * with an error that does not contain the payload.
+ * ignored, so is an api_base_url that is not a non-empty string. The token
+ * must pass omni_key_check() (it goes into a header). Returns 0 and malloc'd
+ * strings (free the token with omni_key_free(); *api_base_url may be NULL;
+ * api_base_url itself may be NULL to ignore it), or -1 with an OMNI_E_PARSE
+ * error that contains neither the payload nor the token. Longer than
+ * OMNI_SECRET_MAX is refused.
  */
 int omni_secret_decode(const char *wire, char **sessions_token, char **api_base_url,
                        struct omni_err *err);
@@ -54,7 +62,9 @@ int omni_secret_decode(const char *wire, char **sessions_token, char **api_base_
 /* base64 helpers (used by the secret codec and the simulator). */
 /* Encode as base64url without padding. Returns malloc'd string. */
 char *omni_base64url_encode(const unsigned char *data, size_t len);
-/* Decode either alphabet, padding optional. Returns malloc'd bytes (NUL added), or NULL. */
+/* Decode either alphabet (mixing allowed), padding optional but, when present,
+ * at most two '=' completing a group of four; no whitespace. Returns malloc'd
+ * bytes (NUL added, *outlen without it), or NULL when malformed. */
 unsigned char *omni_base64_decode(const char *s, size_t *outlen);
 
 #endif

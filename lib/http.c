@@ -211,6 +211,15 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     size_t vl;
     char tmp[80];
 
+    if (x->cb && (len == 2 || len == 1) && (ptr[0] == '\r' || ptr[0] == '\n')) {
+        /* End of headers: tell a stream consumer it is open (a 0-byte chunk)
+         * before any body byte arrives, so it can reconcile at once. */
+        long st = 0;
+        curl_easy_getinfo(x->c->easy, CURLINFO_RESPONSE_CODE, &st);
+        if (st >= 200 && st < 300)
+            x->cb(ptr, 0, x->ud);
+        return len;
+    }
     if (len > 5 && strncmp(ptr, "HTTP/", 5) == 0) {
         /* A new status line (e.g. after 100-continue): reset per-response state. */
         x->request_id[0] = x->content_type[0] = '\0';
@@ -515,7 +524,13 @@ int omni_client_do(struct omni_client *c, const struct omni_request *rq, struct 
 {
     int max = rq->max_retries < 0 ? 0 : rq->max_retries ? rq->max_retries : c->o.max_retries;
     struct omni_err tmp = OMNI_ERR_INIT;
+    struct omni_request rq_abort;
 
+    if (!rq->abort && c->o.abort) {
+        rq_abort = *rq;
+        rq_abort.abort = c->o.abort;
+        rq = &rq_abort;
+    }
     if (!err)
         err = &tmp;
     for (int attempt = 0;; attempt++) {
@@ -561,7 +576,13 @@ int omni_client_stream(struct omni_client *c, const struct omni_request *rq, omn
     struct xfer x = {0};
     CURLcode rc;
     int ret = 0;
+    struct omni_request rq_abort;
 
+    if (!rq->abort && c->o.abort) {
+        rq_abort = *rq;
+        rq_abort.abort = c->o.abort;
+        rq = &rq_abort;
+    }
     x.c = c;
     x.rq = rq;
     x.body = &body;

@@ -61,6 +61,7 @@ struct omni_client_opts {
     const char *user_agent;   /* NULL: "omnirun/<version>" */
     size_t max_response;      /* 0: OMNI_DEFAULT_MAX_RESPONSE */
     int debug;                /* trace requests to stderr, credentials redacted */
+    volatile int *abort;      /* default for requests without rq->abort (may be NULL) */
 };
 
 /* Per-request flags. */

@@ -10,15 +10,21 @@
  *  - "field:value" with one optional space after the colon stripped; a line
  *    without a colon is a field with an empty value;
  *  - fields: "event" (last one wins), "data" (several joined with '\n'), "id"
- *    (kept), "retry" and others ignored;
+ *    (last one wins, delivered with its frame and not carried over to the
+ *    next one), "retry" and others ignored;
  *  - a blank line ends a frame; a frame with no data and no event is not
  *    delivered. A frame without an event name is delivered with event = ""
- *    (callers drop it, as the TS SDK does; PY would use data.type).
- *  - a frame (event + data) larger than max_frame bytes is an error: feed()
- *    returns -1 and the parser must be reset before reuse.
+ *    (callers drop it, as the TS SDK does; PY would use data.type). A frame
+ *    with an event but no data line is delivered with data = "".
+ *  - an unterminated frame at the end of the stream is never delivered.
+ *  - a frame (event + data + id) larger than max_frame bytes, or a single
+ *    line longer than max_frame + 64, is an error: feed() returns -1, and
+ *    keeps returning -1 until sse_parser_reset().
  *
- * The callback returns 0 to continue or non-zero to stop; feed() then returns
- * that value (the rest of the chunk is not consumed).
+ * The callback returns 0 to continue or non-zero (use a positive value, -1
+ * means "too large") to stop; feed() then returns that value and the rest
+ * of the chunk is dropped: reset the parser before feeding it again.
+ * max_frame 0 means SSE_DEFAULT_MAX_FRAME.
  */
 #ifndef OMNI_SSE_H
 #define OMNI_SSE_H

@@ -1,6 +1,5 @@
 #include "timeutil.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,13 +134,21 @@ int omni_rfc3339_parse(const char *s, int64_t *us)
 
 char *omni_rfc3339_format(int64_t us, char *out, size_t outlen, int frac)
 {
-    int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-    int64_t sub = us - secs * 1000000;
-    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-    int64_t rem = secs - days * 86400;
-    int64_t y;
+    /* Floor division that cannot overflow (INT64_MIN included). */
+    int64_t secs = us / 1000000, sub = us % 1000000;
+    int64_t days, rem, y;
     unsigned m, d;
 
+    if (sub < 0) {
+        sub += 1000000;
+        secs--;
+    }
+    days = secs / 86400;
+    rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
     civil_from_days(days, &y, &m, &d);
     int n = snprintf(out, outlen, "%04lld-%02u-%02uT%02d:%02d:%02d", (long long)y, m, d,
                      (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
@@ -166,7 +173,7 @@ char *omni_duration_format(int64_t ms, char *out, size_t outlen)
 
     if (ms < 0) {
         neg = "-";
-        ms = -ms;
+        ms = ms == INT64_MIN ? INT64_MAX : -ms;
     }
     if (ms < 1000) {
         snprintf(out, outlen, "%s%lldms", neg, (long long)ms);
@@ -197,15 +204,16 @@ int omni_duration_parse(const char *s, int64_t *ms)
     if (!s || !*s)
         return -1;
     while (*p) {
-        char *end;
-        double v;
-        if (*p == '-' || *p == '+')
+        double v = 0, scale = 1;
+        int ndig = 0;
+        /* digits [. digits]: no sign, exponent, hex, "inf"/"nan" or blanks */
+        for (; *p >= '0' && *p <= '9'; p++, ndig++)
+            v = v * 10 + (*p - '0');
+        if (*p == '.')
+            for (p++; *p >= '0' && *p <= '9'; p++, ndig++)
+                v += (*p - '0') * (scale /= 10);
+        if (ndig == 0 || v > 9.0e15)
             return -1;
-        errno = 0;
-        v = strtod(p, &end);
-        if (end == p || errno || v < 0)
-            return -1;
-        p = end;
         if (*p == '\0') {
             if (any)
                 return -1; /* "1m30" is ambiguous */
