@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #define STATS_MAX_ENVS 1000
-#define STATS_DEFAULT_MIN_WORKERS 1
 #define STATS_PATH_MAX 4096
 
 enum {
@@ -51,7 +50,7 @@ struct stats_run {
 };
 
 struct thresholds {
-    struct ctl_range warn_depth, crit_depth, warn_age, crit_age;
+    struct omni_range warn_depth, crit_depth, warn_age, crit_age;
     long min_workers;
 };
 
@@ -295,7 +294,8 @@ static int textfile_write(const char *path, const struct buf *b, struct omni_err
 /* ---- nagios ------------------------------------------------------------- */
 
 static int threshold_get(struct ctl_ctx *ctx, const struct ctl_args *a, int opt, const char *key,
-                         int durations, struct ctl_range *r, struct omni_err *err)
+                         int durations, const char *dflt, struct omni_range *r,
+                         struct omni_err *err)
 {
     const char *v = args_get(a, opt), *cause;
     const char *from = "option";
@@ -304,10 +304,12 @@ static int threshold_get(struct ctl_ctx *ctx, const struct ctl_args *a, int opt,
         v = ctx_config_get(ctx, key);
         from = "config key";
     }
+    if (!v) {
+        v = dflt;
+        from = "default";
+    }
     memset(r, 0, sizeof *r);
-    if (!v)
-        return 0;
-    if (ctl_range_parse(v, durations, r, &cause) < 0)
+    if (omni_range_parse(v, durations, r, &cause) < 0)
         return omni_err_set(err, OMNI_E_USAGE, "%s \"%s\": bad range \"%.40s\": %s", from, key, v,
                             cause);
     return 0;
@@ -319,14 +321,18 @@ static int thresholds_get(struct ctl_ctx *ctx, const struct ctl_args *a, struct 
     const char *mw = args_get(a, OPT_MIN_WORKERS);
     char *end;
 
-    if (threshold_get(ctx, a, OPT_WARN_DEPTH, "warn_depth", 0, &th->warn_depth, err) < 0 ||
-        threshold_get(ctx, a, OPT_CRIT_DEPTH, "crit_depth", 0, &th->crit_depth, err) < 0 ||
-        threshold_get(ctx, a, OPT_WARN_AGE, "warn_age", 1, &th->warn_age, err) < 0 ||
-        threshold_get(ctx, a, OPT_CRIT_AGE, "crit_age", 1, &th->crit_age, err) < 0)
+    if (threshold_get(ctx, a, OPT_WARN_DEPTH, "warn_depth", 0, OMNI_DEFAULT_WARN_DEPTH,
+                      &th->warn_depth, err) < 0 ||
+        threshold_get(ctx, a, OPT_CRIT_DEPTH, "crit_depth", 0, OMNI_DEFAULT_CRIT_DEPTH,
+                      &th->crit_depth, err) < 0 ||
+        threshold_get(ctx, a, OPT_WARN_AGE, "warn_age", 1, OMNI_DEFAULT_WARN_AGE, &th->warn_age,
+                      err) < 0 ||
+        threshold_get(ctx, a, OPT_CRIT_AGE, "crit_age", 1, OMNI_DEFAULT_CRIT_AGE, &th->crit_age,
+                      err) < 0)
         return -1;
     if (!mw)
         mw = ctx_config_get(ctx, "min_workers");
-    th->min_workers = STATS_DEFAULT_MIN_WORKERS;
+    th->min_workers = OMNI_DEFAULT_MIN_WORKERS;
     if (mw) {
         errno = 0;
         th->min_workers = strtol(mw, &end, 10);
@@ -365,11 +371,11 @@ static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run, const st
             workers += e->st.workers_polling;
         if (e->age_s > oldest)
             oldest = e->age_s;
-        if (ctl_range_alert(&th->crit_depth, (double)e->st.depth) ||
-            ctl_range_alert(&th->crit_age, e->age_s))
+        if (omni_range_alert(&th->crit_depth, (double)e->st.depth) ||
+            omni_range_alert(&th->crit_age, e->age_s))
             s = CTL_NAGIOS_CRITICAL;
-        else if (ctl_range_alert(&th->warn_depth, (double)e->st.depth) ||
-                 ctl_range_alert(&th->warn_age, e->age_s))
+        else if (omni_range_alert(&th->warn_depth, (double)e->st.depth) ||
+                 omni_range_alert(&th->warn_age, e->age_s))
             s = CTL_NAGIOS_WARNING;
         if (waiting > 0 && e->st.workers_polling >= 0 && e->st.workers_polling < th->min_workers) {
             s = CTL_NAGIOS_CRITICAL;

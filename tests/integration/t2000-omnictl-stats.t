@@ -34,7 +34,7 @@ out=$(ctl stats -o nagios "$ENV"); rc=$?
 is "nagios: work waiting and no worker is CRITICAL (2)" "$rc" 2
 like "nagios: one status line" "$out" '^OMNI CRITICAL - .*no|OMNI CRITICAL - .*0 workers polling'
 is "nagios: exactly one line" "$(printf '%s\n' "$out" | wc -l)" 1
-like "nagios: perfdata" "$out" '\| depth=1;;;0 pending=0;;;0 oldest_age=[0-9]+s;;;0 workers=0;;1:;0$'
+like "nagios: perfdata carries the default thresholds" "$out" '\| depth=1;10;50;0 pending=0;;;0 oldest_age=[0-9]+s;60;300;0 workers=0;;1:;0$'
 
 ctl stats -o nagios --min-workers 0 "$ENV" >/dev/null; rc=$?
 is "nagios: --min-workers 0 turns the worker rule off" "$rc" 0
@@ -131,5 +131,13 @@ ANTHROPIC_API_KEY=$ANTHROPIC_API_KEY "$BIN/omnictl" --base-url "$SIM_URL" stats 
 is "refused: table exit 1" "$rc" 1
 is "refused: nothing on stdout" "$(cat "$T/o")" ""
 is "refused: one error line" "$(wc -l <"$T/e")" 1
+
+# The default depth thresholds (10 / 50) apply with no option or profile setting.
+sim_start
+ENV=$ANTHROPIC_ENVIRONMENT_ID
+for _ in $(seq 1 11); do new_session >/dev/null; done
+out=$(ctl stats -o nagios --min-workers 0 --warn-age 1d --crit-age 1d "$ENV"); rc=$?
+is "nagios: depth 11 is WARNING under the default warn-depth 10" "$rc" 1
+like "nagios: the default WARNING names the depth" "$out" "^OMNI WARNING - $ENV: depth 11"
 
 done_testing

@@ -8,7 +8,7 @@
 
 #include "../../admin/commands.h"
 #include "../../admin/ctx.h"
-#include "../../admin/range.h"
+#include "range.h"
 #include "../../admin/shell.h"
 
 #include <stdio.h>
@@ -31,10 +31,10 @@ static void test_range_table(void **state)
         {"~:90s", 1, 91, 1},   {":5", 0, 6, 1},      {"2.5", 0, 2.6, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct ctl_range r;
+        struct omni_range r;
         const char *cause;
-        assert_int_equal(ctl_range_parse(cases[i].spec, cases[i].durations, &r, &cause), 0);
-        if (ctl_range_alert(&r, cases[i].x) != cases[i].alert)
+        assert_int_equal(omni_range_parse(cases[i].spec, cases[i].durations, &r, &cause), 0);
+        if (omni_range_alert(&r, cases[i].x) != cases[i].alert)
             fail_msg("range \"%s\" at %g: want alert=%d", cases[i].spec, cases[i].x,
                      cases[i].alert);
     }
@@ -43,22 +43,22 @@ static void test_range_table(void **state)
 static void test_range_errors(void **state)
 {
     static const char *const bad[] = {"", "x", "10:5", "1:2:3", "@", "~", "5m", "abc:", NULL};
-    struct ctl_range r;
+    struct omni_range r;
     const char *cause;
     for (const char *const *b = bad; *b; b++) {
-        if (ctl_range_parse(*b, 0, &r, &cause) != -1)
+        if (omni_range_parse(*b, 0, &r, &cause) != -1)
             fail_msg("range \"%s\" accepted", *b);
         assert_non_null(cause);
     }
     /* unset range never alerts */
     memset(&r, 0, sizeof r);
-    assert_int_equal(ctl_range_alert(&r, 1e9), 0);
+    assert_int_equal(omni_range_alert(&r, 1e9), 0);
     /* normalised text for perfdata */
-    assert_int_equal(ctl_range_parse("5m", 1, &r, &cause), 0);
+    assert_int_equal(omni_range_parse("5m", 1, &r, &cause), 0);
     assert_string_equal(r.text, "300");
-    assert_int_equal(ctl_range_parse("@1:2", 0, &r, &cause), 0);
+    assert_int_equal(omni_range_parse("@1:2", 0, &r, &cause), 0);
     assert_string_equal(r.text, "@1:2");
-    assert_int_equal(ctl_range_parse("~:10", 0, &r, &cause), 0);
+    assert_int_equal(omni_range_parse("~:10", 0, &r, &cause), 0);
     assert_string_equal(r.text, "~:10");
 }
 

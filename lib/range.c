@@ -42,7 +42,7 @@ static void fmt_bound(char *out, size_t n, double v)
         snprintf(out, n, "%g", v);
 }
 
-int ctl_range_parse(const char *s, int durations, struct ctl_range *r, const char **cause)
+int omni_range_parse(const char *s, int durations, struct omni_range *r, const char **cause)
 {
     const char *colon;
     char lo[RANGE_BOUND_MAX] = "", hi[RANGE_BOUND_MAX] = "";
@@ -53,7 +53,7 @@ int ctl_range_parse(const char *s, int durations, struct ctl_range *r, const cha
         *cause = "empty range";
         return -1;
     }
-    if (strlen(s) >= CTL_RANGE_TEXT_MAX) {
+    if (strlen(s) >= OMNI_RANGE_TEXT_MAX) {
         *cause = "range too long";
         return -1;
     }
@@ -108,7 +108,7 @@ int ctl_range_parse(const char *s, int durations, struct ctl_range *r, const cha
     return 0;
 }
 
-int ctl_range_alert(const struct ctl_range *r, double x)
+int omni_range_alert(const struct omni_range *r, double x)
 {
     int in;
     if (!r->set)

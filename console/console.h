@@ -1,0 +1,145 @@
+/*
+ * console — omni-console's application state, views and actions.
+ *
+ * The UI thread owns struct con_app (and the model inside it); the network
+ * threads only ever see copies of jobs (net.h). Views are small classes
+ * (struct con_view_class, one file each, listed in con_views[]); key
+ * handlers (actions.c) return a CON_R_* bitmask and only the main loop
+ * decides what to repaint or fetch.
+ *
+ * Adding a view: write console/view_foo.c with one const struct
+ * con_view_class, add it to enum con_view_id and con_views[] (ui.c), and
+ * give Enter/Esc a path to it in actions.c.
+ */
+#ifndef CONSOLE_CONSOLE_H
+#define CONSOLE_CONSOLE_H
+
+#include "model.h"
+#include "net.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CON_INPUT_MAX 256
+#define CON_STATUS_TTL_MS 15000     /* an outcome stays on the status line */
+#define CON_EVENTS_MIN_AGE_MS 5000  /* a session's event list at most every 5 s */
+#define CON_EVENTS_PER_TICK 8       /* event lists fetched per refresh */
+#define CON_ONCE_EVENTS_MAX 50      /* event lists fetched by --once */
+/*
+ * Big listings are throttled: after a sessions or work refresh that cost C of
+ * CPU (fetch, parse, apply, sort), the next one waits at least C times this
+ * factor, so each table stays under 1/factor of a core (1.25 %) however many
+ * rows it has. Small tables (a few ms) still follow the refresh interval.
+ */
+#define CON_CPU_BUDGET_FACTOR 80
+
+/* What a key handler asks of the main loop. */
+#define CON_R_NONE 0x0
+#define CON_R_DRAW 0x1      /* repaint the frame */
+#define CON_R_REFRESH 0x2   /* fetch now (do not wait for the next tick) */
+#define CON_R_QUIT 0x4
+
+enum con_view_id { CON_VIEW_ENVS = 0, CON_VIEW_SESSIONS, CON_VIEW_WORK, CON_VIEW_DETAIL,
+                   CON_VIEW_COUNT };
+
+enum con_prompt { CON_PROMPT_NONE = 0, CON_PROMPT_FILTER, CON_PROMPT_CONFIRM, CON_PROMPT_AGENT,
+                  CON_PROMPT_MESSAGE };
+
+struct con_app;
+
+struct con_view_class {
+    const char *name;
+    const char *hints;                                   /* bottom bar */
+    /* Draw the body between rows top and top+rows-1 (header row included). */
+    void (*draw)(struct con_app *a, int top, int rows, int cols);
+    size_t (*count)(struct con_app *a);                  /* selectable rows */
+    int (*enter)(struct con_app *a);                     /* Enter: CON_R_* */
+    const char *const *sort_names;                       /* NULL: no sorting */
+    int nsort;
+};
+
+extern const struct con_view_class con_view_envs, con_view_sessions, con_view_work,
+    con_view_detail;
+extern const struct con_view_class *const con_views[CON_VIEW_COUNT];
+
+struct con_cursor {
+    size_t cur, top;
+};
+
+struct con_app {
+    struct con_model m;
+    struct net *net;                 /* NULL in --once / bench mode */
+    const struct net_opts *nopts;
+    enum con_view_id view;
+    enum con_view_id detail_from;    /* where Esc returns from the detail view */
+    struct con_cursor pos[CON_VIEW_COUNT];
+    char env_id[OMNI_ID_MAX];        /* environment of the sessions/work views */
+    int readonly, utf8, color;
+    long refresh_ms;
+    const char *base_url;
+    /* status line */
+    char status[CON_MSG_MAX];
+    int status_err;
+    int64_t status_ms;               /* monotonic; 0 = none */
+    int help;
+    int detail_follow;               /* keep the newest event line in view */
+    size_t detail_scroll;            /* first line shown when not following */
+    /* prompts */
+    enum con_prompt prompt;
+    char input[CON_INPUT_MAX];
+    size_t inlen;
+    char confirm_text[CON_MSG_MAX];
+    struct net_job confirm_job;      /* submitted on 'y' */
+    struct omni_agent_list agents;
+    size_t agent_cur;
+    char new_env[OMNI_ID_MAX];
+    char new_agent[OMNI_ID_MAX];
+    /* refresh bookkeeping */
+    unsigned refresh_gen;
+    int inflight;                    /* jobs of the current refresh not back yet */
+    int64_t refresh_started_ms;
+    int64_t next_refresh_ms;
+    int refresh_soon;                /* refresh again as soon as this one is done */
+    int force_tables;                /* next refresh ignores the table throttle */
+    int64_t table_next_ms[2];        /* sessions, work: not before (monotonic) */
+    long refreshes_done;
+    int64_t now_us;                  /* wall clock of this frame */
+    int64_t last_result_us;          /* wall clock of the newest result */
+};
+
+/* ui.c */
+void ui_init(struct con_app *a);
+void ui_end(void);
+int ui_active(void);
+void ui_draw(struct con_app *a);
+void ui_status(struct con_app *a, int is_err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Colour pairs / attributes by meaning. */
+enum con_attr { CON_A_NORMAL = 0, CON_A_OK, CON_A_WARN, CON_A_CRIT, CON_A_DIM, CON_A_HEAD,
+                CON_A_SEL, CON_A_TOOL, CON_A_USER, CON_A_ERR, CON_A_STATUS_BAR };
+unsigned ui_attr(const struct con_app *a, enum con_attr k);
+unsigned ui_level_attr(const struct con_app *a, enum con_level l);
+/* Print s clipped to width cells at (y, x); pads with blanks when pad. */
+void ui_put(int y, int x, int width, const char *s, int pad);
+/* Keep cursor within count and visible in rows. */
+void ui_clamp(struct con_cursor *c, size_t count, int rows);
+
+/* actions.c */
+int actions_key(struct con_app *a, int key);
+/* Apply one finished job to the app (model, status line, prompts). */
+void actions_result(struct con_app *a, struct net_result *r);
+
+/* app.c */
+void con_app_init(struct con_app *a);
+void con_app_release(struct con_app *a);
+
+/* Plain-text tables (--once). */
+void con_print_envs(FILE *fp, struct con_app *a);
+void con_print_sessions(FILE *fp, struct con_app *a);
+void con_print_work(FILE *fp, struct con_app *a);
+
+/* bench.c: render N full frames of each view over a 10,000-row model. */
+int con_bench_render(long frames, int rows);
+
+#endif

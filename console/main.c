@@ -1,0 +1,606 @@
+/*
+ * omni-console — a live dashboard of self-hosted environments, their
+ * sessions and work items. Organisation key; never blocks on the network.
+ *
+ * Exit status: 0 success, 1 runtime failure, 2 usage, 3 configuration or
+ * credentials (see man/omni-console.1).
+ */
+#include "console.h"
+
+#include "config.h"
+#include "creds.h"
+#include "fatal.h"
+#include "log.h"
+#include "timeutil.h"
+#include "version.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <getopt.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+#define EXIT_CONFIG 3
+
+#define CON_DEFAULT_REFRESH_MS 2000
+#define CON_MIN_REFRESH_MS 100
+#define CON_DEFAULT_TIMEOUT_MS 15000L
+#define CON_TICK_MS 1000 /* repaint at least this often (ages move) */
+#define CON_BENCH_ROWS 10000
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+static const char usage_text[] =
+    "usage: omni-console [-C] [--readonly] [--once] [-n N] [--refresh SECS] [--env ENV]\n"
+    "                    [--profile NAME] [--base-url URL] [--warn-depth RANGE]\n"
+    "                    [--crit-depth RANGE] [--warn-age RANGE] [--crit-age RANGE]\n"
+    "                    [--min-workers N] [--bench-render N]\n";
+
+static void usage(FILE *fp)
+{
+    fputs(usage_text, fp);
+}
+
+struct opts {
+    long iterations;
+    const char *refresh;
+    const char *env;
+    const char *profile;
+    const char *base_url;
+    int readonly, mono, once;
+    const char *th[4]; /* warn_depth crit_depth warn_age crit_age */
+    const char *min_workers;
+    long bench;
+};
+
+static const char *const th_keys[4] = {"warn_depth", "crit_depth", "warn_age", "crit_age"};
+
+enum { OPT_REFRESH = 256, OPT_ENV, OPT_PROFILE, OPT_BASE_URL, OPT_READONLY, OPT_ONCE,
+       OPT_WARN_DEPTH, OPT_CRIT_DEPTH, OPT_WARN_AGE, OPT_CRIT_AGE, OPT_MIN_WORKERS, OPT_BENCH };
+
+static int parse_long(const char *s, long min, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    static const struct option longopts[] = {
+        {"iterations", required_argument, NULL, 'n'},
+        {"refresh", required_argument, NULL, OPT_REFRESH},
+        {"env", required_argument, NULL, OPT_ENV},
+        {"profile", required_argument, NULL, OPT_PROFILE},
+        {"base-url", required_argument, NULL, OPT_BASE_URL},
+        {"readonly", no_argument, NULL, OPT_READONLY},
+        {"once", no_argument, NULL, OPT_ONCE},
+        {"no-color", no_argument, NULL, 'C'},
+        {"warn-depth", required_argument, NULL, OPT_WARN_DEPTH},
+        {"crit-depth", required_argument, NULL, OPT_CRIT_DEPTH},
+        {"warn-age", required_argument, NULL, OPT_WARN_AGE},
+        {"crit-age", required_argument, NULL, OPT_CRIT_AGE},
+        {"min-workers", required_argument, NULL, OPT_MIN_WORKERS},
+        {"bench-render", required_argument, NULL, OPT_BENCH},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    while ((c = getopt_long(argc, argv, "n:ChV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (parse_long(optarg, 1, &o->iterations) < 0) {
+                fprintf(stderr, "omni-console: -n \"%s\" is not a positive number\n", optarg);
+                return -1;
+            }
+            break;
+        case OPT_REFRESH:
+            o->refresh = optarg;
+            break;
+        case OPT_ENV:
+            if (!omni_id_valid(optarg)) {
+                fprintf(stderr, "omni-console: --env \"%s\" is not a valid id\n", optarg);
+                return -1;
+            }
+            o->env = optarg;
+            break;
+        case OPT_PROFILE:
+            o->profile = optarg;
+            break;
+        case OPT_BASE_URL:
+            o->base_url = optarg;
+            break;
+        case OPT_READONLY:
+            o->readonly = 1;
+            break;
+        case OPT_ONCE:
+            o->once = 1;
+            break;
+        case 'C':
+            o->mono = 1;
+            break;
+        case OPT_WARN_DEPTH:
+        case OPT_CRIT_DEPTH:
+        case OPT_WARN_AGE:
+        case OPT_CRIT_AGE:
+            o->th[c - OPT_WARN_DEPTH] = optarg;
+            break;
+        case OPT_MIN_WORKERS:
+            o->min_workers = optarg;
+            break;
+        case OPT_BENCH:
+            if (parse_long(optarg, 1, &o->bench) < 0) {
+                fprintf(stderr, "omni-console: --bench-render \"%s\" is not a positive number\n",
+                        optarg);
+                return -1;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case 'V':
+            printf("omni-console %s\n", OMNI_VERSION);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "omni-console: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- configuration (the same rules as omnictl) --------------------------- */
+
+struct setup {
+    struct omni_config *cfg;
+    char *cfg_path;
+    const char *profile;
+    const char *base_url;
+    char *org_key;
+    long timeout_ms;
+    long refresh_ms;
+    struct con_thresholds th;
+};
+
+static int setup_key(struct setup *s, struct omni_err *err)
+{
+    const char *envkey = getenv("ANTHROPIC_API_KEY");
+    const char *file = s->cfg ? omni_config_get(s->cfg, s->profile, "api_key_file") : NULL;
+    enum omni_key_kind kind;
+    const char *from;
+
+    if (envkey && *envkey) {
+        if (omni_key_check(envkey, "ANTHROPIC_API_KEY", err) < 0)
+            return -1;
+        s->org_key = con_xstrdup(envkey);
+        from = "ANTHROPIC_API_KEY";
+    } else if (file) {
+        s->org_key = omni_key_read_file(file, err);
+        if (!s->org_key)
+            return -1;
+        from = "api_key_file";
+    } else {
+        return omni_err_set(err, OMNI_E_CONFIG,
+                            "no organisation API key: set ANTHROPIC_API_KEY or api_key_file in "
+                            "the config profile \"%s\"",
+                            s->profile ? s->profile : "default");
+    }
+    kind = omni_key_classify(s->org_key);
+    if (kind == OMNI_KEY_ENV || kind == OMNI_KEY_SESSION)
+        return omni_err_set(err, OMNI_E_CONFIG,
+                            "%s holds an %s: omni-console needs the organisation API key", from,
+                            omni_key_kind_name(kind));
+    return 0;
+}
+
+static int setup_range(const char *flag, const char *cfgval, const char *name, int durations,
+                       int *is_usage, struct omni_range *r, struct omni_err *err)
+{
+    const char *v = flag ? flag : cfgval, *cause;
+    if (!v)
+        return 0;
+    if (omni_range_parse(v, durations, r, &cause) < 0) {
+        *is_usage = flag != NULL;
+        return omni_err_set(err, flag ? OMNI_E_USAGE : OMNI_E_CONFIG,
+                            "%s%s \"%s\" is not a threshold range: %s",
+                            flag ? "--" : "config key ", name, v, cause);
+    }
+    return 0;
+}
+
+static int setup_load(const struct opts *o, struct setup *s, int *code, struct omni_err *err)
+{
+    const char *v;
+    int64_t ms;
+    int is_usage = 0;
+
+    *code = EXIT_CONFIG;
+    s->profile = o->profile ? o->profile : getenv("OMNI_PROFILE");
+    if (s->profile && !*s->profile)
+        s->profile = NULL;
+    s->cfg_path = omni_config_default_path();
+    if (s->cfg_path) {
+        s->cfg = omni_config_load(s->cfg_path, 1, err);
+        if (!s->cfg)
+            return -1;
+    }
+    if (s->profile && (!s->cfg || !omni_config_has_profile(s->cfg, s->profile)))
+        return omni_err_set(err, OMNI_E_CONFIG, "profile \"%s\" not found in \"%s\"", s->profile,
+                            s->cfg_path ? s->cfg_path : "(no config file)");
+    /* base URL: --base-url > ANTHROPIC_BASE_URL > profile > default */
+    s->base_url = o->base_url;
+    if (!s->base_url && getenv("ANTHROPIC_BASE_URL") && *getenv("ANTHROPIC_BASE_URL"))
+        s->base_url = getenv("ANTHROPIC_BASE_URL");
+    if (!s->base_url && s->cfg)
+        s->base_url = omni_config_get(s->cfg, s->profile, "base_url");
+    if (!s->base_url)
+        s->base_url = OMNI_DEFAULT_BASE_URL;
+    s->timeout_ms = CON_DEFAULT_TIMEOUT_MS;
+    if (s->cfg && (v = omni_config_get(s->cfg, s->profile, "timeout")) &&
+        omni_duration_parse(v, &ms) == 0 && ms > 0)
+        s->timeout_ms = (long)ms;
+    /* refresh: flag > config > default */
+    s->refresh_ms = CON_DEFAULT_REFRESH_MS;
+    v = o->refresh ? o->refresh : s->cfg ? omni_config_get(s->cfg, s->profile, "refresh") : NULL;
+    if (v) {
+        if (omni_duration_parse(v, &ms) < 0 || ms < CON_MIN_REFRESH_MS) {
+            if (o->refresh)
+                *code = EXIT_USAGE;
+            return omni_err_set(err, o->refresh ? OMNI_E_USAGE : OMNI_E_CONFIG,
+                                "refresh \"%s\" must be a duration of at least %d ms", v,
+                                CON_MIN_REFRESH_MS);
+        }
+        s->refresh_ms = (long)ms;
+    }
+    {
+        struct con_model tmp;
+        struct omni_range *rs[4] = {&s->th.warn_depth, &s->th.crit_depth, &s->th.warn_age,
+                                   &s->th.crit_age};
+        con_model_init(&tmp);
+        s->th = tmp.th;
+        con_model_release(&tmp);
+        for (int i = 0; i < 4; i++) {
+            if (setup_range(o->th[i], s->cfg ? omni_config_get(s->cfg, s->profile, th_keys[i]) : NULL,
+                            th_keys[i], i >= 2, &is_usage, rs[i], err) < 0) {
+                if (is_usage)
+                    *code = EXIT_USAGE;
+                return -1;
+            }
+        }
+        v = o->min_workers ? o->min_workers
+            : s->cfg       ? omni_config_get(s->cfg, s->profile, "min_workers")
+                           : NULL;
+        if (v && parse_long(v, 0, &s->th.min_workers) < 0) {
+            if (o->min_workers)
+                *code = EXIT_USAGE;
+            return omni_err_set(err, OMNI_E_USAGE, "min_workers \"%s\" is not a number", v);
+        }
+    }
+    return setup_key(s, err);
+}
+
+static void setup_release(struct setup *s)
+{
+    omni_config_free(s->cfg);
+    free(s->cfg_path);
+    omni_key_free(s->org_key);
+}
+
+/* ---- the app ----------------------------------------------------------------- */
+
+static void schedule_refresh(struct con_app *a, int64_t now_ms)
+{
+    struct net_job j = {0};
+    int in_env = a->view != CON_VIEW_ENVS && a->env_id[0];
+    int force = a->force_tables;
+
+    a->force_tables = 0;
+    a->refresh_gen++;
+    a->inflight = 0;
+    a->refresh_started_ms = now_ms;
+    j.tag = a->refresh_gen;
+    j.kind = NET_ENVS;
+    net_submit(a->net, &j);
+    a->inflight++;
+    if (!in_env)
+        return;
+    snprintf(j.env_id, sizeof j.env_id, "%s", a->env_id);
+    /* sessions for the sessions and detail views, work for the work view
+     * (a stop from the sessions view finds its work item on the action thread) */
+    if (a->view != CON_VIEW_WORK &&
+        (force || now_ms >= a->table_next_ms[0] || strcmp(a->m.sessions.env_id, a->env_id))) {
+        j.kind = NET_SESSIONS;
+        net_submit(a->net, &j);
+        a->inflight++;
+    }
+    if (a->view == CON_VIEW_WORK &&
+        (force || now_ms >= a->table_next_ms[1] || strcmp(a->m.work.env_id, a->env_id))) {
+        j.kind = NET_WORK;
+        net_submit(a->net, &j);
+        a->inflight++;
+    }
+    if (a->view == CON_VIEW_SESSIONS && strcmp(a->m.sessions.env_id, a->env_id) == 0) {
+        struct con_table *t = &a->m.sessions;
+        const struct con_cursor *c = &a->pos[CON_VIEW_SESSIONS];
+        int sent = 0;
+        con_table_view(t, 0, a->now_us);
+        for (size_t i = c->top; i < t->nidx && i < c->top + (size_t)LINES && sent <
+                                CON_EVENTS_PER_TICK; i++) {
+            const struct con_session *s = con_session_at(t, i);
+            if (!con_session_events_due(s, a->now_us, CON_EVENTS_MIN_AGE_MS))
+                continue;
+            j.kind = NET_EVENTS;
+            snprintf(j.session_id, sizeof j.session_id, "%s", s->id);
+            net_submit(a->net, &j);
+            a->inflight++;
+            sent++;
+        }
+    }
+}
+
+static void fatal_hook(void)
+{
+    ui_end();
+}
+
+static int run_ui(struct con_app *a, long iterations)
+{
+    SCREEN *scr;
+    struct pollfd pfd[2];
+    int64_t done_gen = 0;
+    int quit = 0;
+
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "omni-console: not a terminal (use --once for plain tables)\n");
+        return EXIT_RUNTIME;
+    }
+    scr = newterm(NULL, stdout, stdin);
+    if (!scr) {
+        fprintf(stderr, "omni-console: cannot initialise the terminal \"%s\"\n",
+                getenv("TERM") ? getenv("TERM") : "");
+        return EXIT_RUNTIME;
+    }
+    set_term(scr);
+    con_fatal_set_hook(fatal_hook);
+    ui_init(a);
+    if (a->readonly)
+        ui_status(a, 0, "read-only mode: actions are off");
+    a->now_us = omni_wall_us();
+    ui_draw(a);
+    pfd[0].fd = STDIN_FILENO;
+    pfd[0].events = POLLIN;
+    pfd[1].fd = net_wake_fd(a->net);
+    pfd[1].events = POLLIN;
+    while (!quit) {
+        int64_t now = omni_mono_ms();
+        int timeout, ch, mask = 0;
+        struct net_result *r;
+
+        a->now_us = omni_wall_us();
+        if (a->inflight == 0 && now >= a->next_refresh_ms)
+            schedule_refresh(a, now);
+        timeout = CON_TICK_MS;
+        if (a->inflight == 0 && a->next_refresh_ms - now < timeout)
+            timeout = (int)(a->next_refresh_ms - now < 0 ? 0 : a->next_refresh_ms - now);
+        if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
+            break;
+        if (got_signal)
+            break;
+        net_wake_drain(a->net);
+        while ((r = net_take(a->net))) {
+            actions_result(a, r);
+            net_result_free(r);
+        }
+        if (a->inflight == 0 && (int64_t)a->refresh_gen > done_gen) {
+            done_gen = a->refresh_gen;
+            a->refreshes_done++;
+            a->next_refresh_ms = a->refresh_soon ? 0 : a->refresh_started_ms + a->refresh_ms;
+            a->refresh_soon = 0;
+            if (iterations && a->refreshes_done >= iterations)
+                quit = 1;
+        }
+        while ((ch = getch()) != ERR) {
+            if (ch == KEY_RESIZE)
+                continue;
+            mask |= actions_key(a, ch);
+            if (mask & CON_R_QUIT) {
+                quit = 1;
+                break;
+            }
+        }
+        if (mask & CON_R_REFRESH) {
+            a->force_tables = 1;
+            if (a->inflight == 0)
+                a->next_refresh_ms = 0;
+            else
+                a->refresh_soon = 1;
+        }
+        ui_draw(a);
+    }
+    ui_end();
+    delscreen(scr);
+    return got_signal ? 128 + (int)got_signal : 0;
+}
+
+/* ---- --once ------------------------------------------------------------------ */
+
+static int once_run(struct net_exec *x, struct con_app *a, struct net_job *j)
+{
+    struct net_result r;
+    int ok;
+
+    net_exec_run(x, j, &r);
+    ok = r.ok;
+    if (!ok)
+        fprintf(stderr, "omni-console: %s\n", r.err.msg);
+    actions_result(a, &r);
+    net_result_release(&r);
+    return ok ? 0 : -1;
+}
+
+static int run_once(struct con_app *a, const struct net_opts *no, const char *only_env)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    struct net_exec *x = net_exec_new(no, &err);
+    struct net_job j = {0};
+    int rc = 0;
+
+    if (!x) {
+        fprintf(stderr, "omni-console: %s\n", err.msg);
+        return EXIT_RUNTIME;
+    }
+    a->now_us = omni_wall_us();
+    j.kind = NET_ENVS;
+    if (once_run(x, a, &j) < 0) {
+        net_exec_free(x);
+        return EXIT_RUNTIME;
+    }
+    a->now_us = omni_wall_us();
+    printf("ENVIRONMENTS\n");
+    con_print_envs(stdout, a);
+    for (size_t i = 0; i < a->m.nenvs; i++) {
+        char env[OMNI_ID_MAX];
+        int fetched = 0;
+        snprintf(env, sizeof env, "%s", a->m.envs[i].id);
+        if (only_env && strcmp(env, only_env) != 0)
+            continue;
+        memset(&j, 0, sizeof j);
+        snprintf(j.env_id, sizeof j.env_id, "%s", env);
+        j.kind = NET_SESSIONS;
+        printf("\nSESSIONS of %s (%s)\n", env, a->m.envs[i].name);
+        if (once_run(x, a, &j) < 0) {
+            rc = EXIT_RUNTIME;
+            continue;
+        }
+        {
+            struct con_session *rows = a->m.sessions.rows;
+            size_t n = a->m.sessions.n;
+            for (size_t k = 0; k < n && fetched < CON_ONCE_EVENTS_MAX; k++) {
+                char sid[OMNI_ID_MAX];
+                if (strcmp(rows[k].status, "terminated") == 0)
+                    continue;
+                snprintf(sid, sizeof sid, "%s", rows[k].id);
+                j.kind = NET_EVENTS;
+                snprintf(j.session_id, sizeof j.session_id, "%s", sid);
+                if (once_run(x, a, &j) < 0)
+                    rc = EXIT_RUNTIME;
+                rows = a->m.sessions.rows;
+                fetched++;
+            }
+        }
+        a->now_us = omni_wall_us();
+        con_print_sessions(stdout, a);
+        if (net_env_key_file(no, env)) {
+            j.kind = NET_WORK;
+            printf("\nWORK of %s\n", env);
+            if (once_run(x, a, &j) < 0) {
+                rc = EXIT_RUNTIME;
+                continue;
+            }
+            con_print_work(stdout, a);
+        }
+    }
+    if (only_env && !con_model_env(&a->m, only_env)) {
+        fprintf(stderr, "omni-console: environment \"%s\" not found\n", only_env);
+        rc = EXIT_RUNTIME;
+    }
+    net_exec_free(x);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {0};
+    struct setup s = {0};
+    struct omni_err err = OMNI_ERR_INIT;
+    struct net_opts no = {0};
+    struct con_app a;
+    struct sigaction sa;
+    const char *nc;
+    int code, rc;
+
+    setlocale(LC_ALL, "");
+    log_setup("omni-console", LOG_TEXT, LOG_QUIET);
+    if (parse_opts(argc, argv, &o) < 0)
+        return EXIT_USAGE;
+    if (o.bench)
+        return con_bench_render(o.bench, CON_BENCH_ROWS) < 0 ? EXIT_RUNTIME : 0;
+    if (setup_load(&o, &s, &code, &err) < 0) {
+        fprintf(stderr, "omni-console: %s\n", err.msg);
+        setup_release(&s);
+        return code;
+    }
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    no.base_url = s.base_url;
+    no.org_key = s.org_key;
+    no.ca_file = s.cfg ? omni_config_get(s.cfg, s.profile, "ca_file") : NULL;
+    no.timeout_ms = s.timeout_ms;
+    no.cfg = s.cfg;
+    no.profile = s.profile;
+
+    con_app_init(&a);
+    a.m.th = s.th;
+    a.refresh_ms = s.refresh_ms;
+    a.m.spark_step_us = (int64_t)s.refresh_ms * 1000;
+    a.readonly = o.readonly;
+    a.nopts = &no;
+    a.base_url = s.base_url;
+    a.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    nc = getenv("NO_COLOR");
+    a.color = !o.mono && !(nc && *nc);
+    if (o.env) {
+        snprintf(a.env_id, sizeof a.env_id, "%s", o.env);
+        a.view = CON_VIEW_SESSIONS;
+    }
+
+    if (o.once) {
+        rc = run_once(&a, &no, o.env);
+    } else {
+        a.net = net_start(&no, &err);
+        if (!a.net) {
+            fprintf(stderr, "omni-console: %s\n", err.msg);
+            rc = EXIT_RUNTIME;
+        } else {
+            rc = run_ui(&a, o.iterations);
+            net_stop(a.net);
+            a.net = NULL;
+        }
+    }
+    con_app_release(&a);
+    setup_release(&s);
+    return rc;
+}

@@ -1,0 +1,116 @@
+#include "console.h"
+
+#include <curses.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ENVS_SPARK_MIN 10
+#define ENVS_SPARK_MAX 40
+
+static size_t envs_count(struct con_app *a)
+{
+    return a->m.nenvs;
+}
+
+static void envs_draw(struct con_app *a, int top, int rows, int cols)
+{
+    struct con_cursor *c = &a->pos[CON_VIEW_ENVS];
+    int list_rows = rows - 2; /* header + the selected environment's note */
+    int spark_w = cols - 70;
+    int name_w;
+    char line[1024], age[32], spark[ENVS_SPARK_MAX * 3 + 1], workers[16];
+    long samples[CON_SPARK_SAMPLES];
+
+    if (spark_w < ENVS_SPARK_MIN)
+        spark_w = ENVS_SPARK_MIN;
+    if (spark_w > ENVS_SPARK_MAX)
+        spark_w = ENVS_SPARK_MAX;
+    name_w = cols - 4 - 1 - 6 - 1 - 5 - 1 - 7 - 1 - 5 - 1 - spark_w - 1;
+    if (name_w < 8)
+        name_w = 8;
+    attrset(ui_attr(a, CON_A_HEAD));
+    snprintf(line, sizeof line, "%-4s %-*.*s %6s %5s %7s %5s %s", "ST", name_w, name_w,
+             "ENVIRONMENT", "DEPTH", "PEND", "OLDEST", "WKRS", "DEPTH HISTORY");
+    ui_put(top, 0, cols, line, 1);
+    attrset(A_NORMAL);
+    ui_clamp(c, a->m.nenvs, list_rows);
+    if (!a->m.nenvs) {
+        ui_put(top + 1, 1, cols - 1,
+               a->m.envs_err[0] ? "no environments (the last refresh failed)"
+                                : a->m.envs_at_us ? "no environments" : "loading...", 0);
+        return;
+    }
+    for (int i = 0; i < list_rows; i++) {
+        size_t k = c->top + (size_t)i;
+        const struct con_env *e;
+        char name[OMNI_NAME_MAX];
+        int n;
+        if (k >= a->m.nenvs)
+            break;
+        e = &a->m.envs[k];
+        snprintf(name, sizeof name, "%s", e->name[0] ? e->name : e->id);
+        n = con_env_spark(e, samples, CON_SPARK_SAMPLES);
+        con_sparkline(samples, n, spark_w, a->utf8, spark, sizeof spark);
+        if (e->have_stats && e->stats.workers_polling >= 0)
+            snprintf(workers, sizeof workers, "%ld", e->stats.workers_polling);
+        else
+            snprintf(workers, sizeof workers, "-");
+        if (e->have_stats)
+            snprintf(line, sizeof line, "%-4.4s %-*.*s %6ld %5ld %7s %5s ",
+                     e->level == CON_LEVEL_UNKNOWN ? "?" : con_level_name(e->level), name_w,
+                     name_w, name, e->stats.depth, e->stats.pending,
+                     con_age(a->now_us, e->stats.oldest_queued_at, age, sizeof age), workers);
+        else
+            snprintf(line, sizeof line, "%-4s %-*.*s %6s %5s %7s %5s ", "?", name_w, name_w, name,
+                     "-", "-", "-", "-");
+        attrset(k == c->cur ? ui_attr(a, CON_A_SEL) | (ui_level_attr(a, e->level) & ~A_COLOR)
+                            : ui_level_attr(a, e->level));
+        ui_put(top + 1 + i, 0, cols, line, 1);
+        attrset(ui_attr(a, CON_A_TOOL));
+        ui_put(top + 1 + i, cols - spark_w, spark_w, spark, 0);
+        attrset(A_NORMAL);
+    }
+    /* the selected environment, in words */
+    {
+        const struct con_env *e = &a->m.envs[c->cur];
+        char when[32];
+        snprintf(line, sizeof line, "%s  %s%s%s%s%s  work list: %s", e->id,
+                 con_level_name(e->level), e->why[0] ? ": " : "", e->why,
+                 e->err[0] ? "; stats error: " : "", e->err,
+                 e->has_key_file ? "key file set" : "no env key file");
+        if (e->have_stats) {
+            size_t l = strlen(line);
+            snprintf(line + l, sizeof line - l, "  stats %s old",
+                     con_age(a->now_us, e->stats_at_us, when, sizeof when));
+        }
+        attrset(ui_level_attr(a, e->level));
+        ui_put(top + rows - 1, 0, cols, line, 1);
+        attrset(A_NORMAL);
+    }
+}
+
+static int envs_enter(struct con_app *a)
+{
+    const struct con_env *e;
+
+    if (!a->m.nenvs)
+        return CON_R_NONE;
+    e = &a->m.envs[a->pos[CON_VIEW_ENVS].cur];
+    if (strcmp(a->env_id, e->id) != 0) {
+        snprintf(a->env_id, sizeof a->env_id, "%s", e->id);
+        a->pos[CON_VIEW_SESSIONS] = (struct con_cursor){0, 0};
+        a->pos[CON_VIEW_WORK] = (struct con_cursor){0, 0};
+    }
+    a->view = CON_VIEW_SESSIONS;
+    return CON_R_DRAW | CON_R_REFRESH;
+}
+
+const struct con_view_class con_view_envs = {
+    .name = "environments",
+    .hints = "Enter sessions  w work  n new session",
+    .draw = envs_draw,
+    .count = envs_count,
+    .enter = envs_enter,
+    .sort_names = NULL,
+    .nsort = 0,
+};

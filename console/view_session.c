@@ -1,0 +1,119 @@
+#include "console.h"
+
+#include <curses.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define DETAIL_HELD_SHOWN 3
+
+static size_t detail_count(struct con_app *a)
+{
+    return a->m.detail.n;
+}
+
+static unsigned kind_attr(const struct con_app *a, enum con_line_kind k)
+{
+    switch (k) {
+    case CON_LK_TOOL:
+        return ui_attr(a, CON_A_TOOL);
+    case CON_LK_RESULT:
+        return ui_attr(a, CON_A_OK);
+    case CON_LK_ERROR:
+        return ui_attr(a, CON_A_ERR);
+    case CON_LK_USER:
+        return ui_attr(a, CON_A_USER);
+    case CON_LK_STATUS:
+        return ui_attr(a, CON_A_DIM);
+    default:
+        return A_NORMAL;
+    }
+}
+
+static void detail_draw(struct con_app *a, int top, int rows, int cols)
+{
+    struct con_detail *d = &a->m.detail;
+    const struct con_session *s = con_model_session(&a->m, d->session_id);
+    struct con_cursor *c = &a->pos[CON_VIEW_DETAIL];
+    char line[1024], ts[16];
+    int y = top, nheld = d->ap.n < DETAIL_HELD_SHOWN ? d->ap.n : DETAIL_HELD_SHOWN;
+    int list_rows;
+
+    attrset(ui_attr(a, CON_A_HEAD));
+    snprintf(line, sizeof line, "session %s  %s  %s  stream: %s", d->session_id,
+             s ? s->status : "", s ? s->title : "",
+             d->streaming ? "live" : d->err[0] ? "reconnecting" : "connecting...");
+    ui_put(y++, 0, cols, line, 1);
+    attrset(A_NORMAL);
+    if (!d->streaming && d->err[0]) {
+        attrset(ui_attr(a, CON_A_ERR));
+        ui_put(y++, 0, cols, d->err, 1);
+        attrset(A_NORMAL);
+    }
+    for (int i = 0; i < nheld; i++) {
+        const struct con_held *h = &d->ap.held[i];
+        snprintf(line, sizeof line, "HELD %s %s: %s%s", h->id, h->name, h->input,
+                 i == 0 ? "   (a approve, d deny)" : "");
+        attrset(ui_attr(a, CON_A_WARN));
+        ui_put(y++, 0, cols, line, 1);
+        attrset(A_NORMAL);
+    }
+    if (d->ap.n > nheld) {
+        snprintf(line, sizeof line, "... and %d more held calls", d->ap.n - nheld);
+        ui_put(y++, 0, cols, line, 1);
+    }
+    if (d->ap.ncustom) {
+        snprintf(line, sizeof line, "WAITING on %d custom tool call%s nobody answered (%s%s)",
+                 d->ap.ncustom, d->ap.ncustom == 1 ? "" : "s", d->ap.custom[0],
+                 d->ap.ncustom > 1 ? ", ..." : "");
+        attrset(ui_attr(a, CON_A_WARN));
+        ui_put(y++, 0, cols, line, 1);
+        attrset(A_NORMAL);
+    }
+    list_rows = top + rows - y;
+    if (list_rows < 1)
+        return;
+    if (a->detail_follow) {
+        c->cur = d->n ? d->n - 1 : 0;
+        c->top = d->n > (size_t)list_rows ? d->n - (size_t)list_rows : 0;
+    } else {
+        ui_clamp(c, d->n, list_rows);
+    }
+    if (!d->n)
+        ui_put(y, 1, cols - 1, "no events yet", 0);
+    for (int i = 0; i < list_rows; i++) {
+        size_t k = c->top + (size_t)i;
+        const struct con_line *ln = con_detail_line(d, k);
+        if (!ln)
+            break;
+        if (ln->at) {
+            time_t t = (time_t)(ln->at / 1000000);
+            struct tm tm;
+            localtime_r(&t, &tm);
+            strftime(ts, sizeof ts, "%H:%M:%S", &tm);
+        } else {
+            snprintf(ts, sizeof ts, "--:--:--");
+        }
+        snprintf(line, sizeof line, "%s %s", ts, ln->text);
+        attrset(!a->detail_follow && k == c->cur ? ui_attr(a, CON_A_SEL)
+                                                 : kind_attr(a, ln->kind));
+        ui_put(y + i, 0, cols, line, 1);
+        attrset(A_NORMAL);
+    }
+}
+
+static int detail_enter(struct con_app *a)
+{
+    a->detail_follow = 1;
+    return CON_R_DRAW;
+}
+
+const struct con_view_class con_view_detail = {
+    .name = "session",
+    .hints = "Esc back  s stop  S force  i interrupt  a approve  d deny  End follow",
+    .draw = detail_draw,
+    .count = detail_count,
+    .enter = detail_enter,
+    .sort_names = NULL,
+    .nsort = 0,
+};

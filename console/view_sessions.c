@@ -1,0 +1,141 @@
+#include "console.h"
+
+#include <curses.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const sess_sort_names[CON_SC_NCOLS] = {
+    [CON_SC_STATUS] = "status", [CON_SC_ID] = "id",         [CON_SC_TITLE] = "title",
+    [CON_SC_AGE] = "age",       [CON_SC_EVENT] = "last event", [CON_SC_WAIT] = "waiting",
+};
+
+static size_t sessions_count(struct con_app *a)
+{
+    con_table_view(&a->m.sessions, 0, a->now_us);
+    return a->m.sessions.nidx;
+}
+
+/* "2 ask" for held calls; "" when none or not fetched. */
+static void wait_text(const struct con_session *s, char *out, size_t outlen)
+{
+    if (!s->events_at_us)
+        snprintf(out, outlen, "?");
+    else if (s->nheld)
+        snprintf(out, outlen, "%d ask", s->nheld);
+    else if (s->ncustom)
+        snprintf(out, outlen, "%d tool", s->ncustom);
+    else
+        out[0] = '\0';
+}
+
+static void sessions_draw(struct con_app *a, int top, int rows, int cols)
+{
+    struct con_table *t = &a->m.sessions;
+    struct con_cursor *c = &a->pos[CON_VIEW_SESSIONS];
+    int list_rows = rows - 3; /* header, held call, footer */
+    int id_w = 29, st_w = 12, age_w = 6, wait_w = 6, ev_w = 22, title_w;
+    char line[1024], age[32], wait[16], hdr[128];
+    int same_env = strcmp(t->env_id, a->env_id) == 0;
+
+    title_w = cols - st_w - id_w - age_w - wait_w - ev_w - 5;
+    if (title_w < 10) {
+        ev_w -= 10 - title_w;
+        if (ev_w < 12)
+            ev_w = 12;
+        title_w = cols - st_w - id_w - age_w - wait_w - ev_w - 5;
+        if (title_w < 1)
+            title_w = 1;
+    }
+    attrset(ui_attr(a, CON_A_HEAD));
+    snprintf(line, sizeof line, "%-*s %-*s %*s %-*s %-*.*s %s", st_w, "STATUS", id_w, "SESSION",
+             age_w, "AGE", wait_w, "WAIT", ev_w, ev_w, "LAST EVENT", "TITLE");
+    ui_put(top, 0, cols, line, 1);
+    attrset(A_NORMAL);
+    con_table_view(t, 0, a->now_us);
+    ui_clamp(c, same_env ? t->nidx : 0, list_rows);
+    if (!same_env || !t->nidx) {
+        ui_put(top + 1, 1, cols - 1,
+               t->err[0] && same_env ? t->err
+               : !same_env || !t->fetched_at_us ? "loading..."
+               : t->filter[0] ? "no session matches the filter" : "no sessions",
+               0);
+    }
+    for (int i = 0; same_env && i < list_rows; i++) {
+        size_t k = c->top + (size_t)i;
+        const struct con_session *s;
+        unsigned attr = A_NORMAL;
+        if (k >= t->nidx)
+            break;
+        s = con_session_at(t, k);
+        wait_text(s, wait, sizeof wait);
+        snprintf(line, sizeof line, "%-*.*s %-*.*s %*s %-*.*s %-*.*s %s", st_w, st_w, s->status,
+                 id_w, id_w, s->id, age_w, con_age(a->now_us, s->created_at, age, sizeof age),
+                 wait_w, wait_w, wait, ev_w, ev_w, s->last_event[0] ? s->last_event : "-",
+                 s->title);
+        if (s->nheld)
+            attr = ui_attr(a, CON_A_WARN);
+        else if (strcmp(s->status, "terminated") == 0)
+            attr = ui_attr(a, CON_A_DIM);
+        else if (strcmp(s->status, "running") == 0)
+            attr = ui_attr(a, CON_A_OK);
+        if (k == c->cur)
+            attr = ui_attr(a, CON_A_SEL) | (attr & A_BOLD);
+        attrset(attr);
+        ui_put(top + 1 + i, 0, cols, line, 1);
+        attrset(A_NORMAL);
+    }
+    /* the held call of the selected session, above the footer */
+    if (same_env && t->nidx && con_session_at(t, c->cur)->nheld) {
+        const struct con_held *h = &con_session_at(t, c->cur)->held;
+        snprintf(line, sizeof line, "held: %s %s: %s  (a approve, d deny)", h->id, h->name,
+                 h->input);
+        attrset(ui_attr(a, CON_A_WARN));
+        ui_put(top + rows - 2, 0, cols, line, 1);
+        attrset(A_NORMAL);
+    }
+    /* footer: counts, filter, sort */
+    snprintf(hdr, sizeof hdr, "sort: %s%s", sess_sort_names[t->sort_col],
+             t->sort_desc ? " (reversed)" : "");
+    {
+        char when[32];
+        snprintf(line, sizeof line, "%zu of %zu sessions%s%s%s  %s  updated %s", t->nidx, t->n,
+                 t->filter[0] ? "  filter \"" : "", t->filter, t->filter[0] ? "\"" : "", hdr,
+                 same_env ? con_age(a->now_us, t->fetched_at_us, when, sizeof when) : "-");
+        if (same_env && t->err[0] && t->nidx) {
+            snprintf(line, sizeof line, "refresh failed: %s", t->err);
+            attrset(ui_attr(a, CON_A_ERR));
+        } else {
+            attrset(ui_attr(a, CON_A_DIM));
+        }
+    }
+    ui_put(top + rows - 1, 0, cols, line, 1);
+    attrset(A_NORMAL);
+}
+
+static int sessions_enter(struct con_app *a)
+{
+    struct con_table *t = &a->m.sessions;
+    const struct con_session *s;
+
+    con_table_view(t, 0, a->now_us);
+    if (!t->nidx || strcmp(t->env_id, a->env_id) != 0)
+        return CON_R_NONE;
+    s = con_session_at(t, a->pos[CON_VIEW_SESSIONS].cur);
+    con_detail_open(&a->m.detail, s->id);
+    if (a->net)
+        net_stream_follow(a->net, s->id);
+    a->detail_from = CON_VIEW_SESSIONS;
+    a->detail_follow = 1;
+    a->view = CON_VIEW_DETAIL;
+    return CON_R_DRAW;
+}
+
+const struct con_view_class con_view_sessions = {
+    .name = "sessions",
+    .hints = "Enter events  s stop  S force  i interrupt  a/d approve/deny  / filter  < > sort",
+    .draw = sessions_draw,
+    .count = sessions_count,
+    .enter = sessions_enter,
+    .sort_names = sess_sort_names,
+    .nsort = CON_SC_NCOLS,
+};

@@ -1,0 +1,123 @@
+#include "console.h"
+
+#include <curses.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const work_sort_names[CON_WC_NCOLS] = {
+    [CON_WC_STATE] = "state", [CON_WC_ID] = "id",               [CON_WC_SESSION] = "session",
+    [CON_WC_AGE] = "age",     [CON_WC_HEARTBEAT] = "heartbeat", [CON_WC_STUCK] = "stuck",
+};
+
+static size_t work_count(struct con_app *a)
+{
+    con_table_view(&a->m.work, 1, a->now_us);
+    return a->m.work.nidx;
+}
+
+static void work_draw(struct con_app *a, int top, int rows, int cols)
+{
+    struct con_table *t = &a->m.work;
+    struct con_cursor *c = &a->pos[CON_VIEW_WORK];
+    const struct con_env *e = con_model_env(&a->m, a->env_id);
+    int list_rows = rows - 2;
+    int st_w = 9, id_w = 29, age_w = 6, hb_w = 9, stuck_w = 5, sess_w;
+    char line[1024], age[32], hb[32], when[32];
+    int same_env = strcmp(t->env_id, a->env_id) == 0;
+
+    sess_w = cols - st_w - id_w - age_w - hb_w - stuck_w - 5;
+    if (sess_w < 8)
+        sess_w = 8;
+    attrset(ui_attr(a, CON_A_HEAD));
+    snprintf(line, sizeof line, "%-*s %-*s %-*s %*s %*s %s", st_w, "STATE", id_w, "WORK", sess_w,
+             "SESSION", age_w, "AGE", hb_w, "HEARTBEAT", "STUCK");
+    ui_put(top, 0, cols, line, 1);
+    attrset(A_NORMAL);
+    if (e && !e->has_key_file) {
+        ui_put(top + 1, 1, cols - 1,
+               "work items are listed with the environment key, which is not configured:", 0);
+        snprintf(line, sizeof line, "add env_key_file.%s = PATH to the config profile",
+                 a->env_id);
+        ui_put(top + 2, 1, cols - 1, line, 0);
+        return;
+    }
+    con_table_view(t, 1, a->now_us);
+    ui_clamp(c, same_env ? t->nidx : 0, list_rows);
+    if (!same_env || !t->nidx)
+        ui_put(top + 1, 1, cols - 1,
+               t->err[0] && same_env ? t->err
+               : !same_env || !t->fetched_at_us ? "loading..."
+               : t->filter[0] ? "no work item matches the filter" : "no work items",
+               0);
+    for (int i = 0; same_env && i < list_rows; i++) {
+        size_t k = c->top + (size_t)i;
+        const struct con_work *w;
+        int stuck;
+        unsigned attr = A_NORMAL;
+        if (k >= t->nidx)
+            break;
+        w = con_work_at(t, k);
+        stuck = con_work_stuck(w, a->now_us);
+        snprintf(line, sizeof line, "%-*.*s %-*.*s %-*.*s %*s %*s %s", st_w, st_w, w->state, id_w,
+                 id_w, w->id, sess_w, sess_w, w->session_id[0] ? w->session_id : w->data_type,
+                 age_w, con_age(a->now_us, w->created_at, age, sizeof age), hb_w,
+                 con_age(a->now_us, w->latest_heartbeat_at, hb, sizeof hb), stuck ? "STUCK" : "");
+        if (stuck)
+            attr = ui_attr(a, CON_A_CRIT);
+        else if (strcmp(w->state, "stopped") == 0)
+            attr = ui_attr(a, CON_A_DIM);
+        else if (strcmp(w->state, "active") == 0)
+            attr = ui_attr(a, CON_A_OK);
+        else if (strcmp(w->state, "stopping") == 0 || strcmp(w->state, "queued") == 0)
+            attr = ui_attr(a, CON_A_WARN);
+        if (k == c->cur)
+            attr = ui_attr(a, CON_A_SEL) | (attr & A_BOLD);
+        attrset(attr);
+        ui_put(top + 1 + i, 0, cols, line, 1);
+        attrset(A_NORMAL);
+    }
+    snprintf(line, sizeof line, "%zu of %zu work items%s%s%s  sort: %s%s  updated %s", t->nidx,
+             t->n, t->filter[0] ? "  filter \"" : "", t->filter, t->filter[0] ? "\"" : "",
+             work_sort_names[t->sort_col], t->sort_desc ? " (reversed)" : "",
+             same_env ? con_age(a->now_us, t->fetched_at_us, when, sizeof when) : "-");
+    if (same_env && t->err[0] && t->nidx) {
+        snprintf(line, sizeof line, "refresh failed: %s", t->err);
+        attrset(ui_attr(a, CON_A_ERR));
+    } else {
+        attrset(ui_attr(a, CON_A_DIM));
+    }
+    ui_put(top + rows - 1, 0, cols, line, 1);
+    attrset(A_NORMAL);
+}
+
+static int work_enter(struct con_app *a)
+{
+    struct con_table *t = &a->m.work;
+    const struct con_work *w;
+
+    con_table_view(t, 1, a->now_us);
+    if (!t->nidx || strcmp(t->env_id, a->env_id) != 0)
+        return CON_R_NONE;
+    w = con_work_at(t, a->pos[CON_VIEW_WORK].cur);
+    if (!w->session_id[0] || strcmp(w->data_type, "session") != 0) {
+        ui_status(a, 1, "work %s is not session work", w->id);
+        return CON_R_DRAW;
+    }
+    con_detail_open(&a->m.detail, w->session_id);
+    if (a->net)
+        net_stream_follow(a->net, w->session_id);
+    a->detail_from = CON_VIEW_WORK;
+    a->detail_follow = 1;
+    a->view = CON_VIEW_DETAIL;
+    return CON_R_DRAW;
+}
+
+const struct con_view_class con_view_work = {
+    .name = "work items",
+    .hints = "Enter events  s stop  S force  w sessions  / filter  < > sort",
+    .draw = work_draw,
+    .count = work_count,
+    .enter = work_enter,
+    .sort_names = work_sort_names,
+    .nsort = CON_WC_NCOLS,
+};
