@@ -72,6 +72,8 @@ static int json_long(const cJSON *obj, const char *key, long *out, long dflt, st
     return 0;
 }
 
+static int stats_parse(const cJSON *root, struct omni_stats *out, struct omni_err *err);
+
 /* ---- request plumbing -------------------------------------------------- */
 
 static int path_build(struct buf *b, struct omni_err *err, const char *first, ...)
@@ -624,15 +626,8 @@ int omni_work_stats(struct omni_client *c, const char *env_id, struct omni_stats
         r = call_json(c, "GET", p.data, NULL, 0, &root, NULL, err);
     if (r == 0)
         r = expect_object(root, "GET work/stats", err);
-    if (r == 0) {
-        if (json_long(root, "depth", &out->depth, 0, err) < 0 ||
-            json_long(root, "pending", &out->pending, 0, err) < 0 ||
-            json_long(root, "workers_polling", &out->workers_polling, -1, err) < 0 ||
-            omni_json_time(root, "oldest_queued_at", &out->oldest_queued_at, err) < 0)
-            r = omni_err_prefix(err, "GET work/stats");
-        else if (out->depth < 0 || out->pending < 0)
-            r = omni_err_set(err, OMNI_E_PARSE, "GET work/stats: negative depth or pending");
-    }
+    if (r == 0 && stats_parse(root, out, err) < 0)
+        r = omni_err_prefix(err, "GET work/stats");
     cJSON_Delete(root);
     buf_release(&p);
     return r;
@@ -1086,5 +1081,96 @@ int omni_events_stream(struct omni_client *c, const char *session_id,
     }
     sse_parser_release(&s.parser);
     buf_release(&p);
+    return r;
+}
+
+/* ---- validation entry point ----------------------------------------------- */
+
+static int stats_parse(const cJSON *root, struct omni_stats *out, struct omni_err *err)
+{
+    if (json_long(root, "depth", &out->depth, 0, err) < 0 ||
+        json_long(root, "pending", &out->pending, 0, err) < 0 ||
+        json_long(root, "workers_polling", &out->workers_polling, -1, err) < 0 ||
+        omni_json_time(root, "oldest_queued_at", &out->oldest_queued_at, err) < 0)
+        return -1;
+    if (out->depth < 0 || out->pending < 0)
+        return omni_err_set(err, OMNI_E_PARSE, "negative depth or pending");
+    return 0;
+}
+
+int omni_api_parse_body(enum omni_body_kind kind, const char *json, size_t len,
+                        struct omni_err *err)
+{
+    cJSON *root;
+    int r = 0;
+
+    if (kind == OMNI_BODY_WORK) {
+        struct omni_work w;
+        r = omni_work_parse(json, len, &w, err);
+        if (r == 0)
+            omni_work_release(&w);
+        return r;
+    }
+    root = cJSON_ParseWithLength(json, len);
+    if (!root)
+        return omni_err_set(err, OMNI_E_PARSE, "response is not valid JSON");
+    if (kind != OMNI_BODY_EVENT && !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return omni_err_set(err, OMNI_E_PARSE, "response is not a JSON object");
+    }
+    switch (kind) {
+    case OMNI_BODY_ENVIRONMENT: {
+        struct omni_environment e;
+        r = env_parse(root, &e, err);
+        break;
+    }
+    case OMNI_BODY_HEARTBEAT: {
+        struct omni_heartbeat hb;
+        r = heartbeat_parse(root, &hb, err);
+        break;
+    }
+    case OMNI_BODY_STATS: {
+        struct omni_stats st;
+        r = stats_parse(root, &st, err);
+        break;
+    }
+    case OMNI_BODY_AGENT: {
+        struct omni_agent a;
+        r = agent_parse(root, &a, err);
+        break;
+    }
+    case OMNI_BODY_SESSION: {
+        struct omni_session s = {0};
+        r = session_parse(root, &s, err);
+        omni_session_release(&s);
+        break;
+    }
+    case OMNI_BODY_EVENT: {
+        struct omni_event ev;
+        r = omni_event_from_json(root, &ev, err);
+        root = NULL; /* owned by ev now (or freed on error) */
+        if (r == 0)
+            omni_event_release(&ev);
+        break;
+    }
+    case OMNI_BODY_LIST_PAGE: {
+        const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data"), *it;
+        if (!cJSON_IsArray(data)) {
+            r = omni_err_set(err, OMNI_E_PARSE, "response has no \"data\" array");
+            break;
+        }
+        cJSON_ArrayForEach(it, data)
+        {
+            struct omni_event ev;
+            if ((r = event_parse_slot(it, &ev, err)) < 0)
+                break;
+            omni_event_release(&ev);
+        }
+        break;
+    }
+    default:
+        r = omni_err_set(err, OMNI_E_USAGE, "unknown body kind %d", (int)kind);
+    }
+    cJSON_Delete(root);
     return r;
 }

@@ -250,6 +250,27 @@ int omni_events_stream(struct omni_client *c, const char *session_id,
 
 /* ---- shared helpers ---------------------------------------------------- */
 
+/* Kinds of response body, for omni_api_parse_body(). */
+enum omni_body_kind {
+    OMNI_BODY_ENVIRONMENT,
+    OMNI_BODY_WORK,
+    OMNI_BODY_HEARTBEAT,
+    OMNI_BODY_STATS,
+    OMNI_BODY_AGENT,
+    OMNI_BODY_SESSION,
+    OMNI_BODY_EVENT,
+    OMNI_BODY_LIST_PAGE, /* {"data":[...],"next_page":...} of events */
+    OMNI_BODY_KIND_COUNT,
+};
+
+/*
+ * Parse and validate a response body of the given kind exactly as the typed
+ * calls do, then discard the result. Returns 0 or -1 with err. Used by the
+ * fuzz targets and by tools that check captured responses.
+ */
+int omni_api_parse_body(enum omni_body_kind kind, const char *json, size_t len,
+                        struct omni_err *err);
+
 /* Parse an RFC 3339 string field; absent or null → 0; malformed → -1. */
 int omni_json_time(const cJSON *obj, const char *key, int64_t *us, struct omni_err *err);
 /* Copy a string field into a fixed buffer; absent/null → "" (or error when required). */

@@ -1,0 +1,520 @@
+/*
+ * agent — the scripted agent. A turn starts on user.message: status_running,
+ * then batches of tool calls (each batch: agent.tool_use events followed by
+ * session.status_idle requires_action), waiting for their results; at the
+ * end agent.message and status_idle end_turn. Results are checked against
+ * what the scenario expects; duplicates, wrong kinds and unconfirmed runs are
+ * counted for /_sim/report. Called with sim->mu held.
+ *
+ * Scenarios (session metadata "sim_scenario"): bash-once (default),
+ * six-tools, ask, deny, custom, idle, burst:N, long-bash:SECONDS,
+ * busy:SECONDS, noop-read:N.
+ */
+#include "sim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AGENT_CALLS_PER_BATCH SIM_BURST_MAX
+#define AGENT_NOOP_READ_MAX 100000
+
+struct agent_spec {
+    const char *name;
+    cJSON *input;
+    char expect[256];
+    int has_expect;
+    int exact;
+    int custom;
+    int ask;
+    int deny;
+};
+
+int simagent_scenario_parse(const char *text, enum sim_scenario *scen, long *n)
+{
+    static const struct {
+        const char *name;
+        enum sim_scenario scen;
+        long max; /* 0: takes no argument */
+    } tab[] = {
+        {"bash-once", SCEN_BASH_ONCE, 0}, {"six-tools", SCEN_SIX_TOOLS, 0},
+        {"ask", SCEN_ASK, 0},             {"custom", SCEN_CUSTOM, 0},
+        {"idle", SCEN_IDLE, 0},           {"deny", SCEN_DENY, 0},
+        {"burst", SCEN_BURST, SIM_BURST_MAX}, {"long-bash", SCEN_LONG_BASH, SIM_SECONDS_MAX},
+        {"busy", SCEN_BUSY, SIM_SECONDS_MAX}, {"noop-read", SCEN_NOOP_READ, AGENT_NOOP_READ_MAX},
+    };
+    const char *colon = strchr(text, ':');
+    size_t nl = colon ? (size_t)(colon - text) : strlen(text);
+    for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+        if (strlen(tab[i].name) != nl || strncmp(text, tab[i].name, nl) != 0)
+            continue;
+        if (!tab[i].max) {
+            if (colon)
+                return -1;
+            *scen = tab[i].scen;
+            *n = 0;
+            return 0;
+        }
+        if (!colon || !colon[1])
+            return -1;
+        char *end = NULL;
+        long v = strtol(colon + 1, &end, 10);
+        if (*end || v < 1 || v > tab[i].max)
+            return -1;
+        *scen = tab[i].scen;
+        *n = v;
+        return 0;
+    }
+    return -1;
+}
+
+static cJSON *agent_input1(const char *k, const char *v)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, k, v);
+    return o;
+}
+
+static void agent_six_file(const struct sim_session *s, char *out, size_t outlen)
+{
+    size_t l = strlen(s->id);
+    snprintf(out, outlen, "omni-sim-six-%s-%d.txt", s->id + (l > 12 ? l - 12 : 0), s->turn);
+}
+
+/* Fill specs for batch b of the current turn; returns how many (0 = turn done). */
+static int agent_batch(struct sim_session *s, int b, struct agent_spec *sp)
+{
+    char f[128], text[256];
+    memset(sp, 0, sizeof(*sp));
+    switch (s->scen) {
+    case SCEN_IDLE:
+        return 0;
+    case SCEN_BASH_ONCE:
+    case SCEN_ASK:
+    case SCEN_DENY:
+        if (b > 0)
+            return 0;
+        sp->name = "bash";
+        if (s->scen == SCEN_BASH_ONCE) {
+            sp->input = agent_input1("command", "echo hello from omni-sim");
+            snprintf(sp->expect, sizeof(sp->expect), "hello from omni-sim");
+        } else if (s->scen == SCEN_ASK) {
+            sp->input = agent_input1("command", "echo approved-by-operator");
+            snprintf(sp->expect, sizeof(sp->expect), "approved-by-operator");
+            sp->ask = 1;
+        } else {
+            sp->input = agent_input1("command", "echo this-must-not-run");
+            sp->deny = 1;
+        }
+        sp->has_expect = s->scen != SCEN_DENY;
+        return 1;
+    case SCEN_CUSTOM:
+        if (b > 0)
+            return 0;
+        sp->name = "sim_lookup";
+        sp->input = agent_input1("order_id", "A-42");
+        sp->custom = 1;
+        return 1;
+    case SCEN_BURST:
+        if (b > 0)
+            return 0;
+        for (long i = 0; i < s->scen_n; i++) {
+            memset(&sp[i], 0, sizeof(sp[i]));
+            snprintf(text, sizeof(text), "echo burst-%ld-done", i);
+            sp[i].name = "bash";
+            sp[i].input = agent_input1("command", text);
+            snprintf(sp[i].expect, sizeof(sp[i].expect), "burst-%ld-done", i);
+            sp[i].has_expect = 1;
+        }
+        return (int)s->scen_n;
+    case SCEN_LONG_BASH:
+    case SCEN_BUSY:
+        if (b > 0)
+            return 0;
+        sp->name = "bash";
+        if (s->scen == SCEN_LONG_BASH) {
+            snprintf(text, sizeof(text), "sleep %ld; echo long-bash-done", s->scen_n);
+            snprintf(sp->expect, sizeof(sp->expect), "long-bash-done");
+        } else {
+            snprintf(text, sizeof(text), "sleep %ld", s->scen_n);
+        }
+        sp->input = agent_input1("command", text);
+        cJSON_AddNumberToObject(sp->input, "timeout_ms", (double)(s->scen_n + 60) * 1000);
+        sp->has_expect = 1;
+        return 1;
+    case SCEN_NOOP_READ:
+        if (b > s->scen_n)
+            return 0;
+        snprintf(f, sizeof(f), "omni-sim-noop-%s.txt", s->id);
+        if (b == 0) {
+            sp->name = "write";
+            sp->input = agent_input1("file_path", f);
+            cJSON_AddStringToObject(sp->input, "content", "x\n");
+            snprintf(sp->expect, sizeof(sp->expect), "wrote");
+        } else {
+            sp->name = "read";
+            sp->input = agent_input1("file_path", f);
+            snprintf(sp->expect, sizeof(sp->expect), "x\n");
+            sp->exact = 1;
+        }
+        sp->has_expect = 1;
+        return 1;
+    case SCEN_SIX_TOOLS:
+        agent_six_file(s, f, sizeof(f));
+        sp->has_expect = 1;
+        switch (b) {
+        case 0:
+            sp->name = "write";
+            sp->input = agent_input1("file_path", f);
+            snprintf(text, sizeof(text), "alpha %s\nbeta\n", s->id);
+            cJSON_AddStringToObject(sp->input, "content", text);
+            snprintf(sp->expect, sizeof(sp->expect), "wrote");
+            return 1;
+        case 1:
+            sp->name = "read";
+            sp->input = agent_input1("file_path", f);
+            snprintf(sp->expect, sizeof(sp->expect), "alpha %s\nbeta\n", s->id);
+            sp->exact = 1;
+            return 1;
+        case 2:
+            sp->name = "edit";
+            sp->input = agent_input1("file_path", f);
+            cJSON_AddStringToObject(sp->input, "old_string", "beta");
+            cJSON_AddStringToObject(sp->input, "new_string", "gamma");
+            snprintf(sp->expect, sizeof(sp->expect), "edited");
+            return 1;
+        case 3: {
+            size_t l = strlen(s->id);
+            snprintf(text, sizeof(text), "omni-sim-six-%s-*.txt", s->id + (l > 12 ? l - 12 : 0));
+            sp->name = "glob";
+            sp->input = agent_input1("pattern", text);
+            snprintf(sp->expect, sizeof(sp->expect), "%s", f);
+            return 1;
+        }
+        case 4:
+            sp->name = "grep";
+            sp->input = agent_input1("pattern", "gam+a");
+            cJSON_AddStringToObject(sp->input, "path", f);
+            snprintf(sp->expect, sizeof(sp->expect), "gamma");
+            return 1;
+        case 5:
+            sp->name = "bash";
+            snprintf(text, sizeof(text), "cat %s", f);
+            sp->input = agent_input1("command", text);
+            snprintf(sp->expect, sizeof(sp->expect), "alpha %s\ngamma", s->id);
+            return 1;
+        default:
+            return 0;
+        }
+    }
+    return 0;
+}
+
+static void agent_emit_simple(struct sim *sim, struct sim_session *s, const char *type)
+{
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "type", type);
+    simstore_event_append(sim, s, ev, NULL);
+}
+
+static void agent_emit_idle(struct sim *sim, struct sim_session *s, int requires_action)
+{
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "type", "session.status_idle");
+    cJSON *sr = cJSON_AddObjectToObject(ev, "stop_reason");
+    if (requires_action) {
+        cJSON_AddStringToObject(sr, "type", "requires_action");
+        cJSON *ids = cJSON_AddArrayToObject(sr, "event_ids");
+        for (size_t i = s->batch_start; i < s->batch_start + s->batch_len; i++) {
+            struct sim_call *c = s->calls[i];
+            if (!c->answered && !c->cancelled)
+                cJSON_AddItemToArray(ids, cJSON_CreateString(c->id));
+        }
+    } else {
+        cJSON_AddStringToObject(sr, "type", "end_turn");
+    }
+    cJSON_AddNullToObject(ev, "stop_details");
+    simstore_event_append(sim, s, ev, NULL);
+}
+
+static void agent_deny_result(struct sim *sim, struct sim_session *s, struct sim_call *c,
+                              const char *why)
+{
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "type", "user.tool_result");
+    cJSON_AddStringToObject(ev, "tool_use_id", c->id);
+    cJSON_AddTrueToObject(ev, "is_error");
+    cJSON *content = cJSON_AddArrayToObject(ev, "content");
+    cJSON *blk = cJSON_CreateObject();
+    cJSON_AddStringToObject(blk, "type", "text");
+    cJSON_AddStringToObject(blk, "text", why);
+    cJSON_AddItemToArray(content, blk);
+    simstore_event_append(sim, s, ev, NULL);
+    c->denied = 1;
+    c->answered = 1;
+}
+
+static struct sim_call *agent_add_call(struct sim_session *s)
+{
+    if (s->ncalls == s->callcap) {
+        size_t nc = s->callcap ? s->callcap * 2 : 16;
+        struct sim_call **nv = realloc(s->calls, nc * sizeof(*nv));
+        if (!nv)
+            abort();
+        s->calls = nv;
+        s->callcap = nc;
+    }
+    struct sim_call *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    s->calls[s->ncalls++] = c;
+    return c;
+}
+
+static void agent_start_turn(struct sim *sim, struct sim_session *s);
+
+/* Emit batches from s->batch on, until one needs answers or the turn ends. */
+static void agent_run(struct sim *sim, struct sim_session *s)
+{
+    static struct agent_spec specs[AGENT_CALLS_PER_BATCH];
+    for (;;) {
+        int n = agent_batch(s, s->batch, specs);
+        if (n == 0) {
+            cJSON *ev = cJSON_CreateObject();
+            char text[160];
+            cJSON_AddStringToObject(ev, "type", "agent.message");
+            cJSON *content = cJSON_AddArrayToObject(ev, "content");
+            cJSON *blk = cJSON_CreateObject();
+            cJSON_AddStringToObject(blk, "type", "text");
+            snprintf(text, sizeof(text), "scenario %s finished (turn %d)", s->scen_text, s->turn);
+            cJSON_AddStringToObject(blk, "text", text);
+            cJSON_AddItemToArray(content, blk);
+            simstore_event_append(sim, s, ev, NULL);
+            agent_emit_idle(sim, s, 0);
+            s->turn_active = 0;
+            s->turns_completed++;
+            if (s->pending_msgs > 0) {
+                s->pending_msgs--;
+                agent_start_turn(sim, s);
+            }
+            return;
+        }
+        s->batch_start = s->ncalls;
+        s->batch_len = (size_t)n;
+        int need = 0;
+        for (int i = 0; i < n; i++) {
+            struct agent_spec *sp = &specs[i];
+            cJSON *ev = cJSON_CreateObject();
+            cJSON_AddStringToObject(ev, "type", sp->custom ? "agent.custom_tool_use"
+                                                           : "agent.tool_use");
+            cJSON_AddStringToObject(ev, "name", sp->name);
+            cJSON_AddItemToObject(ev, "input", sp->input);
+            if (!sp->custom) {
+                const char *perm = sp->ask ? "ask" : sp->deny ? "deny" : "allow";
+                cJSON_AddStringToObject(ev, "evaluated_permission", perm);
+                cJSON *evl = cJSON_AddObjectToObject(ev, "evaluation");
+                cJSON_AddStringToObject(evl, "type", sp->ask    ? "always_ask"
+                                                     : sp->deny ? "auto"
+                                                                : "always_allow");
+            }
+            struct sim_event *e =
+                simstore_event_append(sim, s, ev, (s->index % 2) ? "toolu_" : "sevt_");
+            struct sim_call *c = agent_add_call(s);
+            snprintf(c->id, sizeof(c->id), "%s", e->id);
+            snprintf(c->name, sizeof(c->name), "%s", sp->name);
+            c->custom = sp->custom;
+            c->turn = s->turn;
+            c->ask = sp->ask;
+            c->deny = sp->deny;
+            c->expect_exact = sp->exact;
+            if (sp->has_expect) {
+                c->expect = strdup(sp->expect);
+                if (!c->expect)
+                    abort();
+            }
+            s->calls_emitted++;
+            sim->ctr.tool_calls_emitted++;
+            if (sp->deny)
+                agent_deny_result(sim, s, c, "tool use denied by permission policy");
+            else
+                need = 1;
+        }
+        if (need) {
+            agent_emit_idle(sim, s, 1);
+            return;
+        }
+        agent_emit_simple(sim, s, "session.status_running");
+        s->batch++;
+    }
+}
+
+static void agent_start_turn(struct sim *sim, struct sim_session *s)
+{
+    s->turn_active = 1;
+    s->turn++;
+    s->batch = 0;
+    s->batch_start = s->ncalls;
+    s->batch_len = 0;
+    agent_emit_simple(sim, s, "session.status_running");
+    agent_run(sim, s);
+}
+
+/* After a call of the current batch resolved: continue or re-announce the rest. */
+static void agent_batch_check(struct sim *sim, struct sim_session *s)
+{
+    if (!s->turn_active)
+        return;
+    size_t open = 0;
+    for (size_t i = s->batch_start; i < s->batch_start + s->batch_len; i++)
+        if (!s->calls[i]->answered && !s->calls[i]->cancelled)
+            open++;
+    if (open) {
+        agent_emit_idle(sim, s, 1);
+        return;
+    }
+    agent_emit_simple(sim, s, "session.status_running");
+    s->batch++;
+    agent_run(sim, s);
+}
+
+static void agent_result_text(const cJSON *ev, struct buf *out)
+{
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(ev, "content");
+    if (cJSON_IsString(c)) {
+        buf_adds(out, c->valuestring);
+        return;
+    }
+    const cJSON *blk;
+    cJSON_ArrayForEach(blk, c)
+    {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(blk, "type");
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(blk, "text");
+        if (cJSON_IsString(t) && strcmp(t->valuestring, "text") == 0 && cJSON_IsString(x))
+            buf_adds(out, x->valuestring);
+    }
+}
+
+static void agent_on_result(struct sim *sim, struct sim_session *s, struct sim_call *c,
+                            const cJSON *ev)
+{
+    c->results++;
+    s->results_received++;
+    sim->ctr.results_received++;
+    if (c->answered) {
+        if (c->denied) {
+            s->protocol_errors++;
+            sim->ctr.protocol_errors++;
+            simreport_mismatch(sim, s, "result posted for denied call %s", c->id);
+        } else {
+            s->duplicate_results++;
+            sim->ctr.duplicate_results++;
+        }
+        return;
+    }
+    if (c->ask && !c->confirmed) {
+        s->protocol_errors++;
+        sim->ctr.protocol_errors++;
+        simreport_mismatch(sim, s, "call %s (ask) ran before its confirmation", c->id);
+    }
+    c->answered = 1;
+    if (c->cancelled)
+        return;
+    if (c->expect) {
+        struct buf text = BUF_INIT_MAX(SIM_BODY_MAX);
+        agent_result_text(ev, &text);
+        const cJSON *ie = cJSON_GetObjectItemCaseSensitive(ev, "is_error");
+        int bad = cJSON_IsTrue(ie) ||
+                  (c->expect_exact ? strcmp(text.data, c->expect) != 0
+                                   : strstr(text.data, c->expect) == NULL);
+        if (bad) {
+            s->result_mismatches++;
+            sim->ctr.result_mismatches++;
+            simreport_mismatch(sim, s, "%s %s: expected %s\"%.80s\"%s, got \"%.200s\"", c->name,
+                            c->id, c->expect_exact ? "" : "text containing ", c->expect,
+                            cJSON_IsTrue(ie) ? " (is_error true)" : "", text.data);
+        }
+        buf_release(&text);
+    }
+    agent_batch_check(sim, s);
+}
+
+static void agent_wrong_kind(struct sim *sim, struct sim_session *s, struct sim_call *c)
+{
+    s->protocol_errors++;
+    sim->ctr.protocol_errors++;
+    simreport_mismatch(sim, s, "wrong result kind for %s %s (needs %s)", c->name, c->id,
+                    c->custom ? "user.custom_tool_result" : "user.tool_result");
+}
+
+static struct sim_call *agent_find(struct sim_session *s, const cJSON *ev, const char *field)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, field);
+    if (!cJSON_IsString(id))
+        return NULL;
+    for (size_t i = s->ncalls; i > 0; i--)
+        if (strcmp(s->calls[i - 1]->id, id->valuestring) == 0)
+            return s->calls[i - 1];
+    return NULL;
+}
+
+void simagent_on_event(struct sim *sim, struct sim_session *s, const cJSON *ev)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
+    if (!cJSON_IsString(t) || s->archived_us || s->deleted)
+        return;
+    const char *ty = t->valuestring;
+    struct sim_call *c;
+    if (strcmp(ty, "user.message") == 0) {
+        if (s->turn_active)
+            s->pending_msgs++;
+        else
+            agent_start_turn(sim, s);
+    } else if (strcmp(ty, "user.interrupt") == 0) {
+        s->pending_msgs = 0;
+        if (!s->turn_active)
+            return;
+        for (size_t i = s->batch_start; i < s->batch_start + s->batch_len; i++)
+            if (!s->calls[i]->answered)
+                s->calls[i]->cancelled = 1;
+        s->turn_active = 0;
+        agent_emit_idle(sim, s, 0);
+    } else if (strcmp(ty, "user.tool_result") == 0) {
+        if ((c = agent_find(s, ev, "tool_use_id")) != NULL) {
+            if (c->custom)
+                agent_wrong_kind(sim, s, c);
+            else
+                agent_on_result(sim, s, c, ev);
+        }
+    } else if (strcmp(ty, "user.custom_tool_result") == 0) {
+        if ((c = agent_find(s, ev, "custom_tool_use_id")) != NULL) {
+            if (!c->custom)
+                agent_wrong_kind(sim, s, c);
+            else
+                agent_on_result(sim, s, c, ev);
+        }
+    } else if (strcmp(ty, "user.tool_confirmation") == 0) {
+        c = agent_find(s, ev, "tool_use_id");
+        if (!c || !c->ask || c->answered || c->confirmed || c->cancelled)
+            return;
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(ev, "result");
+        if (cJSON_IsString(r) && strcmp(r->valuestring, "allow") == 0) {
+            c->confirmed = 1;
+            agent_emit_simple(sim, s, "session.status_running");
+        } else {
+            const cJSON *dm = cJSON_GetObjectItemCaseSensitive(ev, "deny_message");
+            agent_deny_result(sim, s, c,
+                              cJSON_IsString(dm) ? dm->valuestring : "tool use denied by user");
+            agent_batch_check(sim, s);
+        }
+    }
+}
+
+void simagent_on_terminated(struct sim *sim, struct sim_session *s)
+{
+    (void)sim;
+    for (size_t i = 0; i < s->ncalls; i++)
+        if (!s->calls[i]->answered)
+            s->calls[i]->cancelled = 1;
+    s->turn_active = 0;
+    s->pending_msgs = 0;
+}

@@ -1,0 +1,366 @@
+/*
+ * events — session events (§8): list with cursor pagination and filters,
+ * send (validation, result bookkeeping through the scripted agent, work
+ * re-enqueue), and the SSE stream (only events after attach, pings, fault
+ * cuts and error frames, end after termination).
+ */
+#include "sim.h"
+
+#include "timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sim_stream {
+    struct sim *sim;
+    struct sim_session *s;
+    size_t next;
+    long sent;
+    int hello;
+    int ending;
+    int error_next;
+    int cut_after;
+    int error_every;
+    int64_t ping_ms;
+    int64_t next_ping;
+    struct buf out;
+    size_t off;
+};
+
+static struct sim_session *ev_session(struct sim_req *rq, struct sim_resp *rs)
+{
+    struct sim_session *s = simstore_session_get(rq->sim, rq->param[0]);
+    if (!s) {
+        sim_err(rq, rs, 404, NULL, NULL, "session '%.64s' not found", rq->param[0]);
+        return NULL;
+    }
+    if (!sim_can_session(rq, rs, s))
+        return NULL;
+    return s;
+}
+
+static int ev_ts(struct sim_req *rq, struct sim_resp *rs, const char *name, int64_t *out)
+{
+    const char *v = sim_query(rq, name);
+    *out = 0;
+    if (!v)
+        return 0;
+    if (omni_rfc3339_parse(v, out) < 0) {
+        sim_err(rq, rs, 400, NULL, NULL, "invalid '%s': expected an RFC 3339 timestamp", name);
+        return -1;
+    }
+    if (!*out)
+        *out = 1;
+    return 0;
+}
+
+void simh_events_list(struct sim_req *rq, struct sim_resp *rs)
+{
+    struct sim_session *s = ev_session(rq, rs);
+    if (!s)
+        return;
+    long limit;
+    size_t start = 0;
+    int given;
+    int64_t gt, gte, lt, lte;
+    const char *order = sim_query(rq, "order");
+    if (order && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0) {
+        sim_err(rq, rs, 400, NULL, NULL, "invalid 'order': expected 'asc' or 'desc'");
+        return;
+    }
+    int desc = order && strcmp(order, "desc") == 0;
+    if (sim_query_int(rq, rs, "limit", 1, SIM_PAGE_MAX, SIM_PAGE_DEFAULT, &limit) < 0 ||
+        sim_page_parse(rq, rs, s->nevents, &start, &given) < 0 ||
+        ev_ts(rq, rs, "created_at[gt]", &gt) < 0 || ev_ts(rq, rs, "created_at[gte]", &gte) < 0 ||
+        ev_ts(rq, rs, "created_at[lt]", &lt) < 0 || ev_ts(rq, rs, "created_at[lte]", &lte) < 0)
+        return;
+    struct sim_vec types = {0};
+    sim_query_all(rq, "types", &types);
+    struct buf b = BUF_INIT_MAX(SIZE_MAX / 2);
+    buf_adds(&b, "{\"data\":[");
+    long n = 0;
+    int more = 0;
+    size_t next = 0;
+    size_t i = given ? start : (desc ? s->nevents : 0);
+    for (;;) {
+        if (desc ? i == 0 : i >= s->nevents)
+            break;
+        const struct sim_event *e = s->events[desc ? i - 1 : i];
+        int ok = 1;
+        if (types.n) {
+            ok = 0;
+            for (size_t t = 0; t < types.n && !ok; t++)
+                ok = strcmp(types.v[t], e->type) == 0;
+        }
+        if (ok && ((gt && !(e->processed_us > gt)) || (gte && !(e->processed_us >= gte)) ||
+                   (lt && !(e->processed_us < lt)) || (lte && !(e->processed_us <= lte))))
+            ok = 0;
+        if (ok) {
+            if (n == limit) {
+                more = 1;
+                next = i;
+                break;
+            }
+            if (n)
+                buf_addc(&b, ',');
+            buf_add(&b, e->json, e->len);
+            n++;
+        }
+        i = desc ? i - 1 : i + 1;
+    }
+    simvec_release(&types);
+    if (more)
+        buf_addf(&b, "],\"next_page\":\"page_%zu\"}", next);
+    else
+        buf_adds(&b, "],\"next_page\":null}");
+    sim_json_raw(rs, 200, buf_detach(&b, NULL));
+}
+
+static const char *const ev_accepted[] = {
+    "user.message",       "user.interrupt", "user.tool_confirmation", "user.custom_tool_result",
+    "user.define_outcome", "user.tool_result", "system.message",
+};
+
+static struct sim_call *ev_find_call(struct sim_session *s, const char *id)
+{
+    for (size_t i = s->ncalls; i > 0; i--)
+        if (strcmp(s->calls[i - 1]->id, id) == 0)
+            return s->calls[i - 1];
+    return NULL;
+}
+
+static int ev_check(struct sim_req *rq, struct sim_resp *rs, struct sim_session *s,
+                    const cJSON *ev, size_t idx, size_t count)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
+    if (!cJSON_IsObject(ev) || !cJSON_IsString(t))
+        return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: expected an object with a 'type'",
+                       idx),
+               -1;
+    size_t k;
+    for (k = 0; k < sizeof(ev_accepted) / sizeof(ev_accepted[0]); k++)
+        if (strcmp(t->valuestring, ev_accepted[k]) == 0)
+            break;
+    if (k == sizeof(ev_accepted) / sizeof(ev_accepted[0]))
+        return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: type '%.64s' cannot be sent", idx,
+                       t->valuestring),
+               -1;
+    const char *ty = t->valuestring;
+    if (strcmp(ty, "user.message") == 0) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(ev, "content");
+        if (!cJSON_IsArray(c) && !cJSON_IsString(c))
+            return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: user.message needs 'content'",
+                           idx),
+                   -1;
+    } else if (strcmp(ty, "system.message") == 0) {
+        if (idx + 1 != count)
+            return sim_err(rq, rs, 400, NULL, NULL,
+                           "events[%zu]: system.message must be the last event", idx),
+                   -1;
+    } else if (strcmp(ty, "user.tool_confirmation") == 0) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "tool_use_id");
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(ev, "result");
+        if (!cJSON_IsString(id) || !cJSON_IsString(r) ||
+            (strcmp(r->valuestring, "allow") != 0 && strcmp(r->valuestring, "deny") != 0))
+            return sim_err(rq, rs, 400, NULL, NULL,
+                           "events[%zu]: user.tool_confirmation needs 'tool_use_id' and "
+                           "'result' (allow or deny)",
+                           idx),
+                   -1;
+    } else if (strcmp(ty, "user.tool_result") == 0 ||
+               strcmp(ty, "user.custom_tool_result") == 0) {
+        int custom = ty[5] == 'c';
+        const char *field = custom ? "custom_tool_use_id" : "tool_use_id";
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, field);
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(ev, "content");
+        const cJSON *ie = cJSON_GetObjectItemCaseSensitive(ev, "is_error");
+        if (!custom && !s->env->self_hosted)
+            return sim_err(rq, rs, 400, NULL, NULL,
+                           "events[%zu]: user.tool_result is only valid on self_hosted "
+                           "environments",
+                           idx),
+                   -1;
+        if (!cJSON_IsString(id))
+            return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: '%s' is required", idx, field),
+                   -1;
+        if (c && !cJSON_IsArray(c) && !cJSON_IsString(c))
+            return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: 'content' must be an array",
+                           idx),
+                   -1;
+        if (ie && !cJSON_IsBool(ie))
+            return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: 'is_error' must be a boolean",
+                           idx),
+                   -1;
+        if (!ev_find_call(s, id->valuestring)) {
+            rq->sim->ctr.unknown_results++;
+            return sim_err(rq, rs, 400, NULL, NULL,
+                           "events[%zu]: %s '%.64s' does not name a tool use of session '%s'",
+                           idx, field, id->valuestring, s->id),
+                   -1;
+        }
+    }
+    return 0;
+}
+
+void simh_events_send(struct sim_req *rq, struct sim_resp *rs)
+{
+    struct sim *sim = rq->sim;
+    struct sim_session *s = ev_session(rq, rs);
+    if (!s)
+        return;
+    if (s->archived_us) {
+        sim_err(rq, rs, 400, NULL, NULL, "session '%s' is terminated (archived)", s->id);
+        return;
+    }
+    cJSON *b = sim_body(rq, rs, 1);
+    if (!b)
+        return;
+    const cJSON *evs = cJSON_GetObjectItemCaseSensitive(b, "events");
+    int count = cJSON_IsArray(evs) ? cJSON_GetArraySize(evs) : -1;
+    if (count < 1 || count > SIM_SEND_EVENTS_MAX) {
+        cJSON_Delete(b);
+        sim_err(rq, rs, 400, NULL, NULL, "'events' must be an array of 1 to 50 events");
+        return;
+    }
+    size_t i = 0;
+    const cJSON *ev;
+    cJSON_ArrayForEach(ev, evs)
+    {
+        if (ev_check(rq, rs, s, ev, i++, (size_t)count) < 0) {
+            cJSON_Delete(b);
+            return;
+        }
+    }
+    struct sim_event **posted = calloc((size_t)count, sizeof(*posted));
+    if (!posted)
+        abort();
+    i = 0;
+    cJSON_ArrayForEach(ev, evs)
+    {
+        posted[i++] = simstore_event_append(sim, s, cJSON_Duplicate(ev, 1), NULL);
+        const char *ty = cJSON_GetObjectItemCaseSensitive(ev, "type")->valuestring;
+        if (strcmp(ty, "user.message") == 0 && s->env->self_hosted &&
+            (!s->live_work || s->live_work->state == WS_STOPPED))
+            simstore_work_enqueue(sim, s->env, s, "session");
+        simagent_on_event(sim, s, ev);
+    }
+    struct buf out = BUF_INIT_MAX(SIZE_MAX / 2);
+    buf_adds(&out, "{\"data\":[");
+    for (int k = 0; k < count; k++) {
+        if (k)
+            buf_addc(&out, ',');
+        buf_add(&out, posted[k]->json, posted[k]->len);
+    }
+    buf_adds(&out, "]}");
+    free(posted);
+    cJSON_Delete(b);
+    sim_json_raw(rs, 200, buf_detach(&out, NULL));
+}
+
+void simh_events_stream(struct sim_req *rq, struct sim_resp *rs)
+{
+    struct sim *sim = rq->sim;
+    struct sim_session *s = ev_session(rq, rs);
+    if (!s)
+        return;
+    struct sim_stream *st = calloc(1, sizeof(*st));
+    if (!st)
+        abort();
+    st->sim = sim;
+    st->s = s;
+    st->next = s->nevents;
+    st->cut_after = sim->faults.cut_stream_after;
+    st->error_every = sim->faults.sse_error_every;
+    st->ping_ms = (int64_t)sim->cfg.ping_interval * 1000;
+    st->next_ping = omni_mono_ms() + st->ping_ms;
+    st->ending = s->archived_us != 0;
+    buf_init(&st->out, SIZE_MAX / 2);
+    s->nstreams++;
+    rs->stream = st;
+    rs->status = 200;
+}
+
+static void ev_frame(struct buf *b, const char *type, const char *json, size_t len)
+{
+    buf_adds(b, "event: ");
+    buf_adds(b, type);
+    buf_adds(b, "\ndata: ");
+    buf_add(b, json, len);
+    buf_adds(b, "\n\n");
+}
+
+long simevents_stream_read(struct sim_stream *st, char *out, size_t max)
+{
+    struct sim *sim = st->sim;
+    struct sim_session *s = st->s;
+    if (st->off >= st->out.len) {
+        buf_reset(&st->out);
+        st->off = 0;
+        pthread_mutex_lock(&sim->mu);
+        for (;;) {
+            if (sim->shutting_down) {
+                pthread_mutex_unlock(&sim->mu);
+                return -1;
+            }
+            if (!st->hello) {
+                buf_adds(&st->out, ": connected\n\n");
+                st->hello = 1;
+                break;
+            }
+            if (st->ending) {
+                pthread_mutex_unlock(&sim->mu);
+                return -1;
+            }
+            if (st->error_next) {
+                static const char err[] =
+                    "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+                    "\"message\":\"injected fault: stream error\"},\"request_id\":null}";
+                ev_frame(&st->out, "error", err, sizeof(err) - 1);
+                sim->ctr.sse_errors++;
+                st->ending = 1;
+                break;
+            }
+            if (st->next < s->nevents) {
+                const struct sim_event *e = s->events[st->next++];
+                ev_frame(&st->out, e->type, e->json, e->len);
+                st->sent++;
+                if (strcmp(e->type, "session.status_terminated") == 0 ||
+                    strcmp(e->type, "session.deleted") == 0) {
+                    st->ending = 1;
+                } else if (st->cut_after > 0 && st->sent >= st->cut_after) {
+                    sim->ctr.streams_cut++;
+                    st->ending = 1;
+                } else if (st->error_every > 0 && st->sent % st->error_every == 0) {
+                    st->error_next = 1;
+                }
+                break;
+            }
+            int64_t now = omni_mono_ms();
+            if (now >= st->next_ping) {
+                ev_frame(&st->out, "ping", "{\"type\":\"ping\"}", 15);
+                st->next_ping = now + st->ping_ms;
+                break;
+            }
+            simstore_cond_wait_until(&s->cv, &sim->mu, st->next_ping);
+        }
+        pthread_mutex_unlock(&sim->mu);
+    }
+    size_t n = st->out.len - st->off;
+    if (n > max)
+        n = max;
+    memcpy(out, st->out.data + st->off, n);
+    st->off += n;
+    return (long)n;
+}
+
+void simevents_stream_free(struct sim_stream *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->sim->mu);
+    st->s->nstreams--;
+    pthread_mutex_unlock(&st->sim->mu);
+    buf_release(&st->out);
+    free(st);
+}

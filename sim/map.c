@@ -1,0 +1,136 @@
+/*
+ * map — a string-keyed hash map of pointers (chained, grows at load 1), and
+ * a growable pointer array. Allocation failure is fatal for the simulator.
+ */
+#include "sim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct map_node {
+    struct map_node *next;
+    uint64_t hash;
+    void *val;
+    char key[];
+};
+
+struct sim_map {
+    struct map_node **slots;
+    size_t nslots, count;
+};
+
+static void *map_xalloc(size_t n)
+{
+    void *p = calloc(1, n);
+    if (!p) {
+        fputs("omni-sim: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+static uint64_t map_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+struct sim_map *simmap_new(void)
+{
+    struct sim_map *m = map_xalloc(sizeof(*m));
+    m->nslots = 64;
+    m->slots = map_xalloc(m->nslots * sizeof(*m->slots));
+    return m;
+}
+
+void simmap_free(struct sim_map *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->nslots; i++) {
+        struct map_node *n = m->slots[i];
+        while (n) {
+            struct map_node *next = n->next;
+            free(n);
+            n = next;
+        }
+    }
+    free(m->slots);
+    free(m);
+}
+
+void *simmap_get(const struct sim_map *m, const char *key)
+{
+    uint64_t h = map_hash(key);
+    for (struct map_node *n = m->slots[h % m->nslots]; n; n = n->next)
+        if (n->hash == h && strcmp(n->key, key) == 0)
+            return n->val;
+    return NULL;
+}
+
+static void map_grow(struct sim_map *m)
+{
+    size_t ns = m->nslots * 2;
+    struct map_node **slots = map_xalloc(ns * sizeof(*slots));
+    for (size_t i = 0; i < m->nslots; i++) {
+        struct map_node *n = m->slots[i];
+        while (n) {
+            struct map_node *next = n->next;
+            n->next = slots[n->hash % ns];
+            slots[n->hash % ns] = n;
+            n = next;
+        }
+    }
+    free(m->slots);
+    m->slots = slots;
+    m->nslots = ns;
+}
+
+int simmap_put(struct sim_map *m, const char *key, void *val)
+{
+    uint64_t h = map_hash(key);
+    for (struct map_node *n = m->slots[h % m->nslots]; n; n = n->next) {
+        if (n->hash == h && strcmp(n->key, key) == 0) {
+            n->val = val;
+            return 0;
+        }
+    }
+    if (m->count >= m->nslots)
+        map_grow(m);
+    size_t kl = strlen(key);
+    struct map_node *n = map_xalloc(sizeof(*n) + kl + 1);
+    memcpy(n->key, key, kl + 1);
+    n->hash = h;
+    n->val = val;
+    n->next = m->slots[h % m->nslots];
+    m->slots[h % m->nslots] = n;
+    m->count++;
+    return 0;
+}
+
+void simvec_push(struct sim_vec *v, void *p)
+{
+    if (v->n == v->cap) {
+        size_t nc = v->cap ? v->cap * 2 : 16;
+        void **nv = realloc(v->v, nc * sizeof(*nv));
+        if (!nv) {
+            fputs("omni-sim: out of memory\n", stderr);
+            abort();
+        }
+        v->v = nv;
+        v->cap = nc;
+    }
+    v->v[v->n++] = p;
+}
+
+void simvec_release(struct sim_vec *v)
+{
+    free(v->v);
+    v->v = NULL;
+    v->n = v->cap = 0;
+}

@@ -1,0 +1,383 @@
+/*
+ * sim — internal interfaces of omni-sim, the local control plane.
+ *
+ * One struct sim holds everything. All state (environments, agents, sessions,
+ * events, work items, credentials, counters) is guarded by sim->mu; every
+ * function named simstore_*, simwork_*, simevents_*, simagent_*, simreport_* that touches
+ * state expects the caller to hold sim->mu unless its comment says otherwise.
+ * Objects are never freed before shutdown (deleted ones are only flagged), so
+ * a pointer taken under the lock stays valid after it is released.
+ *
+ * Request flow (server.c): MHD thread per connection -> body collected (capped)
+ * -> route matched -> faults drawn (/v1 only) -> credential resolved -> route
+ * handler fills a struct sim_resp -> response queued, request logged/counted.
+ * Long-polls wait on env->work_cv; SSE readers wait on session->cv.
+ */
+#ifndef OMNI_SIM_H
+#define OMNI_SIM_H
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define SIM_ID_MAX 48
+#define SIM_KEY_LEN 96
+#define SIM_BODY_MAX (1024u * 1024)       /* request body cap */
+#define SIM_METADATA_PAIRS 16
+#define SIM_METADATA_KEY_MAX 64
+#define SIM_METADATA_VALUE_MAX 512
+#define SIM_INITIAL_EVENTS_MAX 50
+#define SIM_SEND_EVENTS_MAX 50
+#define SIM_PAGE_MAX 1000
+#define SIM_PAGE_DEFAULT 20
+#define SIM_WORKERS_WINDOW_MS 30000
+#define SIM_RECLAIM_DEFAULT_MS 5000
+#define SIM_LEASE_TTL_DEFAULT 120
+#define SIM_TTL_MIN 10
+#define SIM_TTL_MAX 600
+#define SIM_PING_DEFAULT 15
+#define SIM_WORKER_ID_MAX 256
+#define SIM_NAME_MAX 256
+#define SIM_BURST_MAX 200
+#define SIM_SECONDS_MAX 86400
+#define SIM_ROUTES_MAX 48
+
+struct sim_map; /* string -> pointer hash map (map.c) */
+
+struct sim_map *simmap_new(void);
+void simmap_free(struct sim_map *m);
+void *simmap_get(const struct sim_map *m, const char *key);
+/* Insert or replace; the key is copied. Returns -1 on allocation failure. */
+int simmap_put(struct sim_map *m, const char *key, void *val);
+
+/* A growable array of pointers. */
+struct sim_vec {
+    void **v;
+    size_t n, cap;
+};
+void simvec_push(struct sim_vec *v, void *p);
+void simvec_release(struct sim_vec *v);
+
+/* Fault settings (flags and POST /_sim/faults share these names). */
+struct sim_faults {
+    double p5xx;           /* --fault-5xx */
+    double p429;           /* --fault-429 */
+    int latency_ms;        /* --latency-ms */
+    int jitter_ms;         /* --jitter-ms */
+    int cut_stream_after;  /* --cut-stream-after: end each stream after K events */
+    int sse_error_every;   /* --sse-error-every: error frame + end after K events */
+    int steal_lease_every; /* --steal-lease-every: every K-th heartbeat gets 412 */
+    int retry_after_ms;    /* delay advertised on injected 429s */
+};
+
+struct sim_config {
+    const char *listen;
+    int port;
+    const char *env_file;
+    const char *org_key_file;
+    const char *env_key_file;
+    const char *request_log;
+    int lease_ttl;
+    int ping_interval;
+    int stop_reply; /* 204 or 200 */
+    int seed_given;
+    uint64_t seed;
+    struct sim_faults faults;
+};
+
+enum sim_cred_kind { CRED_NONE = 0, CRED_ORG, CRED_ENV, CRED_TOKEN };
+
+struct sim_env;
+struct sim_work;
+struct sim_session;
+
+struct sim_cred {
+    enum sim_cred_kind kind;
+    struct sim_env *env;   /* CRED_ENV */
+    struct sim_work *work; /* CRED_TOKEN */
+};
+
+struct sim_worker_seen {
+    char id[SIM_WORKER_ID_MAX + 1];
+    int64_t last_ms;
+};
+
+struct sim_env {
+    char id[SIM_ID_MAX];
+    char key[SIM_KEY_LEN];
+    char *name;
+    char *description; /* NULL = null */
+    char *scope;
+    cJSON *config;
+    cJSON *metadata;
+    int self_hosted;
+    int deleted;
+    int64_t created_us, updated_us, archived_us;
+    struct sim_vec works;   /* every work item of this env, creation order */
+    struct sim_vec workers; /* struct sim_worker_seen */
+    pthread_cond_t work_cv;
+};
+
+struct sim_agent {
+    char id[SIM_ID_MAX];
+    cJSON *obj; /* full agent object */
+};
+
+struct sim_event {
+    char id[SIM_ID_MAX];
+    char type[64];
+    int64_t processed_us;
+    char *json;
+    size_t len;
+};
+
+enum sim_work_state { WS_QUEUED = 0, WS_STARTING, WS_ACTIVE, WS_STOPPING, WS_STOPPED };
+
+struct sim_work {
+    char id[SIM_ID_MAX];
+    struct sim_env *env;
+    struct sim_session *session; /* NULL for health checks */
+    char data_type[24];
+    char data_id[SIM_ID_MAX];
+    enum sim_work_state state;
+    cJSON *metadata;
+    int64_t created_us, queued_us, acked_us, started_us, heartbeat_us, stop_req_us, stopped_us;
+    char last_hb[40]; /* "" = no heartbeat held */
+    int delivered;    /* polled but not yet acked (pending) */
+    int64_t delivered_ms;
+    int64_t lease_exp_ms; /* monotonic; 0 = no lease */
+    int ttl;
+    int deliveries;
+};
+
+struct sim_call {
+    char id[SIM_ID_MAX];
+    char name[32];
+    int custom;
+    int turn;
+    int ask;        /* evaluated_permission "ask" */
+    int deny;       /* evaluated_permission "deny" */
+    int confirmed;  /* user.tool_confirmation allow seen */
+    int denied;     /* denied (by evaluation or confirmation) */
+    int answered;   /* resolved (result or denial) */
+    int cancelled;  /* turn interrupted */
+    int results;    /* results posted for it */
+    char *expect;   /* substring the result text must contain (NULL: none) */
+    int expect_exact;
+};
+
+enum sim_scenario {
+    SCEN_BASH_ONCE = 0,
+    SCEN_SIX_TOOLS,
+    SCEN_ASK,
+    SCEN_CUSTOM,
+    SCEN_BURST,
+    SCEN_LONG_BASH,
+    SCEN_BUSY,
+    SCEN_IDLE,
+    SCEN_DENY,
+    SCEN_NOOP_READ,
+};
+
+struct sim_session {
+    char id[SIM_ID_MAX];
+    size_t index;
+    struct sim_env *env;
+    cJSON *agent;
+    char *title;
+    cJSON *metadata;
+    cJSON *resources;
+    char status[16];
+    int deleted;
+    int64_t created_us, updated_us, archived_us;
+    struct sim_event **events;
+    size_t nevents, evcap;
+    pthread_cond_t cv;
+    struct sim_work *live_work;
+    int nstreams;
+
+    /* scripted agent */
+    enum sim_scenario scen;
+    char scen_text[48];
+    long scen_n;
+    int turn_active;
+    int turn;
+    int batch;
+    size_t batch_start, batch_len;
+    int pending_msgs;
+    int turns_completed;
+    struct sim_call **calls;
+    size_t ncalls, callcap;
+    long calls_emitted, results_received, duplicate_results, result_mismatches, protocol_errors;
+};
+
+struct sim_route_stat {
+    int status;
+    long count;
+};
+
+struct sim_counters {
+    long requests;
+    long tool_calls_emitted, results_received, duplicate_results, unknown_results;
+    long result_mismatches, protocol_errors;
+    long leases_lost, leases_stolen, heartbeats, hb_matched, polls, polls_empty, deliveries;
+    long faults_5xx, faults_429, streams_cut, sse_errors;
+    struct sim_route_stat route[SIM_ROUTES_MAX][16];
+    struct sim_vec mismatch_log; /* char*, capped */
+};
+
+struct sim {
+    pthread_mutex_t mu;
+    struct sim_config cfg;
+    struct sim_faults faults; /* live settings */
+    uint64_t rng;             /* fault PRNG state (seeded) */
+    char base_url[128];
+    char org_key[SIM_KEY_LEN];
+    struct sim_env *first_env;
+    struct sim_agent *first_agent;
+    struct sim_map *envs, *agents, *sessions, *works, *creds;
+    struct sim_vec env_list, agent_list, session_list, work_list, tokens;
+    uint64_t id_counter;
+    int shutting_down;
+    struct sim_counters ctr;
+    int request_log_fd;
+    pthread_mutex_t log_mu;
+};
+
+/* ---- store.c ---- */
+void simstore_cond_init(pthread_cond_t *cv); /* CLOCK_MONOTONIC */
+int simstore_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_mono_ms);
+int simstore_init(struct sim *sim, const struct sim_config *cfg);
+void simstore_release(struct sim *sim);
+void simstore_new_id(struct sim *sim, const char *prefix, char *out, size_t outlen);
+void simstore_new_key(const char *prefix, char *out, size_t outlen);
+char *simstore_ts(int64_t us, char *out, size_t outlen); /* RFC 3339, 6 digits */
+struct sim_env *simstore_env_create(struct sim *sim, const char *name, cJSON *config);
+void simstore_env_set_key(struct sim *sim, struct sim_env *e, const char *key);
+struct sim_env *simstore_env_get(struct sim *sim, const char *id);
+struct sim_session *simstore_session_get(struct sim *sim, const char *id);
+struct sim_work *simstore_work_get(struct sim *sim, const char *id);
+struct sim_agent *simstore_agent_get(struct sim *sim, const char *id);
+struct sim_agent *simstore_agent_create(struct sim *sim, cJSON *body);
+void simstore_cred_lookup(struct sim *sim, const char *key, struct sim_cred *out);
+char *simstore_token_new(struct sim *sim, struct sim_work *w); /* returns static-lifetime key */
+cJSON *simstore_env_json(const struct sim_env *e);
+cJSON *simstore_session_json(const struct sim_session *s);
+cJSON *simstore_work_json(const struct sim_work *w);
+/* Append an event (takes ownership of ev; adds id and processed_at). */
+struct sim_event *simstore_event_append(struct sim *sim, struct sim_session *s, cJSON *ev,
+                                     const char *id_prefix);
+struct sim_work *simstore_work_enqueue(struct sim *sim, struct sim_env *e, struct sim_session *s,
+                                    const char *data_type);
+const char *simstore_work_state_name(enum sim_work_state st);
+/* Validate a metadata object; returns NULL when fine, else a static message. */
+const char *simstore_metadata_check(const cJSON *md, int patch);
+/* Apply a metadata patch (string upserts; null or "" deletes). */
+void simstore_metadata_patch(cJSON *dst, const cJSON *patch, int empty_deletes);
+void simstore_wake_all(struct sim *sim);
+
+/* ---- agent.c ---- */
+int simagent_scenario_parse(const char *text, enum sim_scenario *scen, long *n);
+void simagent_on_event(struct sim *sim, struct sim_session *s, const cJSON *ev);
+void simagent_on_terminated(struct sim *sim, struct sim_session *s);
+
+/* ---- faults.c ---- */
+uint64_t simfaults_next(struct sim *sim);
+double simfaults_unit(struct sim *sim);
+int simfaults_parse_json(struct sim_faults *f, const cJSON *j, const char **bad);
+cJSON *simfaults_json(const struct sim_faults *f, uint64_t seed);
+
+/* ---- server.c ---- */
+struct sim_server;
+struct sim_server *simserver_start(struct sim *sim, int *port_out, char *err, size_t errlen);
+void simserver_stop(struct sim_server *srv);
+const char *simserver_route_name(int idx);
+
+/* ---- report.c ---- */
+cJSON *simreport_json(struct sim *sim);
+void simreport_count(struct sim *sim, int route, int status);
+void simreport_log_request(struct sim *sim, const char *method, const char *path, int status,
+                        const char *cred_kind, int64_t dur_us);
+void simreport_mismatch(struct sim *sim, struct sim_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- work.c ---- */
+void simwork_tick(struct sim *sim); /* lease expiry */
+void simwork_session_ended(struct sim *sim, struct sim_session *s);
+
+/* ---- request / response (server.c) ---- */
+struct MHD_Connection;
+
+struct sim_req {
+    struct sim *sim;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    const char *param[3]; /* captured path segments */
+    const char *body;
+    size_t body_len;
+    struct sim_cred cred;
+    char request_id[SIM_ID_MAX];
+};
+
+struct sim_stream;
+
+struct sim_resp {
+    int status;
+    char *body; /* malloc'd; NULL = empty */
+    const char *content_type;
+    int should_retry; /* -1 absent, 0 false, 1 true */
+    long retry_after_ms;
+    struct sim_stream *stream; /* SSE response when set */
+};
+
+typedef void sim_handler_fn(struct sim_req *rq, struct sim_resp *rs);
+
+/* Fill rs with an API error envelope. Returns 0 for `return sim_err(...)` convenience. */
+int sim_err(struct sim_req *rq, struct sim_resp *rs, int status, const char *type,
+            const char *code, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* 200 (or status) with the JSON of obj (obj is freed). */
+void sim_json(struct sim_resp *rs, int status, cJSON *obj);
+/* Take ownership of a malloc'd JSON string. */
+void sim_json_raw(struct sim_resp *rs, int status, char *text);
+/* A request header (case-insensitive name), NULL if absent. */
+const char *sim_header(struct sim_req *rq, const char *name);
+/* First value of a query parameter (NULL if absent). */
+const char *sim_query(struct sim_req *rq, const char *name);
+/* All values of name and name[] (collected into v as const char*). */
+void sim_query_all(struct sim_req *rq, const char *name, struct sim_vec *out);
+/* Parse the body as a JSON object. Returns NULL and fills rs on error; an
+ * empty body yields an empty object when !required. */
+cJSON *sim_body(struct sim_req *rq, struct sim_resp *rs, int required);
+/* Parse an integer query parameter in [lo, hi]; def when absent. -1 + rs on error. */
+int sim_query_int(struct sim_req *rq, struct sim_resp *rs, const char *name, long lo, long hi,
+                  long def, long *out);
+int sim_query_bool(struct sim_req *rq, struct sim_resp *rs, const char *name, int *out);
+/* Scope checks: return 1 when allowed, else fill rs (403) and return 0. */
+int sim_need_org(struct sim_req *rq, struct sim_resp *rs);
+int sim_can_env(struct sim_req *rq, struct sim_resp *rs, struct sim_env *e);
+int sim_can_session(struct sim_req *rq, struct sim_resp *rs, struct sim_session *s);
+int sim_can_work(struct sim_req *rq, struct sim_resp *rs, struct sim_work *w);
+
+/* Cursor helpers: "page_<n>" tokens. */
+int sim_page_parse(struct sim_req *rq, struct sim_resp *rs, size_t max, size_t *out, int *given);
+char *sim_page_token(size_t idx, char *out, size_t outlen);
+
+/* handlers */
+sim_handler_fn simh_env_create, simh_env_list, simh_env_get, simh_env_update, simh_env_archive, simh_env_delete;
+sim_handler_fn simh_agent_create, simh_agent_list, simh_agent_get;
+sim_handler_fn simh_session_create, simh_session_list, simh_session_get, simh_session_update;
+sim_handler_fn simh_session_archive, simh_session_delete;
+sim_handler_fn simh_events_list, simh_events_send, simh_events_stream;
+sim_handler_fn simh_work_poll, simh_work_stats, simh_work_list, simh_work_get, simh_work_update;
+sim_handler_fn simh_work_ack, simh_work_heartbeat, simh_work_stop;
+sim_handler_fn simh_sim_report, simh_sim_faults_get, simh_sim_faults_set, simh_sim_env_key, simh_sim_healthcheck;
+
+/* SSE (events.c) */
+long simevents_stream_read(struct sim_stream *st, char *out, size_t max);
+void simevents_stream_free(struct sim_stream *st);
+
+#endif

@@ -1,0 +1,198 @@
+// conformance.mjs — the official @anthropic-ai/sdk (pinned, unmodified) against
+// omni-sim. Reads ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_ENVIRONMENT_ID,
+// ANTHROPIC_ENVIRONMENT_KEY and OMNI_SIM_AGENT_ID (the sim's env file) and a
+// scratch workdir as argv[2]. Prints TAP lines; exits 1 on any failure.
+//
+// 1. operator calls with the org key: environments, agents, sessions, events,
+//    work stats/retrieve/update; env-key calls: work list;
+// 2. the SDK's EnvironmentWorker serves scripted sessions (six-tools,
+//    bash-once, burst:3) to completion with the six built-in tools;
+// 3. /_sim/report must show every call answered once and every result right.
+//
+// The SDK's glob tool needs Node 22 (fs.glob). On older Node we check that it
+// fails that way and substitute a small local glob tool of the same name, so
+// the session still round-trips a glob call through the SDK runner.
+import Anthropic from '@anthropic-ai/sdk';
+import { betaAgentToolset20260401 } from '@anthropic-ai/sdk/tools/agent-toolset/node';
+import { betaTool } from '@anthropic-ai/sdk/helpers/beta/json-schema';
+import * as fsp from 'node:fs/promises';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const env = process.env;
+const baseURL = env.ANTHROPIC_BASE_URL;
+const workdir = process.argv[2] || fs.mkdtempSync('/tmp/omni-conf-');
+const envId = env.ANTHROPIC_ENVIRONMENT_ID;
+const agentId = env.OMNI_SIM_AGENT_ID;
+let n = 0;
+let failed = 0;
+
+function ok(cond, what, extra) {
+    n++;
+    if (cond) {
+        console.log(`ok ${n} - ${what}`);
+    } else {
+        failed++;
+        console.log(`not ok ${n} - ${what}`);
+        if (extra !== undefined) console.log(`#   ${JSON.stringify(extra).slice(0, 600)}`);
+    }
+}
+
+async function report() {
+    const r = await fetch(`${baseURL}/_sim/report`);
+    return r.json();
+}
+
+async function expectError(p, status, code) {
+    try {
+        await p;
+        return false;
+    } catch (e) {
+        const gotCode = e?.error?.error?.details?.error_code;
+        return e.status === status && (code === undefined || gotCode === code);
+    }
+}
+
+// a glob that needs only Node 20: '*' and '?' in the last component, relative to the root
+function localGlobTool(ctx) {
+    return betaTool({
+        name: 'glob',
+        description: 'glob (Node < 22 stand-in for the SDK tool)',
+        inputSchema: { type: 'object', properties: { pattern: { type: 'string' }, path: { type: 'string' } }, required: ['pattern'] },
+        run: async ({ pattern, path: sub }) => {
+            const root = path.resolve(ctx.workdir, sub || '.');
+            const dir = path.join(root, path.dirname(pattern));
+            const re = new RegExp('^' + path.basename(pattern).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
+            const hits = (await fsp.readdir(dir)).filter((f) => re.test(f)).map((f) => path.join(dir, f));
+            return hits.length ? hits.join('\n') : 'no matches';
+        },
+    });
+}
+
+const client = new Anthropic({ apiKey: env.ANTHROPIC_API_KEY, baseURL, maxRetries: 2 });
+const envClient = new Anthropic({ apiKey: null, authToken: env.ANTHROPIC_ENVIRONMENT_KEY, baseURL, maxRetries: 2 });
+
+console.log(`# node ${process.version}, fs.glob ${typeof fs.glob}`);
+
+// ---- operator calls ----
+const e0 = await client.beta.environments.retrieve(envId);
+ok(e0.id === envId && e0.config?.type === 'self_hosted', 'environments.retrieve', e0);
+const e1 = await client.beta.environments.create({ name: 'conformance', config: { type: 'self_hosted' }, metadata: { suite: 'conf' } });
+ok(e1.id.startsWith('env_') && e1.metadata.suite === 'conf', 'environments.create', e1);
+const listed = [];
+for await (const e of client.beta.environments.list({ limit: 1 })) listed.push(e.id);
+ok(listed.includes(envId) && listed.includes(e1.id), 'environments.list auto-paginates (limit 1)', listed);
+const e1u = await client.beta.environments.update(e1.id, { description: 'updated', metadata: { suite: null } });
+ok(e1u.description === 'updated' && Object.keys(e1u.metadata).length === 0, 'environments.update', e1u);
+await client.beta.environments.archive(e1.id);
+ok(await expectError(client.beta.environments.update(e1.id, { name: 'x' }), 400, 'environment_archived'), 'archived environment update -> 400 environment_archived');
+const del = await client.beta.environments.delete(e1.id);
+ok(del.type === 'environment_deleted', 'environments.delete', del);
+ok(await expectError(client.beta.environments.retrieve(e1.id), 404), 'deleted environment -> 404');
+
+const agent = await client.beta.agents.retrieve(agentId);
+ok(agent.id === agentId, 'agents.retrieve', agent);
+
+const scenarios = ['six-tools', 'bash-once', 'burst:3'];
+const sessions = [];
+for (const sc of scenarios) {
+    const s = await client.beta.sessions.create({
+        agent: agentId,
+        environment_id: envId,
+        title: `conformance ${sc}`,
+        metadata: { sim_scenario: sc },
+        initial_events: [{ type: 'user.message', content: [{ type: 'text', text: `run ${sc}` }] }],
+    });
+    sessions.push(s);
+}
+ok(sessions.every((s) => s.id.startsWith('sesn_')), 'sessions.create x3');
+const got = await client.beta.sessions.retrieve(sessions[0].id);
+ok(got.environment_id === envId && Array.isArray(got.agent.skills), 'sessions.retrieve', got);
+const upd = await client.beta.sessions.update(sessions[0].id, { metadata: { note: 'x' } });
+ok(upd.metadata.note === 'x' && upd.metadata.sim_scenario === 'six-tools', 'sessions.update metadata patch', upd.metadata);
+const sl = [];
+for await (const s of client.beta.sessions.list({ limit: 2 })) sl.push(s.id);
+ok(sessions.every((s) => sl.includes(s.id)), 'sessions.list auto-paginates', sl);
+const evs = [];
+for await (const ev of client.beta.sessions.events.list(sessions[1].id, { limit: 1 })) evs.push(ev.type);
+ok(evs[0] === 'user.message' && evs.includes('agent.tool_use'), 'events.list auto-paginates', evs);
+const tevs = [];
+for await (const ev of client.beta.sessions.events.list(sessions[1].id, { types: ['agent.tool_use'] })) tevs.push(ev.type);
+ok(tevs.length === 1 && tevs[0] === 'agent.tool_use', 'events.list types filter', tevs);
+
+const stats = await client.beta.environments.work.stats(envId);
+ok(stats.type === 'work_queue_stats' && stats.depth === 3 && stats.pending === 0, 'work.stats before the worker', stats);
+const works = [];
+for await (const w of envClient.beta.environments.work.list(envId)) works.push(w);
+ok(works.length === 3 && works.every((w) => w.state === 'queued'), 'work.list with the environment key', works.map((w) => w.state));
+ok(await expectError(client.beta.environments.work.list(envId), 403), 'work.list with the org key -> 403');
+const wr = await client.beta.environments.work.retrieve(works[0].id, { environment_id: envId });
+ok(wr.id === works[0].id && wr.secret === null, 'work.retrieve (org key)', wr);
+const wu = await client.beta.environments.work.update(works[0].id, { environment_id: envId, metadata: { tag: 'conf' } });
+ok(wu.metadata.tag === 'conf', 'work.update metadata', wu);
+
+// ---- the SDK worker serves the sessions ----
+const sdkToolset = betaAgentToolset20260401({ workdir });
+const sdkGlob = sdkToolset.find((t) => t.name === 'glob');
+let globNote = 'SDK glob tool';
+if (typeof fs.glob !== 'function') {
+    let err = null;
+    try {
+        await sdkGlob.run({ pattern: '*' });
+    } catch (e) {
+        err = e;
+    }
+    ok(err !== null, 'SDK glob tool fails on this Node (no fs.glob), as documented', String(err));
+    globNote = 'local stand-in glob tool (Node < 22)';
+}
+console.log(`# glob served by: ${globNote}`);
+const tools = (ctx) => {
+    const set = betaAgentToolset20260401(ctx);
+    return typeof fs.glob === 'function' ? set : set.map((t) => (t.name === 'glob' ? localGlobTool(ctx) : t));
+};
+
+const ac = new AbortController();
+const worker = client.beta.environments.work.worker({
+    environmentId: envId,
+    environmentKey: env.ANTHROPIC_ENVIRONMENT_KEY,
+    workdir,
+    tools,
+    maxIdleMs: 1500,
+    workerId: 'conformance-worker',
+});
+const done = worker.run(ac.signal).catch((e) => e);
+const deadline = Date.now() + 45000;
+let rep;
+for (;;) {
+    rep = await report();
+    const mine = rep.sessions.filter((s) => sessions.some((x) => x.id === s.id));
+    const allDone = mine.every((s) => s.completed);
+    if ((allDone && rep.items_not_stopped === 0) || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 200));
+}
+const mid = await client.beta.environments.work.stats(envId);
+ok(mid.workers_polling >= 1, 'stats.workers_polling sees the SDK worker', mid);
+ac.abort();
+const runErr = await done;
+ok(runErr === undefined || runErr?.name === 'AbortError' || /abort/i.test(String(runErr)), 'worker.run ends on abort', String(runErr));
+
+rep = await report();
+const mine = rep.sessions.filter((s) => sessions.some((x) => x.id === s.id));
+ok(mine.length === 3 && mine.every((s) => s.completed), 'all scripted sessions completed', mine);
+ok(rep.duplicate_results === 0, 'no duplicate results', rep.duplicate_results);
+ok(rep.unanswered_calls === 0, 'no unanswered calls', rep.unanswered_calls);
+ok(rep.result_mismatches === 0, 'every result matched what the script expected', rep.problems);
+ok(rep.protocol_errors === 0, 'no protocol errors', rep.problems);
+ok(rep.items_not_stopped === 0, 'every work item stopped by the worker', rep.work_items);
+ok(rep.tool_calls_emitted === 6 + 1 + 3 && rep.results_received === 10, 'ten calls, ten results', [rep.tool_calls_emitted, rep.results_received]);
+const six = (await client.beta.sessions.events.list(sessions[0].id, { limit: 1000, types: ['agent.tool_use'] })).data.map((e) => e.name);
+ok(six.join(',') === 'write,read,edit,glob,grep,bash', 'six-tools used all six tools', six);
+const f = fs.readdirSync(workdir).filter((x) => x.startsWith('omni-sim-six-'));
+ok(f.length === 1 && fs.readFileSync(path.join(workdir, f[0]), 'utf8') === `alpha ${sessions[0].id}\ngamma\n`, 'six-tools file content on disk', f);
+
+// archive ends the session for any later stream
+const arch = await client.beta.sessions.archive(sessions[1].id);
+ok(arch.status === 'terminated', 'sessions.archive -> terminated', arch.status);
+
+console.log(`1..${n}`);
+process.exit(failed ? 1 : 0);
