@@ -41,6 +41,9 @@ DEV_CFLAGS  = -Werror -Wshadow -Wformat=2 -Wformat-security -Wstrict-prototypes 
               -Wmissing-prototypes -Wold-style-definition -Wpointer-arith -Wcast-align \
               -Wwrite-strings -Wundef -Wvla -Wnull-dereference -Wdouble-promotion \
               -Wimplicit-fallthrough -Wno-unused-parameter -Wno-format-truncation
+ifneq ($(findstring clang,$(shell $(CC) --version 2>/dev/null | head -1)),)
+DEV_CFLAGS += -Wno-unknown-warning-option
+endif
 ifeq ($(DEVELOPER),1)
 BASE_CFLAGS += $(DEV_CFLAGS)
 endif
