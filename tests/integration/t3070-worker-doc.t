@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# omni-worker help and man page stay in step: every option in the usage text
+# is documented in man/omni-worker.8 and every documented option is accepted.
+. "$(dirname "$0")/../lib.sh"
+
+W=$BIN/omni-worker
+help=$("$W" help)
+is "help exits 0" "$?" 0
+man=$(cat "$TOP/man/omni-worker.8")
+opts=$(printf '%s\n' "$help" | grep -oE -- '--[a-z][a-z0-9-]+' | sort -u)
+ok "usage lists options" test -n "$opts"
+for o in $opts; do
+    like "man page documents $o" "$man" "Fl -${o#--}([^a-z-]|$)"
+done
+for o in $(printf '%s\n' "$man" | grep -oE -- 'Fl -[a-z][a-z0-9-]+' | sed 's/^Fl -/--/' | sort -u); do
+    case $o in --environment-key|--work-secret) continue ;; esac
+    like "help mentions $o" "$help" "$o([^a-z-]|$)"
+done
+for c in 0 1 2 3; do
+    like "man page documents exit status $c" "$man" "^\.It $c\$"
+done
+"$W" >/dev/null 2>&1
+is "no command: usage error (exit 2)" "$?" 2
+done_testing

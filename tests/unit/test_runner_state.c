@@ -1,0 +1,410 @@
+/* Unit tests for worker/runstate.c: routing, de-duplication, confirmations,
+ * ownership, thread termination, the result cache and idle readiness. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "log.h"
+#include "../../worker/runstate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int owns(void *ud, const char *name)
+{
+    (void)ud;
+    return strcmp(name, "bash") == 0 || strcmp(name, "read") == 0 ||
+           strcmp(name, "my_custom") == 0;
+}
+
+static cJSON *ev(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static cJSON *ev(const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    cJSON *j = cJSON_Parse(buf);
+    assert_non_null(j);
+    return j;
+}
+
+static void live(struct rstate *rs, cJSON *j)
+{
+    rstate_live(rs, j);
+    cJSON_Delete(j);
+}
+
+static void hist(struct rstate *rs, cJSON *j)
+{
+    rstate_reconcile_add(rs, j);
+    cJSON_Delete(j);
+}
+
+#define TOOL(id, name) ev("{\"type\":\"agent.tool_use\",\"id\":\"%s\",\"name\":\"%s\",\"input\":{}}", id, name)
+#define TOOLP(id, perm) ev("{\"type\":\"agent.tool_use\",\"id\":\"%s\",\"name\":\"bash\",\"input\":{},\"evaluated_permission\":\"%s\"}", id, perm)
+#define RESULT(id) ev("{\"type\":\"user.tool_result\",\"id\":\"r_%s\",\"tool_use_id\":\"%s\"}", id, id)
+#define CONFIRM(id, v) ev("{\"type\":\"user.tool_confirmation\",\"id\":\"c_%s\",\"tool_use_id\":\"%s\",\"result\":\"%s\"}", id, id, v)
+#define IDLE(reason) ev("{\"type\":\"session.status_idle\",\"id\":\"i\",\"stop_reason\":{\"type\":\"%s\"}}", reason)
+
+/* Take the next call; assert its id; report it posted. */
+static void run_one(struct rstate *rs, const char *id)
+{
+    struct rs_call *c = rstate_next(rs);
+    assert_non_null(c);
+    assert_string_equal(c->id, id);
+    assert_null(c->cached);
+    rstate_done(rs, c->id, RS_POSTED, NULL);
+    rs_call_free(c);
+}
+
+static void test_live_dedup(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    (void)state;
+    live(rs, TOOL("t1", "bash"));
+    live(rs, TOOL("t1", "bash")); /* duplicate delivery */
+    assert_int_equal(rstate_queued(rs), 1);
+    run_one(rs, "t1");
+    assert_null(rstate_next(rs));
+    live(rs, TOOL("t1", "bash"));
+    assert_null(rstate_next(rs));
+    assert_true(rstate_answered(rs, "t1"));
+    rstate_free(rs);
+}
+
+static void test_one_at_a_time_in_order(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    struct rs_call *c;
+    (void)state;
+    live(rs, TOOL("a", "bash"));
+    live(rs, TOOL("b", "read"));
+    c = rstate_next(rs);
+    assert_string_equal(c->id, "a");
+    assert_null(rstate_next(rs)); /* serial: nothing while one runs */
+    rstate_done(rs, "a", RS_POSTED, NULL);
+    rs_call_free(c);
+    run_one(rs, "b");
+    rstate_free(rs);
+}
+
+static void test_reconcile_routes_unanswered_only(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    (void)state;
+    rstate_reconcile_begin(rs);
+    hist(rs, TOOL("x", "bash"));
+    hist(rs, RESULT("x"));
+    hist(rs, TOOL("y", "bash"));
+    rstate_reconcile_end(rs, 1);
+    run_one(rs, "y");
+    assert_null(rstate_next(rs));
+    /* the same ids arriving live later are duplicates */
+    live(rs, TOOL("x", "bash"));
+    live(rs, TOOL("y", "bash"));
+    assert_null(rstate_next(rs));
+    /* a second reconcile over the same history runs nothing again */
+    rstate_reconcile_begin(rs);
+    hist(rs, TOOL("x", "bash"));
+    hist(rs, RESULT("x"));
+    hist(rs, TOOL("y", "bash"));
+    rstate_reconcile_end(rs, 1);
+    assert_null(rstate_next(rs));
+    rstate_free(rs);
+}
+
+static void test_reconcile_failure_forgets_pass(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    (void)state;
+    rstate_reconcile_begin(rs);
+    hist(rs, TOOL("z", "bash"));
+    rstate_reconcile_end(rs, 0);
+    assert_null(rstate_next(rs));
+    live(rs, TOOL("z", "bash")); /* not treated as a duplicate */
+    run_one(rs, "z");
+    rstate_free(rs);
+}
+
+static void test_inflight_not_rerouted(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    struct rs_call *c;
+    (void)state;
+    live(rs, TOOL("a", "bash"));
+    c = rstate_next(rs);
+    assert_non_null(c);
+    rstate_reconcile_begin(rs);
+    hist(rs, TOOL("a", "bash"));
+    rstate_reconcile_end(rs, 1);
+    rstate_done(rs, "a", RS_POSTED, NULL);
+    rs_call_free(c);
+    assert_null(rstate_next(rs));
+    rstate_free(rs);
+}
+
+static void test_cache_reposts_never_reruns(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    struct rs_call *c;
+    struct rs_result r = {1, (char *)"boom"};
+    (void)state;
+    live(rs, TOOL("a", "bash"));
+    c = rstate_next(rs);
+    rstate_done(rs, "a", RS_POST_FAILED, &r);
+    rs_call_free(c);
+    assert_null(rstate_next(rs)); /* not re-run on its own */
+    rstate_reconcile_begin(rs);
+    hist(rs, TOOL("a", "bash"));
+    rstate_reconcile_end(rs, 1);
+    c = rstate_next(rs);
+    assert_non_null(c);
+    assert_non_null(c->cached);
+    assert_int_equal(c->cached->is_error, 1);
+    assert_string_equal(c->cached->text, "boom");
+    rstate_done(rs, "a", RS_POSTED, c->cached);
+    rs_call_free(c);
+    assert_true(rstate_answered(rs, "a"));
+    /* a cached result answered elsewhere is dropped */
+    live(rs, TOOL("b", "bash"));
+    c = rstate_next(rs);
+    rstate_done(rs, "b", RS_POST_FAILED, &r);
+    rs_call_free(c);
+    live(rs, RESULT("b"));
+    rstate_reconcile_begin(rs);
+    hist(rs, TOOL("b", "bash"));
+    rstate_reconcile_end(rs, 1);
+    assert_null(rstate_next(rs));
+    rstate_free(rs);
+}
+
+static void test_ask_held_until_allow(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    struct rs_call *c;
+    (void)state;
+    live(rs, TOOLP("q", "ask"));
+    assert_null(rstate_next(rs));
+    assert_int_equal(rstate_held(rs), 1);
+    /* reconnect: hold kept, not run */
+    rstate_reconcile_begin(rs);
+    hist(rs, TOOLP("q", "ask"));
+    rstate_reconcile_end(rs, 1);
+    assert_null(rstate_next(rs));
+    assert_int_equal(rstate_held(rs), 1);
+    live(rs, CONFIRM("q", "allow"));
+    assert_int_equal(rstate_held(rs), 0);
+    c = rstate_next(rs);
+    assert_non_null(c);
+    assert_true(c->gated);
+    rstate_done(rs, "q", RS_POSTED, NULL);
+    rs_call_free(c);
+    rstate_free(rs);
+}
+
+static void test_deny_posts_nothing(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    (void)state;
+    live(rs, TOOLP("d", "deny"));
+    assert_null(rstate_next(rs));
+    assert_true(rstate_answered(rs, "d"));
+    live(rs, TOOLP("q", "ask"));
+    live(rs, CONFIRM("q", "deny"));
+    assert_null(rstate_next(rs));
+    assert_true(rstate_answered(rs, "q"));
+    assert_int_equal(rstate_held(rs), 0);
+    /* deny overrides an allow verdict */
+    live(rs, CONFIRM("e", "allow"));
+    live(rs, TOOLP("e", "deny"));
+    assert_null(rstate_next(rs));
+    /* unknown verdict strings deny */
+    live(rs, TOOLP("f", "ask"));
+    live(rs, CONFIRM("f", "maybe"));
+    assert_null(rstate_next(rs));
+    rstate_free(rs);
+}
+
+static void test_unknown_permission_fails_closed(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    (void)state;
+    live(rs, TOOLP("u", "weird"));
+    assert_null(rstate_next(rs));
+    assert_int_equal(rstate_held(rs), 1);
+    rstate_free(rs);
+}
+
+static void test_confirmation_before_tool_use(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    (void)state;
+    live(rs, CONFIRM("early", "allow"));
+    live(rs, TOOLP("early", "ask"));
+    run_one(rs, "early");
+    /* history: confirmation recorded in pass 1 applies in pass 2 */
+    rstate_reconcile_begin(rs);
+    hist(rs, TOOLP("h", "ask"));
+    hist(rs, CONFIRM("h", "allow"));
+    rstate_reconcile_end(rs, 1);
+    run_one(rs, "h");
+    rstate_free(rs);
+}
+
+static void test_not_owned_left_alone(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    (void)state;
+    live(rs, TOOL("n", "web_thing"));
+    live(rs, ev("{\"type\":\"agent.custom_tool_use\",\"id\":\"cu\",\"name\":\"app_tool\"}"));
+    assert_null(rstate_next(rs));
+    assert_false(rstate_answered(rs, "n"));
+    assert_false(rstate_answered(rs, "cu"));
+    /* owned custom tool: handed out as custom */
+    live(rs, ev("{\"type\":\"agent.custom_tool_use\",\"id\":\"mc\",\"name\":\"my_custom\","
+                "\"input\":{\"a\":1}}"));
+    struct rs_call *c = rstate_next(rs);
+    assert_non_null(c);
+    assert_true(c->custom);
+    assert_int_equal(cJSON_GetObjectItem(c->input, "a")->valueint, 1);
+    rstate_done(rs, "mc", RS_POSTED, NULL);
+    rs_call_free(c);
+    rstate_free(rs);
+}
+
+static void test_thread_terminated(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    (void)state;
+    live(rs, ev("{\"type\":\"agent.tool_use\",\"id\":\"h1\",\"name\":\"bash\","
+                "\"evaluated_permission\":\"ask\",\"session_thread_id\":\"th\"}"));
+    live(rs, ev("{\"type\":\"agent.tool_use\",\"id\":\"q1\",\"name\":\"bash\","
+                "\"session_thread_id\":\"th\"}"));
+    assert_int_equal(rstate_held(rs), 1);
+    live(rs, ev("{\"type\":\"session.thread_status_terminated\",\"id\":\"tt\","
+                "\"session_thread_id\":\"th\"}"));
+    assert_int_equal(rstate_held(rs), 0);
+    assert_null(rstate_next(rs)); /* queued call of the thread dropped */
+    live(rs, ev("{\"type\":\"agent.tool_use\",\"id\":\"q2\",\"name\":\"bash\","
+                "\"session_thread_id\":\"th\"}"));
+    assert_null(rstate_next(rs));
+    live(rs, ev("{\"type\":\"agent.tool_use\",\"id\":\"q3\",\"name\":\"bash\","
+                "\"session_thread_id\":\"other\"}"));
+    run_one(rs, "q3");
+    rstate_free(rs);
+}
+
+static void test_idle_readiness(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    unsigned g1, g2;
+    (void)state;
+    assert_false(rstate_idle_ready(rs, &g1));
+    live(rs, TOOL("a", "bash"));
+    live(rs, IDLE("requires_action"));
+    assert_false(rstate_idle_ready(rs, &g1));
+    run_one(rs, "a");
+    live(rs, RESULT("a"));
+    live(rs, ev("{\"type\":\"session.status_running\",\"id\":\"r\"}"));
+    assert_false(rstate_idle_ready(rs, &g1));
+    live(rs, IDLE("end_turn"));
+    assert_true(rstate_idle_ready(rs, &g1));
+    /* neutral event keeps it armed; any other disarms */
+    live(rs, CONFIRM("zz", "allow"));
+    assert_true(rstate_idle_ready(rs, &g2));
+    assert_int_equal(g1, g2);
+    live(rs, ev("{\"type\":\"agent.message\",\"id\":\"m\"}"));
+    assert_false(rstate_idle_ready(rs, NULL));
+    /* another idle re-arms with a new generation */
+    live(rs, IDLE("retries_exhausted"));
+    assert_true(rstate_idle_ready(rs, &g2));
+    assert_int_not_equal(g1, g2);
+    /* held call defers */
+    live(rs, TOOLP("h", "ask"));
+    live(rs, IDLE("end_turn"));
+    assert_false(rstate_idle_ready(rs, NULL));
+    live(rs, CONFIRM("h", "deny"));
+    assert_true(rstate_idle_ready(rs, NULL));
+    /* after reconcile: armed iff history ended the turn */
+    rstate_reconcile_begin(rs);
+    hist(rs, ev("{\"type\":\"user.message\",\"id\":\"um\"}"));
+    rstate_reconcile_end(rs, 1);
+    assert_false(rstate_idle_ready(rs, NULL));
+    rstate_reconcile_begin(rs);
+    hist(rs, IDLE("end_turn"));
+    hist(rs, CONFIRM("q9", "allow"));
+    rstate_reconcile_end(rs, 1);
+    assert_true(rstate_idle_ready(rs, NULL));
+    live(rs, ev("{\"type\":\"session.status_terminated\",\"id\":\"st\"}"));
+    assert_true(rstate_ended(rs));
+    assert_false(rstate_idle_ready(rs, NULL));
+    rstate_free(rs);
+}
+
+static void test_result_event_shape(void **state)
+{
+    cJSON *e;
+    char *s;
+    (void)state;
+    e = rstate_result_event("t1", 0, 0, "");
+    s = cJSON_PrintUnformatted(e);
+    assert_string_equal(s, "{\"type\":\"user.tool_result\",\"tool_use_id\":\"t1\",\"is_error\":"
+                           "false,\"content\":[{\"type\":\"text\",\"text\":\"(no output)\"}]}");
+    cJSON_free(s);
+    cJSON_Delete(e);
+    e = rstate_result_event("c1", 1, 1, "Error: boom");
+    s = cJSON_PrintUnformatted(e);
+    assert_string_equal(s, "{\"type\":\"user.custom_tool_result\",\"custom_tool_use_id\":\"c1\","
+                           "\"is_error\":true,\"content\":[{\"type\":\"text\",\"text\":"
+                           "\"Error: boom\"}]}");
+    cJSON_free(s);
+    cJSON_Delete(e);
+}
+
+static void test_many_ids(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    char id[32];
+    (void)state;
+    for (int i = 0; i < 3000; i++) {
+        snprintf(id, sizeof id, "id%d", i);
+        live(rs, TOOL(id, "bash"));
+    }
+    for (int i = 0; i < 3000; i++) {
+        snprintf(id, sizeof id, "id%d", i);
+        run_one(rs, id);
+    }
+    for (int i = 0; i < 3000; i++) {
+        snprintf(id, sizeof id, "id%d", i);
+        assert_true(rstate_answered(rs, id));
+    }
+    rstate_free(rs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_live_dedup),
+        cmocka_unit_test(test_one_at_a_time_in_order),
+        cmocka_unit_test(test_reconcile_routes_unanswered_only),
+        cmocka_unit_test(test_reconcile_failure_forgets_pass),
+        cmocka_unit_test(test_inflight_not_rerouted),
+        cmocka_unit_test(test_cache_reposts_never_reruns),
+        cmocka_unit_test(test_ask_held_until_allow),
+        cmocka_unit_test(test_deny_posts_nothing),
+        cmocka_unit_test(test_unknown_permission_fails_closed),
+        cmocka_unit_test(test_confirmation_before_tool_use),
+        cmocka_unit_test(test_not_owned_left_alone),
+        cmocka_unit_test(test_thread_terminated),
+        cmocka_unit_test(test_idle_readiness),
+        cmocka_unit_test(test_result_event_shape),
+        cmocka_unit_test(test_many_ids),
+    };
+    log_setup("test_runner_state", LOG_TEXT, LOG_ERROR);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

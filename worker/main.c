@@ -1,0 +1,688 @@
+/*
+ * omni-worker — the environment worker: options, credential intake, dispatch.
+ *
+ *   omni-worker poll [options]     claim work and serve sessions
+ *   omni-worker run [options]      serve one already-claimed item
+ *   omni-worker version | help
+ *
+ * Credential rules (protocol.md §3.1): an organisation API key anywhere in the
+ * environment is refused (exit 3); the environment key comes from
+ * ANTHROPIC_ENVIRONMENT_KEY or --environment-key-file, never from argv. Once
+ * read, it is removed from the environment and its original bytes are
+ * overwritten (so /proc/self/environ no longer shows it), and the process is
+ * made non-dumpable so a same-uid tool shell cannot read /proc/<pid>/mem.
+ */
+#include "worker.h"
+
+#include "creds.h"
+#include "log.h"
+#include "timeutil.h"
+#include "version.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern char **environ;
+
+volatile sig_atomic_t wk_shutdown;
+volatile sig_atomic_t wk_hard_stop;
+volatile int wk_abort_now;
+
+static const char usage_text[] =
+    "usage: omni-worker poll [options]\n"
+    "       omni-worker run [options]\n"
+    "       omni-worker version | help\n"
+    "\n"
+    "credentials (never on the command line):\n"
+    "  ANTHROPIC_ENVIRONMENT_KEY or --environment-key-file FILE (mode 0600/0400)\n"
+    "  --environment-id ID          (or ANTHROPIC_ENVIRONMENT_ID)\n"
+    "  --base-url URL               (or ANTHROPIC_BASE_URL)\n"
+    "  --ca-file FILE               extra CA bundle\n"
+    "  --ignore-secret-base-url     do not use the work secret's api_base_url\n"
+    "poll:\n"
+    "  --worker-id ID               (or ANTHROPIC_WORKER_ID; default <host>-<16 hex>)\n"
+    "  --concurrency N              sessions at once, one child process each (default 1)\n"
+    "  --on-work SCRIPT             hand each session item to SCRIPT (protocol §10.2)\n"
+    "  --child-grace DUR            SIGTERM-to-SIGKILL grace for children (default 30s)\n"
+    "  --poll-idle-ms MIN[-MAX]     sleep after an empty poll (default 1000-3000)\n"
+    "  --max-items N                stop claiming after N items (default unlimited)\n"
+    "run:\n"
+    "  --work-id ID                 (or ANTHROPIC_WORK_ID)\n"
+    "  --session-id ID              (or ANTHROPIC_SESSION_ID)\n"
+    "  --work-secret-file FILE      the item's secret (mode 0600/0400)\n"
+    "sessions:\n"
+    "  --workdir DIR                per-session directories DIR/<session> (default ./omni-work)\n"
+    "  --keep-workdir               keep session directories after the run\n"
+    "  --max-idle DUR               end a session idle this long (default 60s, 0 = never)\n"
+    "  --drain-timeout DUR          on SIGTERM, wait this long for a running call (default 25s)\n"
+    "  --no-memory                  serve sessions with memory stores without memory\n"
+    "  --pass-env NAME              pass NAME to tool processes (repeatable)\n"
+    "  --allow-path DIR             extra directory the file tools may use (repeatable)\n"
+    "  --readonly-path DIR          extra read-only directory for the file tools (repeatable)\n"
+    "  --bash-timeout DUR           default bash timeout (default 120s)\n"
+    "  --bash-max-timeout DUR       largest bash timeout a call may ask for\n"
+    "  --tool-timeout DUR           wall limit of any tool call\n"
+    "  --max-file-bytes N           read/edit size cap\n"
+    "logging:\n"
+    "  --log-format text|json       (default text)\n"
+    "  --log-level debug|info|warn|error (default info)\n"
+    "  --log-inputs                 include tool inputs in the tool-call log lines\n"
+    "  --http-debug                 trace HTTP requests (credentials redacted)\n";
+
+enum {
+    OPT_ENV_ID = 256, OPT_ENV_KEY_FILE, OPT_ENV_KEY, OPT_BASE_URL, OPT_CA_FILE,
+    OPT_IGNORE_SECRET_URL, OPT_WORKER_ID, OPT_CONCURRENCY, OPT_ON_WORK, OPT_CHILD_GRACE,
+    OPT_POLL_IDLE, OPT_MAX_ITEMS, OPT_WORK_ID, OPT_SESSION_ID, OPT_SECRET_FILE, OPT_SECRET,
+    OPT_WORKDIR, OPT_KEEP_WORKDIR, OPT_MAX_IDLE, OPT_DRAIN, OPT_NO_MEMORY, OPT_PASS_ENV,
+    OPT_ALLOW_PATH, OPT_RO_PATH, OPT_BASH_TIMEOUT, OPT_BASH_MAX, OPT_TOOL_TIMEOUT,
+    OPT_MAX_FILE, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_LOG_INPUTS, OPT_HTTP_DEBUG,
+};
+
+static const struct option long_opts[] = {
+    {"environment-id", required_argument, NULL, OPT_ENV_ID},
+    {"environment-key-file", required_argument, NULL, OPT_ENV_KEY_FILE},
+    {"environment-key", required_argument, NULL, OPT_ENV_KEY},
+    {"base-url", required_argument, NULL, OPT_BASE_URL},
+    {"ca-file", required_argument, NULL, OPT_CA_FILE},
+    {"ignore-secret-base-url", no_argument, NULL, OPT_IGNORE_SECRET_URL},
+    {"worker-id", required_argument, NULL, OPT_WORKER_ID},
+    {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+    {"on-work", required_argument, NULL, OPT_ON_WORK},
+    {"child-grace", required_argument, NULL, OPT_CHILD_GRACE},
+    {"poll-idle-ms", required_argument, NULL, OPT_POLL_IDLE},
+    {"max-items", required_argument, NULL, OPT_MAX_ITEMS},
+    {"work-id", required_argument, NULL, OPT_WORK_ID},
+    {"session-id", required_argument, NULL, OPT_SESSION_ID},
+    {"work-secret-file", required_argument, NULL, OPT_SECRET_FILE},
+    {"work-secret", required_argument, NULL, OPT_SECRET},
+    {"workdir", required_argument, NULL, OPT_WORKDIR},
+    {"keep-workdir", no_argument, NULL, OPT_KEEP_WORKDIR},
+    {"max-idle", required_argument, NULL, OPT_MAX_IDLE},
+    {"drain-timeout", required_argument, NULL, OPT_DRAIN},
+    {"no-memory", no_argument, NULL, OPT_NO_MEMORY},
+    {"pass-env", required_argument, NULL, OPT_PASS_ENV},
+    {"allow-path", required_argument, NULL, OPT_ALLOW_PATH},
+    {"readonly-path", required_argument, NULL, OPT_RO_PATH},
+    {"bash-timeout", required_argument, NULL, OPT_BASH_TIMEOUT},
+    {"bash-max-timeout", required_argument, NULL, OPT_BASH_MAX},
+    {"tool-timeout", required_argument, NULL, OPT_TOOL_TIMEOUT},
+    {"max-file-bytes", required_argument, NULL, OPT_MAX_FILE},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"log-inputs", no_argument, NULL, OPT_LOG_INPUTS},
+    {"http-debug", no_argument, NULL, OPT_HTTP_DEBUG},
+    {NULL, 0, NULL, 0},
+};
+
+struct cli {
+    const char *env_key_file;
+    const char *work_id;
+    const char *session_id;
+    const char *secret_file;
+    const char *env_id;
+    const char *worker_id;
+};
+
+/* ---- signals ---------------------------------------------------------------- */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (wk_shutdown) {
+        wk_hard_stop = 1;
+        wk_abort_now = 1;
+    }
+    wk_shutdown = 1;
+}
+
+void wk_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+void wk_config_defaults(struct wk_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->honour_secret_base_url = 1;
+    cfg->concurrency = 1;
+    cfg->poll_idle_min_ms = WK_POLL_IDLE_MIN_MS;
+    cfg->poll_idle_max_ms = WK_POLL_IDLE_MAX_MS;
+    cfg->child_grace_ms = WK_CHILD_GRACE_MS;
+    cfg->workdir = "./omni-work";
+    cfg->max_idle_ms = WK_MAX_IDLE_MS;
+    cfg->drain_ms = WK_DRAIN_MS;
+}
+
+struct omni_client *wk_client_new(const struct wk_config *cfg, const char *base_url,
+                                  const char *cred, long timeout_ms, int retries,
+                                  struct omni_err *err)
+{
+    struct omni_client_opts o = {0};
+    o.base_url = base_url;
+    o.auth = OMNI_AUTH_BEARER;
+    o.credential = cred;
+    o.timeout_ms = timeout_ms;
+    o.max_retries = retries;
+    o.ca_file = cfg->ca_file;
+    o.debug = cfg->http_debug;
+    return omni_client_new(&o, err);
+}
+
+static int die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int die_usage(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "omni-worker: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nrun 'omni-worker help' for usage\n");
+    return WK_EXIT_USAGE;
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_dur(const char *s, long *out)
+{
+    int64_t ms;
+    if (omni_duration_parse(s, &ms) < 0 || ms > 365LL * 86400 * 1000)
+        return -1;
+    *out = (long)ms;
+    return 0;
+}
+
+static int list_add(const char **list, const char *v)
+{
+    for (int i = 0; i < WK_LIST_MAX; i++) {
+        if (!list[i]) {
+            list[i] = v;
+            list[i + 1] = NULL;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/*
+ * Take a variable out of the environment: copy its value, unset it, and
+ * overwrite the original "NAME=value" bytes so /proc/self/environ (which
+ * shows the initial environment block) no longer holds them.
+ */
+static char *env_take(const char *name)
+{
+    size_t nl = strlen(name), n = 0;
+    char *val = NULL, *entries[16];
+
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, name, nl) == 0 && (*e)[nl] == '=') {
+            if (!val && (*e)[nl + 1])
+                val = strdup(*e + nl + 1);
+            if (n < sizeof entries / sizeof entries[0])
+                entries[n++] = *e;
+        }
+    }
+    unsetenv(name);
+    for (size_t i = 0; i < n; i++)
+        explicit_bzero(entries[i], strlen(entries[i]));
+    return val;
+}
+
+/* Refuse an organisation API key anywhere in the environment (names only). */
+static int env_refuse_org_keys(void)
+{
+    const char *k = getenv("ANTHROPIC_API_KEY");
+    if (k && *k) {
+        fprintf(stderr,
+                "omni-worker: refusing to run: ANTHROPIC_API_KEY is set; the worker host must "
+                "not hold an organisation API key (tool calls could read it). Unset it and use "
+                "an environment key.\n");
+        return -1;
+    }
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (eq && strncmp(eq + 1, "sk-ant-api", 10) == 0) {
+            fprintf(stderr,
+                    "omni-worker: refusing to run: environment variable %.*s holds an "
+                    "organisation API key; the worker host must not hold one. Unset it.\n",
+                    (int)(eq - *e), *e);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Read a work secret file: regular, not group/other accessible, <= OMNI_SECRET_MAX. */
+static char *secret_read_file(const char *path, struct omni_err *err)
+{
+    struct stat st;
+    char *buf = NULL;
+    size_t len = 0, cap;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0) {
+        omni_err_set(err, OMNI_E_CONFIG, "cannot open work secret file \"%s\": %s", path,
+                     strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        omni_err_set(err, OMNI_E_CONFIG, "work secret file \"%s\" is not a regular file", path);
+        goto fail;
+    }
+    if (st.st_mode & 077) {
+        omni_err_set(err, OMNI_E_CONFIG,
+                     "work secret file \"%s\" is accessible by group or others (mode %04o): "
+                     "run chmod 600 \"%s\"",
+                     path, (unsigned)(st.st_mode & 07777), path);
+        goto fail;
+    }
+    cap = OMNI_SECRET_MAX + 2;
+    buf = malloc(cap);
+    if (!buf) {
+        omni_err_set(err, OMNI_E_IO, "out of memory");
+        goto fail;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            omni_err_set(err, OMNI_E_CONFIG, "cannot read work secret file \"%s\": %s", path,
+                         strerror(errno));
+            goto fail;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len >= cap - 1)
+            break;
+    }
+    if (len > OMNI_SECRET_MAX) {
+        omni_err_set(err, OMNI_E_CONFIG, "work secret file \"%s\" is too large", path);
+        goto fail;
+    }
+    buf[len] = '\0';
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+        buf[--len] = '\0';
+    if (!len) {
+        omni_err_set(err, OMNI_E_CONFIG, "work secret file \"%s\" is empty", path);
+        goto fail;
+    }
+    close(fd);
+    return buf;
+fail:
+    if (buf) {
+        explicit_bzero(buf, cap);
+        free(buf);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void worker_id_default(char *out, size_t outlen)
+{
+    char host[HOST_NAME_MAX + 1] = "";
+    unsigned char rnd[8];
+    char hex[17];
+
+    if (gethostname(host, sizeof host) < 0 || !host[0])
+        snprintf(host, sizeof host, "omni-worker");
+    host[HOST_NAME_MAX] = '\0';
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        uint64_t t = (uint64_t)omni_wall_us() ^ ((uint64_t)getpid() << 32);
+        memcpy(rnd, &t, sizeof rnd);
+    }
+    for (int i = 0; i < 8; i++)
+        snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+    snprintf(out, outlen, "%.200s-%s", host, hex);
+}
+
+/* ---- option parsing ------------------------------------------------------------- */
+
+static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *cli)
+{
+    int c;
+    long v;
+    enum log_format lf = LOG_TEXT;
+    enum log_level ll = LOG_INFO;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        const char *a = optarg;
+        switch (c) {
+        case OPT_ENV_ID: cli->env_id = a; break;
+        case OPT_ENV_KEY_FILE: cli->env_key_file = a; break;
+        case OPT_ENV_KEY:
+        case OPT_SECRET:
+            fprintf(stderr, "omni-worker: %s is not accepted on the command line (argv is "
+                            "visible to every local user); use %s\n",
+                    c == OPT_ENV_KEY ? "the environment key" : "the work secret",
+                    c == OPT_ENV_KEY ? "ANTHROPIC_ENVIRONMENT_KEY or --environment-key-file"
+                                     : "--work-secret-file");
+            return -1;
+        case OPT_BASE_URL: cfg->base_url = a; break;
+        case OPT_CA_FILE: cfg->ca_file = a; break;
+        case OPT_IGNORE_SECRET_URL: cfg->honour_secret_base_url = 0; break;
+        case OPT_WORKER_ID: cli->worker_id = a; break;
+        case OPT_CONCURRENCY:
+            if (parse_long(a, 1, WK_CONCURRENCY_MAX, &v) < 0)
+                return die_usage("--concurrency \"%s\" is not a number in 1..256", a), -1;
+            cfg->concurrency = (int)v;
+            break;
+        case OPT_ON_WORK:
+            cfg->on_work = strcmp(a, "in-process") == 0 || !*a ? NULL : a;
+            break;
+        case OPT_CHILD_GRACE:
+            if (parse_dur(a, &cfg->child_grace_ms) < 0)
+                return die_usage("--child-grace \"%s\" is not a duration", a), -1;
+            break;
+        case OPT_POLL_IDLE: {
+            char *end;
+            long lo, hi;
+            errno = 0;
+            lo = strtol(a, &end, 10);
+            hi = lo * 3;
+            if (*end == '-')
+                hi = strtol(end + 1, &end, 10);
+            else if (lo == 0)
+                hi = 1;
+            if (errno || *end || lo < 0 || hi <= lo || hi > 600000)
+                return die_usage("--poll-idle-ms \"%s\" is not MIN or MIN-MAX milliseconds", a),
+                       -1;
+            cfg->poll_idle_min_ms = lo;
+            cfg->poll_idle_max_ms = hi;
+            break;
+        }
+        case OPT_MAX_ITEMS:
+            if (parse_long(a, 0, LONG_MAX, &cfg->max_items) < 0)
+                return die_usage("--max-items \"%s\" is not a number", a), -1;
+            break;
+        case OPT_WORK_ID: cli->work_id = a; break;
+        case OPT_SESSION_ID: cli->session_id = a; break;
+        case OPT_SECRET_FILE: cli->secret_file = a; break;
+        case OPT_WORKDIR: cfg->workdir = a; break;
+        case OPT_KEEP_WORKDIR: cfg->keep_workdir = 1; break;
+        case OPT_MAX_IDLE:
+            if (parse_dur(a, &cfg->max_idle_ms) < 0)
+                return die_usage("--max-idle \"%s\" is not a duration", a), -1;
+            break;
+        case OPT_DRAIN:
+            if (parse_dur(a, &cfg->drain_ms) < 0)
+                return die_usage("--drain-timeout \"%s\" is not a duration", a), -1;
+            break;
+        case OPT_NO_MEMORY: cfg->no_memory = 1; break;
+        case OPT_PASS_ENV:
+            if (strncasecmp(a, "ANTHROPIC_", 10) == 0)
+                return die_usage("--pass-env \"%s\": ANTHROPIC_* variables are never passed to "
+                                 "tools",
+                                 a),
+                       -1;
+            if (list_add(cfg->pass_env, a) < 0)
+                return die_usage("too many --pass-env options (max 64)%s", ""), -1;
+            break;
+        case OPT_ALLOW_PATH:
+        case OPT_RO_PATH:
+            if (a[0] != '/')
+                return die_usage("path \"%s\" must be absolute", a), -1;
+            if (list_add(c == OPT_ALLOW_PATH ? cfg->allowed_roots : cfg->readonly_roots, a) < 0)
+                return die_usage("too many path options (max 64)%s", ""), -1;
+            break;
+        case OPT_BASH_TIMEOUT:
+            if (parse_dur(a, &cfg->bash_default_timeout_ms) < 0)
+                return die_usage("--bash-timeout \"%s\" is not a duration", a), -1;
+            break;
+        case OPT_BASH_MAX:
+            if (parse_dur(a, &cfg->bash_max_timeout_ms) < 0)
+                return die_usage("--bash-max-timeout \"%s\" is not a duration", a), -1;
+            break;
+        case OPT_TOOL_TIMEOUT:
+            if (parse_dur(a, &cfg->tool_timeout_ms) < 0)
+                return die_usage("--tool-timeout \"%s\" is not a duration", a), -1;
+            break;
+        case OPT_MAX_FILE:
+            if (parse_long(a, 1, 1L << 30, &v) < 0)
+                return die_usage("--max-file-bytes \"%s\" is not a number", a), -1;
+            cfg->max_file_bytes = (size_t)v;
+            break;
+        case OPT_LOG_FORMAT:
+            if (log_format_parse(a, &lf) < 0)
+                return die_usage("--log-format \"%s\" is not text or json", a), -1;
+            log_setup(WK_PROG, lf, log_get_level());
+            break;
+        case OPT_LOG_LEVEL:
+            if (log_level_parse(a, &ll) < 0)
+                return die_usage("--log-level \"%s\" is not debug, info, warn or error", a), -1;
+            log_set_level(ll);
+            break;
+        case OPT_LOG_INPUTS: cfg->log_inputs = 1; break;
+        case OPT_HTTP_DEBUG: cfg->http_debug = 1; break;
+        case 'h':
+            fputs(usage_text, stdout);
+            exit(WK_EXIT_OK);
+        default:
+            if (optopt)
+                return die_usage("unknown or incomplete option \"%s\"",
+                                 argv[optind - 1] ? argv[optind - 1] : "?"),
+                       -1;
+            return die_usage("unknown option \"%s\"", argv[optind - 1] ? argv[optind - 1] : "?"),
+                   -1;
+        }
+    }
+    if (optind < argc)
+        return die_usage("unexpected argument \"%s\"", argv[optind]), -1;
+    return 0;
+}
+
+static const char *env_or(const char *flag, const char *name)
+{
+    const char *v;
+    if (flag && *flag)
+        return flag;
+    v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* The environment key: --environment-key-file, else ANTHROPIC_ENVIRONMENT_KEY
+ * (already taken out of the environment). Returns 0, -1 config error, -2 org key. */
+static int key_load(const struct cli *cli, char **env_key)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    enum omni_key_kind kind;
+
+    if (cli->env_key_file) {
+        char *k = omni_key_read_file(cli->env_key_file, &err);
+        if (!k) {
+            fprintf(stderr, "omni-worker: %s\n", err.msg);
+            return -1;
+        }
+        if (*env_key) {
+            log_warn("both ANTHROPIC_ENVIRONMENT_KEY and --environment-key-file are set; using "
+                     "the file");
+            omni_key_free(*env_key);
+        }
+        *env_key = k;
+    }
+    if (!*env_key)
+        return 0;
+    if (omni_key_check(*env_key, "the environment key", &err) < 0) {
+        fprintf(stderr, "omni-worker: %s\n", err.msg);
+        return -1;
+    }
+    kind = omni_key_classify(*env_key);
+    if (kind == OMNI_KEY_ORG) {
+        fprintf(stderr, "omni-worker: refusing to run: the environment key given is an "
+                        "organisation API key; use the environment's own key\n");
+        return -2;
+    }
+    if (kind != OMNI_KEY_ENV)
+        log_warn("the environment key does not look like an environment key (%s); using it "
+                 "anyway",
+                 omni_key_kind_name(kind));
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct wk_config cfg;
+    struct cli cli = {0};
+    const char *mode;
+    char *env_key = NULL, *secret = NULL;
+    int rc;
+
+    log_setup(WK_PROG, LOG_TEXT, LOG_INFO);
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
+        fputs(usage_text, argc < 2 ? stderr : stdout);
+        return argc < 2 ? WK_EXIT_USAGE : WK_EXIT_OK;
+    }
+    mode = argv[1];
+    if (strcmp(mode, "version") == 0 || strcmp(mode, "--version") == 0) {
+        printf("omni-worker %s\n", OMNI_VERSION);
+        return WK_EXIT_OK;
+    }
+    if (strcmp(mode, "poll") && strcmp(mode, "run") && strcmp(mode, "serve-item"))
+        return die_usage("unknown command \"%s\"", mode);
+
+    /* Protect memory first, then take the secrets out of the environment. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (env_refuse_org_keys() < 0)
+        return WK_EXIT_CREDS;
+    env_key = env_take("ANTHROPIC_ENVIRONMENT_KEY");
+    secret = env_take("ANTHROPIC_WORK_SECRET");
+
+    wk_config_defaults(&cfg);
+    if (parse_opts(argc - 1, argv + 1, &cfg, &cli) < 0) {
+        rc = WK_EXIT_USAGE;
+        goto out;
+    }
+    cfg.child_argc = argc - 2;
+    cfg.child_argv = argv + 2;
+    cfg.base_url = env_or(cfg.base_url, "ANTHROPIC_BASE_URL");
+    wk_signals_install();
+
+    if (strcmp(mode, "serve-item") == 0) {
+        /* Internal: a supervised child; key and work come over stdin. */
+        omni_key_free(env_key);
+        env_key = NULL;
+        rc = poller_serve_child(&cfg);
+        goto out;
+    }
+    {
+        const char *id = env_or(cli.env_id, "ANTHROPIC_ENVIRONMENT_ID");
+        if (!id) {
+            rc = die_usage("no environment id: set ANTHROPIC_ENVIRONMENT_ID or "
+                           "--environment-id%s",
+                           "");
+            goto out;
+        }
+        if (!omni_id_valid(id)) {
+            rc = die_usage("environment id \"%s\" is not a valid id", id);
+            goto out;
+        }
+        snprintf(cfg.environment_id, sizeof cfg.environment_id, "%s", id);
+    }
+    rc = key_load(&cli, &env_key);
+    if (rc < 0) {
+        rc = rc == -2 ? WK_EXIT_CREDS : WK_EXIT_USAGE;
+        goto out;
+    }
+
+    if (strcmp(mode, "poll") == 0) {
+        const char *wid = env_or(cli.worker_id, "ANTHROPIC_WORKER_ID");
+        if (!env_key) {
+            rc = die_usage("no environment key: set ANTHROPIC_ENVIRONMENT_KEY or "
+                           "--environment-key-file%s",
+                           "");
+            goto out;
+        }
+        if (wid)
+            snprintf(cfg.worker_id, sizeof cfg.worker_id, "%s", wid);
+        else
+            worker_id_default(cfg.worker_id, sizeof cfg.worker_id);
+        rc = poller_run(&cfg, env_key);
+    } else {
+        /* run: one already-claimed item (protocol.md §10.3) */
+        struct omni_work w;
+        const char *work_id = env_or(cli.work_id, "ANTHROPIC_WORK_ID");
+        const char *sess_id = env_or(cli.session_id, "ANTHROPIC_SESSION_ID");
+        struct omni_err err = OMNI_ERR_INIT;
+        int fatal = 0;
+
+        if (!work_id || !sess_id) {
+            rc = die_usage("missing %s", !work_id ? "work id (ANTHROPIC_WORK_ID or --work-id)"
+                                                  : "session id (ANTHROPIC_SESSION_ID or "
+                                                    "--session-id)");
+            goto out;
+        }
+        if (!omni_id_valid(work_id) || !omni_id_valid(sess_id)) {
+            rc = die_usage("invalid work or session id \"%s\"",
+                           !omni_id_valid(work_id) ? work_id : sess_id);
+            goto out;
+        }
+        if (cli.secret_file) {
+            char *s = secret_read_file(cli.secret_file, &err);
+            if (!s) {
+                fprintf(stderr, "omni-worker: %s\n", err.msg);
+                rc = WK_EXIT_USAGE;
+                goto out;
+            }
+            if (secret) {
+                explicit_bzero(secret, strlen(secret));
+                free(secret);
+            }
+            secret = s;
+        }
+        if (!env_key && !secret) {
+            rc = die_usage("no credential: set ANTHROPIC_ENVIRONMENT_KEY, "
+                           "--environment-key-file or --work-secret-file%s",
+                           "");
+            goto out;
+        }
+        memset(&w, 0, sizeof w);
+        snprintf(w.id, sizeof w.id, "%s", work_id);
+        snprintf(w.environment_id, sizeof w.environment_id, "%s", cfg.environment_id);
+        snprintf(w.data_type, sizeof w.data_type, "session");
+        snprintf(w.data_id, sizeof w.data_id, "%s", sess_id);
+        w.secret = secret;
+        rc = item_serve(&cfg, &w, env_key, &fatal) == 0 ? WK_EXIT_OK : WK_EXIT_RUNTIME;
+    }
+
+out:
+    omni_key_free(env_key);
+    if (secret) {
+        explicit_bzero(secret, strlen(secret));
+        free(secret);
+    }
+    return rc;
+}

@@ -1,0 +1,607 @@
+/*
+ * poller — the poll loop (protocol.md §9.1, §9.2) and how claimed items are
+ * served: in-process (--concurrency 1), one supervised child process per
+ * session (--concurrency N > 1: fork + exec of /proc/self/exe in the internal
+ * `serve-item` mode, key and work JSON over a pipe), or an --on-work script
+ * (§10.2), counted against --concurrency.
+ *
+ * Supervision: children run in their own process group. A child that exits
+ * 0 (served) or WK_CHILD_FAILED / WK_CHILD_POISON (failed, teardown done) needs
+ * nothing more; any other exit or a signal is a crash, and the supervisor
+ * force-stops the item. On SIGTERM/SIGINT the supervisor stops claiming,
+ * sends one SIGTERM to each child group, waits up to --child-grace, then
+ * SIGKILLs what is left and force-stops those items. A second signal skips
+ * the grace.
+ */
+#include "worker.h"
+
+#include "creds.h"
+#include "log.h"
+#include "timeutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define WK_CHILD_FAILED 1
+#define WK_CHILD_POISON 4
+#define POLLER_TICK_MS 100L
+#define POLLER_PIPE_TIMEOUT_MS 5000
+#define POLLER_CHILD_INPUT_MAX (2u * 1024 * 1024)
+
+_Static_assert(sizeof(sig_atomic_t) == sizeof(int), "sig_atomic_t must be an int");
+#define SHUTDOWN_FLAG ((volatile int *)&wk_shutdown)
+
+extern char **environ;
+
+struct slot {
+    pid_t pid;                    /* 0 = free */
+    int on_work;
+    char work_id[OMNI_ID_MAX];
+    char session_id[OMNI_ID_MAX];
+    int64_t started_ms;
+};
+
+struct poller {
+    const struct wk_config *cfg;
+    const char *env_key;
+    struct slot *slots;
+    int nslots, busy;
+    char poison[WK_POISON_RING][OMNI_ID_MAX];
+    int poison_next;
+    long items;
+    int fatal;                    /* exit 1 after draining */
+    int term_sent;
+    int64_t term_at;
+    int kill_sent;
+    char self_exe[4096];          /* our binary, resolved once (valgrind-safe) */
+};
+
+/* ---- poison ring ----------------------------------------------------------------- */
+
+static void poison_add(struct poller *p, const char *id)
+{
+    snprintf(p->poison[p->poison_next], OMNI_ID_MAX, "%s", id);
+    p->poison_next = (p->poison_next + 1) % WK_POISON_RING;
+}
+
+static int poison_has(const struct poller *p, const char *id)
+{
+    for (int i = 0; i < WK_POISON_RING; i++)
+        if (p->poison[i][0] && strcmp(p->poison[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+/* ---- pipes and spawning -------------------------------------------------------------- */
+
+/* Write everything within a deadline; returns 0 or -1. */
+static int write_all(int fd, const char *data, size_t len, int timeout_ms)
+{
+    int64_t end = omni_mono_ms() + timeout_ms;
+    while (len) {
+        struct pollfd pfd = {fd, POLLOUT, 0};
+        int64_t left = end - omni_mono_ms();
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            return -1;
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            return -1;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Build "NAME=value" in a malloc'd string. */
+static char *env_pair(const char *name, const char *value)
+{
+    size_t n = strlen(name) + strlen(value) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s=%s", name, value);
+    return s;
+}
+
+/*
+ * Fork and exec. stdin is a pipe (write end returned in *in_fd, non-blocking),
+ * stdout goes to our stderr. Exec failure is reported through a close-on-exec
+ * pipe: returns -1 with errno set then. Only async-signal-safe calls run
+ * between fork and exec.
+ */
+static pid_t spawn(const char *path, char *const argv[], char *const envp[], int use_path,
+                   int *in_fd)
+{
+    int inp[2], errp[2], e = 0;
+    pid_t pid;
+    ssize_t n;
+
+    if (pipe2(inp, O_CLOEXEC) < 0)
+        return -1;
+    if (pipe2(errp, O_CLOEXEC) < 0) {
+        close(inp[0]);
+        close(inp[1]);
+        return -1;
+    }
+    pid = fork();
+    if (pid < 0) {
+        e = errno;
+        close(inp[0]);
+        close(inp[1]);
+        close(errp[0]);
+        close(errp[1]);
+        errno = e;
+        return -1;
+    }
+    if (pid == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_DFL;
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGPIPE, &sa, NULL);
+        setpgid(0, 0);
+        if (dup2(inp[0], 0) < 0 || dup2(2, 1) < 0)
+            goto fail;
+        if (use_path)
+            execvpe(path, argv, envp);
+        else
+            execve(path, argv, envp);
+    fail:
+        e = errno;
+        n = write(errp[1], &e, sizeof e);
+        (void)n;
+        _exit(127);
+    }
+    close(inp[0]);
+    close(errp[1]);
+    n = read(errp[0], &e, sizeof e);
+    close(errp[0]);
+    if (n == (ssize_t)sizeof e) {
+        close(inp[1]);
+        waitpid(pid, NULL, 0);
+        errno = e;
+        return -1;
+    }
+    fcntl(inp[1], F_SETFL, fcntl(inp[1], F_GETFL) | O_NONBLOCK);
+    *in_fd = inp[1];
+    return pid;
+}
+
+/* A serve-item child: argv = omni-worker serve-item <our options>. */
+static pid_t spawn_serve_child(struct poller *p, const struct omni_work *w)
+{
+    const struct wk_config *cfg = p->cfg;
+    char **argv = calloc((size_t)cfg->child_argc + 3, sizeof *argv);
+    cJSON *msg = NULL, *work = NULL;
+    char *text = NULL;
+    pid_t pid = -1;
+    int in_fd = -1;
+
+    if (!argv)
+        return -1;
+    argv[0] = (char *)WK_PROG;
+    argv[1] = (char *)"serve-item";
+    for (int i = 0; i < cfg->child_argc; i++)
+        argv[i + 2] = cfg->child_argv[i];
+    pid = spawn(p->self_exe, argv, environ, 0, &in_fd);
+    free(argv);
+    if (pid < 0) {
+        log_error("cannot start a session child process: %s", strerror(errno));
+        return -1;
+    }
+    msg = cJSON_CreateObject();
+    work = cJSON_Parse(w->raw ? w->raw : "null");
+    cJSON_AddStringToObject(msg, "environment_key", p->env_key);
+    cJSON_AddStringToObject(msg, "environment_id", cfg->environment_id);
+    if (work)
+        cJSON_AddItemToObject(msg, "work", work);
+    text = cJSON_PrintUnformatted(msg);
+    if (!text || write_all(in_fd, text, strlen(text), POLLER_PIPE_TIMEOUT_MS) < 0)
+        log_kv(LOG_ERROR, "cannot hand the item to its child process", "work", w->id, NULL);
+    if (text) {
+        explicit_bzero(text, strlen(text));
+        free(text);
+    }
+    /* wipe the key inside the JSON tree before freeing it */
+    cJSON *k = cJSON_GetObjectItemCaseSensitive(msg, "environment_key");
+    if (cJSON_IsString(k))
+        explicit_bzero(k->valuestring, strlen(k->valuestring));
+    cJSON_Delete(msg);
+    close(in_fd);
+    return pid;
+}
+
+/* An --on-work script (protocol.md §10.2). Returns pid, or -1 (errno set). */
+static pid_t spawn_on_work(struct poller *p, const struct omni_work *w)
+{
+    size_t n = 0;
+    char **envp;
+    char *argv[2];
+    pid_t pid;
+    int in_fd = -1, e;
+
+    for (char **e2 = environ; e2 && *e2; e2++)
+        n++;
+    envp = calloc(n + 5, sizeof *envp);
+    if (!envp)
+        return -1;
+    size_t k = 0;
+    for (char **e2 = environ; e2 && *e2; e2++) {
+        if (strncmp(*e2, "ANTHROPIC_WORK_ID=", 18) == 0 ||
+            strncmp(*e2, "ANTHROPIC_ENVIRONMENT_ID=", 25) == 0 ||
+            strncmp(*e2, "ANTHROPIC_SESSION_ID=", 21) == 0 ||
+            strncmp(*e2, "ANTHROPIC_ENVIRONMENT_KEY=", 26) == 0)
+            continue;
+        envp[k++] = *e2;
+    }
+    size_t own = k;
+    envp[k++] = env_pair("ANTHROPIC_WORK_ID", w->id);
+    envp[k++] = env_pair("ANTHROPIC_ENVIRONMENT_ID",
+                         w->environment_id[0] ? w->environment_id : p->cfg->environment_id);
+    envp[k++] = env_pair("ANTHROPIC_SESSION_ID", w->data_id);
+    envp[k++] = env_pair("ANTHROPIC_ENVIRONMENT_KEY", p->env_key);
+    envp[k] = NULL;
+    argv[0] = (char *)p->cfg->on_work;
+    argv[1] = NULL;
+    pid = -1;
+    if (envp[own] && envp[own + 1] && envp[own + 2] && envp[own + 3])
+        pid = spawn(p->cfg->on_work, argv, envp, strchr(p->cfg->on_work, '/') == NULL, &in_fd);
+    e = errno;
+    for (size_t i = own; i < k; i++) {
+        if (envp[i]) {
+            explicit_bzero(envp[i], strlen(envp[i]));
+            free(envp[i]);
+        }
+    }
+    free(envp);
+    if (pid < 0) {
+        errno = e;
+        return -1;
+    }
+    if (w->raw && write_all(in_fd, w->raw, strlen(w->raw), POLLER_PIPE_TIMEOUT_MS) < 0)
+        log_kv(LOG_WARN, "could not write the work item to the --on-work script's stdin", "work",
+               w->id, NULL);
+    close(in_fd);
+    return pid;
+}
+
+/* ---- supervision -------------------------------------------------------------------- */
+
+static void slot_done(struct poller *p, struct slot *s, int status)
+{
+    char code[32];
+    int crashed;
+
+    if (WIFSIGNALED(status)) {
+        snprintf(code, sizeof code, "signal %d", WTERMSIG(status));
+        crashed = 1;
+    } else {
+        int ec = WEXITSTATUS(status);
+        snprintf(code, sizeof code, "exit %d", ec);
+        crashed = s->on_work ? 0 : !(ec == 0 || ec == WK_CHILD_FAILED || ec == WK_CHILD_POISON);
+        if (!s->on_work && ec == WK_CHILD_POISON)
+            poison_add(p, s->work_id);
+        if (s->on_work && ec != 0)
+            log_kv(LOG_WARN, "--on-work script exited with an error", "work", s->work_id,
+                   "status", code, NULL);
+    }
+    if (s->on_work) {
+        /* §10.2 step 9: a non-force stop after the script returns (409 ignored);
+         * a forced one when we are shutting down or it was killed. */
+        log_kv(LOG_INFO, "--on-work script finished", "work", s->work_id, "session",
+               s->session_id, "status", code, NULL);
+        item_stop(p->cfg, p->cfg->base_url, p->env_key, p->cfg->environment_id, s->work_id,
+                  wk_shutdown || WIFSIGNALED(status));
+    } else if (crashed) {
+        log_kv(LOG_ERROR, "session child crashed; force-stopping its item", "work", s->work_id,
+               "session", s->session_id, "status", code, NULL);
+        item_stop(p->cfg, p->cfg->base_url, p->env_key, p->cfg->environment_id, s->work_id, 1);
+    } else {
+        log_kv(LOG_DEBUG, "session child finished", "work", s->work_id, "status", code, NULL);
+    }
+    s->pid = 0;
+    p->busy--;
+}
+
+static void reap(struct poller *p)
+{
+    for (int i = 0; i < p->nslots; i++) {
+        int st;
+        if (!p->slots[i].pid)
+            continue;
+        pid_t r = waitpid(p->slots[i].pid, &st, WNOHANG);
+        if (r == p->slots[i].pid)
+            slot_done(p, &p->slots[i], st);
+    }
+}
+
+static void signal_children(struct poller *p, int sig)
+{
+    for (int i = 0; i < p->nslots; i++)
+        if (p->slots[i].pid)
+            kill(-p->slots[i].pid, sig);
+}
+
+/* Shutdown / end: wait for every child, SIGTERM once, SIGKILL after the grace. */
+static void drain_children(struct poller *p)
+{
+    while (p->busy) {
+        reap(p);
+        if (!p->busy)
+            break;
+        if (wk_shutdown && !p->term_sent) {
+            log_info("shutting down: asking %d child process(es) to drain", p->busy);
+            signal_children(p, SIGTERM);
+            p->term_sent = 1;
+            p->term_at = omni_mono_ms();
+        }
+        if (p->term_sent && !p->kill_sent &&
+            (wk_hard_stop || omni_mono_ms() - p->term_at >= p->cfg->child_grace_ms)) {
+            log_warn("killing %d child process(es) that did not exit in time", p->busy);
+            signal_children(p, SIGKILL);
+            p->kill_sent = 1;
+        }
+        omni_sleep_ms(POLLER_TICK_MS, NULL);
+    }
+}
+
+static struct slot *slot_free(struct poller *p)
+{
+    for (int i = 0; i < p->nslots; i++)
+        if (!p->slots[i].pid)
+            return &p->slots[i];
+    return NULL;
+}
+
+/* ---- one claimed item ------------------------------------------------------------------ */
+
+/* Returns -1 when the poller must stop (unrunnable --on-work script). */
+static int dispatch(struct poller *p, const struct omni_work *w)
+{
+    const struct wk_config *cfg = p->cfg;
+    struct slot *s;
+    pid_t pid;
+
+    if (cfg->on_work && strcmp(w->data_type, "session") != 0) {
+        log_kv(LOG_WARN, "non-session work item; --on-work script not run", "work", w->id, "type",
+               w->data_type, NULL);
+        item_stop(cfg, cfg->base_url, p->env_key, cfg->environment_id, w->id, 0);
+        return 0;
+    }
+    if (!cfg->on_work && cfg->concurrency == 1) {
+        int fatal = 0;
+        if (item_serve(cfg, w, p->env_key, &fatal) < 0 && fatal)
+            poison_add(p, w->id);
+        return 0;
+    }
+    s = slot_free(p);
+    if (!s)
+        return 0; /* cannot happen: the loop polls only with a free slot */
+    pid = cfg->on_work ? spawn_on_work(p, w) : spawn_serve_child(p, w);
+    if (pid < 0) {
+        int e = errno;
+        if (cfg->on_work) {
+            log_kv(LOG_ERROR, "cannot run the --on-work script; stopping the worker", "script",
+                   cfg->on_work, "error", strerror(e), NULL);
+            item_stop(cfg, cfg->base_url, p->env_key, cfg->environment_id, w->id, 0);
+            return -1;
+        }
+        item_stop(cfg, cfg->base_url, p->env_key, cfg->environment_id, w->id, 1);
+        return 0;
+    }
+    s->pid = pid;
+    s->on_work = cfg->on_work != NULL;
+    snprintf(s->work_id, sizeof s->work_id, "%s", w->id);
+    snprintf(s->session_id, sizeof s->session_id, "%s", w->data_id);
+    s->started_ms = omni_mono_ms();
+    p->busy++;
+    return 0;
+}
+
+/* ---- the poll loop ------------------------------------------------------------------------- */
+
+static long idle_sleep_ms(const struct wk_config *cfg)
+{
+    return cfg->poll_idle_min_ms +
+           (long)(omni_random() * (double)(cfg->poll_idle_max_ms - cfg->poll_idle_min_ms));
+}
+
+int poller_run(const struct wk_config *cfg, const char *env_key)
+{
+    struct poller p;
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_client *pc, *ac;
+    int failures = 0, first_empty = 1, rc = WK_EXIT_OK;
+    int64_t last_idle_log = 0;
+    char conc[16];
+
+    memset(&p, 0, sizeof p);
+    p.cfg = cfg;
+    p.env_key = env_key;
+    p.nslots = cfg->concurrency;
+    {
+        ssize_t n = readlink("/proc/self/exe", p.self_exe, sizeof p.self_exe - 1);
+        if (n <= 0 || (size_t)n >= sizeof p.self_exe - 1)
+            snprintf(p.self_exe, sizeof p.self_exe, "/proc/self/exe");
+        else
+            p.self_exe[n] = '\0';
+    }
+    p.slots = calloc((size_t)p.nslots, sizeof *p.slots);
+    pc = wk_client_new(cfg, cfg->base_url, env_key, WK_POLL_TIMEOUT_MS, 0, &err);
+    ac = pc ? wk_client_new(cfg, cfg->base_url, env_key, WK_CALL_TIMEOUT_MS, 0, &err) : NULL;
+    if (!p.slots || !pc || !ac) {
+        log_error("cannot set up the poller: %s", err.msg[0] ? err.msg : "out of memory");
+        omni_client_free(pc);
+        omni_client_free(ac);
+        free(p.slots);
+        return WK_EXIT_RUNTIME;
+    }
+    snprintf(conc, sizeof conc, "%d", cfg->concurrency);
+    log_kv(LOG_INFO, "polling for work", "environment", cfg->environment_id, "worker_id",
+           cfg->worker_id, "concurrency", conc, "mode",
+           cfg->on_work ? "on-work" : cfg->concurrency > 1 ? "child per session" : "in-process",
+           NULL);
+
+    while (!wk_shutdown) {
+        struct omni_work w;
+        int got = 0;
+
+        reap(&p);
+        if (cfg->max_items && p.items >= cfg->max_items) {
+            if (!p.busy)
+                break;
+            omni_sleep_ms(POLLER_TICK_MS, SHUTDOWN_FLAG);
+            continue;
+        }
+        if (p.busy >= p.nslots) {
+            omni_sleep_ms(POLLER_TICK_MS, SHUTDOWN_FLAG);
+            continue;
+        }
+        omni_err_clear(&err);
+        if (omni_work_poll(pc, cfg->environment_id, OMNI_POLL_BLOCK_MS, 0, cfg->worker_id,
+                           SHUTDOWN_FLAG, &w, &got, &err) < 0) {
+            if (wk_shutdown)
+                break;
+            if (omni_err_is_fatal(&err)) {
+                log_kv(LOG_ERROR, "poll refused; stopping the worker", "error", err.msg, NULL);
+                p.fatal = 1;
+                break;
+            }
+            long d = omni_backoff_ms(failures, WK_POLL_BACKOFF_BASE_MS, WK_POLL_BACKOFF_CAP_MS);
+            failures++;
+            log_kv(LOG_WARN, "poll failed; backing off", "error", err.msg, NULL);
+            omni_sleep_ms(d, SHUTDOWN_FLAG);
+            continue;
+        }
+        failures = 0;
+        if (!got) {
+            int64_t now = omni_mono_ms();
+            if (first_empty || now - last_idle_log >= 300000) {
+                log_info("no work; waiting");
+                first_empty = 0;
+                last_idle_log = now;
+            }
+            omni_sleep_ms(idle_sleep_ms(cfg), SHUTDOWN_FLAG);
+            continue;
+        }
+        first_empty = 1;
+        log_kv(LOG_INFO, "claimed work", "work", w.id, "session", w.data_id, "type",
+               w.data_type[0] ? w.data_type : "unknown", NULL);
+        if (poison_has(&p, w.id)) {
+            log_kv(LOG_WARN, "work item failed permanently before; force-stopping it again",
+                   "work", w.id, NULL);
+            item_stop(cfg, cfg->base_url, env_key, cfg->environment_id, w.id, 1);
+            omni_work_release(&w);
+            continue;
+        }
+        if (omni_work_ack(ac, cfg->environment_id, w.id, &err) < 0) {
+            if (omni_err_is_fatal(&err)) {
+                log_kv(LOG_ERROR, "ack refused; force-stopping the item", "work", w.id, "error",
+                       err.msg, NULL);
+                item_stop(cfg, cfg->base_url, env_key, cfg->environment_id, w.id, 1);
+                poison_add(&p, w.id);
+            } else {
+                long d = omni_backoff_ms(failures, WK_POLL_BACKOFF_BASE_MS,
+                                         WK_POLL_BACKOFF_CAP_MS);
+                failures++;
+                log_kv(LOG_WARN, "ack failed; skipping the item (it will be re-delivered)",
+                       "work", w.id, "error", err.msg, NULL);
+                omni_sleep_ms(d, SHUTDOWN_FLAG);
+            }
+            omni_work_release(&w);
+            continue;
+        }
+        p.items++;
+        if (dispatch(&p, &w) < 0) {
+            omni_work_release(&w);
+            p.fatal = 1;
+            break;
+        }
+        omni_work_release(&w);
+    }
+
+    if (wk_shutdown)
+        log_info("shutting down: no new claims");
+    drain_children(&p);
+    omni_client_free(pc);
+    omni_client_free(ac);
+    free(p.slots);
+    if (p.fatal)
+        rc = WK_EXIT_RUNTIME;
+    log_info("worker stopped");
+    return rc;
+}
+
+/* ---- the child side ------------------------------------------------------------------------ */
+
+int poller_serve_child(const struct wk_config *cfg_in)
+{
+    struct wk_config cfg = *cfg_in;
+    struct buf in = BUF_INIT_MAX(POLLER_CHILD_INPUT_MAX);
+    struct omni_work w;
+    struct omni_err err = OMNI_ERR_INIT;
+    cJSON *msg, *k, *id, *work;
+    char *key = NULL, *raw = NULL;
+    char rbuf[8192];
+    int fatal = 0, rc, devnull;
+
+    for (;;) {
+        ssize_t n = read(0, rbuf, sizeof rbuf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (buf_add(&in, rbuf, (size_t)n) < 0)
+            break;
+    }
+    explicit_bzero(rbuf, sizeof rbuf);
+    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        close(devnull);
+    }
+    msg = in.overflow ? NULL : cJSON_ParseWithLength(in.data, in.len);
+    explicit_bzero(in.data, in.len);
+    buf_release(&in);
+    if (!msg) {
+        log_error("serve-item: no valid hand-over message on stdin");
+        return WK_EXIT_USAGE;
+    }
+    k = cJSON_GetObjectItemCaseSensitive(msg, "environment_key");
+    id = cJSON_GetObjectItemCaseSensitive(msg, "environment_id");
+    work = cJSON_GetObjectItemCaseSensitive(msg, "work");
+    if (cJSON_IsString(k) && k->valuestring[0]) {
+        key = strdup(k->valuestring);
+        explicit_bzero(k->valuestring, strlen(k->valuestring));
+    }
+    if (cJSON_IsString(id))
+        snprintf(cfg.environment_id, sizeof cfg.environment_id, "%s", id->valuestring);
+    raw = work ? cJSON_PrintUnformatted(work) : NULL;
+    cJSON_Delete(msg);
+    if (!raw || omni_work_parse(raw, strlen(raw), &w, &err) < 0) {
+        log_error("serve-item: the work item is invalid: %s", raw ? err.msg : "missing");
+        omni_key_free(key);
+        if (raw) {
+            explicit_bzero(raw, strlen(raw));
+            free(raw);
+        }
+        return WK_EXIT_USAGE;
+    }
+    explicit_bzero(raw, strlen(raw));
+    free(raw);
+    rc = item_serve(&cfg, &w, key, &fatal);
+    omni_work_release(&w);
+    omni_key_free(key);
+    if (rc == 0)
+        return WK_EXIT_OK;
+    return fatal ? WK_CHILD_POISON : WK_CHILD_FAILED;
+}

@@ -1,0 +1,519 @@
+/*
+ * runner — the session tool runner (protocol.md §8.9, §9.5, §9.6).
+ *
+ * Threads of one session run:
+ *   reader  opens the event stream, pushes an OPEN marker once it is
+ *           established, then every event, then an END (or FATAL) marker;
+ *           reconnects with backoff 500 ms .. 10 s, reset by any event.
+ *   exec    one short-lived thread per tool call (toolset_run), so the
+ *           runner can keep reading events and enforce the drain deadline.
+ *   runner  (the caller's thread) owns the routing state (runstate.c):
+ *           reconciles history after each OPEN, routes live events, runs
+ *           calls one at a time, posts results with retries and keeps a
+ *           per-tool_use_id cache of results whose post failed.
+ * The reader and exec threads share only the queue below with the runner.
+ */
+#include "worker.h"
+
+#include "runstate.h"
+#include "toolset.h"
+
+#include "log.h"
+#include "timeutil.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RUN_TICK_MS 100L
+#define RUN_REPOST_DELAY_MS 5000L  /* reconcile this long after a failed post */
+#define RUN_INPUT_LOG_MAX 2000
+
+enum qkind { Q_EVENT, Q_OPEN, Q_END, Q_FATAL };
+
+struct qitem {
+    enum qkind kind;
+    cJSON *obj;
+    struct qitem *next;
+};
+
+struct run {
+    const struct runner_opts *o;
+    struct omni_client *list_client;
+    struct omni_client *post_client;
+    struct omni_client *stream_client;
+    struct rstate *rs;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct qitem *head, *tail;   /* guarded by mu */
+    size_t qlen;                 /* guarded by mu */
+    int overflow;                /* guarded by mu: events were dropped */
+    int exec_done;               /* guarded by mu */
+    char fatal_msg[256];         /* guarded by mu */
+
+    pthread_t reader;
+    int reader_started;
+    volatile int reader_stop;
+
+    int64_t reconcile_at;        /* 0 = none scheduled */
+    enum wk_end end;
+};
+
+/* ---- queue ------------------------------------------------------------------ */
+
+static void q_push(struct run *r, enum qkind kind, cJSON *obj)
+{
+    struct qitem *it;
+
+    pthread_mutex_lock(&r->mu);
+    if (kind == Q_EVENT && r->qlen >= WK_EVENT_QUEUE_MAX) {
+        r->overflow = 1;
+        cJSON_Delete(obj);
+        pthread_cond_signal(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        return;
+    }
+    it = calloc(1, sizeof *it);
+    if (!it) {
+        r->overflow = 1;
+        cJSON_Delete(obj);
+    } else {
+        it->kind = kind;
+        it->obj = obj;
+        if (r->tail)
+            r->tail->next = it;
+        else
+            r->head = it;
+        r->tail = it;
+        r->qlen++;
+    }
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Pop one item (NULL when empty). Caller does not hold mu. */
+static struct qitem *q_pop(struct run *r)
+{
+    struct qitem *it;
+    pthread_mutex_lock(&r->mu);
+    it = r->head;
+    if (it) {
+        r->head = it->next;
+        if (!r->head)
+            r->tail = NULL;
+        r->qlen--;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return it;
+}
+
+/* Wait until something is queued, the exec thread finished, or ms pass. */
+static void q_wait(struct run *r, long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&r->mu);
+    while (!r->head && !r->exec_done && !r->overflow) {
+        if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- reader thread ------------------------------------------------------------- */
+
+struct reader_ctx {
+    struct run *r;
+    int got_event;
+};
+
+static void reader_on_open(void *ud)
+{
+    struct reader_ctx *c = ud;
+    q_push(c->r, Q_OPEN, NULL);
+}
+
+static int reader_on_event(struct omni_event *ev, void *ud)
+{
+    struct reader_ctx *c = ud;
+    c->got_event = 1;
+    q_push(c->r, Q_EVENT, ev->obj);
+    ev->obj = NULL;
+    return c->r->reader_stop ? 1 : 0;
+}
+
+static void *reader_main(void *arg)
+{
+    struct run *r = arg;
+    long backoff = WK_STREAM_BACKOFF_MIN_MS;
+
+    while (!r->reader_stop) {
+        struct reader_ctx c = {r, 0};
+        struct omni_stream_handler h = {0};
+        struct omni_err err = OMNI_ERR_INIT;
+        int ended = 0, rc;
+
+        h.on_event = reader_on_event;
+        h.on_open = reader_on_open;
+        h.ud = &c;
+        h.abort = &r->reader_stop;
+        h.idle_ms = WK_STREAM_IDLE_MS;
+        rc = omni_events_stream(r->stream_client, r->o->session_id, &h, &ended, &err);
+        if (r->reader_stop)
+            break;
+        if (rc < 0 && omni_err_is_fatal(&err)) {
+            pthread_mutex_lock(&r->mu);
+            snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", err.msg);
+            pthread_mutex_unlock(&r->mu);
+            q_push(r, Q_FATAL, NULL);
+            break;
+        }
+        if (c.got_event)
+            backoff = WK_STREAM_BACKOFF_MIN_MS;
+        log_kv(LOG_INFO, rc < 0 ? "event stream failed; reconnecting" : "event stream ended; "
+                                                                       "reconnecting",
+               "session", r->o->session_id, "error", rc < 0 ? err.msg : "", NULL);
+        q_push(r, Q_END, NULL);
+        omni_sleep_ms(backoff, &r->reader_stop);
+        backoff = backoff * 2 > WK_STREAM_BACKOFF_MAX_MS ? WK_STREAM_BACKOFF_MAX_MS : backoff * 2;
+    }
+    return NULL;
+}
+
+/* ---- exec thread ------------------------------------------------------------------ */
+
+struct exec_ctx {
+    struct run *r;
+    struct rs_call *call;
+    volatile int cancel;
+    struct tool_result res;
+};
+
+static void *exec_main(void *arg)
+{
+    struct exec_ctx *x = arg;
+    toolset_run(x->r->o->tools, x->call->name, x->call->input, &x->cancel, &x->res);
+    pthread_mutex_lock(&x->r->mu);
+    x->r->exec_done = 1;
+    pthread_cond_signal(&x->r->cv);
+    pthread_mutex_unlock(&x->r->mu);
+    return NULL;
+}
+
+/* ---- reconcile and events ----------------------------------------------------------- */
+
+static void run_reconcile(struct run *r)
+{
+    struct omni_event_list l;
+    struct omni_err err = OMNI_ERR_INIT;
+    char n[32];
+
+    r->reconcile_at = 0;
+    rstate_reconcile_begin(r->rs);
+    if (omni_events_list(r->list_client, r->o->session_id, &l, &err) < 0) {
+        log_kv(LOG_WARN, "cannot list session history; continuing with the live stream",
+               "session", r->o->session_id, "error", err.msg, NULL);
+        rstate_reconcile_end(r->rs, 0);
+        r->reconcile_at = omni_mono_ms() + RUN_REPOST_DELAY_MS;
+        return;
+    }
+    for (size_t i = 0; i < l.n; i++)
+        rstate_reconcile_add(r->rs, l.items[i].obj);
+    rstate_reconcile_end(r->rs, 1);
+    snprintf(n, sizeof n, "%zu", l.n);
+    log_kv(LOG_DEBUG, "reconciled session history", "session", r->o->session_id, "events", n,
+           NULL);
+    omni_event_list_release(&l);
+}
+
+/* Handle everything queued; returns 1 when the run must end. */
+static int run_drain_queue(struct run *r)
+{
+    struct qitem *it;
+    int overflow;
+
+    while ((it = q_pop(r)) != NULL) {
+        switch (it->kind) {
+        case Q_OPEN:
+            run_reconcile(r);
+            break;
+        case Q_EVENT:
+            rstate_live(r->rs, it->obj);
+            break;
+        case Q_END:
+            break;
+        case Q_FATAL:
+            pthread_mutex_lock(&r->mu);
+            log_kv(LOG_ERROR, "event stream refused; ending the session", "session",
+                   r->o->session_id, "error", r->fatal_msg, NULL);
+            pthread_mutex_unlock(&r->mu);
+            if (r->end == WK_END_NONE)
+                r->end = WK_END_FATAL;
+            break;
+        }
+        cJSON_Delete(it->obj);
+        free(it);
+    }
+    pthread_mutex_lock(&r->mu);
+    overflow = r->overflow;
+    r->overflow = 0;
+    pthread_mutex_unlock(&r->mu);
+    if (overflow) {
+        log_warn("too many buffered events for session \"%s\"; reconciling from history",
+                 r->o->session_id);
+        run_reconcile(r);
+    }
+    if (r->reconcile_at && omni_mono_ms() >= r->reconcile_at)
+        run_reconcile(r);
+    return r->end != WK_END_NONE;
+}
+
+/* Why the run should end now (lease, signals, server), or WK_END_NONE. */
+static enum wk_end run_check_end(struct run *r)
+{
+    if (r->end != WK_END_NONE)
+        return r->end;
+    if (*r->o->end_flag) {
+        enum wk_end e = r->o->lease ? lease_end(r->o->lease) : WK_END_NONE;
+        return e != WK_END_NONE ? e : WK_END_SHUTDOWN;
+    }
+    if (wk_shutdown)
+        return WK_END_SHUTDOWN;
+    if (rstate_ended(r->rs)) {
+        log_kv(LOG_INFO, "session terminated or deleted; ending the run", "session",
+               r->o->session_id, NULL);
+        return WK_END_CLEAN;
+    }
+    return WK_END_NONE;
+}
+
+/* ---- result posting ------------------------------------------------------------------- */
+
+static enum rs_outcome run_post(struct run *r, const struct rs_call *c, int is_error,
+                                const char *text)
+{
+    cJSON *arr = cJSON_CreateArray();
+    long window = r->o->lease ? lease_ttl_ms(r->o->lease) : WK_POST_WINDOW_DEFAULT_MS;
+    int64_t start = omni_mono_ms();
+    enum rs_outcome how = RS_POST_FAILED;
+
+    cJSON_AddItemToArray(arr, rstate_result_event(c->id, c->custom, is_error, text));
+    for (int k = 0;; k++) {
+        struct omni_err err = OMNI_ERR_INIT;
+        if (omni_events_send(r->post_client, r->o->session_id, arr, &err) == 0) {
+            how = RS_POSTED;
+            break;
+        }
+        if (omni_err_is_fatal(&err)) {
+            log_kv(LOG_ERROR, "result post refused; giving up on this call", "tool_use_id", c->id,
+                   "error", err.msg, NULL);
+            how = RS_GAVE_UP;
+            break;
+        }
+        long delay = omni_backoff_ms(k, WK_POST_BACKOFF_BASE_MS, WK_POST_BACKOFF_CAP_MS);
+        int64_t left = window - (omni_mono_ms() - start);
+        if (left <= delay || *r->o->end_flag || wk_hard_stop) {
+            log_kv(LOG_WARN, "result post failed; result cached for a later re-post",
+                   "tool_use_id", c->id, "error", err.msg, NULL);
+            break;
+        }
+        log_kv(LOG_WARN, "result post failed; retrying", "tool_use_id", c->id, "error", err.msg,
+               NULL);
+        omni_sleep_ms(delay, &wk_abort_now);
+    }
+    cJSON_Delete(arr);
+    if (how == RS_POST_FAILED)
+        r->reconcile_at = omni_mono_ms() + RUN_REPOST_DELAY_MS;
+    return how;
+}
+
+static void log_call(const struct run *r, const struct rs_call *c, int64_t ms, size_t bytes,
+                     int is_error)
+{
+    char d[32], b[32];
+    char *in = NULL;
+
+    snprintf(d, sizeof d, "%lld", (long long)ms);
+    snprintf(b, sizeof b, "%zu", bytes);
+    if (r->o->cfg->log_inputs) {
+        in = cJSON_PrintUnformatted(c->input);
+        if (in && strlen(in) > RUN_INPUT_LOG_MAX)
+            in[RUN_INPUT_LOG_MAX] = '\0';
+    }
+    log_kv(LOG_INFO, "tool call", "tool", c->name, "tool_use_id", c->id, "duration_ms", d,
+           "bytes", b, "is_error", is_error ? "true" : "false", in ? "input" : NULL, in, NULL);
+    free(in);
+}
+
+/* Run one call (or re-post its cached result). Returns 1 when the run must end. */
+static int run_call(struct run *r, struct rs_call *c)
+{
+    struct exec_ctx x = {0};
+    pthread_t th;
+    int64_t t0 = omni_mono_ms(), drain_deadline = 0;
+    enum rs_outcome how;
+    struct rs_result res;
+
+    if (c->cached) {
+        log_kv(LOG_INFO, "re-posting cached result (not re-running the tool)", "tool", c->name,
+               "tool_use_id", c->id, NULL);
+        how = run_post(r, c, c->cached->is_error, c->cached->text);
+        res = *c->cached;
+        rstate_done(r->rs, c->id, how, &res);
+        rs_call_free(c);
+        return 0;
+    }
+    x.r = r;
+    x.call = c;
+    pthread_mutex_lock(&r->mu);
+    r->exec_done = 0;
+    pthread_mutex_unlock(&r->mu);
+    if (pthread_create(&th, NULL, exec_main, &x) != 0) {
+        log_kv(LOG_ERROR, "cannot start a tool thread", "tool_use_id", c->id, NULL);
+        rstate_done(r->rs, c->id, RS_ABANDONED, NULL);
+        rs_call_free(c);
+        return 1;
+    }
+    for (;;) {
+        int done;
+        q_wait(r, RUN_TICK_MS);
+        pthread_mutex_lock(&r->mu);
+        done = r->exec_done;
+        pthread_mutex_unlock(&r->mu);
+        if (done)
+            break;
+        run_drain_queue(r);
+        if (*r->o->end_flag || wk_hard_stop) {
+            x.cancel = 1;
+        } else if (wk_shutdown) {
+            if (!drain_deadline) {
+                drain_deadline = omni_mono_ms() + r->o->cfg->drain_ms;
+                log_kv(LOG_INFO, "shutting down: letting the running tool call finish",
+                       "tool_use_id", c->id, NULL);
+            } else if (omni_mono_ms() >= drain_deadline && !x.cancel) {
+                log_kv(LOG_WARN, "drain timeout: cancelling the running tool call", "tool_use_id",
+                       c->id, NULL);
+                x.cancel = 1;
+            }
+        }
+    }
+    pthread_join(th, NULL);
+    pthread_mutex_lock(&r->mu);
+    r->exec_done = 0;
+    pthread_mutex_unlock(&r->mu);
+
+    log_call(r, c, omni_mono_ms() - t0, x.res.text ? strlen(x.res.text) : 0, x.res.is_error);
+    if (*r->o->end_flag || wk_hard_stop) {
+        /* The lease is gone or we must stop now: the result is not posted. */
+        how = RS_ABANDONED;
+    } else {
+        how = run_post(r, c, x.res.is_error, x.res.text);
+    }
+    res.is_error = x.res.is_error;
+    res.text = x.res.text;
+    rstate_done(r->rs, c->id, how, &res);
+    tool_result_release(&x.res);
+    rs_call_free(c);
+    return 0;
+}
+
+/* ---- main loop ------------------------------------------------------------------------- */
+
+static int owns_cb(void *ud, const char *name)
+{
+    return toolset_owns(ud, name);
+}
+
+enum wk_end runner_run(const struct runner_opts *o)
+{
+    struct run r;
+    struct omni_err err = OMNI_ERR_INIT;
+    pthread_condattr_t ca;
+    int idle_armed = 0;
+    unsigned idle_gen = 0;
+    int64_t idle_since = 0;
+    enum wk_end end = WK_END_NONE;
+
+    memset(&r, 0, sizeof r);
+    r.o = o;
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r.cv, &ca);
+    pthread_condattr_destroy(&ca);
+
+    r.list_client = wk_client_new(o->cfg, o->base_url, o->cred, WK_CALL_TIMEOUT_MS, 0, &err);
+    if (r.list_client)
+        r.post_client = wk_client_new(o->cfg, o->base_url, o->cred, WK_CALL_TIMEOUT_MS, -1, &err);
+    if (r.post_client)
+        r.stream_client = wk_client_new(o->cfg, o->base_url, o->cred, 0, -1, &err);
+    r.rs = rstate_new(owns_cb, o->tools);
+    if (!r.stream_client || !r.rs) {
+        log_kv(LOG_ERROR, "cannot set up the session runner", "error",
+               err.msg[0] ? err.msg : "out of memory", NULL);
+        end = WK_END_FATAL;
+        goto out;
+    }
+    if (pthread_create(&r.reader, NULL, reader_main, &r) != 0) {
+        log_error("cannot start the event stream thread");
+        end = WK_END_FATAL;
+        goto out;
+    }
+    r.reader_started = 1;
+
+    for (;;) {
+        struct rs_call *c;
+        unsigned gen;
+
+        run_drain_queue(&r);
+        if ((end = run_check_end(&r)) != WK_END_NONE)
+            break;
+        if ((c = rstate_next(r.rs)) != NULL) {
+            run_call(&r, c);
+            continue;
+        }
+        if (o->cfg->max_idle_ms > 0 && rstate_idle_ready(r.rs, &gen)) {
+            if (!idle_armed || gen != idle_gen) {
+                idle_armed = 1;
+                idle_gen = gen;
+                idle_since = omni_mono_ms();
+            } else if (omni_mono_ms() - idle_since >= o->cfg->max_idle_ms) {
+                log_kv(LOG_INFO, "session idle for max-idle; ending the run", "session",
+                       o->session_id, NULL);
+                end = WK_END_CLEAN;
+                break;
+            }
+        } else {
+            idle_armed = 0;
+        }
+        q_wait(&r, RUN_TICK_MS);
+    }
+
+out:
+    if (r.reader_started) {
+        r.reader_stop = 1;
+        pthread_join(r.reader, NULL);
+    }
+    while (r.head) {
+        struct qitem *it = q_pop(&r);
+        cJSON_Delete(it->obj);
+        free(it);
+    }
+    rstate_free(r.rs);
+    omni_client_free(r.list_client);
+    omni_client_free(r.post_client);
+    omni_client_free(r.stream_client);
+    pthread_mutex_destroy(&r.mu);
+    pthread_cond_destroy(&r.cv);
+    return end;
+}

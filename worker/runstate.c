@@ -1,0 +1,649 @@
+#include "runstate.h"
+
+#include "log.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Per-id flags. */
+#define F_SEEN 0x01       /* routed at least once (live dedup) */
+#define F_ANSWERED 0x02   /* a result is known */
+#define F_QUEUED 0x04     /* in the run queue or running */
+#define F_HELD 0x08       /* waiting for a confirmation */
+#define F_NOTOWNED 0x10   /* logged once as not owned */
+#define F_PASS 0x20       /* added to `seen` by the current reconcile pass */
+
+enum verdict { V_NONE = 0, V_ALLOW, V_DENY };
+
+struct idinfo {
+    char *key;
+    unsigned flags;
+    enum verdict verdict;
+    struct rs_call *held;          /* the held call (F_HELD) */
+    struct rs_result *cached;      /* result whose post failed */
+};
+
+struct table {
+    struct idinfo *slots;
+    size_t cap, n;
+};
+
+enum perm { P_ALLOW, P_ASK, P_DENY, P_UNKNOWN };
+
+struct pend {
+    struct rs_call *c;
+    enum perm p;
+};
+
+struct rstate {
+    rs_owns_fn owns;
+    void *ud;
+    struct table ids;
+    struct table threads;          /* terminated thread ids */
+    struct rs_call **queue;        /* FIFO */
+    size_t qhead, qlen, qcap;
+    size_t held, inflight;
+    int ended;
+    int turn_ended;
+    unsigned gen;
+    /* reconcile pass */
+    int reconciling;
+    struct pend *pending;          /* pass-1 tool uses still unanswered, in order */
+    size_t npending, cappending;
+    int hist_turn_ended;
+};
+
+/* ---- string-keyed open-addressing table (entries are never removed) --- */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static struct idinfo *table_find(const struct table *t, const char *key)
+{
+    if (!t->cap)
+        return NULL;
+    for (size_t i = hash_str(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+        if (!t->slots[i].key)
+            return NULL;
+        if (strcmp(t->slots[i].key, key) == 0)
+            return &t->slots[i];
+    }
+}
+
+static int table_grow(struct table *t)
+{
+    size_t ncap = t->cap ? t->cap * 2 : 64;
+    struct idinfo *ns = calloc(ncap, sizeof *ns);
+    if (!ns)
+        return -1;
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->slots[i].key)
+            continue;
+        size_t j = hash_str(t->slots[i].key) & (ncap - 1);
+        while (ns[j].key)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = t->slots[i];
+    }
+    free(t->slots);
+    t->slots = ns;
+    t->cap = ncap;
+    return 0;
+}
+
+/* Find or add; NULL when out of memory or over RS_MAX_IDS. */
+static struct idinfo *table_get(struct table *t, const char *key)
+{
+    struct idinfo *e = table_find(t, key);
+    if (e)
+        return e;
+    if (t->n >= RS_MAX_IDS)
+        return NULL;
+    if ((t->n + 1) * 10 >= t->cap * 7 && table_grow(t) < 0)
+        return NULL;
+    size_t i = hash_str(key) & (t->cap - 1);
+    while (t->slots[i].key)
+        i = (i + 1) & (t->cap - 1);
+    t->slots[i].key = strdup(key);
+    if (!t->slots[i].key)
+        return NULL;
+    t->n++;
+    return &t->slots[i];
+}
+
+static void result_free(struct rs_result *r)
+{
+    if (r) {
+        free(r->text);
+        free(r);
+    }
+}
+
+static void table_release(struct table *t)
+{
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->slots[i].key)
+            continue;
+        free(t->slots[i].key);
+        rs_call_free(t->slots[i].held);
+        result_free(t->slots[i].cached);
+    }
+    free(t->slots);
+    t->slots = NULL;
+    t->cap = t->n = 0;
+}
+
+/* ---- calls ---------------------------------------------------------------- */
+
+void rs_call_free(struct rs_call *c)
+{
+    if (!c)
+        return;
+    free(c->id);
+    free(c->name);
+    free(c->thread);
+    cJSON_Delete(c->input);
+    free(c);
+}
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int is_tool_use(const char *type, int *custom)
+{
+    if (strcmp(type, "agent.tool_use") == 0) {
+        *custom = 0;
+        return 1;
+    }
+    if (strcmp(type, "agent.custom_tool_use") == 0) {
+        *custom = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static struct rs_call *call_from_event(const cJSON *ev, int custom)
+{
+    const char *id = jstr(ev, "id"), *name = jstr(ev, "name"), *th = jstr(ev, "session_thread_id");
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(ev, "input");
+    struct rs_call *c;
+
+    if (!id || !*id)
+        return NULL;
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->id = strdup(id);
+    c->name = strdup(name ? name : "");
+    c->thread = th && *th ? strdup(th) : NULL;
+    c->input = in ? cJSON_Duplicate(in, 1) : cJSON_CreateObject();
+    c->custom = custom;
+    if (!c->id || !c->name || (th && *th && !c->thread) || !c->input) {
+        rs_call_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static enum perm perm_of(const cJSON *ev)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(ev, "evaluated_permission");
+    if (!p || cJSON_IsNull(p))
+        return P_ALLOW;
+    if (!cJSON_IsString(p))
+        return P_UNKNOWN;
+    if (strcmp(p->valuestring, "allow") == 0)
+        return P_ALLOW;
+    if (strcmp(p->valuestring, "ask") == 0)
+        return P_ASK;
+    if (strcmp(p->valuestring, "deny") == 0)
+        return P_DENY;
+    return P_UNKNOWN;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+struct rstate *rstate_new(rs_owns_fn owns, void *ud)
+{
+    struct rstate *rs = calloc(1, sizeof *rs);
+    if (!rs)
+        return NULL;
+    rs->owns = owns;
+    rs->ud = ud;
+    return rs;
+}
+
+static void pending_clear(struct rstate *rs)
+{
+    for (size_t i = 0; i < rs->npending; i++)
+        rs_call_free(rs->pending[i].c);
+    rs->npending = 0;
+}
+
+void rstate_free(struct rstate *rs)
+{
+    if (!rs)
+        return;
+    for (size_t i = 0; i < rs->qlen; i++)
+        rs_call_free(rs->queue[(rs->qhead + i) % rs->qcap]);
+    free(rs->queue);
+    pending_clear(rs);
+    free(rs->pending);
+    table_release(&rs->ids);
+    table_release(&rs->threads);
+    free(rs);
+}
+
+/* ---- queue ---------------------------------------------------------------- */
+
+static int queue_push(struct rstate *rs, struct rs_call *c)
+{
+    if (rs->qlen == rs->qcap) {
+        size_t ncap = rs->qcap ? rs->qcap * 2 : 16;
+        struct rs_call **nq = malloc(ncap * sizeof *nq);
+        if (!nq)
+            return -1;
+        for (size_t i = 0; i < rs->qlen; i++)
+            nq[i] = rs->queue[(rs->qhead + i) % rs->qcap];
+        free(rs->queue);
+        rs->queue = nq;
+        rs->qcap = ncap;
+        rs->qhead = 0;
+    }
+    rs->queue[(rs->qhead + rs->qlen) % rs->qcap] = c;
+    rs->qlen++;
+    return 0;
+}
+
+static struct rs_call *queue_pop(struct rstate *rs)
+{
+    struct rs_call *c;
+    if (!rs->qlen)
+        return NULL;
+    c = rs->queue[rs->qhead];
+    rs->qhead = (rs->qhead + 1) % rs->qcap;
+    rs->qlen--;
+    return c;
+}
+
+static void enqueue(struct rstate *rs, struct idinfo *e, struct rs_call *c)
+{
+    if (queue_push(rs, c) < 0) {
+        log_kv(LOG_ERROR, "out of memory queueing a tool call", "tool_use_id", c->id, NULL);
+        rs_call_free(c);
+        return;
+    }
+    e->flags |= F_QUEUED;
+}
+
+/* ---- routing (§8.7, §8.8) -------------------------------------------------- */
+
+static int thread_terminated(struct rstate *rs, const char *thread)
+{
+    return thread && table_find(&rs->threads, thread) != NULL;
+}
+
+static void mark_answered(struct rstate *rs, struct idinfo *e)
+{
+    e->flags |= F_ANSWERED;
+    if (e->flags & F_HELD) {
+        e->flags &= ~(unsigned)F_HELD;
+        rs_call_free(e->held);
+        e->held = NULL;
+        rs->held--;
+    }
+    result_free(e->cached);
+    e->cached = NULL;
+}
+
+static void route(struct rstate *rs, struct rs_call *c, enum perm p)
+{
+    struct idinfo *e = table_get(&rs->ids, c->id);
+
+    if (!e) {
+        log_kv(LOG_ERROR, "too many tool calls tracked; call ignored", "tool_use_id", c->id,
+               NULL);
+        rs_call_free(c);
+        return;
+    }
+    if (e->flags & (F_ANSWERED | F_QUEUED | F_HELD)) {
+        rs_call_free(c); /* already handled, running, or held (the hold stays) */
+        return;
+    }
+    if (thread_terminated(rs, c->thread)) {
+        log_kv(LOG_DEBUG, "tool call dropped: its thread is terminated", "tool_use_id", c->id,
+               "thread", c->thread, NULL);
+        rs_call_free(c);
+        return;
+    }
+    if (!rs->owns(rs->ud, c->name)) {
+        if (!(e->flags & F_NOTOWNED))
+            log_kv(LOG_INFO, "tool call not owned by this worker; left for its owner", "tool",
+                   c->name, "tool_use_id", c->id, NULL);
+        e->flags |= F_NOTOWNED;
+        rs_call_free(c);
+        return;
+    }
+    if (e->cached) {
+        c->cached = e->cached;
+        enqueue(rs, e, c);
+        return;
+    }
+    if (p == P_DENY || e->verdict == V_DENY) {
+        log_kv(LOG_INFO, "tool call denied; not run", "tool", c->name, "tool_use_id", c->id,
+               NULL);
+        mark_answered(rs, e);
+        rs_call_free(c);
+        return;
+    }
+    if (e->verdict == V_ALLOW) {
+        c->gated = 1;
+        enqueue(rs, e, c);
+        return;
+    }
+    if (p == P_ALLOW) {
+        enqueue(rs, e, c);
+        return;
+    }
+    log_kv(LOG_INFO, "tool call held for confirmation", "tool", c->name, "tool_use_id", c->id,
+           NULL);
+    e->flags |= F_HELD;
+    e->held = c;
+    rs->held++;
+}
+
+static void on_confirmation(struct rstate *rs, const cJSON *ev)
+{
+    const char *id = jstr(ev, "tool_use_id"), *res = jstr(ev, "result");
+    struct idinfo *e;
+
+    if (!id || !*id || !(e = table_get(&rs->ids, id)) || (e->flags & F_ANSWERED))
+        return;
+    e->verdict = res && strcmp(res, "allow") == 0 ? V_ALLOW : V_DENY;
+    if (e->flags & F_HELD) {
+        struct rs_call *c = e->held;
+        e->held = NULL;
+        e->flags &= ~(unsigned)F_HELD;
+        rs->held--;
+        if (e->verdict == V_ALLOW) {
+            log_kv(LOG_INFO, "tool call allowed by confirmation", "tool", c->name, "tool_use_id",
+                   id, NULL);
+            c->gated = 1;
+            enqueue(rs, e, c);
+        } else {
+            log_kv(LOG_INFO, "tool call denied by confirmation; not run", "tool", c->name,
+                   "tool_use_id", id, NULL);
+            e->flags |= F_ANSWERED;
+            rs_call_free(c);
+        }
+    }
+}
+
+static void on_answer(struct rstate *rs, const char *id)
+{
+    struct idinfo *e;
+    if (id && *id && (e = table_get(&rs->ids, id)))
+        mark_answered(rs, e);
+}
+
+static void on_thread_terminated(struct rstate *rs, const cJSON *ev)
+{
+    const char *th = jstr(ev, "session_thread_id");
+    if (!th || !*th)
+        th = jstr(ev, "thread_id");
+    if (!th || !*th || !table_get(&rs->threads, th))
+        return;
+    for (size_t i = 0; i < rs->ids.cap; i++) {
+        struct idinfo *e = &rs->ids.slots[i];
+        if (e->key && (e->flags & F_HELD) && e->held->thread && strcmp(e->held->thread, th) == 0) {
+            rs_call_free(e->held);
+            e->held = NULL;
+            e->flags &= ~(unsigned)F_HELD;
+            rs->held--;
+        }
+    }
+}
+
+/* Idle bookkeeping (§9.6): neutral events leave the turn state alone. */
+static void track_turn(struct rstate *rs, const char *type, const cJSON *ev, int *turn)
+{
+    if (strcmp(type, "user.tool_confirmation") == 0 ||
+        strcmp(type, "session.thread_status_terminated") == 0)
+        return;
+    if (strcmp(type, "session.status_idle") == 0) {
+        const cJSON *sr = cJSON_GetObjectItemCaseSensitive(ev, "stop_reason");
+        const char *t = jstr(sr, "type");
+        *turn = !(t && strcmp(t, "requires_action") == 0);
+    } else {
+        *turn = 0;
+    }
+}
+
+/* State updates shared by history and live events (not tool-use routing). */
+static void apply_event(struct rstate *rs, const char *type, const cJSON *ev)
+{
+    if (strcmp(type, "user.tool_result") == 0 || strcmp(type, "agent.tool_result") == 0)
+        on_answer(rs, jstr(ev, "tool_use_id"));
+    else if (strcmp(type, "user.custom_tool_result") == 0)
+        on_answer(rs, jstr(ev, "custom_tool_use_id"));
+    else if (strcmp(type, "user.tool_confirmation") == 0)
+        on_confirmation(rs, ev);
+    else if (strcmp(type, "session.thread_status_terminated") == 0)
+        on_thread_terminated(rs, ev);
+    else if (strcmp(type, "session.status_terminated") == 0 ||
+             strcmp(type, "session.deleted") == 0)
+        rs->ended = 1;
+}
+
+/* ---- reconcile (§8.9 step 2) ----------------------------------------------- */
+
+void rstate_reconcile_begin(struct rstate *rs)
+{
+    pending_clear(rs);
+    rs->reconciling = 1;
+    rs->hist_turn_ended = 0;
+}
+
+void rstate_reconcile_add(struct rstate *rs, const cJSON *ev)
+{
+    const char *type = jstr(ev, "type");
+    int custom;
+
+    if (!rs->reconciling || !type)
+        return;
+    if (is_tool_use(type, &custom)) {
+        const char *id = jstr(ev, "id");
+        struct idinfo *e = id && *id ? table_get(&rs->ids, id) : NULL;
+        if (e) {
+            if (!(e->flags & F_SEEN))
+                e->flags |= F_SEEN | F_PASS;
+            if (!(e->flags & F_ANSWERED)) {
+                struct rs_call *c = call_from_event(ev, custom);
+                if (c) {
+                    if (rs->npending == rs->cappending) {
+                        size_t ncap = rs->cappending ? rs->cappending * 2 : 32;
+                        struct pend *np = realloc(rs->pending, ncap * sizeof *np);
+                        if (!np) {
+                            rs_call_free(c);
+                            return;
+                        }
+                        rs->pending = np;
+                        rs->cappending = ncap;
+                    }
+                    rs->pending[rs->npending].c = c;
+                    rs->pending[rs->npending++].p = perm_of(ev);
+                }
+            }
+        }
+    } else {
+        apply_event(rs, type, ev);
+    }
+    track_turn(rs, type, ev, &rs->hist_turn_ended);
+}
+
+void rstate_reconcile_end(struct rstate *rs, int ok)
+{
+    if (!rs->reconciling)
+        return;
+    rs->reconciling = 0;
+    if (!ok) {
+        /* Listing failed: forget this pass so live events route those ids. */
+        for (size_t i = 0; i < rs->ids.cap; i++) {
+            struct idinfo *e = &rs->ids.slots[i];
+            if (e->key && (e->flags & F_PASS))
+                e->flags &= ~(unsigned)(F_SEEN | F_PASS);
+        }
+        pending_clear(rs);
+        rs->turn_ended = 0;
+        return;
+    }
+    for (size_t i = 0; i < rs->ids.cap; i++)
+        if (rs->ids.slots[i].key)
+            rs->ids.slots[i].flags &= ~(unsigned)F_PASS;
+    for (size_t i = 0; i < rs->npending; i++) {
+        struct rs_call *c = rs->pending[i].c;
+        rs->pending[i].c = NULL;
+        route(rs, c, rs->pending[i].p);
+    }
+    rs->npending = 0;
+    rs->turn_ended = rs->hist_turn_ended;
+    if (rs->turn_ended)
+        rs->gen++;
+}
+
+/* ---- live events (§8.9 step 3) ------------------------------------------------ */
+
+void rstate_live(struct rstate *rs, const cJSON *ev)
+{
+    const char *type = jstr(ev, "type");
+    int custom, turn = rs->turn_ended;
+
+    if (!type)
+        return;
+    if (is_tool_use(type, &custom)) {
+        const char *id = jstr(ev, "id");
+        struct idinfo *e = id && *id ? table_get(&rs->ids, id) : NULL;
+        if (e && !(e->flags & F_SEEN)) {
+            struct rs_call *c = call_from_event(ev, custom);
+            e->flags |= F_SEEN;
+            if (c)
+                route(rs, c, perm_of(ev));
+        }
+    } else {
+        apply_event(rs, type, ev);
+    }
+    track_turn(rs, type, ev, &turn);
+    if (turn && strcmp(type, "session.status_idle") == 0)
+        rs->gen++;
+    rs->turn_ended = turn;
+}
+
+/* ---- the runner's side -------------------------------------------------------- */
+
+struct rs_call *rstate_next(struct rstate *rs)
+{
+    struct rs_call *c;
+
+    if (rs->inflight)
+        return NULL;
+    while ((c = queue_pop(rs)) != NULL) {
+        struct idinfo *e = table_find(&rs->ids, c->id);
+        if (!e || (e->flags & F_ANSWERED) || thread_terminated(rs, c->thread)) {
+            if (e)
+                e->flags &= ~(unsigned)F_QUEUED;
+            rs_call_free(c);
+            continue;
+        }
+        c->cached = e->cached;
+        rs->inflight = 1;
+        return c;
+    }
+    return NULL;
+}
+
+void rstate_done(struct rstate *rs, const char *id, enum rs_outcome how,
+                 const struct rs_result *res)
+{
+    struct idinfo *e = table_find(&rs->ids, id);
+
+    if (rs->inflight)
+        rs->inflight = 0;
+    if (!e)
+        return;
+    e->flags &= ~(unsigned)F_QUEUED;
+    switch (how) {
+    case RS_POSTED:
+    case RS_GAVE_UP:
+        mark_answered(rs, e);
+        break;
+    case RS_POST_FAILED:
+        if (!e->cached && res) {
+            struct rs_result *r = calloc(1, sizeof *r);
+            if (r) {
+                r->is_error = res->is_error;
+                r->text = strdup(res->text ? res->text : "");
+                if (!r->text) {
+                    free(r);
+                    r = NULL;
+                }
+            }
+            e->cached = r;
+        }
+        break;
+    case RS_ABANDONED:
+        break;
+    }
+}
+
+int rstate_idle_ready(const struct rstate *rs, unsigned *gen)
+{
+    if (gen)
+        *gen = rs->gen;
+    return rs->turn_ended && !rs->ended && !rs->qlen && !rs->inflight && !rs->held;
+}
+
+int rstate_ended(const struct rstate *rs)
+{
+    return rs->ended;
+}
+
+size_t rstate_held(const struct rstate *rs)
+{
+    return rs->held;
+}
+
+size_t rstate_queued(const struct rstate *rs)
+{
+    return rs->qlen + rs->inflight;
+}
+
+int rstate_answered(const struct rstate *rs, const char *id)
+{
+    const struct idinfo *e = table_find(&rs->ids, id);
+    return e && (e->flags & F_ANSWERED);
+}
+
+cJSON *rstate_result_event(const char *id, int custom, int is_error, const char *text)
+{
+    cJSON *ev = cJSON_CreateObject(), *content, *blk;
+
+    if (!ev)
+        return NULL;
+    cJSON_AddStringToObject(ev, "type", custom ? "user.custom_tool_result" : "user.tool_result");
+    cJSON_AddStringToObject(ev, custom ? "custom_tool_use_id" : "tool_use_id", id);
+    cJSON_AddBoolToObject(ev, "is_error", is_error ? 1 : 0);
+    content = cJSON_AddArrayToObject(ev, "content");
+    blk = cJSON_CreateObject();
+    cJSON_AddItemToArray(content, blk);
+    cJSON_AddStringToObject(blk, "type", "text");
+    cJSON_AddStringToObject(blk, "text", text && *text ? text : RS_NO_OUTPUT);
+    return ev;
+}

@@ -1,0 +1,193 @@
+/*
+ * worker — omni-worker's runtime: configuration, per-item flow, heartbeat,
+ * session runner, poll loop and supervision.
+ *
+ * Layering (each line only calls the ones below it):
+ *   main.c     options, credential intake, dispatch (poll | run | serve-item)
+ *   poller.c   poll -> ack -> hand the item to item_serve() in-process, to a
+ *              supervised child process (--concurrency > 1) or to --on-work
+ *   item.c     protocol.md §9.3: credential, heartbeat, session lookup,
+ *              memory/skills pre-checks, runner, teardown (force-stop/release)
+ *   runner.c   protocol.md §8.9/§9.5: stream reader thread, reconcile, serial
+ *              tool execution, result posting with retries and a result cache
+ *   runstate.c the pure routing/dedup/confirmation/idle state machine (§8.7,
+ *              §8.8, §9.6) — no I/O, unit-tested on its own
+ *   lease.c    protocol.md §9.4: the heartbeat loop on its own thread
+ *
+ * Secrets: the environment key and the sessions token live only in heap
+ * strings owned by main / item (wiped on free) and inside lib clients. They
+ * are never logged, never put into argv, and only the --on-work script (by
+ * contract, §10.2) receives the key through its environment.
+ */
+#ifndef OMNI_WORKER_H
+#define OMNI_WORKER_H
+
+#include "api.h"
+#include "err.h"
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WK_PROG "omni-worker"
+
+/* Exit codes (documented in omni-worker.8). */
+#define WK_EXIT_OK 0
+#define WK_EXIT_RUNTIME 1
+#define WK_EXIT_USAGE 2
+#define WK_EXIT_CREDS 3
+
+/* Defaults and limits (protocol.md Appendix A). */
+#define WK_MAX_IDLE_MS 60000L
+#define WK_DRAIN_MS 25000L
+#define WK_CHILD_GRACE_MS 30000L
+#define WK_POLL_IDLE_MIN_MS 1000L
+#define WK_POLL_IDLE_MAX_MS 3000L
+#define WK_POLL_BACKOFF_BASE_MS 1000L
+#define WK_POLL_BACKOFF_CAP_MS 60000L
+#define WK_POLL_TIMEOUT_MS (30000L + OMNI_POLL_BLOCK_MS)
+#define WK_CALL_TIMEOUT_MS 30000L     /* session retrieve, events list, result post */
+#define WK_STOP_TIMEOUT_MS 10000L
+#define WK_STREAM_IDLE_MS 90000L      /* no byte (not even a ping) for that long: reconnect */
+#define WK_STREAM_BACKOFF_MIN_MS 500L
+#define WK_STREAM_BACKOFF_MAX_MS 10000L
+#define WK_POST_BACKOFF_BASE_MS 1000L
+#define WK_POST_BACKOFF_CAP_MS 30000L
+#define WK_POST_WINDOW_DEFAULT_MS 300000L
+#define WK_HB_INTERVAL_MS 30000L
+#define WK_HB_TTL_MS 90000L
+#define WK_HB_MIN_INTERVAL_MS 1000L
+#define WK_TOOL_TIMEOUT_MS 120000L
+#define WK_BASH_TIMEOUT_MS 120000L
+#define WK_BASH_MAX_TIMEOUT_MS 600000L
+#define WK_MAX_FILE_BYTES (10u * 1024 * 1024)
+#define WK_CONCURRENCY_MAX 256
+#define WK_LIST_MAX 64                /* --pass-env, --allow-path, --readonly-path entries */
+#define WK_WORKER_ID_MAX 256
+#define WK_POISON_RING 64             /* work ids remembered as poison */
+#define WK_EVENT_QUEUE_MAX 100000     /* buffered stream events before forcing a reconcile */
+
+/* How a session run / item ended (protocol.md §9.7). */
+enum wk_end {
+    WK_END_NONE = 0,
+    WK_END_CLEAN,         /* terminated/deleted/idle countdown: force-stop */
+    WK_END_HB_STOP,       /* heartbeat: stopping/stopped/lease not extended: force-stop */
+    WK_END_LEASE_LOST,    /* 412: release, no stop */
+    WK_END_ASSUMED_LOST,  /* no successful heartbeat for > ttl: release, no stop */
+    WK_END_REJECTED,      /* heartbeat fatal 4xx: force-stop */
+    WK_END_FATAL,         /* stream/session fatal 4xx or item error: force-stop */
+    WK_END_SHUTDOWN,      /* worker shutting down: force-stop */
+};
+const char *wk_end_name(enum wk_end e);
+/* 1 when the item must be left alone (lease lost): no stop at teardown. */
+int wk_end_is_release(enum wk_end e);
+
+struct wk_config {
+    /* connection */
+    const char *base_url;          /* ANTHROPIC_BASE_URL or --base-url; NULL = default */
+    const char *ca_file;
+    int honour_secret_base_url;    /* use the secret's api_base_url for per-item calls */
+    int http_debug;
+    /* identity */
+    char environment_id[OMNI_ID_MAX];
+    char worker_id[WK_WORKER_ID_MAX];
+    /* poll */
+    int concurrency;
+    const char *on_work;
+    long poll_idle_min_ms, poll_idle_max_ms;
+    long max_items;                /* 0 = unlimited */
+    long child_grace_ms;
+    /* session */
+    const char *workdir;           /* parent of the per-session directories */
+    int keep_workdir;
+    long max_idle_ms;              /* 0 disables */
+    long drain_ms;
+    int no_memory;
+    int log_inputs;
+    /* toolset */
+    const char *pass_env[WK_LIST_MAX + 1];
+    const char *allowed_roots[WK_LIST_MAX + 1];
+    const char *readonly_roots[WK_LIST_MAX + 1];
+    long bash_default_timeout_ms, bash_max_timeout_ms, tool_timeout_ms;
+    size_t max_file_bytes;
+    /* the argv tail (options) that children re-parse: never holds a secret */
+    int child_argc;
+    char **child_argv;
+};
+
+void wk_config_defaults(struct wk_config *cfg);
+
+/* Shutdown flags, set only by signal handlers (main.c) and read everywhere. */
+extern volatile sig_atomic_t wk_shutdown;   /* first SIGTERM/SIGINT: drain */
+extern volatile sig_atomic_t wk_hard_stop;  /* second signal: stop now */
+/* Install the handlers (no SA_RESTART, so blocking waits wake up). */
+void wk_signals_install(void);
+/* Set with wk_hard_stop, as an int for APIs taking a volatile int * abort. */
+extern volatile int wk_abort_now;
+
+/* Build a bearer client for one purpose: timeout_ms bounds each request,
+ * retries -1 = none, 0 = default. */
+struct omni_client *wk_client_new(const struct wk_config *cfg, const char *base_url,
+                                  const char *cred, long timeout_ms, int retries,
+                                  struct omni_err *err);
+
+/* ---- lease.c: heartbeat loop (protocol.md §9.4) ------------------------- */
+
+struct lease;
+
+/*
+ * Start the heartbeat thread for one item; the first beat is sent at once
+ * with NO_HEARTBEAT. `client` is owned by the lease from now on (freed by
+ * lease_free). When the lease says the session must end, *end_flag is set to
+ * 1 (the runner watches it) and lease_end() reports why.
+ */
+struct lease *lease_start(struct omni_client *client, const char *env_id, const char *work_id,
+                          volatile int *end_flag, struct omni_err *err);
+/* Stop the loop and join the thread (prompt: the sleep is interruptible). */
+void lease_stop(struct lease *l);
+/* Why the lease asked the session to end (WK_END_NONE if it did not). */
+enum wk_end lease_end(struct lease *l);
+/* Latest lease TTL in ms (result-post retry window). */
+long lease_ttl_ms(struct lease *l);
+void lease_free(struct lease *l);
+
+/* ---- runner.c: session tool runner (protocol.md §8.9, §9.5) ------------- */
+
+struct toolset;
+
+struct runner_opts {
+    const struct wk_config *cfg;
+    const char *base_url;          /* per-item base URL */
+    const char *cred;              /* per-item credential */
+    const char *session_id;
+    struct toolset *tools;
+    struct lease *lease;           /* for the result retry window (may be NULL) */
+    volatile int *end_flag;        /* set by the lease: end now */
+};
+
+/* Serve the session until one of §9.7's causes; returns why it ended. */
+enum wk_end runner_run(const struct runner_opts *o);
+
+/* ---- item.c: per-item flow (protocol.md §9.3) ---------------------------- */
+
+/*
+ * Serve one claimed item end to end, teardown included. env_key may be NULL
+ * when the work carries a usable secret. Returns 0 when teardown completed
+ * (stopped or released), -1 when the item could not be served (it is still
+ * force-stopped when possible; *fatal is set for a permanent 4xx).
+ */
+int item_serve(const struct wk_config *cfg, const struct omni_work *w, const char *env_key,
+               int *fatal);
+/* Force- or gracefully stop an item with the given credential (409 ignored). */
+int item_stop(const struct wk_config *cfg, const char *base_url, const char *cred,
+              const char *env_id, const char *work_id, int force);
+
+/* ---- poller.c: poll loop and supervision (protocol.md §9.1, §9.2, §10.2) -- */
+
+/* Returns an exit code. env_key is borrowed. */
+int poller_run(const struct wk_config *cfg, const char *env_key);
+/* Internal mode of a child: read {"environment_key","work"} from stdin and
+ * serve it. Returns an exit code. */
+int poller_serve_child(const struct wk_config *cfg);
+
+#endif
