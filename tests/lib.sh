@@ -179,8 +179,14 @@ jget() {
 
 done_testing() {
     if [ "${OMNI_VALGRIND:-0}" = 1 ]; then
-        local bad
-        bad=$(find "$T/vglogs" -type f -size +0 2>/dev/null | head -5)
+        local bad="" f
+        # valgrind 3.19 does not know openat2 (syscall 437) and says so; the
+        # toolset then falls back to its own walker. That notice is not an error.
+        for f in $(find "$T/vglogs" -type f -size +0 2>/dev/null); do
+            awk '/WARNING: unhandled amd64-linux syscall: 437/ {skip=1; next}
+                 skip && /bug_reports.html/ {skip=0; next}
+                 !skip' "$f" | grep -q . && bad="$bad $f"
+        done
         if [ -n "$bad" ]; then
             _result 1 "valgrind reports no error and no leak"
             for f in $bad; do sed 's/^/#   vg: /' "$f" | head -40 >&2; done
