@@ -34,6 +34,7 @@ EDIT_LIBS   = $(call pc_libs,libedit)
 MHD_LIBS    = $(call pc_libs,libmicrohttpd)
 CMOCKA_LIBS = $(call pc_libs,cmocka)
 PCRE_LIBS   = $(call pc_libs,libpcre2-8)
+ARCHIVE_LIBS = $(call pc_libs,libarchive)
 DEP_CFLAGS  = $(call pc_cflags,libcurl libcjson ncursesw libedit libmicrohttpd libpcre2-8)
 
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -MMD -MP -Ilib $(DEP_CFLAGS)
@@ -120,11 +121,11 @@ $(BIN)/omni-console: $(call obj,$(CONSOLE_SRCS)) $(LIB)
 
 $(BIN)/omni-worker: $(call obj,$(WORKER_SRCS)) $(LIB)
 	@mkdir -p $(BIN)
-	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PCRE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
+	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PCRE_LIBS) $(ARCHIVE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
 
 $(BIN)/omni-sim: $(call obj,$(SIM_SRCS)) $(LIB)
 	@mkdir -p $(BIN)
-	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(MHD_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
+	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(MHD_LIBS) $(ARCHIVE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
 
 # Unit tests link the library plus each program's non-main objects through
 # archives, so a test pulls in only the objects it uses.
@@ -138,7 +139,7 @@ $(PROG_ARCHIVES):
 	$(QAR)rm -f $@ && ar rcs $@ $^
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(PROG_ARCHIVES) $(LIB)
 	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $< -Wl,--start-group $(PROG_ARCHIVES) $(LIB) -Wl,--end-group \
-	    $(CMOCKA_LIBS) $(MHD_LIBS) $(CURSES_LIBS) $(EDIT_LIBS) $(PCRE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
+	    $(CMOCKA_LIBS) $(MHD_LIBS) $(CURSES_LIBS) $(EDIT_LIBS) $(PCRE_LIBS) $(ARCHIVE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
 
 unit: $(UNIT_BINS)
 	$(Q)fail=0; for t in $(UNIT_BINS); do \
@@ -165,7 +166,7 @@ $(FZ)/libfuzzextra.a: $(FUZZ_EXTRA_OBJS)
 $(FZ)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS) $(FZ)/libfuzzextra.a
 	@mkdir -p $(FZ)
 	$(QLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< -Wl,--start-group $(FUZZ_LIB_OBJS) $(FZ)/libfuzzextra.a -Wl,--end-group \
-	    $(MHD_LIBS) $(EDIT_LIBS) $(PCRE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
+	    $(MHD_LIBS) $(EDIT_LIBS) $(PCRE_LIBS) $(ARCHIVE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
 
 fuzz: $(FUZZ_BINS)
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_DIR=$(FZ) bash tests/fuzz/run.sh $(FUZZ_BINS)
@@ -199,6 +200,8 @@ install: all
 	$(if $(wildcard man/*.8),install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(PREFIX)/share/man/man8/)
 	$(if $(wildcard worker/omni-worker.service),install -d $(DESTDIR)$(PREFIX)/lib/systemd/system && \
 	    install -m 0644 worker/omni-worker.service $(DESTDIR)$(PREFIX)/lib/systemd/system/)
+	install -d $(DESTDIR)$(PREFIX)/lib/omni
+	install -m 0755 $(wildcard worker/spawn/*.sh) $(DESTDIR)$(PREFIX)/lib/omni/
 
 clean:
 	rm -rf $(BUILD) $(FZ) $(BIN) $(LIB)
