@@ -168,6 +168,10 @@ $(FZ)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS) $(FZ)/libfuzzextra.a
 	$(QLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< -Wl,--start-group $(FUZZ_LIB_OBJS) $(FZ)/libfuzzextra.a -Wl,--end-group \
 	    $(MHD_LIBS) $(EDIT_LIBS) $(PCRE_LIBS) $(ARCHIVE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
 
+# Keep the fuzz objects: they are intermediate to make, but rebuilding them
+# with clang on every run costs more than the run.
+.SECONDARY: $(FUZZ_LIB_OBJS) $(FUZZ_EXTRA_OBJS)
+
 fuzz: $(FUZZ_BINS)
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_DIR=$(FZ) bash tests/fuzz/run.sh $(FUZZ_BINS)
 fuzz-smoke: $(FUZZ_BINS)
