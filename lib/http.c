@@ -19,6 +19,7 @@ struct omni_client {
     char *credential;
     char *ca_file;
     char *user_agent;
+    char *unix_socket;
     CURL *easy;
 };
 
@@ -82,6 +83,7 @@ struct omni_client *omni_client_new(const struct omni_client_opts *o, struct omn
     c->credential = dup_or_null(o->credential);
     c->ca_file = dup_or_null(o->ca_file);
     c->user_agent = strdup(o->user_agent ? o->user_agent : "omnirun/" OMNI_VERSION);
+    c->unix_socket = o->unix_socket && *o->unix_socket ? strdup(o->unix_socket) : NULL;
     if (!c->o.timeout_ms)
         c->o.timeout_ms = OMNI_DEFAULT_TIMEOUT_MS;
     if (!c->o.connect_timeout_ms)
@@ -94,7 +96,8 @@ struct omni_client *omni_client_new(const struct omni_client_opts *o, struct omn
         c->o.max_response = OMNI_DEFAULT_MAX_RESPONSE;
     c->easy = curl_easy_init();
     if (!c->base_url || !c->user_agent || !c->easy ||
-        (o->credential && !c->credential)) {
+        (o->credential && !c->credential) ||
+        (o->unix_socket && *o->unix_socket && !c->unix_socket)) {
         omni_client_free(c);
         omni_err_set(err, OMNI_E_IO, "cannot set up the HTTP client");
         return NULL;
@@ -109,6 +112,7 @@ struct omni_client *omni_client_dup(const struct omni_client *c, struct omni_err
     o.credential = c->credential;
     o.ca_file = c->ca_file;
     o.user_agent = c->user_agent;
+    o.unix_socket = c->unix_socket;
     if (o.max_retries == 0)
         o.max_retries = -1;
     return omni_client_new(&o, err);
@@ -124,6 +128,7 @@ void omni_client_free(struct omni_client *c)
     wipe_free(c->credential);
     free(c->ca_file);
     free(c->user_agent);
+    free(c->unix_socket);
     free(c);
 }
 
@@ -341,7 +346,13 @@ static struct curl_slist *build_headers(struct omni_client *c, const struct omni
     buf_reset(&line);
     /* "Content-Type:" with no value stops curl adding its form default to a bare POST. */
     ADD(rq->body ? "Content-Type: application/json" : "Content-Type:");
-    ADD(stream ? "Accept: text/event-stream" : "Accept: application/json");
+    {
+        int own_accept = 0; /* the request names its own Accept (e.g. skill content) */
+        for (const char *const *e = rq->headers; e && *e; e++)
+            own_accept |= strncasecmp(*e, "accept:", 7) == 0;
+        if (!own_accept)
+            ADD(stream ? "Accept: text/event-stream" : "Accept: application/json");
+    }
     ADD("Expect:");
     for (const char *const *e = rq->headers; e && *e; e++)
         ADD(*e);
@@ -398,6 +409,8 @@ static CURLcode perform(struct omni_client *c, const struct omni_request *rq, st
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     if (c->ca_file)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    if (c->unix_socket)
+        curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, c->unix_socket);
     if (stream) {
         /* Idle timeout: less than 1 byte/s for `timeout` seconds ends the stream. */
         long secs = (rq->timeout_ms ? rq->timeout_ms : OMNI_DEFAULT_STREAM_IDLE_MS) / 1000;

@@ -62,6 +62,9 @@ struct omni_client_opts {
     size_t max_response;      /* 0: OMNI_DEFAULT_MAX_RESPONSE */
     int debug;                /* trace requests to stderr, credentials redacted */
     volatile int *abort;      /* default for requests without rq->abort (may be NULL) */
+    const char *unix_socket;  /* connect through this AF_UNIX socket (e.g. a relay out of
+                               * a sandbox); the URL's scheme and host still drive HTTP,
+                               * TLS SNI and certificate checks. NULL: plain TCP */
 };
 
 /* Per-request flags. */
@@ -72,7 +75,8 @@ struct omni_request {
     const char *path;              /* "/v1/...", query included, already escaped */
     const char *body;              /* JSON text or NULL (then no content-type) */
     const char *beta;              /* NULL: managed-agents beta; "": none */
-    const char *const *headers;    /* extra "Name: value" lines, NULL-terminated */
+    const char *const *headers;    /* extra "Name: value" lines, NULL-terminated; an
+                                    * Accept line replaces the default Accept */
     long timeout_ms;               /* 0: client default; streams: idle timeout */
     int max_retries;               /* 0: client default; -1: no retries */
     unsigned flags;

@@ -49,6 +49,8 @@ enum {
     OPT_RETRY_AFTER,
     OPT_LOG_FORMAT,
     OPT_LOG_LEVEL,
+    OPT_SKILL,
+    OPT_SKILL_FORMAT,
     OPT_VERSION,
 };
 
@@ -73,6 +75,8 @@ static const struct option main_opts[] = {
     {"retry-after-ms", required_argument, NULL, OPT_RETRY_AFTER},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"skill", required_argument, NULL, OPT_SKILL},
+    {"skill-format", required_argument, NULL, OPT_SKILL_FORMAT},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -86,6 +90,7 @@ static void main_usage(FILE *f)
           "                [--seed N] [--fault-5xx FRACTION] [--fault-429 FRACTION]\n"
           "                [--latency-ms N] [--jitter-ms N] [--retry-after-ms N]\n"
           "                [--cut-stream-after K] [--sse-error-every K] [--steal-lease-every K]\n"
+          "                [--skill DIR]... [--skill-format tar.gz|zip]\n"
           "                [--log-format text|json] [--log-level LEVEL] [--version]\n",
           f);
 }
@@ -329,6 +334,24 @@ int main(int argc, char **argv)
                 bad = -1;
             }
             break;
+        case OPT_SKILL:
+            if (cfg.nskill_dirs == SIM_SKILL_DIRS_MAX) {
+                fprintf(stderr, "omni-sim: too many --skill options (at most %d)\n",
+                        SIM_SKILL_DIRS_MAX);
+                bad = -1;
+            } else {
+                cfg.skill_dirs[cfg.nskill_dirs++] = optarg;
+            }
+            break;
+        case OPT_SKILL_FORMAT:
+            if (strcmp(optarg, "zip") == 0 || strcmp(optarg, "tar.gz") == 0) {
+                cfg.skill_zip = strcmp(optarg, "zip") == 0;
+            } else {
+                fprintf(stderr, "omni-sim: invalid --skill-format '%s': expected tar.gz or zip\n",
+                        optarg);
+                bad = -1;
+            }
+            break;
         case OPT_VERSION:
             printf("omni-sim %s\n", OMNI_VERSION);
             return 0;
@@ -390,6 +413,14 @@ int main(int argc, char **argv)
     cJSON_AddStringToObject(ab, "name", "omni-sim-agent");
     sim.first_agent = simstore_agent_create(&sim, ab);
     cJSON_Delete(ab);
+    for (int i = 0; i < cfg.nskill_dirs; i++) {
+        char serr[512];
+        if (simskills_add_dir(&sim, cfg.skill_dirs[i], cfg.skill_zip, serr, sizeof(serr)) < 0) {
+            fprintf(stderr, "omni-sim: --skill: %s\n", serr);
+            pthread_mutex_unlock(&sim.mu);
+            return 1;
+        }
+    }
     pthread_mutex_unlock(&sim.mu);
 
     main_raise_nofile();
@@ -450,6 +481,7 @@ int main(int argc, char **argv)
     if (sim.request_log_fd >= 0)
         close(sim.request_log_fd);
     memset(sim.org_key, 0, sizeof(sim.org_key));
+    simskills_release(&sim);
     simstore_release(&sim);
     return 0;
 }

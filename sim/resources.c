@@ -257,6 +257,8 @@ void simh_agent_create(struct sim_req *rq, struct sim_resp *rs)
         sim_err(rq, rs, 400, NULL, NULL, "'name' is required: a string of 1-256 characters");
     else if (md && (why = simstore_metadata_check(md, 0)))
         sim_err(rq, rs, 400, NULL, "invalid_metadata", "%s", why);
+    else if ((why = simskills_agent_check(b)))
+        sim_err(rq, rs, 400, NULL, NULL, "%s", why);
     if (!rs->status) {
         struct sim_agent *a = simstore_agent_create(rq->sim, b);
         sim_json(rs, 200, cJSON_Duplicate(a->obj, 1));

@@ -26,6 +26,7 @@
 
 #define R_V1 1  /* Managed Agents route: version/beta headers, credentials, faults */
 #define R_SIM 2 /* introspection: loopback only, no credential, never faulted */
+#define R_NOBETA 4 /* anthropic-beta not required (skills, protocol.md §11) */
 
 struct route {
     const char *method;
@@ -61,11 +62,16 @@ static const struct route routes[] = {
     {"GET", "/v1/sessions/*", simh_session_get, R_V1},
     {"POST", "/v1/sessions/*", simh_session_update, R_V1},
     {"DELETE", "/v1/sessions/*", simh_session_delete, R_V1},
+    {"GET", "/v1/skills/*/versions", simh_skill_versions_list, R_V1 | R_NOBETA},
+    {"GET", "/v1/skills/*/versions/*", simh_skill_version_get, R_V1 | R_NOBETA},
+    {"GET", "/v1/skills/*/versions/*/content", simh_skill_content, R_V1 | R_NOBETA},
     {"GET", "/_sim/report", simh_sim_report, R_SIM},
     {"GET", "/_sim/faults", simh_sim_faults_get, R_SIM},
     {"POST", "/_sim/faults", simh_sim_faults_set, R_SIM},
     {"GET", "/_sim/environments/*/key", simh_sim_env_key, R_SIM},
     {"POST", "/_sim/environments/*/healthcheck", simh_sim_healthcheck, R_SIM},
+    {"GET", "/_sim/skills", simh_sim_skills_list, R_SIM},
+    {"POST", "/_sim/skills", simh_sim_skills_add, R_SIM},
 };
 #define ROUTES_N (sizeof(routes) / sizeof(routes[0]))
 #define ROUTE_OTHER (SIM_ROUTES_MAX - 1)
@@ -440,7 +446,7 @@ static int server_has_beta(const char *v)
 }
 
 /* Credential and header checks for /v1 routes. Returns 0 to continue. */
-static int server_check_v1(struct sim_req *rq, struct sim_resp *rs)
+static int server_check_v1(struct sim_req *rq, struct sim_resp *rs, int need_beta)
 {
     struct sim *sim = rq->sim;
     const char *xkey = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "x-api-key");
@@ -476,7 +482,7 @@ static int server_check_v1(struct sim_req *rq, struct sim_resp *rs)
     if (strcmp(ver, "2023-06-01") != 0 && strcmp(ver, "2026-10-21") != 0)
         return sim_err(rq, rs, 400, NULL, NULL, "unsupported anthropic-version '%.40s'", ver), -1;
     const char *beta = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "anthropic-beta");
-    if (!server_has_beta(beta))
+    if (need_beta && !server_has_beta(beta))
         return sim_err(rq, rs, 400, NULL, NULL,
                        "'anthropic-beta' header must include managed-agents-2026-04-01"),
                -1;
@@ -549,7 +555,7 @@ static enum MHD_Result server_send(struct MHD_Connection *c, struct sim_req *rq,
         MHD_add_response_header(r, "content-type", "text/event-stream");
         MHD_add_response_header(r, "cache-control", "no-cache");
     } else {
-        size_t len = rs->body ? strlen(rs->body) : 0;
+        size_t len = !rs->body ? 0 : rs->body_len ? rs->body_len : strlen(rs->body);
         r = MHD_create_response_from_buffer(len, rs->body ? rs->body : (void *)(uintptr_t)"",
                                             rs->body ? MHD_RESPMEM_MUST_FREE
                                                      : MHD_RESPMEM_PERSISTENT);
@@ -629,7 +635,8 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c, const 
                 SIM_BODY_MAX);
     } else if ((routes[ri].flags & R_V1) && server_faults(&rq, &rs)) {
         /* fault response made */
-    } else if ((routes[ri].flags & R_V1) && server_check_v1(&rq, &rs) < 0) {
+    } else if ((routes[ri].flags & R_V1) &&
+               server_check_v1(&rq, &rs, !(routes[ri].flags & R_NOBETA)) < 0) {
         /* error made */
     } else {
         pthread_mutex_lock(&sim->mu);

@@ -44,6 +44,9 @@
 #define SIM_BURST_MAX 200
 #define SIM_SECONDS_MAX 86400
 #define SIM_ROUTES_MAX 48
+#define SIM_SKILL_DIRS_MAX 64             /* --skill flags */
+#define SIM_SKILL_ARCHIVE_MAX (64u * 1024 * 1024) /* packed --skill DIR */
+#define SIM_SKILL_VERSIONS_MAX 64         /* versions kept per skill */
 
 struct sim_map; /* string -> pointer hash map (map.c) */
 
@@ -86,6 +89,9 @@ struct sim_config {
     int seed_given;
     uint64_t seed;
     struct sim_faults faults;
+    const char *skill_dirs[SIM_SKILL_DIRS_MAX]; /* --skill DIR (skills.c) */
+    int nskill_dirs;
+    int skill_zip; /* --skill-format zip */
 };
 
 enum sim_cred_kind { CRED_NONE = 0, CRED_ORG, CRED_ENV, CRED_TOKEN };
@@ -240,6 +246,7 @@ struct sim {
     struct sim_agent *first_agent;
     struct sim_map *envs, *agents, *sessions, *works, *creds;
     struct sim_vec env_list, agent_list, session_list, work_list, tokens;
+    struct sim_vec skill_list; /* struct sim_skill (skills.c) */
     uint64_t id_counter;
     int shutting_down;
     struct sim_counters ctr;
@@ -283,6 +290,15 @@ void simstore_wake_all(struct sim *sim);
 int simagent_scenario_parse(const char *text, enum sim_scenario *scen, long *n);
 void simagent_on_event(struct sim *sim, struct sim_session *s, const cJSON *ev);
 void simagent_on_terminated(struct sim *sim, struct sim_session *s);
+
+/* ---- skills.c ---- */
+/* Pack DIR (tar.gz, or zip when zip) into a new skill named after its
+ * basename. Start-up only. Returns 0, or -1 with a message in err. */
+int simskills_add_dir(struct sim *sim, const char *dir, int zip, char *err, size_t errlen);
+/* Validate agent.skills of a create body and fill in version "latest" where
+ * absent. Returns NULL when fine, else a static message. */
+const char *simskills_agent_check(cJSON *body);
+void simskills_release(struct sim *sim);
 
 /* ---- faults.c ---- */
 uint64_t simfaults_next(struct sim *sim);
@@ -328,6 +344,7 @@ struct sim_stream;
 struct sim_resp {
     int status;
     char *body; /* malloc'd; NULL = empty */
+    size_t body_len; /* bytes of a binary body; 0 = strlen(body) */
     const char *content_type;
     int should_retry; /* -1 absent, 0 false, 1 true */
     long retry_after_ms;
@@ -374,6 +391,8 @@ sim_handler_fn simh_session_archive, simh_session_delete;
 sim_handler_fn simh_events_list, simh_events_send, simh_events_stream;
 sim_handler_fn simh_work_poll, simh_work_stats, simh_work_list, simh_work_get, simh_work_update;
 sim_handler_fn simh_work_ack, simh_work_heartbeat, simh_work_stop;
+sim_handler_fn simh_skill_version_get, simh_skill_versions_list, simh_skill_content;
+sim_handler_fn simh_sim_skills_add, simh_sim_skills_list;
 sim_handler_fn simh_sim_report, simh_sim_faults_get, simh_sim_faults_set, simh_sim_env_key, simh_sim_healthcheck;
 
 /* SSE (events.c) */

@@ -165,8 +165,8 @@ static enum wk_end item_session(const struct wk_config *cfg, const struct omni_w
     }
     nmem = memory_stores(s.json);
     nskills = skills_count(s.json);
-    omni_session_release(&s);
     if (nmem > 0 && !cfg->no_memory) {
+        omni_session_release(&s);
         log_kv(LOG_ERROR,
                "session has memory_store resources, which this worker does not support; "
                "refusing it (run with --no-memory to serve it without memory)",
@@ -181,12 +181,14 @@ static enum wk_end item_session(const struct wk_config *cfg, const struct omni_w
     if (nmem > 0 && !have_token)
         log_kv(LOG_WARN, "no sessions token for this item (memory would need one)", "session",
                w->data_id, NULL);
-    if (nskills > 0)
-        log_kv(LOG_WARN, "agent has skills; skills are not materialised by this worker",
-               "session", w->data_id, NULL);
-
-    if (workdir_make(cfg, w->data_id, dir, sizeof dir) < 0)
+    if (workdir_make(cfg, w->data_id, dir, sizeof dir) < 0) {
+        omni_session_release(&s);
         return WK_END_FATAL;
+    }
+    /* skills: after the terminated check, before the runner (toolset.md §10) */
+    if (nskills > 0)
+        skills_install(cfg, base_url, cred, s.json, dir, &wk_abort_now);
+    omni_session_release(&s);
 
     struct toolset_opts to = {0};
     struct toolset *ts;
@@ -215,8 +217,15 @@ static enum wk_end item_session(const struct wk_config *cfg, const struct omni_w
         end = runner_run(&ro);
         toolset_free(ts);
     }
-    if (!cfg->keep_workdir)
-        workdir_remove(dir);
+    /* A lost lease sends the item back to the queue with the session still
+     * live: keep its files for whoever serves it next here. */
+    if (!cfg->keep_workdir) {
+        if (wk_end_is_release(end) || wk_end_is_release(lease_end(lease)))
+            log_kv(LOG_INFO, "keeping the session directory: the item returns to the queue",
+                   "session", w->data_id, NULL);
+        else
+            workdir_remove(dir);
+    }
     return end;
 }
 

@@ -49,6 +49,7 @@ static const char usage_text[] =
     "  --environment-id ID          (or ANTHROPIC_ENVIRONMENT_ID)\n"
     "  --base-url URL               (or ANTHROPIC_BASE_URL)\n"
     "  --ca-file FILE               extra CA bundle\n"
+    "  --api-socket PATH            reach the API through this unix socket (or OMNI_API_SOCKET)\n"
     "  --ignore-secret-base-url     do not use the work secret's api_base_url\n"
     "poll:\n"
     "  --worker-id ID               (or ANTHROPIC_WORKER_ID; default <host>-<16 hex>)\n"
@@ -87,6 +88,7 @@ enum {
     OPT_WORKDIR, OPT_KEEP_WORKDIR, OPT_MAX_IDLE, OPT_DRAIN, OPT_NO_MEMORY, OPT_PASS_ENV,
     OPT_ALLOW_PATH, OPT_RO_PATH, OPT_BASH_TIMEOUT, OPT_BASH_MAX, OPT_TOOL_TIMEOUT,
     OPT_MAX_FILE, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_LOG_INPUTS, OPT_HTTP_DEBUG,
+    OPT_API_SOCKET,
 };
 
 static const struct option long_opts[] = {
@@ -95,6 +97,7 @@ static const struct option long_opts[] = {
     {"environment-key", required_argument, NULL, OPT_ENV_KEY},
     {"base-url", required_argument, NULL, OPT_BASE_URL},
     {"ca-file", required_argument, NULL, OPT_CA_FILE},
+    {"api-socket", required_argument, NULL, OPT_API_SOCKET},
     {"ignore-secret-base-url", no_argument, NULL, OPT_IGNORE_SECRET_URL},
     {"worker-id", required_argument, NULL, OPT_WORKER_ID},
     {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
@@ -184,6 +187,7 @@ struct omni_client *wk_client_new(const struct wk_config *cfg, const char *base_
     o.timeout_ms = timeout_ms;
     o.max_retries = retries;
     o.ca_file = cfg->ca_file;
+    o.unix_socket = cfg->api_socket;
     o.debug = cfg->http_debug;
     return omni_client_new(&o, err);
 }
@@ -393,6 +397,7 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
             return -1;
         case OPT_BASE_URL: cfg->base_url = a; break;
         case OPT_CA_FILE: cfg->ca_file = a; break;
+        case OPT_API_SOCKET: cfg->api_socket = a; break;
         case OPT_IGNORE_SECRET_URL: cfg->honour_secret_base_url = 0; break;
         case OPT_WORKER_ID: cli->worker_id = a; break;
         case OPT_CONCURRENCY:
@@ -589,6 +594,12 @@ int main(int argc, char **argv)
     cfg.child_argc = argc - 2;
     cfg.child_argv = argv + 2;
     cfg.base_url = env_or(cfg.base_url, "ANTHROPIC_BASE_URL");
+    cfg.api_socket = env_or(cfg.api_socket, "OMNI_API_SOCKET");
+    if (cfg.api_socket && strlen(cfg.api_socket) >= WK_SOCKET_PATH_MAX) {
+        rc = die_usage("API socket path \"%s\" is too long (max %d bytes)", cfg.api_socket,
+                       WK_SOCKET_PATH_MAX - 1);
+        goto out;
+    }
     wk_signals_install();
 
     if (strcmp(mode, "serve-item") == 0) {

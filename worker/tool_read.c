@@ -22,10 +22,12 @@ static int read_range(struct tool_call *c, long long *s, long long *e)
         return 0;
     const cJSON *a = cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2 ? cJSON_GetArrayItem(v, 0) : NULL;
     const cJSON *b = a ? cJSON_GetArrayItem(v, 1) : NULL;
+    /* range first (NaN fails it too): casting an out-of-range double is undefined */
     if (!a || !b || !cJSON_IsNumber(a) || !cJSON_IsNumber(b) ||
+        !(a->valuedouble >= -9e15 && a->valuedouble <= 9e15) ||
+        !(b->valuedouble >= -9e15 && b->valuedouble <= 9e15) ||
         a->valuedouble != (double)(long long)a->valuedouble ||
-        b->valuedouble != (double)(long long)b->valuedouble || a->valuedouble > 9e15 ||
-        b->valuedouble > 9e15 || a->valuedouble < -9e15 || b->valuedouble < -9e15) {
+        b->valuedouble != (double)(long long)b->valuedouble) {
         tool_err(c, "read: view_range must be [start_line, end_line]");
         return -1;
     }

@@ -142,7 +142,8 @@ int tool_int(struct tool_call *c, const char *field, long long *out)
     if (!v || cJSON_IsNull(v))
         return 0;
     double d = cJSON_IsNumber(v) ? v->valuedouble : 0.5;
-    if (!cJSON_IsNumber(v) || d != (double)(long long)d || d > 9.0e15 || d < -9.0e15)
+    /* range before the cast: casting an out-of-range double is undefined */
+    if (!cJSON_IsNumber(v) || !(d >= -9.0e15 && d <= 9.0e15) || d != (double)(long long)d)
         return tool_err(c, "%s: %s must be an integer", c->tool, field), -1;
     *out = (long long)d;
     return 1;

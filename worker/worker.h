@@ -63,6 +63,7 @@
 #define WK_MAX_FILE_BYTES (10u * 1024 * 1024)
 #define WK_CONCURRENCY_MAX 256
 #define WK_LIST_MAX 64                /* --pass-env, --allow-path, --readonly-path entries */
+#define WK_SOCKET_PATH_MAX 108        /* sizeof sun_path: --api-socket path + NUL */
 #define WK_WORKER_ID_MAX 256
 #define WK_POISON_RING 64             /* work ids remembered as poison */
 #define WK_EVENT_QUEUE_MAX 100000     /* buffered stream events before forcing a reconcile */
@@ -86,6 +87,8 @@ struct wk_config {
     /* connection */
     const char *base_url;          /* ANTHROPIC_BASE_URL or --base-url; NULL = default */
     const char *ca_file;
+    const char *api_socket;        /* --api-socket / OMNI_API_SOCKET: reach the API through
+                                    * this AF_UNIX socket (a relay); NULL = TCP */
     int honour_secret_base_url;    /* use the secret's api_base_url for per-item calls */
     int http_debug;
     /* identity */
@@ -181,6 +184,47 @@ int item_serve(const struct wk_config *cfg, const struct omni_work *w, const cha
 /* Force- or gracefully stop an item with the given credential (409 ignored). */
 int item_stop(const struct wk_config *cfg, const char *base_url, const char *cred,
               const char *env_id, const char *work_id, int force);
+
+/* ---- skills.c: skills download and extraction (protocol.md §11) -------- */
+
+#define WK_SKILLS_MAX 64                         /* skills per session */
+#define WK_SKILL_DOWNLOAD_MAX (64u * 1024 * 1024) /* archive bytes */
+#define WK_SKILL_MEMBERS_MAX 10000
+#define WK_SKILL_TOTAL_MAX (256ull * 1024 * 1024) /* extracted bytes */
+#define WK_SKILL_NAME_MAX 1024                   /* member path bytes */
+#define WK_SKILL_DEPTH_MAX 64                    /* member path components */
+#define WK_SKILL_TIMEOUT_MS 120000L
+
+struct skill_limits {
+    size_t max_members;
+    unsigned long long max_total;
+    size_t max_name;
+};
+
+struct skill_stats {
+    size_t files, dirs, skipped;
+    unsigned long long bytes;
+};
+
+void skills_limits_default(struct skill_limits *lim);
+/* <dir> for a skill: the last component of the trimmed name, else skill_id
+ * (when empty, "." or ".."). Returns -1 when neither fits in out. */
+int skills_dir_name(const char *name, const char *skill_id, char *out, size_t outlen);
+/*
+ * Extract an in-memory zip or tar (gzip/bzip2/xz/zstd) into the new
+ * directory `dest` under parent_fd (see skills.c for the rules). dest must
+ * not exist. lim NULL = defaults. Returns 0, or -1 with err and nothing left
+ * behind.
+ */
+int skills_extract(const void *data, size_t len, int parent_fd, const char *dest,
+                   const struct skill_limits *lim, struct skill_stats *st, struct omni_err *err);
+/*
+ * Install every session.agent.skills entry into <workdir>/skills/<dir> with
+ * the item credential. Failures are logged per skill. Returns the number
+ * installed, or -1 when the skills directory cannot be made.
+ */
+int skills_install(const struct wk_config *cfg, const char *base_url, const char *cred,
+                   const cJSON *session, const char *workdir, volatile int *abort);
 
 /* ---- poller.c: poll loop and supervision (protocol.md §9.1, §9.2, §10.2) -- */
 

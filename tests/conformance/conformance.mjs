@@ -7,13 +7,16 @@
 //    work stats/retrieve/update; env-key calls: work list;
 // 2. the SDK's EnvironmentWorker serves scripted sessions (six-tools,
 //    bash-once, burst:3) to completion with the six built-in tools;
-// 3. /_sim/report must show every call answered once and every result right.
+// 3. /_sim/report must show every call answered once and every result right;
+// 4. skills: when the sim serves a skill named conf-skill (--skill), the SDK's
+//    setupSkills downloads it and unpacks it with the system tar (skipped
+//    with a note when tar is not on PATH).
 //
 // The SDK's glob tool needs Node 22 (fs.glob). On older Node we check that it
 // fails that way and substitute a small local glob tool of the same name, so
 // the session still round-trips a glob call through the SDK runner.
 import Anthropic from '@anthropic-ai/sdk';
-import { betaAgentToolset20260401 } from '@anthropic-ai/sdk/tools/agent-toolset/node';
+import { betaAgentToolset20260401, setupSkills } from '@anthropic-ai/sdk/tools/agent-toolset/node';
 import { betaTool } from '@anthropic-ai/sdk/helpers/beta/json-schema';
 import * as fsp from 'node:fs/promises';
 import * as fs from 'node:fs';
@@ -189,6 +192,38 @@ const six = (await client.beta.sessions.events.list(sessions[0].id, { limit: 100
 ok(six.join(',') === 'write,read,edit,glob,grep,bash', 'six-tools used all six tools', six);
 const f = fs.readdirSync(workdir).filter((x) => x.startsWith('omni-sim-six-'));
 ok(f.length === 1 && fs.readFileSync(path.join(workdir, f[0]), 'utf8') === `alpha ${sessions[0].id}\ngamma\n`, 'six-tools file content on disk', f);
+
+// ---- skills: setupSkills downloads a --skill directory from the sim ----
+const simSkills = await (await fetch(`${baseURL}/_sim/skills`)).json();
+const confSkill = simSkills.data.find((s) => s.name === 'conf-skill');
+const onPath = (tool) => (env.PATH || '').split(':').some((d) => d && fs.existsSync(path.join(d, tool)));
+if (!confSkill) {
+    console.log('# skills: skipped (omni-sim was started without --skill .../conf-skill)');
+} else if (!onPath('tar')) {
+    console.log('# skills: skipped (the SDK unpacks skills with tar, which is not on PATH)');
+} else {
+    const skAgent = await client.beta.agents.create({
+        name: 'conformance-skills',
+        skills: [{ type: 'custom', skill_id: confSkill.id, version: 'latest' }],
+    });
+    ok(skAgent.skills?.[0]?.skill_id === confSkill.id, 'agents.create with skills', skAgent.skills);
+    // a cloud environment: the session gets no work item for the worker
+    const cloud = await client.beta.environments.create({ name: 'conformance-cloud', config: { type: 'cloud' } });
+    const skSess = await client.beta.sessions.create({ agent: skAgent.id, environment_id: cloud.id });
+    const skGot = await client.beta.sessions.retrieve(skSess.id);
+    ok(skGot.agent.skills?.[0]?.version === 'latest', 'the session snapshots agent.skills', skGot.agent.skills);
+    const v = await envClient.beta.skills.versions.retrieve('latest', { skill_id: confSkill.id });
+    ok(v.type === 'skill_version' && v.id === confSkill.latest_version && v.name === 'conf-skill', 'skills.versions.retrieve latest (environment key)', v);
+    const skWork = fs.mkdtempSync(path.join(workdir, 'skills-'));
+    const cleanup = await setupSkills({ workdir: skWork, client: envClient, session: skGot });
+    const dest = path.join(skWork, 'skills', 'conf-skill');
+    const md = fs.existsSync(path.join(dest, 'SKILL.md')) ? fs.readFileSync(path.join(dest, 'SKILL.md'), 'utf8') : null;
+    ok(md === 'conformance skill\n', 'setupSkills unpacked the skill (wrapper stripped)', fs.existsSync(dest) ? fs.readdirSync(dest) : 'missing');
+    const runMode = fs.existsSync(path.join(dest, 'run.sh')) ? fs.statSync(path.join(dest, 'run.sh')).mode & 0o777 : -1;
+    ok(runMode === 0o755, 'the executable bit survives', runMode.toString(8));
+    await cleanup();
+    ok(!fs.existsSync(dest), 'cleanup removes the skill directory');
+}
 
 // archive ends the session for any later stream
 const arch = await client.beta.sessions.archive(sessions[1].id);

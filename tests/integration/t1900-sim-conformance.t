@@ -14,7 +14,12 @@ if [ ! -d "$CONF/node_modules/@anthropic-ai/sdk" ]; then
         { echo "Bail out! npm ci failed: $(tail -3 "$T/npm.log")"; exit 1; }
 fi
 
-sim_start
+# a skill for the SDK's setupSkills (conformance.mjs part 4)
+mkdir -p "$T/conf-skill"
+printf 'conformance skill\n' >"$T/conf-skill/SKILL.md"
+printf '#!/bin/sh\necho conf\n' >"$T/conf-skill/run.sh"
+chmod 0755 "$T/conf-skill/run.sh"
+sim_start --skill "$T/conf-skill"
 mkdir -p "$T/work"
 # the SDK reads the keys from its environment in this child only
 (

@@ -23,6 +23,8 @@ ok "streams were cut" test "$(jget "$r" streams_cut)" -gt 0
 ok "leases were stolen" test "$(jget "$r" leases_stolen)" -gt 0
 log=$(cat "$T/worker.log")
 like "lease loss released the item" "$log" "lease lost .*releasing the item"
+like "a released item keeps its session directory for the next run" "$log" \
+    "keeping the session directory: the item returns to the queue"
 like "stream reconnects are logged" "$log" "event stream (ended|failed); reconnecting"
 kill -TERM "$WK_PID"
 wk_wait 15
