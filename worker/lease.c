@@ -1,6 +1,14 @@
 /*
  * lease — the heartbeat loop of one work item, on its own thread
  * (protocol.md §9.4). A tool blocking the runner can never starve it.
+ *
+ * Beyond §9.4: the lease is taken to run from the moment a successful
+ * heartbeat was SENT (the server stored its time after that, so it cannot
+ * expire earlier than sent + ttl), a failed heartbeat is retried after
+ * WK_HB_RETRY_MS rather than a whole interval, and the lease is given up
+ * (ASSUMED_LOST, end_flag set) a safety margin BEFORE sent + ttl. So a worker
+ * stops posting results before the control plane can hand the item to
+ * another worker, and two workers never serve one session at once.
  */
 #include "worker.h"
 
@@ -40,7 +48,17 @@ static void lease_finish(struct lease *l, enum wk_end why)
     *l->end_flag = 1;
 }
 
-/* One heartbeat; returns 1 when the loop must end. */
+/* When the lease must be given up: a margin before the earliest server expiry. */
+static int64_t lease_deadline(struct lease *l)
+{
+    pthread_mutex_lock(&l->mu);
+    long ttl_ms = l->ttl_ms;
+    pthread_mutex_unlock(&l->mu);
+    long safety = ttl_ms / 5 < WK_HB_SAFETY_MAX_MS ? ttl_ms / 5 : WK_HB_SAFETY_MAX_MS;
+    return l->last_success_ms + ttl_ms - safety;
+}
+
+/* One heartbeat; returns 1 when the loop must end, 2 after a transient failure, else 0. */
 static int lease_beat(struct lease *l)
 {
     struct omni_heartbeat hb;
@@ -48,10 +66,16 @@ static int lease_beat(struct lease *l)
     char ttl[32];
     int64_t now;
 
-    if (omni_work_heartbeat(l->client, l->env_id, l->work_id, l->last, 0, l->interval_ms, &hb,
-                            &err) == 0) {
-        now = omni_mono_ms();
-        l->last_success_ms = now;
+    int64_t sent = omni_mono_ms();
+    long timeout = l->interval_ms;
+    int64_t left = lease_deadline(l) - sent;
+
+    /* never wait on a request past the moment the lease must be given up */
+    if (left < timeout)
+        timeout = left > WK_HB_MIN_TIMEOUT_MS ? (long)left : WK_HB_MIN_TIMEOUT_MS;
+    if (omni_work_heartbeat(l->client, l->env_id, l->work_id, l->last, 0, timeout, &hb, &err) ==
+        0) {
+        l->last_success_ms = sent;
         snprintf(l->last, sizeof l->last, "%s", hb.last_heartbeat[0] ? hb.last_heartbeat
                                                                       : "NO_HEARTBEAT");
         if (hb.ttl_seconds > 0) {
@@ -101,7 +125,7 @@ static int lease_beat(struct lease *l)
         return 1;
     }
     log_kv(LOG_WARN, "heartbeat failed; will retry", "work", l->work_id, "error", err.msg, NULL);
-    return 0;
+    return 2;
 }
 
 static void *lease_main(void *arg)
@@ -109,17 +133,19 @@ static void *lease_main(void *arg)
     struct lease *l = arg;
 
     for (;;) {
-        if (lease_beat(l))
+        int rc = lease_beat(l);
+        if (rc == 1)
             break;
+        long wait_ms = l->interval_ms;
+        if (rc == 2 && wait_ms > WK_HB_RETRY_MS)
+            wait_ms = WK_HB_RETRY_MS;
+        int64_t now = omni_mono_ms(), deadline = lease_deadline(l);
+        int64_t wake = now + wait_ms < deadline ? now + wait_ms : deadline;
+        if (wake < now)
+            wake = now;
+        /* CLOCK_MONOTONIC in ms (omni_mono_ms) converted to a timespec */
+        struct timespec ts = {(time_t)(wake / 1000), (long)(wake % 1000) * 1000000L};
         pthread_mutex_lock(&l->mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += l->interval_ms / 1000;
-        ts.tv_nsec += (l->interval_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
         while (!l->stop) {
             if (pthread_cond_timedwait(&l->cv, &l->mu, &ts) == ETIMEDOUT)
                 break;
@@ -128,6 +154,13 @@ static void *lease_main(void *arg)
         pthread_mutex_unlock(&l->mu);
         if (stop)
             break;
+        if (omni_mono_ms() >= lease_deadline(l)) {
+            log_kv(LOG_WARN, "no successful heartbeat in time to keep the lease; releasing the "
+                             "item before it can expire",
+                   "work", l->work_id, NULL);
+            lease_finish(l, WK_END_ASSUMED_LOST);
+            break;
+        }
     }
     return NULL;
 }

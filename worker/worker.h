@@ -57,6 +57,9 @@
 #define WK_HB_INTERVAL_MS 30000L
 #define WK_HB_TTL_MS 90000L
 #define WK_HB_MIN_INTERVAL_MS 1000L
+#define WK_HB_RETRY_MS 1000L         /* next try after a failed heartbeat */
+#define WK_HB_MIN_TIMEOUT_MS 250L    /* shortest bound on one heartbeat request */
+#define WK_HB_SAFETY_MAX_MS 2000L    /* give the lease up this long (at most ttl/5) early */
 #define WK_TOOL_TIMEOUT_MS 120000L
 #define WK_BASH_TIMEOUT_MS 120000L
 #define WK_BASH_MAX_TIMEOUT_MS 600000L
