@@ -34,12 +34,63 @@ void ctx_release(struct ctl_ctx *ctx)
     ctx->nids = ctx->ids_next = 0;
 }
 
+/*
+ * Server strings reach a terminal through everything omnictl prints: copy s
+ * with C0/C1 control characters (but \n and \t), DEL and invalid UTF-8
+ * replaced by '?', so no escape sequence or broken text gets through.
+ */
+static char *clean_text(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    char *out = malloc(n + 1), *o = out;
+
+    if (!out) {
+        fputs("omnictl: out of memory\n", stderr);
+        abort();
+    }
+    while (*p) {
+        size_t len = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
+                                 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+        int ok = len > 0;
+        unsigned cp = len == 1 ? *p : len == 2 ? *p & 0x1fu : len == 3 ? *p & 0x0fu : *p & 0x07u;
+        for (size_t i = 1; ok && i < len; i++) {
+            ok = (p[i] & 0xc0) == 0x80;
+            cp = cp << 6 | (p[i] & 0x3fu);
+        }
+        if (ok && len > 1) /* no overlong forms, surrogates or values past U+10FFFF */
+            ok = cp >= (len == 2 ? 0x80u : len == 3 ? 0x800u : 0x10000u) &&
+                 !(cp >= 0xd800 && cp <= 0xdfff) && cp <= 0x10ffff;
+        if (ok && ((cp < 0x20 && cp != '\n' && cp != '\t') || (cp >= 0x7f && cp <= 0x9f)))
+            ok = 0;
+        if (!ok) {
+            *o++ = '?';
+            p++;
+            continue;
+        }
+        memcpy(o, p, len);
+        o += len;
+        p += len;
+    }
+    *o = '\0';
+    return out;
+}
+
 void ctx_out(struct ctl_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
+    char *s = NULL, *c;
+    int n;
+
     va_start(ap, fmt);
-    vfprintf(ctx->out, fmt, ap);
+    n = vasprintf(&s, fmt, ap);
     va_end(ap);
+    if (n < 0)
+        return;
+    c = clean_text(s);
+    fputs(c, ctx->out);
+    free(c);
+    free(s);
 }
 
 void ctx_error(struct ctl_ctx *ctx, const char *fmt, ...)
@@ -341,7 +392,10 @@ void ctx_json(struct ctl_ctx *ctx, const cJSON *j)
 {
     char *s = cJSON_PrintUnformatted(j);
     if (s) {
-        fputs(s, ctx->out);
+        /* cJSON escapes control characters; invalid UTF-8 it passes through */
+        char *c = clean_text(s);
+        fputs(c, ctx->out);
+        free(c);
         fputc('\n', ctx->out);
         free(s);
     }
@@ -366,15 +420,6 @@ const char *ctx_col(const struct ctl_ctx *ctx, const char *code)
 
 /* ---- tables ----------------------------------------------------------- */
 
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s ? s : "-");
-    if (!d) {
-        fputs("omnictl: out of memory\n", stderr);
-        abort();
-    }
-    return d;
-}
 
 void ctl_table_init(struct ctl_table *t, size_t ncols, const char *const *headers)
 {
@@ -398,7 +443,7 @@ void ctl_table_row(struct ctl_table *t, const char *const *cells, const char *co
         t->alloc = na;
     }
     for (size_t i = 0; i < t->ncols; i++)
-        t->cells[t->nrows * t->ncols + i] = xstrdup(cells[i] && *cells[i] ? cells[i] : "-");
+        t->cells[t->nrows * t->ncols + i] = clean_text(cells[i] && *cells[i] ? cells[i] : "-");
     t->row_color[t->nrows] = color;
     t->nrows++;
 }

@@ -27,11 +27,19 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static FILE *devnull_out, *devnull_in;
+static char dir[] = "/tmp/omni-fuzz-ctl.XXXXXX";
+static char cfg[256];
+
+/* The scratch directory holds only the empty config (nothing is written). */
+static void cleanup(void)
+{
+    unlink(cfg);
+    if (chdir("/") == 0)
+        rmdir(dir);
+}
 
 static void setup(void)
 {
-    char dir[] = "/tmp/omni-fuzz-ctl.XXXXXX";
-    char cfg[256];
     int fd;
 
     if (!mkdtemp(dir) || chdir(dir) < 0)
@@ -55,6 +63,7 @@ static void setup(void)
     devnull_in = fopen("/dev/null", "r");
     if (!devnull_out || !devnull_in)
         abort();
+    atexit(cleanup);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

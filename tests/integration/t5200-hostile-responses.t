@@ -69,14 +69,13 @@ ctl_h retry-stats stats env_h
 check_err retry-stats "503 with retry-after 99999" "503" 15000
 
 # Strings from the server reach a terminal: escapes and invalid UTF-8.
-TODO_WHY="admin/ prints server strings raw (terminal escapes, invalid UTF-8); reported"
 hostile ansi
 ctl_h ansi-list env list
 is "terminal escapes in names: env list succeeds" "$(cat "$T/ansi-list.rc")" 0
-todo_is "terminal escapes in names: no ESC byte reaches stdout (env list)" \
+is "terminal escapes in names: no ESC byte reaches stdout (env list)" \
     "$(tr -cd '\033' <"$T/ansi-list.out" | wc -c | tr -d ' ')" 0
 ctl_h ansi-show env show env_h
-todo_is "terminal escapes in names: no C0 control reaches stdout (env show)" \
+is "terminal escapes in names: no C0 control reaches stdout (env show)" \
     "$(tr -cd '\000-\010\013-\037' <"$T/ansi-show.out" | wc -c | tr -d ' ')" 0
 ctl_h ansi-json -o json env list
 is "terminal escapes, -o json: escaped, no raw control bytes" \
@@ -85,7 +84,7 @@ is "terminal escapes, -o json: escaped, no raw control bytes" \
 hostile badutf8
 ctl_h bad-list -o json env list
 ok "invalid UTF-8: no crash (exit < 128)" test "$(cat "$T/bad-list.rc")" -lt 128
-todo_is "invalid UTF-8: -o json output is valid UTF-8" \
+is "invalid UTF-8: -o json output is valid UTF-8" \
     "$(perl -MEncode -e 'local $/; my $s = <STDIN>; eval { Encode::decode("UTF-8", $s, Encode::FB_CROAK); 1 } ? print "valid" : print "invalid"' <"$T/bad-list.out")" valid
 ctl_h bad-stats stats env_h
 ok "invalid UTF-8 in stats: no crash" test "$(cat "$T/bad-stats.rc")" -lt 128
