@@ -34,6 +34,8 @@ enum {
     OPT_ENV_FILE,
     OPT_ORG_KEY_FILE,
     OPT_ENV_KEY_FILE,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
     OPT_REQUEST_LOG,
     OPT_LEASE_TTL,
     OPT_PING,
@@ -60,6 +62,8 @@ static const struct option main_opts[] = {
     {"env-file", required_argument, NULL, OPT_ENV_FILE},
     {"org-key-file", required_argument, NULL, OPT_ORG_KEY_FILE},
     {"env-key-file", required_argument, NULL, OPT_ENV_KEY_FILE},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"request-log", required_argument, NULL, OPT_REQUEST_LOG},
     {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
     {"ping-interval", required_argument, NULL, OPT_PING},
@@ -86,6 +90,7 @@ static void main_usage(FILE *f)
 {
     fputs("usage: omni-sim [--port N] [--listen ADDR] [--env-file FILE]\n"
           "                [--org-key-file FILE] [--env-key-file FILE] [--request-log FILE]\n"
+          "                [--tls-cert FILE --tls-key FILE]\n"
           "                [--lease-ttl SECONDS] [--ping-interval SECONDS] [--stop-reply 204|200]\n"
           "                [--seed N] [--fault-5xx FRACTION] [--fault-429 FRACTION]\n"
           "                [--latency-ms N] [--jitter-ms N] [--retry-after-ms N]\n"
@@ -131,6 +136,41 @@ static int main_frac(const char *opt, const char *v, double *out)
 }
 
 /* Read the first line of a private key file (0600 or stricter). */
+#define MAIN_PEM_MAX (1024 * 1024)
+
+/* Read a PEM file whole (for --tls-cert / --tls-key). NULL on failure, said on stderr. */
+static char *main_read_pem(const char *opt, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    size_t n;
+
+    if (!f) {
+        fprintf(stderr, "omni-sim: --%s '%s': %s\n", opt, path, strerror(errno));
+        return NULL;
+    }
+    buf = malloc(MAIN_PEM_MAX + 1);
+    n = buf ? fread(buf, 1, MAIN_PEM_MAX + 1, f) : 0;
+    fclose(f);
+    if (buf && n <= MAIN_PEM_MAX)
+        buf[n] = '\0';
+    if (!buf || n == 0 || n > MAIN_PEM_MAX || !strstr(buf, "-----BEGIN ")) {
+        fprintf(stderr, "omni-sim: --%s '%s': not a PEM file of at most %d bytes\n", opt, path,
+                MAIN_PEM_MAX);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static void main_free_pem(struct sim_config *cfg)
+{
+    free(cfg->tls_cert_pem);
+    free(cfg->tls_key_pem);
+    cfg->tls_cert_pem = cfg->tls_key_pem = NULL;
+}
+
 static int main_read_key(const char *path, char *out, size_t outlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -274,6 +314,12 @@ int main(int argc, char **argv)
         case OPT_ENV_KEY_FILE:
             cfg.env_key_file = optarg;
             break;
+        case OPT_TLS_CERT:
+            cfg.tls_cert = optarg;
+            break;
+        case OPT_TLS_KEY:
+            cfg.tls_key = optarg;
+            break;
         case OPT_REQUEST_LOG:
             cfg.request_log = optarg;
             break;
@@ -370,6 +416,18 @@ int main(int argc, char **argv)
         main_usage(stderr);
         return 2;
     }
+    if (!cfg.tls_cert != !cfg.tls_key) {
+        fprintf(stderr, "omni-sim: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    if (cfg.tls_cert) {
+        cfg.tls_cert_pem = main_read_pem("tls-cert", cfg.tls_cert);
+        cfg.tls_key_pem = cfg.tls_cert_pem ? main_read_pem("tls-key", cfg.tls_key) : NULL;
+        if (!cfg.tls_key_pem) {
+            free(cfg.tls_cert_pem);
+            return 1;
+        }
+    }
     log_setup("omni-sim", lf, ll);
     if (!cfg.seed_given) {
         uint32_t r = 0;
@@ -382,7 +440,7 @@ int main(int argc, char **argv)
     simstore_init(&sim, &cfg);
     if (cfg.org_key_file) {
         if (main_read_key(cfg.org_key_file, sim.org_key, sizeof(sim.org_key)) < 0)
-            return 1;
+            return main_free_pem(&cfg), 1;
     } else {
         simstore_new_key("sk-ant-api03-", sim.org_key, sizeof(sim.org_key));
     }
@@ -392,7 +450,7 @@ int main(int argc, char **argv)
         if (sim.request_log_fd < 0) {
             fprintf(stderr, "omni-sim: cannot open request log '%s': %s\n", cfg.request_log,
                     strerror(errno));
-            return 1;
+            return main_free_pem(&cfg), 1;
         }
     }
 
@@ -404,7 +462,7 @@ int main(int argc, char **argv)
         char key[SIM_KEY_LEN];
         if (main_read_key(cfg.env_key_file, key, sizeof(key)) < 0) {
             pthread_mutex_unlock(&sim.mu);
-            return 1;
+            return main_free_pem(&cfg), 1;
         }
         simstore_env_set_key(&sim, sim.first_env, key);
         memset(key, 0, sizeof(key));
@@ -418,7 +476,7 @@ int main(int argc, char **argv)
         if (simskills_add_dir(&sim, cfg.skill_dirs[i], cfg.skill_zip, serr, sizeof(serr)) < 0) {
             fprintf(stderr, "omni-sim: --skill: %s\n", serr);
             pthread_mutex_unlock(&sim.mu);
-            return 1;
+            return main_free_pem(&cfg), 1;
         }
     }
     pthread_mutex_unlock(&sim.mu);
@@ -436,7 +494,7 @@ int main(int argc, char **argv)
     struct sim_server *srv = simserver_start(&sim, &port, err, sizeof(err));
     if (!srv) {
         fprintf(stderr, "omni-sim: %s\n", err);
-        return 1;
+        return main_free_pem(&cfg), 1;
     }
     const char *host = cfg.listen;
     if (strcmp(host, "0.0.0.0") == 0)
@@ -445,13 +503,15 @@ int main(int argc, char **argv)
         host = "::1";
     pthread_mutex_lock(&sim.mu);
     if (strchr(host, ':'))
-        snprintf(sim.base_url, sizeof(sim.base_url), "http://[%s]:%d", host, port);
+        snprintf(sim.base_url, sizeof(sim.base_url), "%s://[%s]:%d",
+                 cfg.tls_cert ? "https" : "http", host, port);
     else
-        snprintf(sim.base_url, sizeof(sim.base_url), "http://%s:%d", host, port);
+        snprintf(sim.base_url, sizeof(sim.base_url), "%s://%s:%d", cfg.tls_cert ? "https" : "http",
+                 host, port);
     pthread_mutex_unlock(&sim.mu);
     if (cfg.env_file && main_write_env_file(cfg.env_file, &sim) < 0) {
         simserver_stop(srv);
-        return 1;
+        return main_free_pem(&cfg), 1;
     }
     char seed[32], ttl[16];
     snprintf(seed, sizeof(seed), "%llu", (unsigned long long)cfg.seed);
@@ -466,7 +526,7 @@ int main(int argc, char **argv)
     if (pthread_create(&tick_thread, NULL, main_tick, &ticker) != 0) {
         fprintf(stderr, "omni-sim: cannot start the lease ticker\n");
         simserver_stop(srv);
-        return 1;
+        return main_free_pem(&cfg), 1;
     }
 
     int sig = 0;
@@ -483,5 +543,6 @@ int main(int argc, char **argv)
     memset(sim.org_key, 0, sizeof(sim.org_key));
     simskills_release(&sim);
     simstore_release(&sim);
+    main_free_pem(&cfg);
     return 0;
 }

@@ -708,8 +708,19 @@ struct sim_server *simserver_start(struct sim *sim, int *port_out, char *err, si
         }
         sa = (const struct sockaddr *)&sin;
     }
+    /* --tls-cert/--tls-key: HTTPS through libmicrohttpd's GnuTLS support */
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, sim->cfg.tls_key_pem},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, sim->cfg.tls_cert_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (sim->cfg.tls_cert_pem)
+        flags |= MHD_USE_TLS;
+    else
+        tls_opts[0].option = MHD_OPTION_END;
     srv->d = MHD_start_daemon(
-        flags, (uint16_t)sim->cfg.port, NULL, NULL, server_handle, sim, MHD_OPTION_SOCK_ADDR, sa,
+        flags, (uint16_t)sim->cfg.port, NULL, NULL, server_handle, sim, MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_SOCK_ADDR, sa,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_CONN_LIMIT, MHD_OPTION_THREAD_STACK_SIZE,
         (size_t)SERVER_STACK_SIZE, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONN_TIMEOUT_S,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED,

@@ -92,6 +92,10 @@ struct sim_config {
     const char *skill_dirs[SIM_SKILL_DIRS_MAX]; /* --skill DIR (skills.c) */
     int nskill_dirs;
     int skill_zip; /* --skill-format zip */
+    const char *tls_cert;  /* --tls-cert FILE (PEM); with tls_key: serve HTTPS */
+    const char *tls_key;   /* --tls-key FILE (PEM) */
+    char *tls_cert_pem;    /* their contents, read at start */
+    char *tls_key_pem;
 };
 
 enum sim_cred_kind { CRED_NONE = 0, CRED_ORG, CRED_ENV, CRED_TOKEN };
