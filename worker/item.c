@@ -18,7 +18,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ITEM_RM_DEPTH 128
 
 const char *wk_end_name(enum wk_end e)
 {
@@ -60,36 +59,6 @@ int item_stop(const struct wk_config *cfg, const char *base_url, const char *cre
     return 0;
 }
 
-/* Remove a directory tree without following symlinks; chmods directories the
- * tools may have made unreadable. */
-static void rm_tree_at(int dfd, const char *name, int depth)
-{
-    struct stat st;
-    int fd;
-    DIR *d;
-    struct dirent *de;
-
-    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return;
-    if (!S_ISDIR(st.st_mode) || depth > ITEM_RM_DEPTH) {
-        unlinkat(dfd, name, 0);
-        return;
-    }
-    fchmodat(dfd, name, 0700, 0);
-    fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0 && (d = fdopendir(fd)) != NULL) {
-        while ((de = readdir(d)) != NULL) {
-            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-                rm_tree_at(dirfd(d), de->d_name, depth + 1);
-        }
-        closedir(d);
-    } else if (fd >= 0) {
-        close(fd);
-    }
-    if (unlinkat(dfd, name, AT_REMOVEDIR) < 0)
-        log_warn("cannot remove \"%s\": %s", name, strerror(errno));
-}
-
 static int workdir_make(const struct wk_config *cfg, const char *session_id, char *out,
                         size_t outlen)
 {
@@ -110,7 +79,7 @@ static int workdir_make(const struct wk_config *cfg, const char *session_id, cha
 
 static void workdir_remove(const char *path)
 {
-    rm_tree_at(AT_FDCWD, path, 0);
+    wk_rm_tree_at(AT_FDCWD, path, 0);
 }
 
 /* Number of memory_store resources of a session. */

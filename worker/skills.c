@@ -38,7 +38,6 @@
 #include <unistd.h>
 
 #define SK_CHUNK (64u * 1024)
-#define SK_RM_DEPTH 128
 #define SK_STAGE_TRIES 16
 #define SK_SKIP_LOGS 20 /* skipped members logged one by one per archive */
 
@@ -492,33 +491,6 @@ static int sk_extract_pass(const void *data, size_t len, int stage, const struct
     return r < 0 ? -1 : 0;
 }
 
-/* Remove a tree without following symlinks. */
-static void sk_rm_tree_at(int dfd, const char *name, int depth)
-{
-    struct stat stt;
-    int fd;
-    DIR *d;
-    struct dirent *de;
-
-    if (fstatat(dfd, name, &stt, AT_SYMLINK_NOFOLLOW) < 0)
-        return;
-    if (!S_ISDIR(stt.st_mode) || depth > SK_RM_DEPTH) {
-        unlinkat(dfd, name, 0);
-        return;
-    }
-    fchmodat(dfd, name, 0700, 0);
-    fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0 && (d = fdopendir(fd)) != NULL) {
-        while ((de = readdir(d)) != NULL) {
-            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-                sk_rm_tree_at(dirfd(d), de->d_name, depth + 1);
-        }
-        closedir(d);
-    } else if (fd >= 0) {
-        close(fd);
-    }
-    unlinkat(dfd, name, AT_REMOVEDIR);
-}
 
 /* mkdtemp relative to a directory fd. */
 static int sk_make_stage(int parent, char *name, size_t namelen, struct omni_err *err)
@@ -575,7 +547,7 @@ static int sk_extract(const void *data, size_t len, int parent_fd, const char *d
     }
     if (sfd < 0) {
         omni_err_set(err, OMNI_E_IO, "cannot open the staging directory: %s", strerror(errno));
-        sk_rm_tree_at(parent_fd, stage, 0);
+        wk_rm_tree_at(parent_fd, stage, 0);
         sk_scan_release(&s);
         return -1;
     }
@@ -591,7 +563,7 @@ static int sk_extract(const void *data, size_t len, int parent_fd, const char *d
                              strerror(errno));
     }
     if (r < 0)
-        sk_rm_tree_at(parent_fd, stage, 0);
+        wk_rm_tree_at(parent_fd, stage, 0);
     return r;
 }
 

@@ -57,6 +57,7 @@
 #define WK_HB_INTERVAL_MS 30000L
 #define WK_HB_TTL_MS 90000L
 #define WK_HB_MIN_INTERVAL_MS 1000L
+#define WK_RM_DEPTH 128              /* deepest tree wk_rm_tree_at() descends */
 #define WK_HB_RETRY_MS 1000L         /* next try after a failed heartbeat */
 #define WK_HB_MIN_TIMEOUT_MS 250L    /* shortest bound on one heartbeat request */
 #define WK_HB_SAFETY_MAX_MS 2000L    /* give the lease up this long (at most ttl/5) early */
@@ -236,5 +237,12 @@ int poller_run(const struct wk_config *cfg, const char *env_key);
 /* Internal mode of a child: read {"environment_key","work"} from stdin and
  * serve it. Returns an exit code. */
 int poller_serve_child(const struct wk_config *cfg);
+
+/*
+ * Remove name (relative to dfd) and everything below it without following
+ * symlinks; directories a tool made unreadable are chmodded first. Failures
+ * are logged, not returned (fsutil.c).
+ */
+void wk_rm_tree_at(int dfd, const char *name, int depth);
 
 #endif

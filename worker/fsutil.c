@@ -1,0 +1,42 @@
+/*
+ * fsutil — file-system helpers of the worker shared by the per-item flow and
+ * the skills installer.
+ */
+#include "worker.h"
+
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void wk_rm_tree_at(int dfd, const char *name, int depth)
+{
+    struct stat st;
+    int fd;
+    DIR *d;
+    struct dirent *de;
+
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return;
+    if (!S_ISDIR(st.st_mode) || depth > WK_RM_DEPTH) {
+        unlinkat(dfd, name, 0);
+        return;
+    }
+    fchmodat(dfd, name, 0700, 0);
+    fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && (d = fdopendir(fd)) != NULL) {
+        while ((de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                wk_rm_tree_at(dirfd(d), de->d_name, depth + 1);
+        }
+        closedir(d);
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        log_warn("cannot remove \"%s\": %s", name, strerror(errno));
+}
