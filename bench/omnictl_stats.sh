@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/omnictl_stats.sh — `omnictl stats` as a whole process against omni-sim,
 # side by side with curl making the same request and a one-shot official SDK
-# script under node (bench/node/stats.mjs, @anthropic-ai/sdk 1.12.0).
+# script under node (bench/node/stats.mjs, @anthropic-ai/sdk 1.16.0).
 # Wall time: hyperfine when installed, else a date +%s%N loop. Peak RSS:
 # /usr/bin/time -f %M. Targets: omnictl within 1.3x of curl's wall time and
 # at least 25x faster than the SDK script (exit 1 when missed).

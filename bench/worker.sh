@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/worker.sh — omni-worker side by side with the official SDK's
-# EnvironmentWorker (bench/node/worker.mjs, @anthropic-ai/sdk 1.12.0, one item
+# EnvironmentWorker (bench/node/worker.mjs, @anthropic-ai/sdk 1.16.0, one item
 # at a time per process as the SDK does), on the same omni-sim in the same run.
 # Each worker polls its own environment of that sim.
 #   (a) idle memory: VmRSS (and RssAnon, Pss) from /proc after BENCH_IDLE_S s of

@@ -1,4 +1,4 @@
-// The official SDK's EnvironmentWorker (@anthropic-ai/sdk 1.12.0, unmodified)
+// The official SDK's EnvironmentWorker (@anthropic-ai/sdk 1.16.0, unmodified)
 // for bench/worker.sh: polls one environment and serves its sessions one item
 // at a time with the SDK's built-in toolset, until SIGTERM/SIGINT.
 //

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The official @anthropic-ai/sdk 1.12.0 (tests/conformance, pinned, unmodified)
+# The official @anthropic-ai/sdk 1.16.0 (tests/conformance, pinned, unmodified)
 # against omni-sim: operator calls, EnvironmentWorker serving scripted sessions,
 # and a clean /_sim/report.
 . "$(dirname "$0")/../lib.sh"
