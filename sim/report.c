@@ -77,6 +77,30 @@ static long report_unanswered(const struct sim_session *s)
     return n;
 }
 
+/* One session's counters, as in the "sessions" array of /_sim/report. */
+static cJSON *report_session_json(const struct sim_session *s, long un, int done)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "id", s->id);
+    cJSON_AddStringToObject(j, "scenario", s->scen_text);
+    cJSON_AddStringToObject(j, "status", s->deleted ? "deleted" : s->status);
+    cJSON_AddNumberToObject(j, "tool_calls_emitted", (double)s->calls_emitted);
+    cJSON_AddNumberToObject(j, "results_received", (double)s->results_received);
+    cJSON_AddNumberToObject(j, "duplicate_results", (double)s->duplicate_results);
+    cJSON_AddNumberToObject(j, "unanswered_calls", (double)un);
+    cJSON_AddNumberToObject(j, "result_mismatches", (double)s->result_mismatches);
+    cJSON_AddNumberToObject(j, "protocol_errors", (double)s->protocol_errors);
+    cJSON_AddNumberToObject(j, "turns_completed", s->turns_completed);
+    cJSON_AddBoolToObject(j, "completed", done);
+    cJSON_AddNumberToObject(j, "streams_open", s->nstreams);
+    return j;
+}
+
+static int report_session_done(const struct sim_session *s)
+{
+    return s->turns_completed > 0 && !s->turn_active;
+}
+
 cJSON *simreport_json(struct sim *sim)
 {
     const struct sim_counters *c = &sim->ctr;
@@ -87,23 +111,10 @@ cJSON *simreport_json(struct sim *sim)
     for (size_t i = 0; i < sim->session_list.n; i++) {
         const struct sim_session *s = sim->session_list.v[i];
         long un = report_unanswered(s);
-        int done = s->turns_completed > 0 && !s->turn_active;
+        int done = report_session_done(s);
         unanswered += un;
         completed += done;
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "id", s->id);
-        cJSON_AddStringToObject(j, "scenario", s->scen_text);
-        cJSON_AddStringToObject(j, "status", s->deleted ? "deleted" : s->status);
-        cJSON_AddNumberToObject(j, "tool_calls_emitted", (double)s->calls_emitted);
-        cJSON_AddNumberToObject(j, "results_received", (double)s->results_received);
-        cJSON_AddNumberToObject(j, "duplicate_results", (double)s->duplicate_results);
-        cJSON_AddNumberToObject(j, "unanswered_calls", (double)un);
-        cJSON_AddNumberToObject(j, "result_mismatches", (double)s->result_mismatches);
-        cJSON_AddNumberToObject(j, "protocol_errors", (double)s->protocol_errors);
-        cJSON_AddNumberToObject(j, "turns_completed", s->turns_completed);
-        cJSON_AddBoolToObject(j, "completed", done);
-        cJSON_AddNumberToObject(j, "streams_open", s->nstreams);
-        cJSON_AddItemToArray(sessions, j);
+        cJSON_AddItemToArray(sessions, report_session_json(s, un, done));
     }
     for (size_t i = 0; i < sim->work_list.n; i++) {
         const struct sim_work *w = sim->work_list.v[i];
@@ -159,6 +170,18 @@ cJSON *simreport_json(struct sim *sim)
 void simh_sim_report(struct sim_req *rq, struct sim_resp *rs)
 {
     sim_json(rs, 200, simreport_json(rq->sim));
+}
+
+/* GET /_sim/report/sessions/{id}: one session's counters, cheap enough to
+ * poll while a benchmark or test waits for that session. */
+void simh_sim_report_session(struct sim_req *rq, struct sim_resp *rs)
+{
+    const struct sim_session *s = simstore_session_get(rq->sim, rq->param[0]);
+    if (!s) {
+        sim_err(rq, rs, 404, NULL, NULL, "session '%.64s' not found", rq->param[0]);
+        return;
+    }
+    sim_json(rs, 200, report_session_json(s, report_unanswered(s), report_session_done(s)));
 }
 
 void simh_sim_faults_get(struct sim_req *rq, struct sim_resp *rs)

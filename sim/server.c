@@ -66,6 +66,7 @@ static const struct route routes[] = {
     {"GET", "/v1/skills/*/versions/*", simh_skill_version_get, R_V1 | R_NOBETA},
     {"GET", "/v1/skills/*/versions/*/content", simh_skill_content, R_V1 | R_NOBETA},
     {"GET", "/_sim/report", simh_sim_report, R_SIM},
+    {"GET", "/_sim/report/sessions/*", simh_sim_report_session, R_SIM},
     {"GET", "/_sim/faults", simh_sim_faults_get, R_SIM},
     {"POST", "/_sim/faults", simh_sim_faults_set, R_SIM},
     {"GET", "/_sim/environments/*/key", simh_sim_env_key, R_SIM},

@@ -397,7 +397,7 @@ sim_handler_fn simh_work_poll, simh_work_stats, simh_work_list, simh_work_get, s
 sim_handler_fn simh_work_ack, simh_work_heartbeat, simh_work_stop;
 sim_handler_fn simh_skill_version_get, simh_skill_versions_list, simh_skill_content;
 sim_handler_fn simh_sim_skills_add, simh_sim_skills_list;
-sim_handler_fn simh_sim_report, simh_sim_faults_get, simh_sim_faults_set, simh_sim_env_key, simh_sim_healthcheck;
+sim_handler_fn simh_sim_report, simh_sim_report_session, simh_sim_faults_get, simh_sim_faults_set, simh_sim_env_key, simh_sim_healthcheck;
 
 /* SSE (events.c) */
 long simevents_stream_read(struct sim_stream *st, char *out, size_t max);

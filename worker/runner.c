@@ -5,8 +5,10 @@
  *   reader  opens the event stream, pushes an OPEN marker once it is
  *           established, then every event, then an END (or FATAL) marker;
  *           reconnects with backoff 500 ms .. 10 s, reset by any event.
- *   exec    one short-lived thread per tool call (toolset_run), so the
- *           runner can keep reading events and enforce the drain deadline.
+ *   exec    runs the tool calls (toolset_run) one at a time, so the runner
+ *           can keep reading events and enforce the drain deadline; started
+ *           with the run and kept for its life (a thread per call cost a
+ *           clone, a stack map and unmap and their futexes on every call).
  *   runner  (the caller's thread) owns the routing state (runstate.c):
  *           reconciles history after each OPEN, routes live events, runs
  *           calls one at a time, posts results with retries and keeps a
@@ -52,11 +54,14 @@ struct run {
     struct qitem *head, *tail;   /* guarded by mu */
     size_t qlen;                 /* guarded by mu */
     int overflow;                /* guarded by mu: events were dropped */
-    int exec_done;               /* guarded by mu */
+    struct exec_ctx *exec_job;   /* guarded by mu: the call the exec thread runs */
+    int exec_done;               /* guarded by mu: exec_job has finished */
+    int exec_quit;               /* guarded by mu: the exec thread must end */
+    pthread_cond_t exec_cv;      /* wakes the exec thread (exec_job, exec_quit) */
     char fatal_msg[256];         /* guarded by mu */
 
-    pthread_t reader;
-    int reader_started;
+    pthread_t reader, exec;
+    int reader_started, exec_started;
     volatile int reader_stop;
 
     int64_t reconcile_at;        /* 0 = none scheduled */
@@ -193,7 +198,6 @@ static void *reader_main(void *arg)
 /* ---- exec thread ------------------------------------------------------------------ */
 
 struct exec_ctx {
-    struct run *r;
     struct rs_call *call;
     volatile int cancel;
     struct tool_result res;
@@ -201,12 +205,24 @@ struct exec_ctx {
 
 static void *exec_main(void *arg)
 {
-    struct exec_ctx *x = arg;
-    toolset_run(x->r->o->tools, x->call->name, x->call->input, &x->cancel, &x->res);
-    pthread_mutex_lock(&x->r->mu);
-    x->r->exec_done = 1;
-    pthread_cond_signal(&x->r->cv);
-    pthread_mutex_unlock(&x->r->mu);
+    struct run *r = arg;
+
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        struct exec_ctx *x;
+        while (!r->exec_job && !r->exec_quit)
+            pthread_cond_wait(&r->exec_cv, &r->mu);
+        if (r->exec_quit)
+            break;
+        x = r->exec_job;
+        pthread_mutex_unlock(&r->mu);
+        toolset_run(r->o->tools, x->call->name, x->call->input, &x->cancel, &x->res);
+        pthread_mutex_lock(&r->mu);
+        r->exec_job = NULL;
+        r->exec_done = 1;
+        pthread_cond_signal(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
     return NULL;
 }
 
@@ -359,7 +375,6 @@ static void log_call(const struct run *r, const struct rs_call *c, int64_t ms, s
 static int run_call(struct run *r, struct rs_call *c)
 {
     struct exec_ctx x = {0};
-    pthread_t th;
     int64_t t0 = omni_mono_ms(), drain_deadline = 0;
     enum rs_outcome how;
     struct rs_result res;
@@ -373,17 +388,12 @@ static int run_call(struct run *r, struct rs_call *c)
         rs_call_free(c);
         return 0;
     }
-    x.r = r;
     x.call = c;
     pthread_mutex_lock(&r->mu);
     r->exec_done = 0;
+    r->exec_job = &x;
+    pthread_cond_signal(&r->exec_cv);
     pthread_mutex_unlock(&r->mu);
-    if (pthread_create(&th, NULL, exec_main, &x) != 0) {
-        log_kv(LOG_ERROR, "cannot start a tool thread", "tool_use_id", c->id, NULL);
-        rstate_done(r->rs, c->id, RS_ABANDONED, NULL);
-        rs_call_free(c);
-        return 1;
-    }
     for (;;) {
         int done;
         q_wait(r, RUN_TICK_MS);
@@ -407,7 +417,6 @@ static int run_call(struct run *r, struct rs_call *c)
             }
         }
     }
-    pthread_join(th, NULL);
     pthread_mutex_lock(&r->mu);
     r->exec_done = 0;
     pthread_mutex_unlock(&r->mu);
@@ -451,6 +460,7 @@ enum wk_end runner_run(const struct runner_opts *o)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&r.cv, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&r.exec_cv, NULL);
 
     r.list_client = wk_client_new(o->cfg, o->base_url, o->cred, WK_CALL_TIMEOUT_MS, 0, &err);
     if (r.list_client)
@@ -470,6 +480,12 @@ enum wk_end runner_run(const struct runner_opts *o)
         goto out;
     }
     r.reader_started = 1;
+    if (pthread_create(&r.exec, NULL, exec_main, &r) != 0) {
+        log_error("cannot start the tool thread");
+        end = WK_END_FATAL;
+        goto out;
+    }
+    r.exec_started = 1;
 
     for (;;) {
         struct rs_call *c;
@@ -500,6 +516,13 @@ enum wk_end runner_run(const struct runner_opts *o)
     }
 
 out:
+    if (r.exec_started) {
+        pthread_mutex_lock(&r.mu);
+        r.exec_quit = 1;
+        pthread_cond_signal(&r.exec_cv);
+        pthread_mutex_unlock(&r.mu);
+        pthread_join(r.exec, NULL);
+    }
     if (r.reader_started) {
         r.reader_stop = 1;
         pthread_join(r.reader, NULL);
@@ -515,5 +538,6 @@ out:
     omni_client_free(r.stream_client);
     pthread_mutex_destroy(&r.mu);
     pthread_cond_destroy(&r.cv);
+    pthread_cond_destroy(&r.exec_cv);
     return end;
 }

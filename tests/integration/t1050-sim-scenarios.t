@@ -5,8 +5,8 @@
 
 sim_start
 rep() { jget "$(sim_report)" "$1"; }
-sess() { # sess SID FIELD: per-session report field
-    sim_report | perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>); for (@{$j->{sessions}}) { if ($_->{id} eq $ARGV[0]) { my $v = $_->{$ARGV[1]}; print JSON::PP::is_bool($v) ? ($v ? "true" : "false") : $v } }' "$1" "$2"
+sess() { # sess SID FIELD: per-session report field (GET /_sim/report/sessions/{id})
+    jget "$(curl -sf --max-time 5 "$SIM_URL/_sim/report/sessions/$1")" "$2"
 }
 
 # six-tools answered correctly, as a worker would
@@ -137,5 +137,12 @@ for bad in burst burst:0 burst:x busy:-1 "six-tools:3" "noop-read:"; do
     api org POST /v1/sessions "{\"agent\":\"$OMNI_SIM_AGENT_ID\",\"environment_id\":\"$ANTHROPIC_ENVIRONMENT_ID\",\"metadata\":{\"sim_scenario\":\"$bad\"}}"
     is "bad scenario '$bad' -> 400" "$STATUS" 400
 done
+
+# the one-session report route agrees with the full report and knows its sessions
+is "one-session report matches the full report" \
+    "$(sess "$S" results_received)" \
+    "$(sim_report | perl -MJSON::PP -e 'local $/; for (@{decode_json(<STDIN>)->{sessions}}) { print $_->{results_received} if $_->{id} eq $ARGV[0] }' "$S")"
+api none GET /_sim/report/sessions/sesn_nosuchsession
+is "one-session report of an unknown session: 404" "$STATUS" 404
 
 done_testing
