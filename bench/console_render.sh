@@ -4,17 +4,20 @@
 #  1. Full-frame render time of every view over a model holding 10,000
 #     sessions and 10,000 work items (omni-console --bench-render), target
 #     <= 5 ms per frame.
-#  2. CPU of a live console on the sessions view of an environment with
-#     BENCH_SESSIONS (10,000) sessions and work items at a 1 s refresh,
-#     measured over BENCH_SECONDS (20) in tmux against omni-sim; target <= 3 %
-#     of one core.
+#  2. CPU of a live console on the sessions view, then the work view, of an
+#     environment with BENCH_SESSIONS (10,000) sessions and work items at a
+#     1 s refresh, measured over BENCH_SECONDS (60) in tmux against omni-sim;
+#     target <= 3 % of one core. The header and the environment stats follow
+#     the 1 s refresh; a table this big is refreshed as often as its CPU budget
+#     allows (console.h, CON_CPU_BUDGET_FACTOR), so the figures include how
+#     often each table was actually refreshed and the oldest age it showed.
 #
 # Prints the figures and exits non-zero when a target is missed.
 set -u
 cd "$(dirname "$0")/.."
 BIN=${OMNI_BIN:-$PWD/bin}
 N=${BENCH_SESSIONS:-10000}
-SECS=${BENCH_SECONDS:-20}
+SECS=${BENCH_SECONDS:-60}
 FRAMES=${BENCH_FRAMES:-500}
 RENDER_MAX_MS=5
 CPU_MAX_PCT=3
@@ -103,6 +106,13 @@ measure() {
     rss=$(awk '/VmRSS/ { print $2 }' "/proc/$PID/status")
     echo "live $view: $N rows, refresh 1 s, ${SECS} s window: CPU ${pct} % of one core, RSS ${rss} kB"
     echo "live $view: table age sampled each second:$ages"
+    echo "$ages" | awk -v view="$view" '{ n = 0; max = 0; prev = -1
+        for (i = 1; i <= NF; i++) { a = $i; sub(/s$/, "", a)
+            if (a ~ /m/) { split(a, p, "m"); a = p[1] * 60 + p[2] } else a += 0
+            if (prev >= 0 && a < prev) n++; if (a > max) max = a; prev = a }
+        printf "live %s: table refreshed %d times in %d s (about every %.1f s), oldest age shown %d s\n",
+            view, n, NF, n ? NF / n : NF, max }'
+
     if awk -v p="$pct" -v m="$CPU_MAX_PCT" 'BEGIN { exit !(p <= m) }'; then
         echo "live $view: CPU ${pct} % <= ${CPU_MAX_PCT} %: ok"
     else

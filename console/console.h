@@ -33,6 +33,7 @@
  * rows it has. Small tables (a few ms) still follow the refresh interval.
  */
 #define CON_CPU_BUDGET_FACTOR 80
+#define CON_HEAP_KEEP (64L << 20)   /* freed heap kept for the next refresh (main.c) */
 
 /* What a key handler asks of the main loop. */
 #define CON_R_NONE 0x0

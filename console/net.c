@@ -209,6 +209,7 @@ void net_exec_run(struct net_exec *x, const struct net_job *j, struct net_result
         struct omni_session_filter f = {0};
         f.environment_id = j->env_id;
         f.limit = NET_SESSIONS_MAX;
+        f.fields_only = 1;
         res->ok = omni_session_list(x->org, &f, &res->sessions, &res->err) == 0;
         break;
     }

@@ -180,6 +180,7 @@ struct omni_session_filter {
     const char *agent_id;
     int include_archived;
     long limit;                    /* max items to return overall; 0 = 100 */
+    int fields_only;               /* leave each session's json NULL (cheaper lists) */
 };
 
 int omni_session_create(struct omni_client *c, const struct omni_session_create *rq,
