@@ -567,6 +567,39 @@ static void test_events_list_pages(void **state)
     omni_client_free(c);
 }
 
+/* protocol.md §4.2/§4.4: which statuses the client retries, which are final. */
+static void test_status_classes(void **state)
+{
+    static const struct {
+        int status;
+        int retried; /* 1: a second attempt follows */
+    } cases[] = {
+        {402, 0}, {403, 0}, {408, 1}, {413, 0}, {422, 0}, {429, 1}, {500, 1}, {502, 1},
+        {503, 1}, {504, 1}, {529, 1},
+    };
+    struct omni_client *c = client(OMNI_AUTH_API_KEY, ORG_KEY, 0);
+    struct omni_stats st;
+    struct omni_err err = OMNI_ERR_INIT;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        script(2, RH(cases[i].status, "{\"type\":\"error\",\"error\":{\"type\":\"x\",\"message\":\"m\"}}",
+                     "retry-after-ms", "1"),
+               R(200, STATS_OK));
+        int r = omni_work_stats(c, "env_1", &st, &err);
+        if (cases[i].retried) {
+            assert_int_equal(r, 0);
+            assert_int_equal(srv.n_seen, 2);
+        } else {
+            assert_int_equal(r, -1);
+            assert_int_equal(srv.n_seen, 1);
+            assert_int_equal(err.status, cases[i].status);
+            assert_true(omni_err_is_fatal(&err));
+        }
+    }
+    omni_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_retries_exhausted),
         cmocka_unit_test(test_should_retry_false_and_4xx),
         cmocka_unit_test(test_stop_409_and_200),
+        cmocka_unit_test(test_status_classes),
         cmocka_unit_test(test_poll_empty_forms),
         cmocka_unit_test(test_heartbeat),
         cmocka_unit_test(test_caps_timeouts_refused),
