@@ -371,8 +371,8 @@ static void log_call(const struct run *r, const struct rs_call *c, int64_t ms, s
     free(in);
 }
 
-/* Run one call (or re-post its cached result). Returns 1 when the run must end. */
-static int run_call(struct run *r, struct rs_call *c)
+/* Run one call (or re-post its cached result). */
+static void run_call(struct run *r, struct rs_call *c)
 {
     struct exec_ctx x = {0};
     int64_t t0 = omni_mono_ms(), drain_deadline = 0;
@@ -386,7 +386,7 @@ static int run_call(struct run *r, struct rs_call *c)
         res = *c->cached;
         rstate_done(r->rs, c->id, how, &res);
         rs_call_free(c);
-        return 0;
+        return;
     }
     x.call = c;
     pthread_mutex_lock(&r->mu);
@@ -433,7 +433,6 @@ static int run_call(struct run *r, struct rs_call *c)
     rstate_done(r->rs, c->id, how, &res);
     tool_result_release(&x.res);
     rs_call_free(c);
-    return 0;
 }
 
 /* ---- main loop ------------------------------------------------------------------------- */
