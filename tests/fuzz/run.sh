@@ -3,6 +3,8 @@
 #
 #   FUZZ_DIR=build-fuzz FUZZ_SECONDS=5 tests/fuzz/run.sh build-fuzz/fuzz_sse ...
 #   FUZZ_RUNS=1000000 tests/fuzz/run.sh ...     (a number of executions instead)
+#   FUZZ_JOBS=2 FUZZ_RUNS=10000000 ...          (2 processes sharing the corpus,
+#                                                FUZZ_RUNS/2 executions each)
 #
 # Each target runs on a temporary copy of tests/fuzz/corpus/<target>/ (the
 # committed corpus is never written), with tests/fuzz/<target>.dict when it
@@ -20,6 +22,7 @@ FUZZ_DIR=${FUZZ_DIR:-build-fuzz}
 FUZZ_MAX_SECONDS=${FUZZ_MAX_SECONDS:-3600}
 FUZZ_RSS_MB=${FUZZ_RSS_MB:-2048}
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-10}   # seconds for one input
+FUZZ_JOBS=${FUZZ_JOBS:-1}          # parallel processes per target (libFuzzer -jobs)
 
 if [ $# -eq 0 ]; then
     echo "usage: FUZZ_DIR=dir [FUZZ_SECONDS=n | FUZZ_RUNS=n] $0 fuzz-binary..." >&2
@@ -42,8 +45,9 @@ for bin in "$@"; do
     if [ -d "$here/corpus/$name" ]; then
         cp -p "$here/corpus/$name"/. "$corpus"/ 2>/dev/null || cp -R "$here/corpus/$name"/. "$corpus"/
     fi
-    art="$FUZZ_DIR/artifacts/$name"
-    mkdir -p "$art"
+    mkdir -p "$FUZZ_DIR/artifacts/$name"
+    art=$(cd "$FUZZ_DIR/artifacts/$name" && pwd)
+    rm -f "$art"/fuzz-*.log
     log="$art/fuzz.log"
     args=(-rss_limit_mb="$FUZZ_RSS_MB" -timeout="$FUZZ_TIMEOUT" -print_final_stats=1
           -artifact_prefix="$art/" -close_fd_mask=1)
@@ -51,15 +55,24 @@ for bin in "$@"; do
         args+=(-dict="$here/$name.dict")
     fi
     if [ -n "$FUZZ_RUNS" ]; then
-        args+=(-runs="$FUZZ_RUNS" -max_total_time="$FUZZ_MAX_SECONDS")
+        args+=(-runs="$(( FUZZ_RUNS / FUZZ_JOBS ))" -max_total_time="$FUZZ_MAX_SECONDS")
     else
         args+=(-max_total_time="$FUZZ_SECONDS")
     fi
     start=$(date +%s)
-    "$bin" "${args[@]}" "$corpus" >"$log" 2>&1
-    rc=$?
+    if [ "$FUZZ_JOBS" -gt 1 ]; then
+        # each job logs to fuzz-N.log in the working directory; libFuzzer
+        # copies every job's log into its own output when the job ends
+        bin_abs=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+        (cd "$art" && "$bin_abs" "${args[@]}" -jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS" "$corpus") >"$log" 2>&1
+        rc=$?
+    else
+        "$bin" "${args[@]}" "$corpus" >"$log" 2>&1
+        rc=$?
+    fi
     secs=$(( $(date +%s) - start ))
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    # with jobs, the executions of all of them
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | awk '{ n += $1 } END { if (NR) print n }')
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | sed 's/cov: //')
     units=$(find "$corpus" -type f | wc -l)
     if [ $rc -ne 0 ]; then
