@@ -30,7 +30,8 @@
 struct glob_pat {
     char *alts[GLOB_MAX_ALTS];
     size_t nalts;
-    char *segs[GLOB_MAX_ALTS * GLOB_MAX_SEGS]; /* pointers into alts[] */
+    /* pointers into alts[]; each alternative also has its accepting position */
+    char *segs[GLOB_MAX_ALTS * (GLOB_MAX_SEGS + 1)];
     size_t base[GLOB_MAX_ALTS];               /* first position of each alternative */
     size_t nseg[GLOB_MAX_ALTS];
     size_t npos;                              /* total positions (segments + 1 each) */

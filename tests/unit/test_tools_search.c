@@ -104,6 +104,24 @@ static void test_glob(void **state)
     tool_result_release(&r);
 }
 
+/* 64 alternatives of 64 segments each: every position, accepting ones
+ * included, fits (found by fuzz_tool_input: one position past the array). */
+static void test_glob_full_pattern(void **state)
+{
+    char in[1024];
+    int n;
+
+    (void)state;
+    n = snprintf(in, sizeof in, "{\"pattern\":\"{a,b}{c,d}{e,f}{g,h}{i,j}{k,l}");
+    for (int i = 0; i < 63; i++)
+        n += snprintf(in + n, sizeof in - (size_t)n, "/x");
+    snprintf(in + n, sizeof in - (size_t)n, "\"}");
+    struct tool_result r = fx_run("glob", "%s", in);
+    assert_false(r.is_error);
+    assert_non_null(r.text);
+    tool_result_release(&r);
+}
+
 static void test_glob_cap(void **state)
 {
     (void)state;
@@ -271,6 +289,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_glob, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_glob_full_pattern, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_glob_cap, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_grep, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_grep_lines, setup, fx_teardown),
