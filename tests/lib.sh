@@ -39,6 +39,7 @@ if [ "${OMNI_VALGRIND:-0}" = 1 ]; then
             cat >"$BIN/$_p" <<EOS
 #!/bin/sh
 exec valgrind -q --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+    --suppressions="$TOP/tests/valgrind.supp" \
     --error-exitcode=97 --trace-children=yes --trace-children-skip='*/bash,*/sh,*/env,*/cat,*/sleep' \
     --log-file="$T/vglogs/$_p.%p.log" "$_real_bin/$_p" "\$@"
 EOS

@@ -115,7 +115,9 @@ is "timeout: exit 1" "$rc" 1
 is "timeout: nothing on stdout" "$(cat "$T/o")" ""
 is "timeout: one line on stderr" "$(wc -l <"$T/e")" 1
 like "timeout: says it timed out" "$(cat "$T/e")" '[Tt]ime'
-ok "timeout: bounded (<2.9s incl. retries)" test "$el" -lt 2900
+# under valgrind, its own start-up (seconds on a busy 2-core machine) is added
+bound=2900; [ "${OMNI_VALGRIND:-0}" = 1 ] && bound=$((bound + 3000))
+ok "timeout: bounded (<${bound} ms incl. retries)" test "$el" -lt "$bound"
 ctl --timeout 300ms stats -o nagios "$ANTHROPIC_ENVIRONMENT_ID" >"$T/o" 2>/dev/null; rc=$?
 is "timeout in nagios mode is UNKNOWN" "$rc" 3
 kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
