@@ -25,13 +25,23 @@ _tap_n=0
 _tap_fail=0
 _bg_pids=()
 
-# OMNI_VALGRIND=1: run omnictl and omni-worker (and the children they exec)
-# under valgrind; any error or definite leak it reports fails the test file.
-# OMNI_VALGRIND_PROGS overrides which programs are wrapped.
+# OMNI_VALGRIND=1: run omnictl and omni-worker (and the children they exec,
+# except system programs) under valgrind; any error or definite leak it reports
+# fails the test file. OMNI_VALGRIND_PROGS overrides which programs are
+# wrapped. The wrappers and logs live outside $T (which is private) so that a
+# test may run a wrapped program as another user. Bounded waits (wait_for,
+# until_ok) get _WAIT_FACTOR times longer.
+_WAIT_FACTOR=1
+_VG=
 if [ "${OMNI_VALGRIND:-0}" = 1 ]; then
+    _WAIT_FACTOR=3
     _real_bin=$BIN
-    BIN=$T/vgbin
-    mkdir -p "$BIN" "$T/vglogs"
+    _VG=$(mktemp -d "${TMPDIR:-/tmp}/omni-vg.XXXXXX")
+    chmod 755 "$_VG"
+    BIN=$_VG/bin
+    VGLOGS=$_VG/logs
+    mkdir -p "$BIN" "$VGLOGS"
+    chmod 1777 "$VGLOGS"
     for _p in omnictl omni-worker omni-console omni-sim; do
         [ -e "$_real_bin/$_p" ] || continue
         case " ${OMNI_VALGRIND_PROGS:-omnictl omni-worker} " in
@@ -40,8 +50,8 @@ if [ "${OMNI_VALGRIND:-0}" = 1 ]; then
 #!/bin/sh
 exec valgrind -q --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
     --suppressions="$TOP/tests/valgrind.supp" \
-    --error-exitcode=97 --trace-children=yes --trace-children-skip='*/bash,*/sh,*/env,*/cat,*/sleep' \
-    --log-file="$T/vglogs/$_p.%p.log" "$_real_bin/$_p" "\$@"
+    --error-exitcode=97 --trace-children=yes --trace-children-skip='/bin/*,/usr/bin/*,/sbin/*,/usr/sbin/*,*/bash,*/sh,*/env' \
+    --log-file="$VGLOGS/$_p.%p.log" "$_real_bin/$_p" "\$@"
 EOS
             chmod +x "$BIN/$_p" ;;
         *) ln -s "$_real_bin/$_p" "$BIN/$_p" ;;
@@ -60,7 +70,11 @@ _cleanup() {
         kill -KILL "$p" 2>/dev/null
         wait "$p" 2>/dev/null
     done
-    if [ "$_tap_fail" -eq 0 ]; then rm -rf "$T"; else echo "# scratch kept: $T" >&2; fi
+    if [ "$_tap_fail" -eq 0 ]; then
+        rm -rf "$T" ${_VG:+"$_VG"}
+    else
+        echo "# scratch kept: $T${_VG:+ $_VG}" >&2
+    fi
 }
 trap _cleanup EXIT
 trap 'exit 130' INT TERM
@@ -127,7 +141,7 @@ unlike() {
 
 # wait_for SECONDS "description" command... — poll every 0.1 s, one TAP result.
 wait_for() {
-    local secs=$1 d=$2; shift 2
+    local secs=$(( $1 * _WAIT_FACTOR )) d=$2; shift 2
     local end=$(( $(date +%s%N) / 1000000 + secs * 1000 ))
     while :; do
         if "$@" >/dev/null 2>&1; then _result 0 "$d"; return 0; fi
@@ -140,7 +154,7 @@ wait_for() {
 
 # until_ok SECONDS command... — like wait_for but silent; returns the status.
 until_ok() {
-    local secs=$1; shift
+    local secs=$(( $1 * _WAIT_FACTOR )); shift
     local end=$(( $(date +%s%N) / 1000000 + secs * 1000 ))
     while ! "$@" >/dev/null 2>&1; do
         [ $(( $(date +%s%N) / 1000000 )) -ge $end ] && return 1
@@ -183,7 +197,7 @@ done_testing() {
         local bad="" f
         # valgrind 3.19 does not know openat2 (syscall 437) and says so; the
         # toolset then falls back to its own walker. That notice is not an error.
-        for f in $(find "$T/vglogs" -type f -size +0 2>/dev/null); do
+        for f in $(find "$VGLOGS" -type f -size +0 2>/dev/null); do
             awk '/WARNING: unhandled amd64-linux syscall: 437/ {skip=1; next}
                  skip && /bug_reports.html/ {skip=0; next}
                  !skip' "$f" | grep -q . && bad="$bad $f"

@@ -76,9 +76,14 @@ bg "${NOBODY[@]}" env ANTHROPIC_BASE_URL="$SIM_URL" ANTHROPIC_ENVIRONMENT_ID="$A
     --workdir "$PUB/w" --max-idle 1s 2>"$T/nobody.log"
 NB=$BG_PID
 wait_for 10 "worker (as nobody) polls" grep -q "polling for work" "$T/nobody.log"
+# (under valgrind, /proc/<pid>/environ shows valgrind's own start-up
+# environment, not the one the worker cleared: these two checks need the
+# program itself)
+if [ "${OMNI_VALGRIND:-0}" != 1 ]; then
 ok "environ (read by root) no longer holds the key value" \
     bash -c "! grep -qF -- '$ANTHROPIC_ENVIRONMENT_KEY' /proc/$NB/environ"
 ok "environ no longer names the variable" bash -c "! tr '\\0' '\\n' </proc/$NB/environ | grep -q '^ANTHROPIC_ENVIRONMENT_KEY='"
+fi
 fails "same-uid shell cannot read /proc/<pid>/environ" "${NOBODY[@]}" cat /proc/$NB/environ
 fails "same-uid shell cannot read /proc/<pid>/mem" "${NOBODY[@]}" head -c 16 /proc/$NB/mem
 new_session bash-once
