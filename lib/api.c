@@ -174,7 +174,7 @@ static int fetch_pages(struct omni_client *c, const char *base_path, const char 
     *pg->n = 0;
     for (int page = 0; page < 10000; page++) {
         struct buf url = BUF_INIT_MAX(8192);
-        cJSON *root = NULL, *data, *it, *np;
+        cJSON *root = NULL, *data, *it, *next, *np;
         int r;
 
         buf_adds(&url, base_path);
@@ -193,8 +193,8 @@ static int fetch_pages(struct omni_client *c, const char *base_path, const char 
             cJSON_Delete(root);
             return omni_err_set(err, OMNI_E_PARSE, "%s: response has no \"data\" array", what);
         }
-        for (cJSON *next = NULL, *it0 = data->child; (it = it0) != NULL; it0 = next) {
-            next = it->next;
+        for (it = data->child; it; it = next) {
+            next = it->next; /* the parser may take it out of the list */
             if (*pg->n >= pg->max_items) {
                 cJSON_Delete(root);
                 return omni_err_set(err, OMNI_E_TOOBIG, "%s: more than %zu items", what,
