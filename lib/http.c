@@ -291,6 +291,8 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
     if (type != CURLINFO_HEADER_OUT && type != CURLINFO_HEADER_IN && type != CURLINFO_TEXT)
         return 0;
     const char *p = data, *end = data + size;
+    /* one block (a request's headers) stays together when threads trace */
+    flockfile(stderr);
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
@@ -311,6 +313,7 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
         while (p < end && (*p == '\r' || *p == '\n'))
             p++;
     }
+    funlockfile(stderr);
     return 0;
 }
 

@@ -167,7 +167,8 @@ wk_bg poll --max-idle 1s --poll-idle-ms 50-150 --workdir "$T/work2" --http-debug
 wait_for 30 "second session served" all_done 2
 until_ok 10 grep -q "session run ended.*session=$S2" "$T/worker.log"
 like "second run installed skills" "$(grep "session=$S2" "$T/worker.log")" "skill installed"
-trace=$(grep -A12 '^> GET /v1/skills/[^ ]*/content' "$T/worker.log" | sed '/^> Expect/q')
+# the request's own header block: up to its response (other threads trace too)
+trace=$(grep -A12 '^> GET /v1/skills/[^ ]*/content' "$T/worker.log" | sed '/^</q')
 like "content requested with Accept: application/binary" "$trace" "^> Accept: application/binary"
 unlike "and no second Accept header" "$trace" "Accept: application/json"
 unlike "no sessions token in the traced log" "$(cat "$T/worker.log")" "sk-ant-req"
