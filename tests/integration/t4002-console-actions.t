@@ -74,13 +74,13 @@ con_stop
 con_start --refresh 1 --env "$ANTHROPIC_ENVIRONMENT_ID"
 wait_screen 10 "of 5 sessions"
 keys n
-ok "n: the agent picker lists the simulator's agent" wait_screen 5 "$OMNI_SIM_AGENT_ID"
+ok "n: the agent picker lists the simulator's agent" wait_screen 15 "$OMNI_SIM_AGENT_ID"
 keys Enter
-ok "then asks for the first message" wait_screen 5 "first message"
+ok "then asks for the first message" wait_screen 15 "first message"
 keys -l "hello from the console"
 keys Enter
-ok "n: status line reports the new session" wait_screen 5 "created session sesn_"
-ok "n: the new session is listed" wait_screen 10 "of 6 sessions"
+ok "n: status line reports the new session" wait_screen 15 "created session sesn_"
+ok "n: the new session is listed" wait_screen 15 "of 6 sessions"
 new=$(screen | sed -n 's/.*created session \(sesn_[A-Za-z0-9_]*\).*/\1/p')
 like "n: the first message reached it" "$(events "$new")" "hello from the console"
 
