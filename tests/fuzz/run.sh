@@ -31,6 +31,9 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/omni-fuzz.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
+# Targets that make scratch trees (fuzz_tool_input) make them here: libFuzzer
+# ends its jobs without running atexit handlers, and this goes with the trap.
+export TMPDIR="$tmp"
 
 fail=0
 for bin in "$@"; do
