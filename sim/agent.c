@@ -8,7 +8,7 @@
  *
  * Scenarios (session metadata "sim_scenario"): bash-once (default),
  * six-tools, ask, deny, custom, idle, burst:N, long-bash:SECONDS,
- * busy:SECONDS, noop-read:N.
+ * busy:SECONDS, noop-read:N, cmd:N.
  */
 #include "sim.h"
 
@@ -18,6 +18,7 @@
 
 #define AGENT_CALLS_PER_BATCH SIM_BURST_MAX
 #define AGENT_NOOP_READ_MAX 100000
+#define AGENT_CMD_MAX 32 /* cmd:N, metadata sim_cmd_1 .. sim_cmd_N */
 
 struct agent_spec {
     const char *name;
@@ -42,6 +43,7 @@ int simagent_scenario_parse(const char *text, enum sim_scenario *scen, long *n)
         {"idle", SCEN_IDLE, 0},           {"deny", SCEN_DENY, 0},
         {"burst", SCEN_BURST, SIM_BURST_MAX}, {"long-bash", SCEN_LONG_BASH, SIM_SECONDS_MAX},
         {"busy", SCEN_BUSY, SIM_SECONDS_MAX}, {"noop-read", SCEN_NOOP_READ, AGENT_NOOP_READ_MAX},
+        {"cmd", SCEN_CMD, AGENT_CMD_MAX},
     };
     const char *colon = strchr(text, ':');
     size_t nl = colon ? (size_t)(colon - text) : strlen(text);
@@ -75,6 +77,38 @@ static cJSON *agent_input1(const char *k, const char *v)
     return o;
 }
 
+/*
+ * cmd:N, call b: metadata "sim_cmd_<b+1>" is a bash command, or a JSON object
+ * {"name":TOOL,"input":{...},"ask":true|false} for any tool. Nothing is
+ * expected of the result: tests read it from the session's events.
+ */
+static int agent_cmd_spec(const struct sim_session *s, int b, struct agent_spec *sp)
+{
+    char key[32];
+    snprintf(key, sizeof(key), "sim_cmd_%d", b + 1);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(s->metadata, key);
+    if (!cJSON_IsString(v))
+        return 0;
+    if (v->valuestring[0] != '{') {
+        sp->name = "bash";
+        sp->input = agent_input1("command", v->valuestring);
+        return 1;
+    }
+    cJSON *spec = cJSON_Parse(v->valuestring);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(spec, "name");
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(spec, "input");
+    static const char *const tools[] = {"bash", "read", "write", "edit", "glob", "grep"};
+    for (size_t i = 0; cJSON_IsString(name) && i < sizeof(tools) / sizeof(tools[0]); i++)
+        if (strcmp(name->valuestring, tools[i]) == 0)
+            sp->name = tools[i];
+    if (sp->name) {
+        sp->input = cJSON_IsObject(input) ? cJSON_Duplicate(input, 1) : cJSON_CreateObject();
+        sp->ask = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "ask"));
+    }
+    cJSON_Delete(spec);
+    return sp->name ? 1 : 0;
+}
+
 static void agent_six_file(const struct sim_session *s, char *out, size_t outlen)
 {
     size_t l = strlen(s->id);
@@ -89,6 +123,8 @@ static int agent_batch(struct sim_session *s, int b, struct agent_spec *sp)
     switch (s->scen) {
     case SCEN_IDLE:
         return 0;
+    case SCEN_CMD:
+        return b < s->scen_n ? agent_cmd_spec(s, b, sp) : 0;
     case SCEN_BASH_ONCE:
     case SCEN_ASK:
     case SCEN_DENY:

@@ -190,6 +190,7 @@ enum sim_scenario {
     SCEN_IDLE,
     SCEN_DENY,
     SCEN_NOOP_READ,
+    SCEN_CMD,
 };
 
 struct sim_session {
