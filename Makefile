@@ -80,7 +80,7 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 # A program is built once its main.c exists.
 PROGRAMS = $(if $(wildcard admin/main.c),$(BIN)/omnictl) $(if $(wildcard console/main.c),$(BIN)/omni-console) \
-           $(if $(wildcard worker/main.c),$(BIN)/omni-worker) $(if $(wildcard sim/main.c),$(BIN)/omni-sim)
+           $(if $(wildcard worker/main.c),$(BIN)/omni-worker $(BIN)/omni-exec) $(if $(wildcard sim/main.c),$(BIN)/omni-sim)
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 FZ = build-fuzz$(if $(B),-$(B))
 FUZZ_BINS = $(patsubst tests/fuzz/%.c,$(FZ)/%,$(FUZZ_SRCS))
@@ -122,6 +122,11 @@ $(BIN)/omni-console: $(call obj,$(CONSOLE_SRCS)) $(LIB)
 $(BIN)/omni-worker: $(call obj,$(WORKER_SRCS)) $(LIB)
 	@mkdir -p $(BIN)
 	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PCRE_LIBS) $(ARCHIVE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
+
+# The tool executor: the toolset and the executor protocol, no HTTP, no credential.
+$(BIN)/omni-exec: $(call obj,worker/guest/main.c) $(BUILD)/libworker.a $(LIB)
+	@mkdir -p $(BIN)
+	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PCRE_LIBS) $(CJSON_LIBS) -lpthread -lm
 
 $(BIN)/omni-sim: $(call obj,$(SIM_SRCS)) $(LIB)
 	@mkdir -p $(BIN)
@@ -199,12 +204,13 @@ soak: deps all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(filter-out %/omni-exec,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(wildcard man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1/
 	$(if $(wildcard man/*.8),install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(PREFIX)/share/man/man8/)
 	$(if $(wildcard worker/omni-worker.service),install -d $(DESTDIR)$(PREFIX)/lib/systemd/system && \
 	    install -m 0644 worker/omni-worker.service $(DESTDIR)$(PREFIX)/lib/systemd/system/)
 	install -d $(DESTDIR)$(PREFIX)/lib/omni
+	install -m 0755 $(BIN)/omni-exec $(DESTDIR)$(PREFIX)/lib/omni/
 	install -m 0755 $(wildcard worker/spawn/*.sh) $(DESTDIR)$(PREFIX)/lib/omni/
 
 clean:

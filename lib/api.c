@@ -107,6 +107,44 @@ static int path_build(struct buf *b, struct omni_err *err, const char *first, ..
 }
 
 /* Perform a request and parse the JSON body (NULL allowed when the body is empty). */
+/*
+ * Parse JSON text from the API. cJSON would cut a string at an escaped NUL
+ * (\u0000) and hand on only the part before it, so a tool input such as
+ * "inside.txt\u0000../../x" would be acted on as "inside.txt". Each such
+ * escape inside a string becomes the byte 0xFF instead (never valid in
+ * UTF-8), so the text stays whole and every consumer that checks UTF-8 (the
+ * toolset does) refuses it. Text without the escape is parsed as it is.
+ */
+cJSON *omni_json_parse(const char *text, size_t len)
+{
+    if (!text || !memmem(text, len, "\\u0000", 6))
+        return cJSON_ParseWithLength(text, len);
+    char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return NULL;
+    size_t o = 0;
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (in_str && ch == '\\' && i + 1 < len) {
+            if (i + 5 < len && memcmp(text + i + 1, "u0000", 5) == 0) {
+                copy[o++] = (char)0xFF;
+                i += 5;
+            } else {
+                copy[o++] = ch;
+                copy[o++] = text[++i];
+            }
+            continue;
+        }
+        if (ch == '"')
+            in_str = !in_str;
+        copy[o++] = ch;
+    }
+    cJSON *j = cJSON_ParseWithLength(copy, o);
+    free(copy);
+    return j;
+}
+
 static int call_json(struct omni_client *c, const char *method, const char *path,
                      const char *body, unsigned flags, cJSON **out, struct omni_response *keep,
                      struct omni_err *err)
@@ -123,7 +161,7 @@ static int call_json(struct omni_client *c, const char *method, const char *path
     if (r == 0 && out) {
         *out = NULL;
         if (rs.body.len) {
-            *out = cJSON_ParseWithLength(rs.body.data, rs.body.len);
+            *out = omni_json_parse(rs.body.data, rs.body.len);
             if (!*out) {
                 char p[128];
                 snprintf(p, sizeof p, "%.*s", (int)strcspn(path, "?"), path);
@@ -1023,7 +1061,7 @@ static int on_frame(const struct sse_frame *f, void *ud)
         s->failed = 1;
         return 1;
     }
-    obj = cJSON_ParseWithLength(f->data, f->data_len);
+    obj = omni_json_parse(f->data, f->data_len);
     if (!obj) {
         omni_err_set(s->err, OMNI_E_PARSE, "event stream: frame \"%.40s\" has invalid JSON data",
                      f->event);
@@ -1131,7 +1169,7 @@ int omni_api_parse_body(enum omni_body_kind kind, const char *json, size_t len,
             omni_work_release(&w);
         return r;
     }
-    root = cJSON_ParseWithLength(json, len);
+    root = omni_json_parse(json, len);
     if (!root)
         return omni_err_set(err, OMNI_E_PARSE, "response is not valid JSON");
     if (kind != OMNI_BODY_EVENT && !cJSON_IsObject(root)) {

@@ -251,6 +251,10 @@ int omni_events_stream(struct omni_client *c, const char *session_id,
 
 /* ---- shared helpers ---------------------------------------------------- */
 
+/* cJSON_ParseWithLength, except that an escaped NUL inside a string becomes
+ * the byte 0xFF (invalid UTF-8) instead of silently ending the string. */
+cJSON *omni_json_parse(const char *text, size_t len);
+
 /* Kinds of response body, for omni_api_parse_body(). */
 enum omni_body_kind {
     OMNI_BODY_ENVIRONMENT,

@@ -29,6 +29,7 @@ struct agent_spec {
     int custom;
     int ask;
     int deny;
+    char *raw_input; /* cmd:N input_raw: sent verbatim instead of input */
 };
 
 int simagent_scenario_parse(const char *text, enum sim_scenario *scen, long *n)
@@ -79,8 +80,10 @@ static cJSON *agent_input1(const char *k, const char *v)
 
 /*
  * cmd:N, call b: metadata "sim_cmd_<b+1>" is a bash command, or a JSON object
- * {"name":TOOL,"input":{...},"ask":true|false} for any tool. Nothing is
- * expected of the result: tests read it from the session's events.
+ * {"name":TOOL,"input":{...},"ask":true|false} for any tool ("input_raw":
+ * JSON text instead of "input" is sent verbatim, so a test can send what a
+ * C string cannot hold, such as \u0000). Nothing is expected of the result:
+ * tests read it from the session's events.
  */
 static int agent_cmd_spec(const struct sim_session *s, int b, struct agent_spec *sp)
 {
@@ -101,7 +104,17 @@ static int agent_cmd_spec(const struct sim_session *s, int b, struct agent_spec 
     for (size_t i = 0; cJSON_IsString(name) && i < sizeof(tools) / sizeof(tools[0]); i++)
         if (strcmp(name->valuestring, tools[i]) == 0)
             sp->name = tools[i];
-    if (sp->name) {
+    const cJSON *raw = cJSON_GetObjectItemCaseSensitive(spec, "input_raw");
+    if (sp->name && cJSON_IsString(raw)) {
+        cJSON *check = cJSON_Parse(raw->valuestring);
+        if (cJSON_IsObject(check)) {
+            sp->input = cJSON_CreateObject();
+            sp->raw_input = strdup(raw->valuestring);
+        } else {
+            sp->name = NULL;
+        }
+        cJSON_Delete(check);
+    } else if (sp->name) {
         sp->input = cJSON_IsObject(input) ? cJSON_Duplicate(input, 1) : cJSON_CreateObject();
         sp->ask = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "ask"));
     }
@@ -344,6 +357,12 @@ static void agent_run(struct sim *sim, struct sim_session *s)
             cJSON_AddStringToObject(ev, "type", sp->custom ? "agent.custom_tool_use"
                                                            : "agent.tool_use");
             cJSON_AddStringToObject(ev, "name", sp->name);
+            if (sp->raw_input) {
+                cJSON_Delete(sp->input);
+                sp->input = cJSON_CreateRaw(sp->raw_input);
+                free(sp->raw_input);
+                sp->raw_input = NULL;
+            }
             cJSON_AddItemToObject(ev, "input", sp->input);
             if (!sp->custom) {
                 const char *perm = sp->ask ? "ask" : sp->deny ? "deny" : "allow";

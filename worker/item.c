@@ -3,18 +3,20 @@
  */
 #include "worker.h"
 
+#include "confine.h"
 #include "creds.h"
-#include "toolset.h"
 
 #include "log.h"
 #include "timeutil.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,29 +61,6 @@ int item_stop(const struct wk_config *cfg, const char *base_url, const char *cre
     return 0;
 }
 
-static int workdir_make(const struct wk_config *cfg, const char *session_id, char *out,
-                        size_t outlen)
-{
-    if (mkdir(cfg->workdir, 0700) < 0 && errno != EEXIST) {
-        log_error("cannot create workdir \"%s\": %s", cfg->workdir, strerror(errno));
-        return -1;
-    }
-    if ((size_t)snprintf(out, outlen, "%s/%s", cfg->workdir, session_id) >= outlen) {
-        log_error("workdir path for session \"%s\" is too long", session_id);
-        return -1;
-    }
-    if (mkdir(out, 0700) < 0 && errno != EEXIST) {
-        log_error("cannot create session directory \"%s\": %s", out, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static void workdir_remove(const char *path)
-{
-    wk_rm_tree_at(AT_FDCWD, path, 0);
-}
-
 /* Number of memory_store resources of a session. */
 static int memory_stores(const cJSON *session)
 {
@@ -111,7 +90,6 @@ static enum wk_end item_session(const struct wk_config *cfg, const struct omni_w
     struct omni_err err = OMNI_ERR_INIT;
     struct omni_client *c;
     struct omni_session s;
-    char dir[4096];
     enum wk_end end;
     int nmem, nskills;
 
@@ -150,29 +128,23 @@ static enum wk_end item_session(const struct wk_config *cfg, const struct omni_w
     if (nmem > 0 && !have_token)
         log_kv(LOG_WARN, "no sessions token for this item (memory would need one)", "session",
                w->data_id, NULL);
-    if (workdir_make(cfg, w->data_id, dir, sizeof dir) < 0) {
+    struct confine cf;
+    if (confine_open(cfg, w->data_id, &cf, &err) < 0) {
+        log_kv(LOG_ERROR, "cannot prepare the session's sandbox", "session", w->data_id, "error",
+               err.msg, NULL);
         omni_session_release(&s);
+        confine_close(&cf, 0);
         return WK_END_FATAL;
     }
-    /* skills: after the terminated check, before the runner (toolset.md §10) */
+    /* skills: after the terminated check, before the runner (toolset.md §10);
+     * nothing of the session runs yet */
     if (nskills > 0)
-        skills_install(cfg, base_url, cred, s.json, dir, &wk_abort_now);
+        skills_install(cfg, base_url, cred, s.json, cf.dir, &wk_abort_now);
     omni_session_release(&s);
 
-    struct toolset_opts to = {0};
-    struct toolset *ts;
-    to.workdir = dir;
-    to.allowed_roots = cfg->allowed_roots[0] ? cfg->allowed_roots : NULL;
-    to.readonly_roots = cfg->readonly_roots[0] ? cfg->readonly_roots : NULL;
-    to.pass_env = cfg->pass_env;
-    to.bash_default_timeout_ms = cfg->bash_default_timeout_ms;
-    to.bash_max_timeout_ms = cfg->bash_max_timeout_ms;
-    to.tool_timeout_ms = cfg->tool_timeout_ms;
-    to.max_file_bytes = cfg->max_file_bytes;
-    ts = toolset_new(&to, &err);
-    if (!ts) {
-        log_kv(LOG_ERROR, "cannot set up the toolset", "session", w->data_id, "error", err.msg,
-               NULL);
+    if (confine_start(cfg, w->data_id, &cf, &err) < 0) {
+        log_kv(LOG_ERROR, "cannot start the session's sandbox", "session", w->data_id, "error",
+               err.msg, NULL);
         end = WK_END_FATAL;
     } else {
         struct runner_opts ro = {0};
@@ -180,26 +152,81 @@ static enum wk_end item_session(const struct wk_config *cfg, const struct omni_w
         ro.base_url = base_url;
         ro.cred = cred;
         ro.session_id = w->data_id;
-        ro.tools = ts;
+        ro.exec = cf.ex;
         ro.lease = lease;
         ro.end_flag = end_flag;
         end = runner_run(&ro);
-        toolset_free(ts);
     }
     /* A lost lease sends the item back to the queue with the session still
      * live: keep its files for whoever serves it next here. */
-    if (!cfg->keep_workdir) {
-        if (wk_end_is_release(end) || wk_end_is_release(lease_end(lease)))
-            log_kv(LOG_INFO, "keeping the session directory: the item returns to the queue",
-                   "session", w->data_id, NULL);
-        else
-            workdir_remove(dir);
+    int keep = cfg->keep_workdir;
+    /* (omni-worker run serves one item: nobody would sweep a kept tmpfs) */
+    if (!keep && !(cfg->single_item && cf.mounted) &&
+        (wk_end_is_release(end) || wk_end_is_release(lease_end(lease)))) {
+        log_kv(LOG_INFO, "keeping the session directory: the item returns to the queue",
+               "session", w->data_id, NULL);
+        keep = 1;
     }
+    confine_close(&cf, keep);
     return end;
 }
 
-int item_serve(const struct wk_config *cfg, const struct omni_work *w, const char *env_key,
-               int *fatal)
+/* "scheme://host:port" of an http(s) URL, lower-cased, default port filled in. */
+static int url_origin(const char *url, char *out, size_t outlen)
+{
+    const char *scheme, *port, *rest;
+    if (strncasecmp(url, "https://", 8) == 0)
+        scheme = "https", port = "443", rest = url + 8;
+    else if (strncasecmp(url, "http://", 7) == 0)
+        scheme = "http", port = "80", rest = url + 7;
+    else
+        return -1;
+    size_t hp = strcspn(rest, "/?#"); /* host[:port] */
+    if (hp == 0 || memchr(rest, '@', hp))
+        return -1;
+    size_t host = hp;
+    if (rest[0] == '[') {
+        const char *rb = memchr(rest, ']', hp);
+        if (!rb)
+            return -1;
+        host = (size_t)(rb - rest) + 1;
+    } else {
+        host = strcspn(rest, ":/?#");
+    }
+    if (host < hp) {
+        if (rest[host] != ':' || host + 1 == hp)
+            return -1;
+        port = rest + host + 1;
+    }
+    int n = snprintf(out, outlen, "%s://%.*s:%.*s", scheme, (int)host, rest,
+                     host < hp ? (int)(hp - host - 1) : (int)strlen(port), port);
+    if (n < 0 || (size_t)n >= outlen)
+        return -1;
+    for (char *p = out; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return 0;
+}
+
+/*
+ * The secret's api_base_url is followed only to the configured API's origin
+ * (or one the operator allowed): the sessions token goes wherever it points.
+ */
+static int secret_url_allowed(const struct wk_config *cfg, const char *url)
+{
+    char want[512], got[512];
+    if (url_origin(url, got, sizeof got) < 0)
+        return 0;
+    if (url_origin(cfg->base_url ? cfg->base_url : OMNI_DEFAULT_BASE_URL, want, sizeof want) == 0 &&
+        strcmp(want, got) == 0)
+        return 1;
+    for (int i = 0; cfg->secret_url_allow[i]; i++)
+        if (url_origin(cfg->secret_url_allow[i], want, sizeof want) == 0 && strcmp(want, got) == 0)
+            return 1;
+    return 0;
+}
+
+enum item_outcome item_serve(const struct wk_config *cfg, const struct omni_work *w,
+                             const char *env_key)
 {
     struct omni_err err = OMNI_ERR_INIT;
     char *token = NULL, *secret_base = NULL;
@@ -208,27 +235,33 @@ int item_serve(const struct wk_config *cfg, const struct omni_work *w, const cha
     struct lease *lease = NULL;
     volatile int end_flag = 0;
     enum wk_end end = WK_END_NONE;
+    enum item_outcome out = ITEM_DONE;
     const char *env_id = w->environment_id[0] ? w->environment_id : cfg->environment_id;
     int64_t t0 = omni_mono_ms();
+    int fatal = 0;
     char dur[32];
 
-    *fatal = 0;
-    /* 1. the item credential */
-    if (w->secret) {
-        if (omni_secret_decode(w->secret, &token, &secret_base, &err) < 0) {
-            log_kv(LOG_WARN, "work secret unusable; falling back to the environment key", "work",
-                   w->id, "error", err.msg, NULL);
-            token = secret_base = NULL;
-        }
+    /* 1. the item credential: its sessions token; the environment key only
+     * where the operator gave it to this process (omni-worker run) */
+    if (w->secret && omni_secret_decode(w->secret, &token, &secret_base, &err) < 0) {
+        log_kv(LOG_WARN, "work secret unusable", "work", w->id, "error", err.msg, NULL);
+        token = secret_base = NULL;
     }
-    if (token && secret_base && cfg->honour_secret_base_url)
-        base_url = secret_base;
+    if (token && secret_base && cfg->honour_secret_base_url) {
+        if (secret_url_allowed(cfg, secret_base))
+            base_url = secret_base;
+        else
+            log_kv(LOG_WARN, "ignoring the work secret's api_base_url: not the configured API's "
+                             "origin (allow one with --secret-base-url-allow)",
+                   "work", w->id, NULL);
+    }
     cred = token ? token : env_key;
     if (!cred) {
-        log_kv(LOG_ERROR, "no credential for this item (no sessions token, no environment key)",
+        log_kv(LOG_ERROR, "work item has no usable sessions token; not serving it (the "
+                          "environment key never leaves the poller)",
                "work", w->id, NULL);
         free(secret_base);
-        return -1;
+        return ITEM_NEEDS_STOP;
     }
     log_kv(LOG_INFO, "serving work", "work", w->id, "session", w->data_id, "type",
            w->data_type[0] ? w->data_type : "unknown", "credential",
@@ -248,10 +281,10 @@ int item_serve(const struct wk_config *cfg, const struct omni_work *w, const cha
         end = WK_END_CLEAN;
     } else if (!omni_id_valid(w->data_id)) {
         log_kv(LOG_ERROR, "work item has no valid session id", "work", w->id, NULL);
-        *fatal = 1;
+        fatal = 1;
         end = WK_END_FATAL;
     } else {
-        end = item_session(cfg, w, base_url, cred, token != NULL, lease, &end_flag, fatal);
+        end = item_session(cfg, w, base_url, cred, token != NULL, lease, &end_flag, &fatal);
     }
 
     /* 10. teardown: stop the heartbeat, then stop or release */
@@ -267,16 +300,23 @@ int item_serve(const struct wk_config *cfg, const struct omni_work *w, const cha
     if (wk_end_is_release(end)) {
         log_kv(LOG_WARN, "lease lost; item released without stopping it", "work", w->id,
                "reason", wk_end_name(end), "duration_ms", dur, NULL);
+        out = ITEM_RELEASED;
     } else {
         log_kv(LOG_INFO, "session run ended", "work", w->id, "session", w->data_id, "reason",
                wk_end_name(end), "duration_ms", dur, NULL);
-        /* A rejected sessions token cannot stop its item either: fall back
-         * to the environment key when we have one. */
-        if (item_stop(cfg, base_url, cred, env_id, w->id, 1) < 0 && token && env_key)
-            item_stop(cfg, cfg->base_url, env_key, env_id, w->id, 1);
+        if (end == WK_END_FATAL)
+            out = fatal ? ITEM_POISON : ITEM_FAILED;
+        /* A rejected sessions token cannot stop its item either: the
+         * environment key can, where this process has it; else the poller. */
+        if (item_stop(cfg, base_url, cred, env_id, w->id, 1) < 0) {
+            if (token && env_key)
+                item_stop(cfg, cfg->base_url, env_key, env_id, w->id, 1);
+            else if (token)
+                out = ITEM_NEEDS_STOP;
+        }
     }
     lease_free(lease);
     omni_key_free(token);
     free(secret_base);
-    return end == WK_END_FATAL ? -1 : 0;
+    return out;
 }

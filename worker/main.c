@@ -14,8 +14,13 @@
  */
 #include "worker.h"
 
+#include "buf.h"
+#include "cgroup.h"
+#include "confine.h"
 #include "creds.h"
 #include "log.h"
+#include "sandbox.h"
+#include "size.h"
 #include "timeutil.h"
 #include "version.h"
 
@@ -51,6 +56,7 @@ static const char usage_text[] =
     "  --ca-file FILE               extra CA bundle\n"
     "  --api-socket PATH            reach the API through this unix socket (or OMNI_API_SOCKET)\n"
     "  --ignore-secret-base-url     do not use the work secret's api_base_url\n"
+    "  --secret-base-url-allow URL  an origin besides the base URL's that a secret may name\n"
     "poll:\n"
     "  --worker-id ID               (or ANTHROPIC_WORKER_ID; default <host>-<16 hex>)\n"
     "  --concurrency N              sessions at once, one child process each (default 1)\n"
@@ -62,6 +68,7 @@ static const char usage_text[] =
     "  --work-id ID                 (or ANTHROPIC_WORK_ID)\n"
     "  --session-id ID              (or ANTHROPIC_SESSION_ID)\n"
     "  --work-secret-file FILE      the item's secret (mode 0600/0400)\n"
+    "  --work-stdin                 read the work item JSON (with its secret) from stdin\n"
     "sessions:\n"
     "  --workdir DIR                per-session directories DIR/<session> (default ./omni-work)\n"
     "  --keep-workdir               keep session directories after the run\n"
@@ -75,6 +82,16 @@ static const char usage_text[] =
     "  --bash-max-timeout DUR       largest bash timeout a call may ask for\n"
     "  --tool-timeout DUR           wall limit of any tool call\n"
     "  --max-file-bytes N           read/edit size cap\n"
+    "containment (every mode):\n"
+    "  --sandbox none|bwrap         tools in namespaces with the host's files read-only and\n"
+    "                               its network (none, default), or a minimal jail with no\n"
+    "                               network (bwrap)\n"
+    "  --limit-memory SIZE          per session, tmpfs included (default 2G)\n"
+    "  --limit-pids N               processes per session (default 512)\n"
+    "  --limit-cpu PERCENT          CPU per session, 100 = one core (default 100)\n"
+    "  --limit-tmp SIZE             /tmp, /var/tmp, /dev/shm each (default 512M)\n"
+    "  --limit-workdir SIZE         the session's directory, when root (default 1G)\n"
+    "  --sandbox-uid-base UID       root: sessions run as UID + slot (default 1879048192)\n"
     "logging:\n"
     "  --log-format text|json       (default text)\n"
     "  --log-level debug|info|warn|error (default info)\n"
@@ -88,7 +105,8 @@ enum {
     OPT_WORKDIR, OPT_KEEP_WORKDIR, OPT_MAX_IDLE, OPT_DRAIN, OPT_NO_MEMORY, OPT_PASS_ENV,
     OPT_ALLOW_PATH, OPT_RO_PATH, OPT_BASH_TIMEOUT, OPT_BASH_MAX, OPT_TOOL_TIMEOUT,
     OPT_MAX_FILE, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_LOG_INPUTS, OPT_HTTP_DEBUG,
-    OPT_API_SOCKET,
+    OPT_API_SOCKET, OPT_SANDBOX, OPT_LIMIT_MEMORY, OPT_LIMIT_PIDS, OPT_LIMIT_CPU,
+    OPT_LIMIT_TMP, OPT_LIMIT_WORKDIR, OPT_UID_BASE, OPT_SECRET_URL_ALLOW, OPT_WORK_STDIN,
 };
 
 static const struct option long_opts[] = {
@@ -125,6 +143,15 @@ static const struct option long_opts[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"log-inputs", no_argument, NULL, OPT_LOG_INPUTS},
     {"http-debug", no_argument, NULL, OPT_HTTP_DEBUG},
+    {"sandbox", required_argument, NULL, OPT_SANDBOX},
+    {"limit-memory", required_argument, NULL, OPT_LIMIT_MEMORY},
+    {"limit-pids", required_argument, NULL, OPT_LIMIT_PIDS},
+    {"limit-cpu", required_argument, NULL, OPT_LIMIT_CPU},
+    {"limit-tmp", required_argument, NULL, OPT_LIMIT_TMP},
+    {"limit-workdir", required_argument, NULL, OPT_LIMIT_WORKDIR},
+    {"sandbox-uid-base", required_argument, NULL, OPT_UID_BASE},
+    {"secret-base-url-allow", required_argument, NULL, OPT_SECRET_URL_ALLOW},
+    {"work-stdin", no_argument, NULL, OPT_WORK_STDIN},
     {NULL, 0, NULL, 0},
 };
 
@@ -135,6 +162,7 @@ struct cli {
     const char *secret_file;
     const char *env_id;
     const char *worker_id;
+    int work_stdin;
 };
 
 /* ---- signals ---------------------------------------------------------------- */
@@ -174,6 +202,13 @@ void wk_config_defaults(struct wk_config *cfg)
     cfg->workdir = "./omni-work";
     cfg->max_idle_ms = WK_MAX_IDLE_MS;
     cfg->drain_ms = WK_DRAIN_MS;
+    cfg->sandbox = SANDBOX_NONE;
+    cfg->limit_memory = WK_LIMIT_MEMORY_DEFAULT;
+    cfg->limit_pids = WK_LIMIT_PIDS_DEFAULT;
+    cfg->limit_cpu = WK_LIMIT_CPU_DEFAULT;
+    cfg->limit_tmp = WK_LIMIT_TMP_DEFAULT;
+    cfg->limit_workdir = WK_LIMIT_WORKDIR_DEFAULT;
+    cfg->sandbox_uid_base = WK_SANDBOX_UID_BASE_DEFAULT;
 }
 
 struct omni_client *wk_client_new(const struct wk_config *cfg, const char *base_url,
@@ -353,6 +388,40 @@ fail:
     return NULL;
 }
 
+/* --work-stdin: the work item JSON on standard input (<= 1 MiB). */
+static int work_read_stdin(struct omni_work *w, struct omni_err *err)
+{
+    struct buf in = BUF_INIT_MAX(WK_WORK_STDIN_MAX);
+    char tmp[8192];
+    int rc;
+    for (;;) {
+        ssize_t n = read(0, tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (buf_add(&in, tmp, (size_t)n) < 0)
+            break;
+    }
+    explicit_bzero(tmp, sizeof tmp);
+    if (in.overflow)
+        rc = omni_err_set(err, OMNI_E_USAGE, "--work-stdin: the work item is larger than %u bytes",
+                          WK_WORK_STDIN_MAX);
+    else if (in.len == 0)
+        rc = omni_err_set(err, OMNI_E_USAGE, "--work-stdin: no work item on standard input");
+    else
+        rc = omni_work_parse(in.data, in.len, w, err);
+    if (rc < 0 && !in.overflow && in.len)
+        omni_err_set(err, OMNI_E_USAGE, "--work-stdin: the work item is invalid: %s", err->msg);
+    explicit_bzero(in.data, in.len);
+    buf_release(&in);
+    if (rc == 0 && strcmp(w->data_type, "session") != 0) {
+        omni_work_release(w);
+        return omni_err_set(err, OMNI_E_USAGE, "--work-stdin: the work item is not session work");
+    }
+    return rc < 0 ? -1 : 0;
+}
+
 static void worker_id_default(char *out, size_t outlen)
 {
     char host[HOST_NAME_MAX + 1] = "";
@@ -492,6 +561,48 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
             break;
         case OPT_LOG_INPUTS: cfg->log_inputs = 1; break;
         case OPT_HTTP_DEBUG: cfg->http_debug = 1; break;
+        case OPT_SANDBOX: {
+            enum sandbox_kind k;
+            if (sandbox_kind_parse(a, &k) < 0)
+                return die_usage("--sandbox \"%s\" is not none or bwrap", a), -1;
+            cfg->sandbox = (int)k;
+            break;
+        }
+        case OPT_LIMIT_MEMORY:
+        case OPT_LIMIT_TMP:
+        case OPT_LIMIT_WORKDIR: {
+            long long b;
+            if (omni_size_parse(a, &b) < 0 || b < WK_LIMIT_SIZE_MIN)
+                return die_usage("%s \"%s\" is not a size of at least 1M (e.g. 512M, 2G)",
+                                 argv[optind - 1], a),
+                       -1;
+            *(c == OPT_LIMIT_MEMORY ? &cfg->limit_memory
+              : c == OPT_LIMIT_TMP  ? &cfg->limit_tmp
+                                    : &cfg->limit_workdir) = b;
+            break;
+        }
+        case OPT_LIMIT_PIDS:
+            if (parse_long(a, WK_LIMIT_PIDS_MIN, 4194304, &cfg->limit_pids) < 0)
+                return die_usage("--limit-pids \"%s\" is not a number in 8..4194304", a), -1;
+            break;
+        case OPT_LIMIT_CPU:
+            if (parse_long(a, 1, 100 * 1024, &v) < 0)
+                return die_usage("--limit-cpu \"%s\" is not a percentage (100 = one core)", a),
+                       -1;
+            cfg->limit_cpu = (int)v;
+            break;
+        case OPT_UID_BASE:
+            if (parse_long(a, 1000, 2147483647L - WK_CONCURRENCY_MAX, &cfg->sandbox_uid_base) < 0)
+                return die_usage("--sandbox-uid-base \"%s\" is not a uid in 1000..2147483391", a),
+                       -1;
+            break;
+        case OPT_SECRET_URL_ALLOW:
+            if (strncmp(a, "http://", 7) != 0 && strncmp(a, "https://", 8) != 0)
+                return die_usage("--secret-base-url-allow \"%s\" is not an http(s) URL", a), -1;
+            if (list_add(cfg->secret_url_allow, a) < 0)
+                return die_usage("too many --secret-base-url-allow options (max 64)%s", ""), -1;
+            break;
+        case OPT_WORK_STDIN: cli->work_stdin = 1; break;
         case 'h':
             fputs(usage_text, stdout);
             exit(WK_EXIT_OK);
@@ -603,9 +714,16 @@ int main(int argc, char **argv)
     wk_signals_install();
 
     if (strcmp(mode, "serve-item") == 0) {
-        /* Internal: a supervised child; key and work come over stdin. */
+        /* Internal: a supervised child; its work item comes over stdin. It
+         * never holds the environment key. */
+        struct omni_err err = OMNI_ERR_INIT;
         omni_key_free(env_key);
         env_key = NULL;
+        if (confine_host_setup(&cfg, cli.env_key_file, NULL, 0, &err) < 0) {
+            fprintf(stderr, "omni-worker: %s\n", err.msg);
+            rc = WK_EXIT_USAGE;
+            goto out;
+        }
         rc = poller_serve_child(&cfg);
         goto out;
     }
@@ -628,6 +746,14 @@ int main(int argc, char **argv)
         rc = rc == -2 ? WK_EXIT_CREDS : WK_EXIT_USAGE;
         goto out;
     }
+    {
+        struct omni_err err = OMNI_ERR_INIT;
+        if (confine_host_setup(&cfg, cli.env_key_file, cli.secret_file, 1, &err) < 0) {
+            fprintf(stderr, "omni-worker: %s\n", err.msg);
+            rc = WK_EXIT_USAGE;
+            goto out;
+        }
+    }
 
     if (strcmp(mode, "poll") == 0) {
         const char *wid = env_or(cli.worker_id, "ANTHROPIC_WORKER_ID");
@@ -647,24 +773,45 @@ int main(int argc, char **argv)
         struct omni_work w;
         const char *work_id = env_or(cli.work_id, "ANTHROPIC_WORK_ID");
         const char *sess_id = env_or(cli.session_id, "ANTHROPIC_SESSION_ID");
+        const char *slot = getenv("OMNI_WORKER_SLOT");
         struct omni_err err = OMNI_ERR_INIT;
-        int fatal = 0;
+        long slotn = 0;
 
-        if (!work_id || !sess_id) {
-            rc = die_usage("missing %s", !work_id ? "work id (ANTHROPIC_WORK_ID or --work-id)"
-                                                  : "session id (ANTHROPIC_SESSION_ID or "
-                                                    "--session-id)");
-            goto out;
-        }
-        if (!omni_id_valid(work_id) || !omni_id_valid(sess_id)) {
-            rc = die_usage("invalid work or session id \"%s\"",
-                           !omni_id_valid(work_id) ? work_id : sess_id);
-            goto out;
+        cfg.single_item = 1;
+        if (slot && parse_long(slot, 0, WK_CONCURRENCY_MAX - 1, &slotn) == 0)
+            cfg.slot = (int)slotn;
+        memset(&w, 0, sizeof w);
+        if (cli.work_stdin) {
+            /* the --on-work hand-over: the work item JSON, its secret inside */
+            if (work_read_stdin(&w, &err) < 0) {
+                fprintf(stderr, "omni-worker: %s\n", err.msg);
+                rc = WK_EXIT_USAGE;
+                goto out;
+            }
+            if (!w.environment_id[0])
+                snprintf(w.environment_id, sizeof w.environment_id, "%s", cfg.environment_id);
+        } else {
+            if (!work_id || !sess_id) {
+                rc = die_usage("missing %s", !work_id ? "work id (ANTHROPIC_WORK_ID or --work-id)"
+                                                      : "session id (ANTHROPIC_SESSION_ID or "
+                                                        "--session-id)");
+                goto out;
+            }
+            if (!omni_id_valid(work_id) || !omni_id_valid(sess_id)) {
+                rc = die_usage("invalid work or session id \"%s\"",
+                               !omni_id_valid(work_id) ? work_id : sess_id);
+                goto out;
+            }
+            snprintf(w.id, sizeof w.id, "%s", work_id);
+            snprintf(w.environment_id, sizeof w.environment_id, "%s", cfg.environment_id);
+            snprintf(w.data_type, sizeof w.data_type, "session");
+            snprintf(w.data_id, sizeof w.data_id, "%s", sess_id);
         }
         if (cli.secret_file) {
             char *s = secret_read_file(cli.secret_file, &err);
             if (!s) {
                 fprintf(stderr, "omni-worker: %s\n", err.msg);
+                omni_work_release(&w);
                 rc = WK_EXIT_USAGE;
                 goto out;
             }
@@ -674,22 +821,29 @@ int main(int argc, char **argv)
             }
             secret = s;
         }
-        if (!env_key && !secret) {
-            rc = die_usage("no credential: set ANTHROPIC_ENVIRONMENT_KEY, "
-                           "--environment-key-file or --work-secret-file%s",
+        if (secret) {
+            if (w.secret) {
+                explicit_bzero(w.secret, strlen(w.secret));
+                free(w.secret);
+            }
+            w.secret = secret;
+            secret = NULL;
+        }
+        if (!env_key && !w.secret) {
+            omni_work_release(&w);
+            rc = die_usage("no credential: the work item has no secret and no environment key "
+                           "was given (ANTHROPIC_ENVIRONMENT_KEY, --environment-key-file, "
+                           "--work-secret-file or --work-stdin)%s",
                            "");
             goto out;
         }
-        memset(&w, 0, sizeof w);
-        snprintf(w.id, sizeof w.id, "%s", work_id);
-        snprintf(w.environment_id, sizeof w.environment_id, "%s", cfg.environment_id);
-        snprintf(w.data_type, sizeof w.data_type, "session");
-        snprintf(w.data_id, sizeof w.data_id, "%s", sess_id);
-        w.secret = secret;
-        rc = item_serve(&cfg, &w, env_key, &fatal) == 0 ? WK_EXIT_OK : WK_EXIT_RUNTIME;
+        enum item_outcome o = item_serve(&cfg, &w, env_key);
+        omni_work_release(&w);
+        rc = o == ITEM_DONE ? WK_EXIT_OK : o == ITEM_RELEASED ? WK_EXIT_RELEASED : WK_EXIT_RUNTIME;
     }
 
 out:
+    cg_root_close(cfg.cg_root);
     omni_key_free(env_key);
     if (secret) {
         explicit_bzero(secret, strlen(secret));

@@ -2,19 +2,27 @@
  * poller — the poll loop (protocol.md §9.1, §9.2) and how claimed items are
  * served: in-process (--concurrency 1), one supervised child process per
  * session (--concurrency N > 1: fork + exec of /proc/self/exe in the internal
- * `serve-item` mode, key and work JSON over a pipe), or an --on-work script
- * (§10.2), counted against --concurrency.
+ * `serve-item` mode, the work JSON and the slot number over a socketpair —
+ * never the environment key, which stays in this process), or an --on-work
+ * script (§10.2), counted against --concurrency.
  *
- * Supervision: children run in their own process group. A child that exits
- * 0 (served) or WK_CHILD_FAILED / WK_CHILD_POISON (failed, teardown done) needs
- * nothing more; any other exit or a signal is a crash, and the supervisor
- * force-stops the item. On SIGTERM/SIGINT the supervisor stops claiming,
+ * Supervision: children run in their own process group. A child's exit
+ * status is its item_outcome: 0 served, WK_CHILD_FAILED / WK_CHILD_POISON
+ * (failed, teardown done), WK_CHILD_RELEASED (lease lost: leave the item
+ * alone), WK_CHILD_NEEDS_STOP (force-stop it with the environment key); any
+ * other exit or a signal is a crash, and the supervisor force-stops the item.
+ * An --on-work script that exits WK_EXIT_RELEASED (omni-worker run's status
+ * after a lost lease) is left alone too; otherwise its item gets a stop
+ * (§10.2 step 9) with the item's sessions token, the key only as a fallback.
+ * A failed fork (EAGAIN, ENOMEM: a full host) is retried with backoff, never
+ * fatal: the item is left to be re-delivered when its lease expires. On SIGTERM/SIGINT the supervisor stops claiming,
  * sends one SIGTERM to each child group, waits up to --child-grace, then
  * SIGKILLs what is left and force-stops those items. A second signal skips
  * the grace.
  */
 #include "worker.h"
 
+#include "confine.h"
 #include "creds.h"
 #include "log.h"
 #include "timeutil.h"
@@ -26,12 +34,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define WK_CHILD_FAILED 1
 #define WK_CHILD_POISON 4
+#define WK_CHILD_RELEASED WK_EXIT_RELEASED
+#define WK_CHILD_NEEDS_STOP 6
 #define POLLER_TICK_MS 100L
+#define POLLER_SPAWN_TRIES 5          /* fork retries for one item (EAGAIN/ENOMEM) */
+#define POLLER_SPAWN_BACKOFF_MS 200L  /* doubled each try */
 #define POLLER_PIPE_TIMEOUT_MS 5000
 #define POLLER_CHILD_INPUT_MAX (2u * 1024 * 1024)
 
@@ -43,6 +56,7 @@ extern char **environ;
 struct slot {
     pid_t pid;                    /* 0 = free */
     int on_work;
+    char *secret;                 /* --on-work: the item's secret, for the stop (wiped) */
     char work_id[OMNI_ID_MAX];
     char session_id[OMNI_ID_MAX];
     int64_t started_ms;
@@ -57,6 +71,7 @@ struct poller {
     int poison_next;
     long items;
     int fatal;                    /* exit 1 after draining */
+    int spawn_backoff;            /* a fork failed for want of resources: wait before polling */
     int term_sent;
     int64_t term_at;
     int kill_sent;
@@ -112,10 +127,12 @@ static char *env_pair(const char *name, const char *value)
 }
 
 /*
- * Fork and exec. stdin is a pipe (write end returned in *in_fd, non-blocking),
- * stdout goes to our stderr. Exec failure is reported through a close-on-exec
- * pipe: returns -1 with errno set then. Only async-signal-safe calls run
- * between fork and exec.
+ * Fork and exec. stdin is one end of a socketpair (ours returned in *in_fd,
+ * non-blocking): unlike a pipe, a socket cannot be opened again through
+ * /proc/PID/fd/0 by anything that can see the new process. stdout goes to our
+ * stderr. Exec failure is reported through a close-on-exec pipe: returns -1
+ * with errno set then. Only async-signal-safe calls run between fork and
+ * exec.
  */
 static pid_t spawn(const char *path, char *const argv[], char *const envp[], int use_path,
                    int *in_fd)
@@ -124,11 +141,13 @@ static pid_t spawn(const char *path, char *const argv[], char *const envp[], int
     pid_t pid;
     ssize_t n;
 
-    if (pipe2(inp, O_CLOEXEC) < 0)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, inp) < 0)
         return -1;
     if (pipe2(errp, O_CLOEXEC) < 0) {
+        e = errno;
         close(inp[0]);
         close(inp[1]);
+        errno = e;
         return -1;
     }
     pid = fork();
@@ -151,6 +170,8 @@ static pid_t spawn(const char *path, char *const argv[], char *const envp[], int
         setpgid(0, 0);
         if (dup2(inp[0], 0) < 0 || dup2(2, 1) < 0)
             goto fail;
+        /* the reading end only: the child never writes to us */
+        shutdown(0, SHUT_WR);
         if (use_path)
             execvpe(path, argv, envp);
         else
@@ -176,8 +197,9 @@ static pid_t spawn(const char *path, char *const argv[], char *const envp[], int
     return pid;
 }
 
-/* A serve-item child: argv = omni-worker serve-item <our options>. */
-static pid_t spawn_serve_child(struct poller *p, const struct omni_work *w)
+/* A serve-item child: argv = omni-worker serve-item <our options>; the work
+ * item and its slot go over the socket. No environment key. */
+static pid_t spawn_serve_child(struct poller *p, const struct omni_work *w, int slot)
 {
     const struct wk_config *cfg = p->cfg;
     char **argv = calloc((size_t)cfg->child_argc + 3, sizeof *argv);
@@ -193,15 +215,16 @@ static pid_t spawn_serve_child(struct poller *p, const struct omni_work *w)
     for (int i = 0; i < cfg->child_argc; i++)
         argv[i + 2] = cfg->child_argv[i];
     pid = spawn(p->self_exe, argv, environ, 0, &in_fd);
+    int e = errno;
     free(argv);
     if (pid < 0) {
-        log_error("cannot start a session child process: %s", strerror(errno));
+        errno = e;
         return -1;
     }
     msg = cJSON_CreateObject();
     work = cJSON_Parse(w->raw ? w->raw : "null");
-    cJSON_AddStringToObject(msg, "environment_key", p->env_key);
     cJSON_AddStringToObject(msg, "environment_id", cfg->environment_id);
+    cJSON_AddNumberToObject(msg, "slot", slot);
     if (work)
         cJSON_AddItemToObject(msg, "work", work);
     text = cJSON_PrintUnformatted(msg);
@@ -211,49 +234,65 @@ static pid_t spawn_serve_child(struct poller *p, const struct omni_work *w)
         explicit_bzero(text, strlen(text));
         free(text);
     }
-    /* wipe the key inside the JSON tree before freeing it */
-    cJSON *k = cJSON_GetObjectItemCaseSensitive(msg, "environment_key");
-    if (cJSON_IsString(k))
-        explicit_bzero(k->valuestring, strlen(k->valuestring));
+    /* wipe the secret inside the JSON tree before freeing it */
+    cJSON *sec = cJSON_GetObjectItemCaseSensitive(work, "secret");
+    if (cJSON_IsString(sec))
+        explicit_bzero(sec->valuestring, strlen(sec->valuestring));
     cJSON_Delete(msg);
     close(in_fd);
     return pid;
 }
 
 /* An --on-work script (protocol.md §10.2). Returns pid, or -1 (errno set). */
-static pid_t spawn_on_work(struct poller *p, const struct omni_work *w)
+static pid_t spawn_on_work(struct poller *p, const struct omni_work *w, int slot)
 {
     size_t n = 0;
     char **envp;
     char *argv[2];
+    char slotv[16];
     pid_t pid;
     int in_fd = -1, e;
+    static const char *const ours[] = {"ANTHROPIC_WORK_ID=", "ANTHROPIC_ENVIRONMENT_ID=",
+                                       "ANTHROPIC_SESSION_ID=", "ANTHROPIC_ENVIRONMENT_KEY=",
+                                       "OMNI_WORKER_SLOT=", "OMNI_WORKER_BIN="};
 
     for (char **e2 = environ; e2 && *e2; e2++)
         n++;
-    envp = calloc(n + 5, sizeof *envp);
+    envp = calloc(n + 8, sizeof *envp);
     if (!envp)
         return -1;
     size_t k = 0;
     for (char **e2 = environ; e2 && *e2; e2++) {
-        if (strncmp(*e2, "ANTHROPIC_WORK_ID=", 18) == 0 ||
-            strncmp(*e2, "ANTHROPIC_ENVIRONMENT_ID=", 25) == 0 ||
-            strncmp(*e2, "ANTHROPIC_SESSION_ID=", 21) == 0 ||
-            strncmp(*e2, "ANTHROPIC_ENVIRONMENT_KEY=", 26) == 0)
-            continue;
-        envp[k++] = *e2;
+        int skip = 0;
+        for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
+            if (strncmp(*e2, ours[i], strlen(ours[i])) == 0)
+                skip = 1;
+        /* an operator's OMNI_WORKER_BIN wins over ours */
+        if (skip && strncmp(*e2, "OMNI_WORKER_BIN=", 16) == 0)
+            skip = 0;
+        if (!skip)
+            envp[k++] = *e2;
     }
     size_t own = k;
+    snprintf(slotv, sizeof slotv, "%d", slot);
     envp[k++] = env_pair("ANTHROPIC_WORK_ID", w->id);
     envp[k++] = env_pair("ANTHROPIC_ENVIRONMENT_ID",
                          w->environment_id[0] ? w->environment_id : p->cfg->environment_id);
     envp[k++] = env_pair("ANTHROPIC_SESSION_ID", w->data_id);
     envp[k++] = env_pair("ANTHROPIC_ENVIRONMENT_KEY", p->env_key);
+    envp[k++] = env_pair("OMNI_WORKER_SLOT", slotv);
+    if (!getenv("OMNI_WORKER_BIN"))
+        envp[k++] = env_pair("OMNI_WORKER_BIN", p->self_exe);
     envp[k] = NULL;
     argv[0] = (char *)p->cfg->on_work;
     argv[1] = NULL;
     pid = -1;
-    if (envp[own] && envp[own + 1] && envp[own + 2] && envp[own + 3])
+    int complete = 1;
+    for (size_t i = own; i < k; i++)
+        if (!envp[i])
+            complete = 0;
+    errno = ENOMEM;
+    if (complete)
         pid = spawn(p->cfg->on_work, argv, envp, strchr(p->cfg->on_work, '/') == NULL, &in_fd);
     e = errno;
     for (size_t i = own; i < k; i++) {
@@ -276,37 +315,60 @@ static pid_t spawn_on_work(struct poller *p, const struct omni_work *w)
 
 /* ---- supervision -------------------------------------------------------------------- */
 
+/* Stop an item an --on-work script served: with its sessions token when the
+ * secret has one, else (and when the token is refused) the environment key. */
+static void on_work_stop(struct poller *p, struct slot *s, int force)
+{
+    const struct wk_config *cfg = p->cfg;
+    struct omni_err err = OMNI_ERR_INIT;
+    char *token = NULL, *base = NULL;
+    if (s->secret && omni_secret_decode(s->secret, &token, &base, &err) < 0)
+        token = NULL;
+    free(base); /* the stop goes to the configured API, never to the secret's URL */
+    if (!token || item_stop(cfg, cfg->base_url, token, cfg->environment_id, s->work_id, force) < 0)
+        item_stop(cfg, cfg->base_url, p->env_key, cfg->environment_id, s->work_id, force);
+    omni_key_free(token);
+}
+
 static void slot_done(struct poller *p, struct slot *s, int status)
 {
     char code[32];
-    int crashed;
 
-    if (WIFSIGNALED(status)) {
+    if (WIFSIGNALED(status))
         snprintf(code, sizeof code, "signal %d", WTERMSIG(status));
-        crashed = 1;
-    } else {
-        int ec = WEXITSTATUS(status);
-        snprintf(code, sizeof code, "exit %d", ec);
-        crashed = s->on_work ? 0 : !(ec == 0 || ec == WK_CHILD_FAILED || ec == WK_CHILD_POISON);
-        if (!s->on_work && ec == WK_CHILD_POISON)
-            poison_add(p, s->work_id);
-        if (s->on_work && ec != 0)
-            log_kv(LOG_WARN, "--on-work script exited with an error", "work", s->work_id,
-                   "status", code, NULL);
-    }
+    else
+        snprintf(code, sizeof code, "exit %d", WEXITSTATUS(status));
+    int ec = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (s->on_work) {
-        /* §10.2 step 9: a non-force stop after the script returns (409 ignored);
-         * a forced one when we are shutting down or it was killed. */
         log_kv(LOG_INFO, "--on-work script finished", "work", s->work_id, "session",
                s->session_id, "status", code, NULL);
-        item_stop(p->cfg, p->cfg->base_url, p->env_key, p->cfg->environment_id, s->work_id,
-                  wk_shutdown || WIFSIGNALED(status));
-    } else if (crashed) {
+        if (ec == WK_EXIT_RELEASED) {
+            /* §9.3 over §10.2: the lease is gone, the item is someone else's */
+            log_kv(LOG_WARN, "--on-work script lost the lease; leaving the item alone", "work",
+                   s->work_id, NULL);
+        } else {
+            if (ec != 0)
+                log_kv(LOG_WARN, "--on-work script exited with an error", "work", s->work_id,
+                       "status", code, NULL);
+            /* §10.2 step 9: a non-force stop after the script returns (409
+             * ignored); a forced one when we are shutting down or it was killed. */
+            on_work_stop(p, s, wk_shutdown || WIFSIGNALED(status));
+        }
+    } else if (ec == 0 || ec == WK_CHILD_FAILED || ec == WK_CHILD_RELEASED) {
+        log_kv(LOG_DEBUG, "session child finished", "work", s->work_id, "status", code, NULL);
+    } else if (ec == WK_CHILD_POISON) {
+        poison_add(p, s->work_id);
+    } else if (ec == WK_CHILD_NEEDS_STOP) {
+        item_stop(p->cfg, p->cfg->base_url, p->env_key, p->cfg->environment_id, s->work_id, 1);
+    } else {
         log_kv(LOG_ERROR, "session child crashed; force-stopping its item", "work", s->work_id,
                "session", s->session_id, "status", code, NULL);
         item_stop(p->cfg, p->cfg->base_url, p->env_key, p->cfg->environment_id, s->work_id, 1);
-    } else {
-        log_kv(LOG_DEBUG, "session child finished", "work", s->work_id, "status", code, NULL);
+    }
+    if (s->secret) {
+        explicit_bzero(s->secret, strlen(s->secret));
+        free(s->secret);
+        s->secret = NULL;
     }
     s->pid = 0;
     p->busy--;
@@ -364,7 +426,29 @@ static struct slot *slot_free(struct poller *p)
 
 /* ---- one claimed item ------------------------------------------------------------------ */
 
-/* Returns -1 when the poller must stop (unrunnable --on-work script). */
+/*
+ * Start the item's child (serve-item or the --on-work script). A fork that
+ * fails for want of resources is retried with backoff. Returns the pid, or
+ * -1 with errno.
+ */
+static pid_t dispatch_spawn(struct poller *p, const struct omni_work *w, int slot)
+{
+    long delay = POLLER_SPAWN_BACKOFF_MS;
+    for (int i = 0;; i++) {
+        pid_t pid = p->cfg->on_work ? spawn_on_work(p, w, slot) : spawn_serve_child(p, w, slot);
+        int e = errno;
+        if (pid >= 0 || (e != EAGAIN && e != ENOMEM) || i + 1 >= POLLER_SPAWN_TRIES || wk_shutdown) {
+            errno = e;
+            return pid;
+        }
+        log_kv(LOG_WARN, "cannot start a process for the item; retrying", "work", w->id, "error",
+               strerror(e), NULL);
+        omni_sleep_ms(delay, SHUTDOWN_FLAG);
+        delay *= 2;
+    }
+}
+
+/* Returns -1 when the poller must stop (an --on-work script that cannot exist). */
 static int dispatch(struct poller *p, const struct omni_work *w)
 {
     const struct wk_config *cfg = p->cfg;
@@ -378,28 +462,42 @@ static int dispatch(struct poller *p, const struct omni_work *w)
         return 0;
     }
     if (!cfg->on_work && cfg->concurrency == 1) {
-        int fatal = 0;
-        if (item_serve(cfg, w, p->env_key, &fatal) < 0 && fatal)
-            poison_add(p, w->id);
+        switch (item_serve(cfg, w, NULL)) {
+        case ITEM_POISON: poison_add(p, w->id); break;
+        case ITEM_NEEDS_STOP:
+            item_stop(cfg, cfg->base_url, p->env_key, cfg->environment_id, w->id, 1);
+            break;
+        default: break;
+        }
         return 0;
     }
     s = slot_free(p);
     if (!s)
         return 0; /* cannot happen: the loop polls only with a free slot */
-    pid = cfg->on_work ? spawn_on_work(p, w) : spawn_serve_child(p, w);
+    pid = dispatch_spawn(p, w, (int)(s - p->slots));
     if (pid < 0) {
         int e = errno;
+        if (e == EAGAIN || e == ENOMEM) {
+            /* the host is full for now: the item comes back when its lease expires */
+            log_kv(LOG_ERROR, "cannot start a process for the item; leaving it to be re-delivered",
+                   "work", w->id, "error", strerror(e), NULL);
+            p->spawn_backoff = 1;
+            return 0;
+        }
         if (cfg->on_work) {
             log_kv(LOG_ERROR, "cannot run the --on-work script; stopping the worker", "script",
                    cfg->on_work, "error", strerror(e), NULL);
             item_stop(cfg, cfg->base_url, p->env_key, cfg->environment_id, w->id, 0);
             return -1;
         }
+        log_kv(LOG_ERROR, "cannot start a session child process", "work", w->id, "error",
+               strerror(e), NULL);
         item_stop(cfg, cfg->base_url, p->env_key, cfg->environment_id, w->id, 1);
         return 0;
     }
     s->pid = pid;
     s->on_work = cfg->on_work != NULL;
+    s->secret = s->on_work && w->secret ? strdup(w->secret) : NULL;
     snprintf(s->work_id, sizeof s->work_id, "%s", w->id);
     snprintf(s->session_id, sizeof s->session_id, "%s", w->data_id);
     s->started_ms = omni_mono_ms();
@@ -527,11 +625,18 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
             break;
         }
         omni_work_release(&w);
+        if (p.spawn_backoff) {
+            p.spawn_backoff = 0;
+            omni_sleep_ms(omni_backoff_ms(failures++, WK_POLL_BACKOFF_BASE_MS,
+                                          WK_POLL_BACKOFF_CAP_MS),
+                          SHUTDOWN_FLAG);
+        }
     }
 
     if (wk_shutdown)
         log_info("shutting down: no new claims");
     drain_children(&p);
+    confine_sweep(cfg);
     omni_client_free(pc);
     omni_client_free(ac);
     free(p.slots);
@@ -549,10 +654,10 @@ int poller_serve_child(const struct wk_config *cfg_in)
     struct buf in = BUF_INIT_MAX(POLLER_CHILD_INPUT_MAX);
     struct omni_work w;
     struct omni_err err = OMNI_ERR_INIT;
-    cJSON *msg, *k, *id, *work;
-    char *key = NULL, *raw = NULL;
+    cJSON *msg, *id, *work, *slot;
+    char *raw = NULL;
     char rbuf[8192];
-    int fatal = 0, rc, devnull;
+    int devnull;
 
     for (;;) {
         ssize_t n = read(0, rbuf, sizeof rbuf);
@@ -576,20 +681,20 @@ int poller_serve_child(const struct wk_config *cfg_in)
         log_error("serve-item: no valid hand-over message on stdin");
         return WK_EXIT_USAGE;
     }
-    k = cJSON_GetObjectItemCaseSensitive(msg, "environment_key");
     id = cJSON_GetObjectItemCaseSensitive(msg, "environment_id");
     work = cJSON_GetObjectItemCaseSensitive(msg, "work");
-    if (cJSON_IsString(k) && k->valuestring[0]) {
-        key = strdup(k->valuestring);
-        explicit_bzero(k->valuestring, strlen(k->valuestring));
-    }
+    slot = cJSON_GetObjectItemCaseSensitive(msg, "slot");
     if (cJSON_IsString(id))
         snprintf(cfg.environment_id, sizeof cfg.environment_id, "%s", id->valuestring);
+    if (cJSON_IsNumber(slot) && slot->valuedouble >= 0 && slot->valuedouble < WK_CONCURRENCY_MAX)
+        cfg.slot = (int)slot->valuedouble;
     raw = work ? cJSON_PrintUnformatted(work) : NULL;
+    cJSON *sec = cJSON_GetObjectItemCaseSensitive(work, "secret");
+    if (cJSON_IsString(sec))
+        explicit_bzero(sec->valuestring, strlen(sec->valuestring));
     cJSON_Delete(msg);
     if (!raw || omni_work_parse(raw, strlen(raw), &w, &err) < 0) {
         log_error("serve-item: the work item is invalid: %s", raw ? err.msg : "missing");
-        omni_key_free(key);
         if (raw) {
             explicit_bzero(raw, strlen(raw));
             free(raw);
@@ -598,10 +703,14 @@ int poller_serve_child(const struct wk_config *cfg_in)
     }
     explicit_bzero(raw, strlen(raw));
     free(raw);
-    rc = item_serve(&cfg, &w, key, &fatal);
+    enum item_outcome out = item_serve(&cfg, &w, NULL);
     omni_work_release(&w);
-    omni_key_free(key);
-    if (rc == 0)
-        return WK_EXIT_OK;
-    return fatal ? WK_CHILD_POISON : WK_CHILD_FAILED;
+    switch (out) {
+    case ITEM_DONE: return WK_EXIT_OK;
+    case ITEM_FAILED: return WK_CHILD_FAILED;
+    case ITEM_POISON: return WK_CHILD_POISON;
+    case ITEM_RELEASED: return WK_CHILD_RELEASED;
+    case ITEM_NEEDS_STOP: return WK_CHILD_NEEDS_STOP;
+    }
+    return WK_CHILD_FAILED;
 }

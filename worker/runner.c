@@ -5,7 +5,8 @@
  *   reader  opens the event stream, pushes an OPEN marker once it is
  *           established, then every event, then an END (or FATAL) marker;
  *           reconnects with backoff 500 ms .. 10 s, reset by any event.
- *   exec    runs the tool calls (toolset_run) one at a time, so the runner
+ *   exec    sends the tool calls to the session's executor (executor.h: a
+ *           sandboxed omni-exec) one at a time, so the runner
  *           can keep reading events and enforce the drain deadline; started
  *           with the run and kept for its life (a thread per call cost a
  *           clone, a stack map and unmap and their futexes on every call).
@@ -17,6 +18,7 @@
  */
 #include "worker.h"
 
+#include "executor.h"
 #include "runstate.h"
 #include "toolset.h"
 
@@ -216,7 +218,7 @@ static void *exec_main(void *arg)
             break;
         x = r->exec_job;
         pthread_mutex_unlock(&r->mu);
-        toolset_run(r->o->tools, x->call->name, x->call->input, &x->cancel, &x->res);
+        executor_run(r->o->exec, x->call->name, x->call->input, &x->cancel, &x->res);
         pthread_mutex_lock(&r->mu);
         r->exec_job = NULL;
         r->exec_done = 1;
@@ -439,7 +441,8 @@ static void run_call(struct run *r, struct rs_call *c)
 
 static int owns_cb(void *ud, const char *name)
 {
-    return toolset_owns(ud, name);
+    (void)ud;
+    return toolset_owns(NULL, name);
 }
 
 enum wk_end runner_run(const struct runner_opts *o)
@@ -466,7 +469,7 @@ enum wk_end runner_run(const struct runner_opts *o)
         r.post_client = wk_client_new(o->cfg, o->base_url, o->cred, WK_CALL_TIMEOUT_MS, -1, &err);
     if (r.post_client)
         r.stream_client = wk_client_new(o->cfg, o->base_url, o->cred, 0, -1, &err);
-    r.rs = rstate_new(owns_cb, o->tools);
+    r.rs = rstate_new(owns_cb, NULL);
     if (!r.stream_client || !r.rs) {
         log_kv(LOG_ERROR, "cannot set up the session runner", "error",
                err.msg[0] ? err.msg : "out of memory", NULL);

@@ -370,9 +370,45 @@ int toolset_owns(const struct toolset *ts, const char *name)
     return 0;
 }
 
+/* 1 when s is valid UTF-8 (a NUL escaped in the JSON arrives as the byte
+ * 0xFF, see omni_json_parse, so it fails here too). */
+static int utf8_ok(const char *s)
+{
+    size_t len = strlen(s), i = 0;
+    while (i < len) {
+        uint32_t cp;
+        size_t n = utf8_seq((const unsigned char *)s + i, len - i, &cp);
+        if (n == 0)
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
+/* 1 when some string (value or key) in v cannot be used exactly; *field is
+ * the top-level key it is under. */
+static int input_unrepresentable(const cJSON *v, const char **field, int depth)
+{
+    const cJSON *it;
+    if (!v || depth > TOOLSET_INPUT_DEPTH_MAX)
+        return 0;
+    if (cJSON_IsString(v) && v->valuestring && !utf8_ok(v->valuestring))
+        return 1;
+    cJSON_ArrayForEach(it, v)
+    {
+        if ((it->string && !utf8_ok(it->string)) || input_unrepresentable(it, field, depth + 1)) {
+            if (depth == 0)
+                *field = it->string && utf8_ok(it->string) ? it->string : "input";
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void toolset_run(struct toolset *ts, const char *name, const cJSON *input, volatile int *cancel,
                  struct tool_result *out)
 {
+    const char *field = NULL;
     struct tool_call c;
     out->is_error = 0;
     out->text = NULL;
@@ -391,6 +427,10 @@ void toolset_run(struct toolset *ts, const char *name, const cJSON *input, volat
         tool_err(&c, "Error: unknown tool \"%s\"", c.tool);
     } else if (input && !cJSON_IsObject(input)) {
         tool_err(&c, "%s: input must be an object", c.tool);
+    } else if (input_unrepresentable(input, &field, 0)) {
+        tool_err(&c, "%s: %s contains a NUL character or invalid UTF-8, which cannot be used "
+                     "exactly; nothing was done",
+                 c.tool, field ? field : "input");
     } else {
         tool_table[i].run(&c);
     }

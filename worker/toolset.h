@@ -93,6 +93,7 @@
 #define TOOLSET_TOOL_TIMEOUT_MS 150000L
 #define TOOLSET_MAX_FILE_BYTES 262144u
 #define TOOLSET_GREP_TIMEOUT_MS 60000L
+#define TOOLSET_INPUT_DEPTH_MAX 64   /* nesting checked for unrepresentable strings */
 
 struct toolset_opts {
     const char *workdir;                  /* per-session directory, must exist */

@@ -36,6 +36,7 @@
 #define WK_EXIT_RUNTIME 1
 #define WK_EXIT_USAGE 2
 #define WK_EXIT_CREDS 3
+#define WK_EXIT_RELEASED 5    /* run: the lease was lost; the item was left alone */
 
 /* Defaults and limits (protocol.md Appendix A). */
 #define WK_MAX_IDLE_MS 60000L
@@ -72,6 +73,20 @@
 #define WK_POISON_RING 64             /* work ids remembered as poison */
 #define WK_EVENT_QUEUE_MAX 100000     /* buffered stream events before forcing a reconcile */
 
+/* Per-session limits (defaults; flags --limit-*). */
+#define WK_LIMIT_MEMORY_DEFAULT (2LL * 1024 * 1024 * 1024)   /* memory.max: processes + tmpfs */
+#define WK_LIMIT_PIDS_DEFAULT 512L                          /* pids.max */
+#define WK_LIMIT_CPU_DEFAULT 100                            /* percent of one CPU */
+#define WK_LIMIT_TMP_DEFAULT (512LL * 1024 * 1024)          /* /tmp, /var/tmp, /dev/shm each */
+#define WK_LIMIT_WORKDIR_DEFAULT (1LL * 1024 * 1024 * 1024) /* the session's directory (root) */
+/* Sessions' uids when the worker is root: base + slot. Above systemd's
+ * container range (524288..1879048191), below 2^31. */
+#define WK_SANDBOX_UID_BASE_DEFAULT 1879048192L
+#define WK_LIMIT_SIZE_MIN (1024LL * 1024)
+#define WK_WORK_STDIN_MAX (1024u * 1024) /* run --work-stdin: the work item JSON */
+#define WK_LIMIT_PIDS_MIN 8L
+#define WK_MASKED_MAX 8               /* credential files hidden from sandboxes */
+
 /* How a session run / item ended (protocol.md §9.7). */
 enum wk_end {
     WK_END_NONE = 0,
@@ -87,6 +102,8 @@ const char *wk_end_name(enum wk_end e);
 /* 1 when the item must be left alone (lease lost): no stop at teardown. */
 int wk_end_is_release(enum wk_end e);
 
+struct cg_root;
+
 struct wk_config {
     /* connection */
     const char *base_url;          /* ANTHROPIC_BASE_URL or --base-url; NULL = default */
@@ -94,6 +111,7 @@ struct wk_config {
     const char *api_socket;        /* --api-socket / OMNI_API_SOCKET: reach the API through
                                     * this AF_UNIX socket (a relay); NULL = TCP */
     int honour_secret_base_url;    /* use the secret's api_base_url for per-item calls */
+    const char *secret_url_allow[WK_LIST_MAX + 1]; /* more origins a secret may name */
     int http_debug;
     /* identity */
     char environment_id[OMNI_ID_MAX];
@@ -107,6 +125,7 @@ struct wk_config {
     /* session */
     const char *workdir;           /* parent of the per-session directories */
     int keep_workdir;
+    int single_item;               /* omni-worker run: one item, then exit */
     long max_idle_ms;              /* 0 disables */
     long drain_ms;
     int no_memory;
@@ -117,6 +136,18 @@ struct wk_config {
     const char *readonly_roots[WK_LIST_MAX + 1];
     long bash_default_timeout_ms, bash_max_timeout_ms, tool_timeout_ms;
     size_t max_file_bytes;
+    /* containment (confine.c, sandbox.c, cgroup.c) */
+    int sandbox;                   /* enum sandbox_kind */
+    long long limit_memory, limit_tmp, limit_workdir;
+    long limit_pids;
+    int limit_cpu;
+    long sandbox_uid_base;
+    int slot;                      /* this session's slot: uid = base + slot */
+    int switch_uid;                /* root: each session gets its own uid */
+    const char *bwrap;             /* bubblewrap, found at start */
+    const char *exec_bin;          /* omni-exec, found at start */
+    struct cg_root *cg_root;       /* NULL: no cgroup limits on this host */
+    const char *masked[WK_MASKED_MAX + 1]; /* credential files hidden from sandboxes */
     /* the argv tail (options) that children re-parse: never holds a secret */
     int child_argc;
     char **child_argv;
@@ -160,14 +191,14 @@ void lease_free(struct lease *l);
 
 /* ---- runner.c: session tool runner (protocol.md §8.9, §9.5) ------------- */
 
-struct toolset;
+struct executor;
 
 struct runner_opts {
     const struct wk_config *cfg;
     const char *base_url;          /* per-item base URL */
     const char *cred;              /* per-item credential */
     const char *session_id;
-    struct toolset *tools;
+    struct executor *exec;         /* the session's sandboxed tool executor */
     struct lease *lease;           /* for the result retry window (may be NULL) */
     volatile int *end_flag;        /* set by the lease: end now */
 };
@@ -177,14 +208,23 @@ enum wk_end runner_run(const struct runner_opts *o);
 
 /* ---- item.c: per-item flow (protocol.md §9.3) ---------------------------- */
 
+/* How serving an item ended, for whoever claimed it (poller.c). */
+enum item_outcome {
+    ITEM_DONE = 0,     /* served; stopped (or already stopped) */
+    ITEM_FAILED,       /* could not be served; force-stopped */
+    ITEM_POISON,       /* failed permanently (a fatal 4xx); force-stopped; do not retry */
+    ITEM_RELEASED,     /* the lease was lost: leave the item alone, no stop */
+    ITEM_NEEDS_STOP,   /* not stopped (no usable sessions token, or it was refused):
+                        * the poller force-stops it with the environment key */
+};
+
 /*
- * Serve one claimed item end to end, teardown included. env_key may be NULL
- * when the work carries a usable secret. Returns 0 when teardown completed
- * (stopped or released), -1 when the item could not be served (it is still
- * force-stopped when possible; *fatal is set for a permanent 4xx).
+ * Serve one claimed item end to end, teardown included. env_key is NULL
+ * except in `omni-worker run` given the key by the operator: items claimed by
+ * the poller are served with their sessions token only.
  */
-int item_serve(const struct wk_config *cfg, const struct omni_work *w, const char *env_key,
-               int *fatal);
+enum item_outcome item_serve(const struct wk_config *cfg, const struct omni_work *w,
+                             const char *env_key);
 /* Force- or gracefully stop an item with the given credential (409 ignored). */
 int item_stop(const struct wk_config *cfg, const char *base_url, const char *cred,
               const char *env_id, const char *work_id, int force);

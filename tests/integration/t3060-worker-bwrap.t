@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# worker/spawn/bwrap.sh as the --on-work script: each session runs
-# `omni-worker run` inside bubblewrap with its own workdir and only the item's
-# secret; SIGTERM reaches the sandboxed worker, which drains. By default the
-# sandbox has no network: the worker reaches the API only through the socat
-# relay on /run/omni/api.sock, and nothing in the sandbox can connect to the
-# host (its loopback included).
+# worker/spawn/bwrap.sh as the --on-work script: it execs `omni-worker run
+# --work-stdin --sandbox bwrap` without the environment key, so the session
+# runner holds only the item's sessions token (parsed from the work JSON, not
+# matched with a pattern) and the tools run in a jail with no network and no
+# credential. Findings of issue 11 tested here: (3) the key never reaches the
+# sandbox, an item without a usable secret is refused, a JSON-escaped secret
+# still works, and the key is not in the script's /proc environ for the
+# session's life; (9) a lost lease (exit 5) gets no stop, the stop after a
+# normal exit uses the sessions token, and bwrap.sh finds omni-worker without
+# PATH.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/integration/lib-sim.sh"
 . "$TOP/tests/integration/worker-lib.sh"
@@ -13,151 +17,138 @@ if ! command -v bwrap >/dev/null || ! bwrap --unshare-all --ro-bind / / true 2>/
     echo "1..0 # SKIP bubblewrap cannot create namespaces here"
     exit 0
 fi
-if ! command -v socat >/dev/null; then
-    echo "Bail out! socat is missing (scripts/deps installs it)"
-    exit 1
-fi
 SCRIPT=$TOP/worker/spawn/bwrap.sh
-sim_start
+sim_start --request-log "$T/requests.log"
 SIM_PORT=${SIM_URL##*:}
-unset OMNI_BWRAP_SHARE_NET
-export OMNI_WORKER_BIN=$BIN/omni-worker OMNI_BWRAP_ROOT=$T
-export OMNI_WORKER_ARGS="--max-idle 1s"
+export OMNI_WORKER_ARGS="--max-idle 1s --workdir $T/work"
 ONWORK=$SCRIPT
 if [ "${OMNI_VALGRIND:-0}" = 1 ]; then
     # valgrind checks the poller only: the script goes by a name that
     # --trace-children-skip (*/bash) leaves alone, with all it starts.
-    OMNI_WORKER_BIN=$_real_bin/omni-worker
+    export OMNI_WORKER_BIN=$_real_bin/omni-worker
     mkdir -p "$T/onwork"
     ln -s "$SCRIPT" "$T/onwork/bash"
     ONWORK=$T/onwork/bash
 fi
 
-relays() { # socat relays of sandboxes under $T still running
-    pgrep -f "socat -lp omni-relay UNIX-LISTEN:$T/" || true
+# cmd_session CMD...: a cmd:N session (sets SID)
+cmd_session() {
+    local md i=1 c
+    md="{\"sim_scenario\":\"cmd:$#\""
+    for c in "$@"; do
+        md="$md,\"sim_cmd_$i\":$(printf '%s' "$c" | perl -MJSON::PP -e 'local $/; print JSON::PP->new->allow_nonref->encode(<STDIN>)')"
+        i=$((i + 1))
+    done
+    md="$md}"
+    api org POST /v1/sessions "{\"agent\":\"$OMNI_SIM_AGENT_ID\",\"environment_id\":\"$ANTHROPIC_ENVIRONMENT_ID\",\"metadata\":$md,\"initial_events\":[{\"type\":\"user.message\",\"content\":[{\"type\":\"text\",\"text\":\"go\"}]}]}"
+    SID=$(jget "$BODY" id)
 }
-relay_up() { test -n "$(relays)"; }
-relay_gone() { test -z "$(relays)"; }
+# results SID: the texts of the session's tool results
+results() {
+    api org GET "/v1/sessions/$1/events?limit=1000"
+    printf '%s' "$BODY" | perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>); for (@{$j->{data}}) { print $_->{content}[0]{text}, "\n" if $_->{type} eq "user.tool_result" }'
+}
 
-# ---- 1. sessions served through the relay, no network in the sandbox --------
+# ---- 1. sessions served, tools in a jail without network --------------------
 for s in six-tools bash-once burst:4; do mk_session "$s"; done
+NET_PROBE="cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d \" \" | sed \"s/^/iface:/\"; (exec 3<>/dev/tcp/127.0.0.1/$SIM_PORT) 2>/dev/null && echo api:open || echo api:blocked; ls /run/omni 2>&1 | head -1; env | grep -c ^ANTHROPIC || true"
+cmd_session "$NET_PROBE"
+NETSID=$SID
+# PATH without omni-worker: the poller hands its own binary to the script
 wk_bg poll --on-work "$ONWORK" --concurrency 2 --poll-idle-ms 50-150
-wait_for 40 "3 sessions served inside bubblewrap (no network, API relay)" all_done 3
-check_report "bwrap relay"
+wait_for 40 "4 sessions served inside bubblewrap" all_done 4
+check_report "bwrap"
 log=$(cat "$T/worker.log")
-like "sandboxed worker used the sessions token" "$log" "credential=\"sessions token\""
-unlike "no environment key file was needed" "$log" "has no secret"
-unlike "the relay reported no error" "$log" "omni-relay.* E "
-ok "sandbox directories removed" test -z "$(ls -d "$T"/omni-bwrap.* 2>/dev/null)"
-ok "no relay left running" relay_gone
+like "the session runner used the sessions token" "$log" "credential=\"sessions token\""
+unlike "never the environment key" "$log" "credential=\"environment key\""
+unlike "bwrap.sh found omni-worker (not on PATH)" "$log" "omni-worker not found"
+out=$(results "$NETSID")
+like "tools see only a loopback interface" "$out" "^iface:lo$"; unlike "... and no other" "$out" "iface:[^l]"
+like "the API port on the host is not reachable from a tool" "$out" "api:blocked"
+like "no relay socket or secret file in the sandbox" "$out" "No such file or directory"
+like "no ANTHROPIC_* variable in a tool's environment" "$out" "^0\$"
+ok "no session directory left" test -z "$(ls -A "$T/work" 2>/dev/null)"
+# the stop after the script: with the item's sessions token (finding 9)
+stops=$(grep -E 'POST /v1/environments/[^ ]+/work/[^ ]+/stop' "$T/requests.log")
+ok "stops were posted" test -n "$stops"
+unlike "no stop used the environment key" "$stops" " env "
 
-# drain through the sandbox (and the relay, which must outlive the SIGTERM)
+# drain through the sandbox
 : >"$T/worker.log"
 mk_session long-bash:3
 L=$SID
 wait_for 20 "long call being served in the sandbox" bash -c "grep -q 'serving work.*$L' '$T/worker.log'"
 sleep 1
-ok "the sandboxed worker holds no environment key in its environment" \
-    bash -c "for p in \$(pgrep -f '/run/omni-bin/omni-worker run'); do ! grep -qF -- '$ANTHROPIC_ENVIRONMENT_KEY' /proc/\$p/environ || exit 1; done"
-like "the sandboxed worker talks to the API through the relay socket" \
-    "$(pgrep -af '/run/omni-bin/omni-worker run')" "--api-socket /run/omni/api.sock --ignore-secret-base-url"
-ok "one relay runs for the sandbox" relay_up
+RUNNER=$(pgrep -f "omni-worker run --work-stdin --sandbox bwrap" | head -1)
+ok "the session runner is running" test -n "$RUNNER"
+ok "the runner's /proc environ holds no environment key (finding 3)" \
+    bash -c "! grep -qF -- '$ANTHROPIC_ENVIRONMENT_KEY' /proc/$RUNNER/environ"
+ok "... and no ANTHROPIC_ENVIRONMENT_KEY at all" \
+    bash -c "! tr '\0' '\n' </proc/$RUNNER/environ | grep -q '^ANTHROPIC_ENVIRONMENT_KEY='"
 kill -TERM "$WK_PID"
 wk_wait 30
 is "exit 0 after SIGTERM" "$WK_RC" 0
 is "the running call finished and its result was posted" "$(sess_field "$L" results_received)" 1
-is "result is the real output" "$(sess_field "$L" result_mismatches)" 0
 is "item stopped" "$(work_state "$L")" stopped
-until_ok 5 relay_gone
-ok "relay stopped with its sandbox" relay_gone
 
-# ---- 2. what a process in the sandbox can reach --------------------------
-# The script runs OMNI_WORKER_BIN as the sandbox's program: a probe in its
-# place sees exactly what the worker, and so every tool it runs, sees.
-PROBE=$T/probe.sh
-cat >"$PROBE" <<EOF
-#!/bin/bash
-echo "args: \$*"
-echo "interfaces: \$(awk -F: 'NR > 2 { gsub(/ /, "", \$1); printf "%s ", \$1 }' /proc/net/dev)"
-if (exec 3<>/dev/tcp/127.0.0.1/$SIM_PORT) 2>/dev/null; then echo "direct-api: open"; else echo "direct-api: blocked"; fi
-if (exec 3<>/dev/tcp/127.0.0.1/@OTHER@) 2>/dev/null; then echo "other-port: open"; else echo "other-port: blocked"; fi
-if [ -S /run/omni/api.sock ]; then
-    echo "via-socket: \$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --unix-socket /run/omni/api.sock "$SIM_URL/_sim/report")"
-else
-    echo "via-socket: none"
-fi
-EOF
-# a second loopback listener on the host, not the API: another omni-sim
-bg "$BIN/omni-sim" --port 0 --env-file "$T/other.env" >"$T/other.out" 2>/dev/null
-OTHER_PID=$BG_PID
-until_ok 10 grep -q '^listening on ' "$T/other.out"
-OTHER=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$T/other.out")
-sed -i "s/@OTHER@/$OTHER/" "$PROBE"
-chmod 0755 "$PROBE"
-ok "the host can reach the second listener (port $OTHER)" bash -c "exec 3<>/dev/tcp/127.0.0.1/$OTHER"
-
-probe() { # extra env...: run bwrap.sh once with the probe as its program
-    printf '{"id":"work_probe","secret":"c2VjcmV0"}' |
-        env ANTHROPIC_WORK_ID=work_probe ANTHROPIC_SESSION_ID=sesn_probe \
-            ANTHROPIC_ENVIRONMENT_ID="$ANTHROPIC_ENVIRONMENT_ID" ANTHROPIC_BASE_URL="$SIM_URL" \
-            OMNI_WORKER_BIN="$PROBE" OMNI_BWRAP_ROOT="$T" "$@" bash "$SCRIPT" 2>"$T/probe.err"
-}
-out=$(probe)
-is "probe: sandbox exited 0" "$?" 0
-like "probe: only a loopback interface" "$out" "^interfaces: lo \$"
-like "probe: the API port on the host is not reachable directly" "$out" "^direct-api: blocked\$"
-like "probe: another host loopback port is not reachable" "$out" "^other-port: blocked\$"
-like "probe: the API answers through the relay socket" "$out" "^via-socket: 200\$"
-like "probe: the program was told to use the socket" "$out" "--api-socket /run/omni/api.sock"
-like "probe: and to ignore the secret's api_base_url" "$out" "--ignore-secret-base-url"
-like "probe: the program got the secret file" "$out" "--work-secret-file /run/omni/secret"
-ok "probe: relay gone after the sandbox" relay_gone
-ok "probe: sandbox directory removed" test -z "$(ls -d "$T"/omni-bwrap.* 2>/dev/null)"
-
-# the opt-in: the host network, no relay (also shows the probe can see "open")
-out=$(probe OMNI_BWRAP_SHARE_NET=1)
-is "share-net probe: exit 0" "$?" 0
-like "share-net probe: the API port is reachable directly" "$out" "^direct-api: open\$"
-like "share-net probe: so is the other port" "$out" "^other-port: open\$"
-like "share-net probe: no relay socket" "$out" "^via-socket: none\$"
-unlike "share-net probe: no --api-socket" "$out" "api-socket"
-kill "$OTHER_PID" 2>/dev/null
-
-# bad relay targets are refused before anything starts
-for u in ftp://example.invalid "http://a,b:1" "http://h:99999" "https://user@h" "http://h:x"; do
-    probe ANTHROPIC_BASE_URL="$u" >/dev/null
-    isnt_rc=$?
-    ok "bad base URL \"$u\" refused" test "$isnt_rc" -ne 0
-    like "bad base URL \"$u\": message names it" "$(cat "$T/probe.err")" "base URL \"$u\""
-done
-ok "no sandbox directory left by refused URLs" test -z "$(ls -d "$T"/omni-bwrap.* 2>/dev/null)"
-long=/tmp/$(printf 'x%.0s' $(seq 1 120))/api.sock
-wk "$BIN/omni-worker" run --work-id work_x --session-id sesn_x --api-socket "$long" 2>"$T/long.err"
-is "omni-worker: an over-long --api-socket is a usage error" "$?" 2
-like "omni-worker: the message says why" "$(cat "$T/long.err")" "API socket path .* is too long"
-
-# neither the relay nor the sandbox outlives a killed script (parent-death
-# signal; the poller sends SIGKILL after --child-grace)
-SLEEPER=$T/sleeper.sh
-printf '#!/bin/bash\nsleep 30\n' >"$SLEEPER"
-chmod 0755 "$SLEEPER"
-printf '{"secret":"c2VjcmV0"}' |
-    env ANTHROPIC_WORK_ID=work_sleep ANTHROPIC_SESSION_ID=sesn_sleep \
+# ---- 2. the hand-off itself (finding 3) --------------------------------------
+# run bwrap.sh as the poller would, with the environment key in its environment
+handoff() { # JSON [extra env...]: exit status in RC, stderr in $T/handoff.err
+    local json=$1
+    shift
+    printf '%s' "$json" | env ANTHROPIC_WORK_ID=work_x ANTHROPIC_SESSION_ID=sesn_x \
         ANTHROPIC_ENVIRONMENT_ID="$ANTHROPIC_ENVIRONMENT_ID" ANTHROPIC_BASE_URL="$SIM_URL" \
-        OMNI_WORKER_BIN="$SLEEPER" OMNI_BWRAP_ROOT="$T" bash "$SCRIPT" >/dev/null 2>&1 &
-SPID=$!
-sandbox_gone() { ! pgrep -f "bwrap .*$T/sleeper.sh" >/dev/null; }
-sandbox_up() { ! sandbox_gone; }
-until_ok 5 sandbox_up
-ok "sleeper: relay running" relay_up
-ok "sleeper: sandbox running" sandbox_up
-kill -KILL "$SPID"
-wait "$SPID" 2>/dev/null
-until_ok 5 relay_gone
-ok "sleeper: relay ended when the script was killed" relay_gone
-until_ok 5 sandbox_gone
-ok "sleeper: sandbox ended when the script was killed" sandbox_gone
-# (if not: end what is left of this test's sandboxes, by pid)
-for p in $(relays) $(pgrep -f "bwrap .*$T/sleeper.sh"); do kill -KILL "$p" 2>/dev/null; done
-rm -rf "$T"/omni-bwrap.*
+        ANTHROPIC_ENVIRONMENT_KEY="$ANTHROPIC_ENVIRONMENT_KEY" OMNI_WORKER_BIN="$BIN/omni-worker" \
+        "$@" bash "$SCRIPT" >/dev/null 2>"$T/handoff.err"
+    RC=$?
+}
+handoff '{"id":"work_01X","type":"work","data":{"type":"session","id":"sesn_01X"}}'
+isnt_zero() { [ "$1" != 0 ]; }
+ok "an item without a secret is refused" isnt_zero "$RC"
+like "... saying why" "$(cat "$T/handoff.err")" "no secret and no environment key"
+unlike "... without using the key" "$(cat "$T/handoff.err")" "serving work"
+handoff '{"id":"work_01X","type":"work","data":{"type":"session","id":"sesn_01X"},"secret":"bm90LWpzb24"}'
+ok "an unusable secret is refused, not replaced by the key" isnt_zero "$RC"
+unlike "... nothing was served" "$(cat "$T/handoff.err")" "serving work"
+
+# a real item whose secret is standard base64 with "/" escaped as "\/" in JSON
+mk_session bash-once
+ESC_SID=$SID
+# poll and ack as the poller does (the first heartbeat is the runner's)
+for _ in 1 2 3 4 5; do
+    API_WORKER=test-worker-1 api env GET "/v1/environments/$ANTHROPIC_ENVIRONMENT_ID/work/poll?block_ms=999"
+    SID_W=$(jget "$BODY" data.id 2>/dev/null)
+    [ "$SID_W" = "$ESC_SID" ] && break
+    echo "# poll: $STATUS $BODY" >&2
+done
+WID=$(jget "$BODY" id)
+TOK=$(b64url_json "$(jget "$BODY" secret)" | "$TOP/tests/jget" sessions_token)
+api "$TOK" POST "/v1/environments/$ANTHROPIC_ENVIRONMENT_ID/work/$WID/ack"
+is "the item was claimed and acked" "$STATUS" 200
+STD=$(printf '%s' "{\"version\":1,\"sessions_token\":\"$TOK\"}" | base64 -w0 | sed 's,/,\\/,g')
+ITEM="{\"id\":\"$WID\",\"type\":\"work\",\"environment_id\":\"$ANTHROPIC_ENVIRONMENT_ID\",\"data\":{\"type\":\"session\",\"id\":\"$SID_W\"},\"secret\":\"$STD\"}"
+handoff "$ITEM"
+is "an item whose secret has JSON escapes is served" "$RC" 0
+like "... with its sessions token" "$(cat "$T/handoff.err")" "credential=\"sessions token\""
+wait_for 10 "that session completed" all_done 6
+is "its item stopped" "$(work_state "$ESC_SID")" stopped
+
+# ---- 3. a lost lease: exit 5 means "leave the item alone" (finding 9) --------
+cat >"$T/lost.sh" <<'EOS'
+#!/bin/bash
+cat >/dev/null
+exit 5
+EOS
+chmod +x "$T/lost.sh"
+mk_session idle
+LOST=$SID
+: >"$T/requests.log"
+: >"$T/worker.log"
+wk_bg poll --on-work "$T/lost.sh" --max-items 1 --poll-idle-ms 50-150
+wk_wait 20
+is "worker exits 0 after the item" "$WK_RC" 0
+like "the poller says it left the item alone" "$(cat "$T/worker.log")" "lost the lease; leaving the item alone"
+ok "no stop was posted for it" bash -c "! grep -q '/stop' '$T/requests.log'"
+isnt() { [ "$1" != "$2" ]; }
+ok "the item is not stopped" isnt "$(work_state "$LOST")" stopped
 done_testing

@@ -1,0 +1,291 @@
+/*
+ * confine — one session's directory, identity, cgroup and executor (see
+ * confine.h).
+ */
+#include "confine.h"
+
+#include "cgroup.h"
+#include "child.h"
+#include "executor.h"
+#include "log.h"
+#include "sandbox.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+/* 1 when dir is a tmpfs mounted on its own (not the parent's file system). */
+static int is_own_tmpfs(const char *dir)
+{
+    struct statfs sf;
+    struct stat st, pst;
+    char parent[PATH_MAX];
+    if (statfs(dir, &sf) < 0 || sf.f_type != TMPFS_MAGIC || stat(dir, &st) < 0)
+        return 0;
+    if ((size_t)snprintf(parent, sizeof(parent), "%s/..", dir) >= sizeof(parent) ||
+        stat(parent, &pst) < 0)
+        return 0;
+    return st.st_dev != pst.st_dev;
+}
+
+int confine_open(const struct wk_config *cfg, const char *session_id, struct confine *c,
+                 struct omni_err *err)
+{
+    memset(c, 0, sizeof(*c));
+    c->switch_uid = cfg->switch_uid;
+    c->uid = (uid_t)(cfg->sandbox_uid_base + cfg->slot);
+    c->gid = (gid_t)c->uid;
+    if (mkdir(cfg->workdir, 0700) < 0 && errno != EEXIST)
+        return omni_err_set(err, OMNI_E_IO, "cannot create workdir \"%s\": %s", cfg->workdir,
+                            strerror(errno));
+    if ((size_t)snprintf(c->dir, sizeof(c->dir), "%s/%s", cfg->workdir, session_id) >=
+        sizeof(c->dir))
+        return omni_err_set(err, OMNI_E_USAGE, "workdir path for session \"%s\" is too long",
+                            session_id);
+    if (mkdir(c->dir, 0700) < 0 && errno != EEXIST)
+        return omni_err_set(err, OMNI_E_IO, "cannot create session directory \"%s\": %s",
+                            c->dir, strerror(errno));
+    if (cfg->switch_uid && !cfg->keep_workdir) {
+        /* root: a tmpfs of its own (size cap; its pages are charged to the
+         * session's memory cgroup), owned by the session's uid. A directory
+         * kept from a lost lease is still mounted: reuse it. (--keep-workdir,
+         * for debugging, keeps plain directories instead.) */
+        if (!is_own_tmpfs(c->dir)) {
+            char opts[128];
+            snprintf(opts, sizeof(opts), "size=%lld,mode=0700,uid=%u,gid=%u", cfg->limit_workdir,
+                     (unsigned)c->uid, (unsigned)c->gid);
+            if (mount("omni-session", c->dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+                return omni_err_set(err, OMNI_E_IO,
+                                    "cannot mount the session directory \"%s\": %s", c->dir,
+                                    strerror(errno));
+        }
+        c->mounted = 1;
+    }
+    if (cfg->switch_uid && (lchown(c->dir, c->uid, c->gid) < 0 || chmod(c->dir, 0700) < 0))
+        return omni_err_set(err, OMNI_E_IO, "cannot hand \"%s\" to uid %u: %s", c->dir,
+                            (unsigned)c->uid, strerror(errno));
+    if (cfg->cg_root) {
+        struct cg_limits lim = {cfg->limit_pids, cfg->limit_memory, cfg->limit_cpu};
+        char name[OMNI_ID_MAX + 16];
+        snprintf(name, sizeof(name), "%s", session_id);
+        c->cg = cg_create(cfg->cg_root, name, &lim, err);
+        if (!c->cg)
+            return -1;
+    }
+    return 0;
+}
+
+int confine_start(const struct wk_config *cfg, const char *session_id, struct confine *c,
+                  struct omni_err *err)
+{
+    struct executor_opts o;
+    memset(&o, 0, sizeof(o));
+    c->env = child_env_build(c->dir, cfg->pass_env, NULL);
+    if (!c->env)
+        return omni_err_set(err, OMNI_E_IO, "out of memory");
+    o.spec.kind = cfg->sandbox;
+    o.spec.bwrap = cfg->bwrap;
+    o.spec.exec_bin = cfg->exec_bin;
+    o.spec.sessions_root = cfg->workdir;
+    o.spec.session_dir = c->dir;
+    o.spec.allowed_roots = cfg->allowed_roots[0] ? cfg->allowed_roots : NULL;
+    o.spec.readonly_roots = cfg->readonly_roots[0] ? cfg->readonly_roots : NULL;
+    o.spec.masked = cfg->masked;
+    o.spec.pass_env = cfg->pass_env;
+    o.spec.switch_uid = c->switch_uid;
+    o.spec.uid = c->uid;
+    o.spec.gid = c->gid;
+    o.spec.tmp_bytes = cfg->limit_tmp;
+    o.spec.bash_default_timeout_ms = cfg->bash_default_timeout_ms;
+    o.spec.bash_max_timeout_ms = cfg->bash_max_timeout_ms;
+    o.spec.tool_timeout_ms = cfg->tool_timeout_ms;
+    o.spec.max_file_bytes = cfg->max_file_bytes;
+    o.env = c->env;
+    o.cg = c->cg;
+    o.limits.pids_max = cfg->limit_pids;
+    o.limits.memory_max = cfg->limit_memory;
+    o.limits.cpu_percent = cfg->limit_cpu;
+    o.session_id = session_id;
+    c->ex = executor_new(&o, err);
+    return c->ex ? 0 : -1;
+}
+
+void confine_close(struct confine *c, int keep_dir)
+{
+    executor_free(c->ex);
+    c->ex = NULL;
+    /* Every process of the session, whatever it did to escape its group. */
+    cg_destroy(c->cg);
+    c->cg = NULL;
+    child_env_free(c->env);
+    c->env = NULL;
+    if (!c->dir[0] || keep_dir)
+        return;
+    if (c->mounted) {
+        if (umount2(c->dir, MNT_DETACH) < 0)
+            log_warn("cannot unmount the session directory \"%s\": %s", c->dir, strerror(errno));
+        if (rmdir(c->dir) < 0 && errno != ENOENT)
+            log_warn("cannot remove \"%s\": %s", c->dir, strerror(errno));
+    } else {
+        wk_rm_tree_at(AT_FDCWD, c->dir, 0);
+    }
+    c->dir[0] = '\0';
+}
+
+void confine_sweep(const struct wk_config *cfg)
+{
+    DIR *d = opendir(cfg->workdir);
+    struct dirent *de;
+    if (!d)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        char path[PATH_MAX];
+        if (de->d_name[0] == '.' ||
+            (size_t)snprintf(path, sizeof(path), "%s/%s", cfg->workdir, de->d_name) >= sizeof(path))
+            continue;
+        if (!is_own_tmpfs(path))
+            continue;
+        log_kv(LOG_INFO, "removing a session directory kept for a lost lease", "path", path,
+               NULL);
+        if (umount2(path, MNT_DETACH) == 0)
+            rmdir(path);
+    }
+    closedir(d);
+}
+
+/* ---- host set-up, once per process ---- */
+
+#define CONFINE_PROBE_TIMEOUT_MS 10000L
+
+static char workdir_abs[PATH_MAX];
+static char exec_path[PATH_MAX];
+static char masked_paths[WK_MASKED_MAX][PATH_MAX];
+
+/* omni-exec: $OMNI_EXEC_BIN, beside our binary, or in ../lib/omni/. */
+static int find_exec_bin(char *out, size_t outlen)
+{
+    const char *env = getenv("OMNI_EXEC_BIN");
+    char self[PATH_MAX];
+    if (env && env[0] == '/') {
+        snprintf(out, outlen, "%s", env);
+        return access(out, X_OK);
+    }
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    static const char *const rel[] = {"omni-exec", "../lib/omni/omni-exec"};
+    for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+        char cand[PATH_MAX * 2];
+        snprintf(cand, sizeof(cand), "%s/%s", self, rel[i]);
+        if (access(cand, X_OK) == 0 && realpath(cand, out))
+            return 0;
+    }
+    return -1;
+}
+
+static void mask_add(struct wk_config *cfg, int *n, const char *path)
+{
+    if (!path || !*path || *n >= WK_MASKED_MAX)
+        return;
+    if (!realpath(path, masked_paths[*n]))
+        return;
+    cfg->masked[*n] = masked_paths[*n];
+    (*n)++;
+    cfg->masked[*n] = NULL;
+}
+
+int confine_host_setup(struct wk_config *cfg, const char *key_file, const char *secret_file,
+                       int announce, struct omni_err *err)
+{
+    char missing[512] = "";
+    int nmask = 0;
+
+    cfg->bwrap = sandbox_find_bwrap();
+    if (!cfg->bwrap)
+        return omni_err_set(err, OMNI_E_CONFIG,
+                            "bubblewrap (bwrap) is not installed: it builds every session's "
+                            "sandbox (Debian: apt-get install bubblewrap)");
+    if (find_exec_bin(exec_path, sizeof(exec_path)) < 0)
+        return omni_err_set(err, OMNI_E_CONFIG,
+                            "the tool executor omni-exec was not found beside omni-worker or "
+                            "in ../lib/omni/ (or set OMNI_EXEC_BIN)");
+    cfg->exec_bin = exec_path;
+    if (mkdir(cfg->workdir, 0700) < 0 && errno != EEXIST)
+        return omni_err_set(err, OMNI_E_CONFIG, "cannot create workdir \"%s\": %s", cfg->workdir,
+                            strerror(errno));
+    if (!realpath(cfg->workdir, workdir_abs))
+        return omni_err_set(err, OMNI_E_CONFIG, "workdir \"%s\": %s", cfg->workdir,
+                            strerror(errno));
+    cfg->workdir = workdir_abs;
+    mask_add(cfg, &nmask, key_file);
+    mask_add(cfg, &nmask, secret_file);
+    mask_add(cfg, &nmask, getenv("CREDENTIALS_DIRECTORY"));
+    cfg->switch_uid = geteuid() == 0;
+
+    cfg->cg_root = cg_root_open(NULL, NULL, missing, sizeof(missing), err);
+    omni_err_clear(err);
+    if (!announce)
+        return 0;
+
+    /* a sandbox that cannot start here fails every item: say so now */
+    struct sandbox_spec probe = {0};
+    char *env[] = {(char *)"PATH=/usr/bin:/bin", NULL};
+    probe.kind = (enum sandbox_kind)cfg->sandbox;
+    probe.bwrap = cfg->bwrap;
+    probe.exec_bin = cfg->exec_bin;
+    probe.sessions_root = cfg->workdir;
+    probe.session_dir = cfg->workdir;
+    probe.masked = cfg->masked;
+    probe.switch_uid = cfg->switch_uid;
+    probe.uid = (uid_t)cfg->sandbox_uid_base;
+    probe.gid = (gid_t)cfg->sandbox_uid_base;
+    probe.probe = 1;
+    if (sandbox_probe(&probe, env, CONFINE_PROBE_TIMEOUT_MS, err) < 0)
+        return -1;
+
+    /* one line on what protects the sessions, one per thing missing */
+    char mem[32], tmp[32], wd[32];
+    executor_fmt_bytes(cfg->limit_memory, mem, sizeof(mem));
+    executor_fmt_bytes(cfg->limit_tmp, tmp, sizeof(tmp));
+    executor_fmt_bytes(cfg->limit_workdir, wd, sizeof(wd));
+    char who[96], lim[160];
+    if (cfg->switch_uid)
+        snprintf(who, sizeof(who), "own uid per session (%ld + slot)", cfg->sandbox_uid_base);
+    else
+        snprintf(who, sizeof(who), "the worker's uid in a user namespace");
+    if (cfg->cg_root)
+        snprintf(lim, sizeof(lim), "cgroup %s limits: memory %s, %ld processes, %d%% CPU",
+                 cg_root_mode(cfg->cg_root), mem, cfg->limit_pids, cfg->limit_cpu);
+    else
+        snprintf(lim, sizeof(lim), "no cgroup limits");
+    log_kv(LOG_INFO, "session containment", "sandbox", sandbox_kind_name(cfg->sandbox),
+           "identity", who, "limits", lim, "tmp", tmp, "workdir",
+           cfg->switch_uid ? wd : "no size cap", NULL);
+    if (!cfg->cg_root)
+        log_kv(LOG_WARN,
+               "no cgroup delegation: sessions run without memory, process and CPU limits, so "
+               "one session can exhaust the host (systemd: Delegate=yes, see omni-worker(8))",
+               "missing", missing[0] ? missing : "cgroups", NULL);
+    else if (missing[0])
+        log_kv(LOG_WARN, "some cgroup controllers are missing; their limits are off", "missing",
+               missing, NULL);
+    if (!cfg->switch_uid)
+        log_kv(LOG_WARN,
+               "not running as root: sessions share the worker's uid (isolated by namespaces "
+               "only) and their directories have no size cap; see omni-worker(8) SECURITY",
+               NULL);
+    return 0;
+}

@@ -1,0 +1,350 @@
+/*
+ * executor — runner side of the tool executor (see executor.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec_proto.h"
+#include "executor.h"
+#include "log.h"
+#include "timeutil.h"
+#include "tool_int.h"
+
+#define EXECUTOR_TICK_MS 100
+#define EXECUTOR_KILL_WAIT_MS 5000L
+
+struct executor {
+    struct executor_opts o;
+    pid_t pid;                  /* bubblewrap; -1 when not running */
+    int fd;                     /* our end of the socketpair */
+    double seq;                 /* call ids */
+    struct cg_events seen;      /* cgroup counters already reported */
+    struct buf frame;
+    int starts;
+    int ready;                  /* "ready" received from the current sandbox */
+    int64_t spawned_ms;
+};
+
+void executor_fmt_bytes(long long n, char *out, size_t outlen)
+{
+    static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    long long v = n;
+    while (u < 4 && v >= 1024 && v % 1024 == 0) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(out, outlen, "%lld %s", v, units[u]);
+}
+
+/* Reap bubblewrap within ms; 1 reaped, 0 still running. */
+static int executor_reap(struct executor *ex, long ms, int *status)
+{
+    int64_t end = omni_mono_ms() + ms;
+    for (;;) {
+        pid_t r = waitpid(ex->pid, status, WNOHANG);
+        if (r == ex->pid || (r < 0 && errno == ECHILD))
+            return 1;
+        if (omni_mono_ms() >= end)
+            return 0;
+        omni_sleep_ms(10, NULL);
+    }
+}
+
+/* End the sandbox now: the whole cgroup when there is one, else bubblewrap
+ * (its PID namespace goes with it). */
+static void executor_kill(struct executor *ex)
+{
+    int st;
+    if (ex->fd >= 0) {
+        close(ex->fd);
+        ex->fd = -1;
+    }
+    if (ex->pid <= 0)
+        return;
+    if (ex->o.cg)
+        cg_kill(ex->o.cg);
+    kill(ex->pid, SIGKILL);
+    if (!executor_reap(ex, EXECUTOR_KILL_WAIT_MS, &st))
+        log_kv(LOG_ERROR, "sandbox did not end after SIGKILL", "session", ex->o.session_id, NULL);
+    ex->pid = -1;
+}
+
+/* Limits the cgroup says were hit since the last look, as one line (or ""). */
+static void executor_limit_note(struct executor *ex, char *out, size_t outlen, int *killed)
+{
+    struct cg_events now;
+    char sz[32];
+    out[0] = '\0';
+    *killed = 0;
+    if (!ex->o.cg || cg_events(ex->o.cg, &now) < 0)
+        return;
+    if (now.oom_kills > ex->seen.oom_kills) {
+        executor_fmt_bytes(ex->o.limits.memory_max, sz, sizeof(sz));
+        snprintf(out, outlen, "killed: memory limit %s", sz);
+        *killed = 1;
+    } else if (now.pids_max_hits > ex->seen.pids_max_hits) {
+        snprintf(out, outlen, "process limit reached: %ld processes (a fork failed)",
+                 ex->o.limits.pids_max);
+    } else if (now.memory_max_hits > ex->seen.memory_max_hits && ex->o.limits.memory_max > 0) {
+        executor_fmt_bytes(ex->o.limits.memory_max, sz, sizeof(sz));
+        snprintf(out, outlen, "memory limit %s reached", sz);
+    }
+    ex->seen = now;
+}
+
+/* Fork the sandbox; "ready" is awaited by executor_ready(), so the start
+ * overlaps whatever the runner does before its first call. */
+static int executor_spawn(struct executor *ex, struct omni_err *err)
+{
+    int sv[2];
+    const int *cgfds = NULL;
+    int ncg = 0;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return omni_err_set(err, OMNI_E_IO, "cannot start the sandbox: socketpair: %s",
+                            strerror(errno));
+    if (ex->o.cg)
+        ncg = cg_join_fds(ex->o.cg, &cgfds);
+    ex->spawned_ms = omni_mono_ms();
+    pid_t pid = sandbox_spawn(&ex->o.spec, sv[1], ex->o.env, cgfds, ncg, err);
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        return -1;
+    }
+    ex->pid = pid;
+    ex->fd = sv[0];
+    ex->ready = 0;
+    ex->starts++;
+    fcntl(ex->fd, F_SETFL, fcntl(ex->fd, F_GETFL) | O_NONBLOCK);
+    return 0;
+}
+
+/* Wait for the executor's "ready" (bounded). */
+static int executor_ready(struct executor *ex, struct omni_err *err)
+{
+    if (ex->ready)
+        return 0;
+    int64_t left = ex->spawned_ms + EXECUTOR_READY_TIMEOUT_MS - omni_mono_ms();
+    int r = xp_read(ex->fd, &ex->frame, left > 0 ? (int)left : 0, NULL);
+    cJSON *m = r > 0 ? cJSON_ParseWithLength(ex->frame.data, ex->frame.len) : NULL;
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(m, "op");
+    if (!cJSON_IsString(op) || strcmp(op->valuestring, "ready") != 0) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(m, "error");
+        char why[256];
+        if (cJSON_IsString(e))
+            snprintf(why, sizeof(why), "the executor could not start: %.200s", e->valuestring);
+        else if (r < 0 && errno == ETIMEDOUT)
+            snprintf(why, sizeof(why), "no answer within %lds", EXECUTOR_READY_TIMEOUT_MS / 1000);
+        else
+            snprintf(why, sizeof(why), "it ended before it was ready (see the worker's log)");
+        cJSON_Delete(m);
+        executor_kill(ex);
+        return omni_err_set(err, OMNI_E_IO, "cannot start the sandbox: %s", why);
+    }
+    cJSON_Delete(m);
+    ex->ready = 1;
+    if (ex->o.cg)
+        cg_events(ex->o.cg, &ex->seen);
+    char ms[32];
+    snprintf(ms, sizeof(ms), "%lld", (long long)(omni_mono_ms() - ex->spawned_ms));
+    log_kv(LOG_DEBUG, "sandbox ready", "session", ex->o.session_id, "sandbox",
+           sandbox_kind_name(ex->o.spec.kind), "setup_ms", ms, NULL);
+    return 0;
+}
+
+static int executor_start(struct executor *ex, struct omni_err *err)
+{
+    return executor_spawn(ex, err) < 0 ? -1 : executor_ready(ex, err);
+}
+
+struct executor *executor_new(const struct executor_opts *o, struct omni_err *err)
+{
+    struct executor *ex = calloc(1, sizeof(*ex));
+    if (!ex) {
+        omni_err_set(err, OMNI_E_IO, "out of memory");
+        return NULL;
+    }
+    ex->o = *o;
+    ex->pid = -1;
+    ex->fd = -1;
+    buf_init(&ex->frame, XP_FRAME_MAX);
+    if (executor_spawn(ex, err) < 0) {
+        buf_release(&ex->frame);
+        free(ex);
+        return NULL;
+    }
+    return ex;
+}
+
+void executor_free(struct executor *ex)
+{
+    int st;
+    if (!ex)
+        return;
+    if (ex->fd >= 0) {
+        close(ex->fd); /* the executor sees the end of its channel and exits */
+        ex->fd = -1;
+    }
+    if (ex->pid > 0 && !executor_reap(ex, EXECUTOR_EXIT_WAIT_MS, &st))
+        executor_kill(ex);
+    ex->pid = -1;
+    buf_release(&ex->frame);
+    free(ex);
+}
+
+/* Send the call; 0 or -1. */
+static int executor_send(struct executor *ex, const char *op, const char *tool,
+                         const cJSON *input)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "op", op);
+    cJSON_AddNumberToObject(m, "id", ex->seq);
+    if (tool) {
+        cJSON_AddStringToObject(m, "tool", tool);
+        if (input)
+            cJSON_AddItemReferenceToObject(m, "input", (cJSON *)input);
+    }
+    char *s = cJSON_PrintUnformatted(m);
+    cJSON_Delete(m);
+    int rc = s ? xp_write(ex->fd, s, strlen(s), EXECUTOR_WRITE_TIMEOUT_MS) : -1;
+    free(s);
+    return rc;
+}
+
+/* The executor's answer, validated; 0 with out set, -1 when malformed. */
+static int executor_take_result(struct executor *ex, struct tool_result *out)
+{
+    cJSON *m = cJSON_ParseWithLength(ex->frame.data, ex->frame.len);
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(m, "op");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+    const cJSON *ie = cJSON_GetObjectItemCaseSensitive(m, "is_error");
+    const cJSON *tx = cJSON_GetObjectItemCaseSensitive(m, "text");
+    int rc = -1;
+    if (cJSON_IsString(op) && strcmp(op->valuestring, "result") == 0 && cJSON_IsNumber(id) &&
+        id->valuedouble == ex->seq && cJSON_IsBool(ie) && cJSON_IsString(tx)) {
+        size_t n = 0;
+        char *clean = utf8_clean(tx->valuestring, strlen(tx->valuestring), &n);
+        if (clean) {
+            if (n == 0) {
+                free(clean);
+                clean = strdup(TOOL_NO_OUTPUT);
+            }
+            if (clean) {
+                free(out->text);
+                out->text = clean;
+                out->is_error = cJSON_IsTrue(ie);
+                rc = 0;
+            }
+        }
+    }
+    cJSON_Delete(m);
+    return rc;
+}
+
+static void executor_fail(struct tool_result *out, const char *tool, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void executor_fail(struct tool_result *out, const char *tool, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    free(out->text);
+    out->text = NULL;
+    if (asprintf(&out->text, "%s: %s", tool, msg) < 0)
+        out->text = NULL;
+    out->is_error = 1;
+}
+
+/* Append the limit note to a result. */
+static void executor_add_note(struct tool_result *out, const char *note, int killed)
+{
+    char *s = NULL;
+    if (!note[0])
+        return;
+    if (asprintf(&s, "%s\n%s", out->text ? out->text : "", note) < 0)
+        return;
+    free(out->text);
+    out->text = s;
+    if (killed)
+        out->is_error = 1;
+}
+
+void executor_run(struct executor *ex, const char *tool, const cJSON *input,
+                  volatile int *cancel, struct tool_result *out)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    char note[160];
+    int killed = 0;
+    long limit_ms = ex->o.spec.tool_timeout_ms > 0 ? ex->o.spec.tool_timeout_ms
+                                                   : TOOLSET_TOOL_TIMEOUT_MS;
+    out->text = NULL;
+    out->is_error = 0;
+    if ((ex->pid <= 0 ? executor_start(ex, &err) : executor_ready(ex, &err)) < 0) {
+        log_kv(LOG_ERROR, "cannot start the sandbox", "session", ex->o.session_id, "error",
+               err.msg, NULL);
+        executor_fail(out, tool, "the sandbox for this session could not start; try again");
+        return;
+    }
+    ex->seq += 1;
+    if (executor_send(ex, "run", tool, input) < 0) {
+        executor_limit_note(ex, note, sizeof(note), &killed);
+        executor_kill(ex);
+        executor_fail(out, tool, "the tool executor is gone%s%s%s; a new one starts on the next "
+                                 "call (the shell's state is lost)",
+                      note[0] ? " (" : "", note, note[0] ? ")" : "");
+        return;
+    }
+    int64_t deadline = omni_mono_ms() + limit_ms + EXECUTOR_GRACE_MS;
+    int cancel_sent = 0;
+    for (;;) {
+        if (cancel && *cancel && !cancel_sent) {
+            executor_send(ex, "cancel", NULL, NULL);
+            cancel_sent = 1;
+            deadline = omni_mono_ms() + EXECUTOR_GRACE_MS;
+        }
+        int64_t now = omni_mono_ms();
+        if (now >= deadline) {
+            log_kv(LOG_WARN, "tool executor did not answer in time; ending its sandbox", "session",
+                   ex->o.session_id, "tool", tool, NULL);
+            executor_limit_note(ex, note, sizeof(note), &killed);
+            executor_kill(ex);
+            executor_fail(out, tool, "timed out after %lds; the session's sandbox was restarted%s%s",
+                          (limit_ms + 999) / 1000, note[0] ? "; " : "", note);
+            return;
+        }
+        struct pollfd p = {ex->fd, POLLIN, 0};
+        int wait = (int)(deadline - now < EXECUTOR_TICK_MS ? deadline - now : EXECUTOR_TICK_MS);
+        int pr = poll(&p, 1, wait);
+        if (pr < 0 && errno != EINTR)
+            break;
+        if (pr <= 0)
+            continue;
+        int r = xp_read(ex->fd, &ex->frame, EXECUTOR_WRITE_TIMEOUT_MS, NULL);
+        if (r > 0 && executor_take_result(ex, out) == 0) {
+            executor_limit_note(ex, note, sizeof(note), &killed);
+            executor_add_note(out, note, killed);
+            return;
+        }
+        break; /* end of stream, or a frame we did not ask for */
+    }
+    /* The executor died or broke the protocol. */
+    executor_limit_note(ex, note, sizeof(note), &killed);
+    executor_kill(ex);
+    log_kv(LOG_WARN, "tool executor ended during a call", "session", ex->o.session_id, "tool",
+           tool, note[0] ? "limit" : NULL, note, NULL);
+    executor_fail(out, tool, "the tool executor ended unexpectedly%s%s%s; a new one starts on "
+                             "the next call (the shell's state is lost)",
+                  note[0] ? " (" : "", note, note[0] ? ")" : "");
+}

@@ -1,0 +1,53 @@
+/*
+ * executor — the session runner's side of the tool executor: starts omni-exec
+ * in its sandbox (sandbox.h) inside the session's cgroup, sends it one call at
+ * a time over the executor protocol (exec_proto.h) and turns what comes back,
+ * or does not, into a tool result.
+ *
+ *   executor_new()   start the sandbox; its "ready" is awaited (bounded) at
+ *                    the first call, so the start overlaps the runner's own
+ *                    first steps (event stream, history);
+ *   executor_run()   one call: never fails, every problem is an is_error
+ *                    result. A call that outlives tool_timeout + a grace, or
+ *                    an executor that dies, ends the sandbox (the whole
+ *                    cgroup); the next call starts a new one in the same
+ *                    workdir. A limit the cgroup reports as hit is named in
+ *                    the result ("killed: memory limit 2 GiB");
+ *   executor_free()  end the channel, wait briefly, kill what is left.
+ *
+ * Not thread-safe: one caller (the runner's tool thread) at a time.
+ */
+#ifndef OMNI_EXECUTOR_H
+#define OMNI_EXECUTOR_H
+
+#include <cjson/cJSON.h>
+
+#include "cgroup.h"
+#include "err.h"
+#include "sandbox.h"
+#include "toolset.h"
+
+#define EXECUTOR_READY_TIMEOUT_MS 15000L  /* sandbox start to "ready" */
+#define EXECUTOR_GRACE_MS 10000L          /* beyond tool_timeout before the kill */
+#define EXECUTOR_EXIT_WAIT_MS 2000L       /* executor_free: clean exit before SIGKILL */
+#define EXECUTOR_WRITE_TIMEOUT_MS 30000
+
+struct executor_opts {
+    struct sandbox_spec spec;   /* strings borrowed for the executor's life */
+    char **env;                 /* the executor's environment; borrowed */
+    struct cg *cg;              /* the session's cgroup, or NULL; borrowed */
+    struct cg_limits limits;    /* for the messages */
+    const char *session_id;     /* for the logs */
+};
+
+struct executor;
+
+struct executor *executor_new(const struct executor_opts *o, struct omni_err *err);
+void executor_run(struct executor *ex, const char *tool, const cJSON *input,
+                  volatile int *cancel, struct tool_result *out);
+void executor_free(struct executor *ex);
+
+/* "2 GiB", "512 MiB", "100 KiB", "12 bytes" for limits in messages. */
+void executor_fmt_bytes(long long n, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * omni-exec — the tool executor: runs bash/read/write/edit/glob/grep for one
+ * session inside its sandbox and answers the session runner over one channel
+ * (exec_proto.h). It holds no credential and makes no network call; it is
+ * built from the worker's toolset code and nothing else of the worker.
+ *
+ *   omni-exec --workdir DIR [--allow-path DIR]... [--readonly-path DIR]...
+ *             [--pass-env NAME]... [--bash-timeout MS] [--bash-max-timeout MS]
+ *             [--tool-timeout MS] [--max-file-bytes N] [--channel-fd FD]
+ *             [--uid UID --gid GID] [--probe]
+ *
+ * With --uid/--gid (the sandbox was started by root, keeping only
+ * CAP_SETUID/CAP_SETGID), it first becomes that user, with no supplementary
+ * groups and no way back (the capabilities go with the uid change), then sets
+ * no_new_privs so nothing it runs can gain privileges again. --probe exits 0
+ * right there (the worker's start-up check of its sandbox).
+ *
+ * The channel is standard input and output (one socket) unless --channel-fd
+ * names another descriptor. The worker starts this program; it is not meant
+ * to be run by hand. Exit codes: 0 when the channel ends, 2 for bad options,
+ * 1 when the toolset cannot start or the channel breaks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <grp.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "../exec_proto.h"
+#include "../toolset.h"
+#include "log.h"
+
+#define EXEC_LIST_MAX 64
+#define EXEC_WRITE_TIMEOUT_MS 30000
+
+struct agent {
+    int in_fd, out_fd;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    cJSON *job;              /* guarded by mu: the next "run" request to serve */
+    double job_id;           /* guarded by mu */
+    int running;             /* guarded by mu: a call is in toolset_run */
+    double running_id;       /* guarded by mu */
+    int quit;                /* guarded by mu: the channel ended */
+    volatile int cancel;     /* the running call must stop */
+};
+
+/* Reader: requests in, cancels applied at once. */
+static void *reader_main(void *arg)
+{
+    struct agent *a = arg;
+    struct buf frame = BUF_INIT_MAX(XP_FRAME_MAX);
+    for (;;) {
+        int r = xp_read(a->in_fd, &frame, -1, NULL);
+        if (r <= 0)
+            break;
+        cJSON *m = cJSON_ParseWithLength(frame.data, frame.len);
+        const cJSON *op = cJSON_GetObjectItemCaseSensitive(m, "op");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+        if (!cJSON_IsString(op) || !cJSON_IsNumber(id)) {
+            cJSON_Delete(m);
+            break; /* the runner never sends this: end the channel */
+        }
+        pthread_mutex_lock(&a->mu);
+        /* The runner sends the next call as soon as it has a result, which
+         * may be before the main loop has marked the last one finished: a
+         * call is queued (one at most) rather than refused. */
+        if (strcmp(op->valuestring, "run") == 0 && !a->job) {
+            a->job = m;
+            a->job_id = id->valuedouble;
+            m = NULL;
+            pthread_cond_signal(&a->cv);
+        } else if (strcmp(op->valuestring, "cancel") == 0) {
+            if (a->running && a->running_id == id->valuedouble)
+                a->cancel = 1;
+            else if (a->job && a->job_id == id->valuedouble) {
+                cJSON_Delete(a->job); /* never started: answered as cancelled below */
+                a->job = cJSON_CreateObject();
+                cJSON_AddStringToObject(a->job, "tool", "");
+                cJSON_AddBoolToObject(a->job, "cancelled", 1);
+            }
+        } else {
+            pthread_mutex_unlock(&a->mu);
+            cJSON_Delete(m);
+            break;
+        }
+        pthread_mutex_unlock(&a->mu);
+        cJSON_Delete(m);
+    }
+    buf_release(&frame);
+    pthread_mutex_lock(&a->mu);
+    a->quit = 1;
+    a->cancel = 1;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+static int send_json(struct agent *a, cJSON *m)
+{
+    char *s = cJSON_PrintUnformatted(m);
+    int rc = s ? xp_write(a->out_fd, s, strlen(s), EXEC_WRITE_TIMEOUT_MS) : -1;
+    free(s);
+    return rc;
+}
+
+static int list_add(const char **list, const char *v)
+{
+    for (int i = 0; i < EXEC_LIST_MAX; i++) {
+        if (!list[i]) {
+            list[i] = v;
+            list[i + 1] = NULL;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int opt_num(const char *name, const char *v, long *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < 0) {
+        fprintf(stderr, "omni-exec: %s \"%s\" is not a non-negative number\n", name, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* Become uid:gid for good (we start as root inside the sandbox). */
+static int drop_to(long uid, long gid)
+{
+    if (uid == 0 || gid == 0) {
+        fprintf(stderr, "omni-exec: refusing to run tools as root (--uid/--gid 0)\n");
+        return -1;
+    }
+    if (setgroups(0, NULL) < 0 || setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) < 0 ||
+        setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0) {
+        fprintf(stderr, "omni-exec: cannot become uid %ld gid %ld: %s\n", uid, gid,
+                strerror(errno));
+        return -1;
+    }
+    /* no way back */
+    if (setresuid(0, 0, 0) == 0 || getuid() != (uid_t)uid || geteuid() != (uid_t)uid ||
+        getgid() != (gid_t)gid) {
+        fprintf(stderr, "omni-exec: the uid change did not hold\n");
+        return -1;
+    }
+    /* the same pid stays dumpable-off after the change */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"workdir", required_argument, NULL, 'w'},
+        {"allow-path", required_argument, NULL, 'a'},
+        {"readonly-path", required_argument, NULL, 'r'},
+        {"pass-env", required_argument, NULL, 'e'},
+        {"bash-timeout", required_argument, NULL, 'b'},
+        {"bash-max-timeout", required_argument, NULL, 'B'},
+        {"tool-timeout", required_argument, NULL, 't'},
+        {"max-file-bytes", required_argument, NULL, 'm'},
+        {"channel-fd", required_argument, NULL, 'c'},
+        {"uid", required_argument, NULL, 'u'},
+        {"gid", required_argument, NULL, 'g'},
+        {"probe", no_argument, NULL, 'p'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *allowed[EXEC_LIST_MAX + 1] = {NULL}, *readonly[EXEC_LIST_MAX + 1] = {NULL};
+    const char *pass_env[EXEC_LIST_MAX + 1] = {NULL};
+    struct toolset_opts to = {0};
+    struct omni_err err = OMNI_ERR_INIT;
+    struct agent a;
+    long v, chan = -1, uid = -1, gid = -1;
+    int probe = 0;
+    int c;
+
+    /* Tools run as our uid: they must not ptrace us or open our descriptors. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    signal(SIGPIPE, SIG_IGN);
+    log_setup("omni-exec", LOG_TEXT, LOG_WARN);
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'w': to.workdir = optarg; break;
+        case 'p': probe = 1; break;
+        case 'a':
+        case 'r':
+        case 'e':
+            if (list_add(c == 'a' ? allowed : c == 'r' ? readonly : pass_env, optarg) < 0) {
+                fprintf(stderr, "omni-exec: too many list options (max %d)\n", EXEC_LIST_MAX);
+                return 2;
+            }
+            break;
+        case 'b':
+        case 'B':
+        case 't':
+        case 'm':
+        case 'c':
+        case 'u':
+        case 'g':
+            if (opt_num(argv[optind - 1], optarg, &v) < 0)
+                return 2;
+            if (c == 'b')
+                to.bash_default_timeout_ms = v;
+            else if (c == 'B')
+                to.bash_max_timeout_ms = v;
+            else if (c == 't')
+                to.tool_timeout_ms = v;
+            else if (c == 'm')
+                to.max_file_bytes = (size_t)v;
+            else if (c == 'u')
+                uid = v;
+            else if (c == 'g')
+                gid = v;
+            else
+                chan = v;
+            break;
+        default:
+            fprintf(stderr, "omni-exec: unknown or incomplete option \"%s\"\n",
+                    argv[optind - 1] ? argv[optind - 1] : "?");
+            return 2;
+        }
+    }
+    if (!to.workdir || optind < argc) {
+        fprintf(stderr, "omni-exec: usage: omni-exec --workdir DIR [options]\n");
+        return 2;
+    }
+    if ((uid >= 0) != (gid >= 0)) {
+        fprintf(stderr, "omni-exec: --uid and --gid go together\n");
+        return 2;
+    }
+    if (uid >= 0 && drop_to(uid, gid) < 0)
+        return 1;
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (probe)
+        return 0; /* the worker's start-up check: the sandbox and the uid change work */
+    if (chdir(to.workdir) < 0) {
+        fprintf(stderr, "omni-exec: cannot enter the workdir \"%s\": %s\n", to.workdir,
+                strerror(errno));
+        return 1;
+    }
+    to.allowed_roots = allowed[0] ? allowed : NULL;
+    to.readonly_roots = readonly[0] ? readonly : NULL;
+    to.pass_env = pass_env;
+
+    memset(&a, 0, sizeof(a));
+    a.in_fd = chan >= 0 ? (int)chan : 0;
+    a.out_fd = chan >= 0 ? (int)chan : 1;
+    fcntl(a.in_fd, F_SETFL, fcntl(a.in_fd, F_GETFL) | O_NONBLOCK);
+    fcntl(a.out_fd, F_SETFL, fcntl(a.out_fd, F_GETFL) | O_NONBLOCK);
+    pthread_mutex_init(&a.mu, NULL);
+    pthread_cond_init(&a.cv, NULL);
+
+    struct toolset *ts = toolset_new(&to, &err);
+    cJSON *hello = cJSON_CreateObject();
+    cJSON_AddStringToObject(hello, "op", ts ? "ready" : "failed");
+    cJSON_AddNumberToObject(hello, "version", XP_VERSION);
+    if (!ts)
+        cJSON_AddStringToObject(hello, "error", err.msg);
+    int rc = send_json(&a, hello);
+    cJSON_Delete(hello);
+    if (!ts || rc < 0) {
+        toolset_free(ts);
+        return 1;
+    }
+
+    pthread_t reader;
+    if (pthread_create(&reader, NULL, reader_main, &a) != 0) {
+        toolset_free(ts);
+        return 1;
+    }
+    int exit_code = 0;
+    pthread_mutex_lock(&a.mu);
+    for (;;) {
+        while (!a.job && !a.quit)
+            pthread_cond_wait(&a.cv, &a.mu);
+        if (a.quit)
+            break;
+        cJSON *job = a.job;
+        double id = a.job_id;
+        a.job = NULL;
+        a.running = 1;
+        a.running_id = id;
+        a.cancel = 0;
+        pthread_mutex_unlock(&a.mu);
+
+        const cJSON *tool = cJSON_GetObjectItemCaseSensitive(job, "tool");
+        const cJSON *input = cJSON_GetObjectItemCaseSensitive(job, "input");
+        struct tool_result res = {0};
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(job, "cancelled"))) {
+            res.is_error = 1;
+            res.text = strdup("This operation was aborted");
+        } else {
+            toolset_run(ts, cJSON_IsString(tool) ? tool->valuestring : "", input, &a.cancel, &res);
+        }
+        cJSON *out = cJSON_CreateObject();
+        cJSON_AddStringToObject(out, "op", "result");
+        cJSON_AddNumberToObject(out, "id", id);
+        cJSON_AddBoolToObject(out, "is_error", res.is_error);
+        cJSON_AddStringToObject(out, "text", res.text ? res.text : "");
+        rc = send_json(&a, out);
+        cJSON_Delete(out);
+        tool_result_release(&res);
+        cJSON_Delete(job);
+
+        pthread_mutex_lock(&a.mu);
+        a.running = 0;
+        if (rc < 0) {
+            exit_code = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a.mu);
+    /* The shell and everything it left: toolset_free kills them (and the
+     * sandbox's PID namespace ends with us in any case). */
+    toolset_free(ts);
+    if (exit_code == 0)
+        pthread_join(reader, NULL);
+    else
+        pthread_detach(reader);
+    cJSON_Delete(a.job);
+    return exit_code;
+}
