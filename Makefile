@@ -207,9 +207,9 @@ install: all
 	install -m 0755 $(filter-out %/omni-exec,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(wildcard man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1/
 	$(if $(wildcard man/*.8),install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(PREFIX)/share/man/man8/)
-	$(if $(wildcard worker/omni-worker.service),install -d $(DESTDIR)$(PREFIX)/lib/systemd/system && \
-	    install -m 0644 worker/omni-worker.service $(DESTDIR)$(PREFIX)/lib/systemd/system/)
-	install -d $(DESTDIR)$(PREFIX)/lib/omni
+	install -d $(DESTDIR)$(PREFIX)/lib/omni $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0644 worker/omni-worker.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 0644 worker/omni-worker-unprivileged.conf $(DESTDIR)$(PREFIX)/lib/omni/
 	install -m 0755 $(BIN)/omni-exec $(DESTDIR)$(PREFIX)/lib/omni/
 	install -m 0755 $(wildcard worker/spawn/*.sh) $(DESTDIR)$(PREFIX)/lib/omni/
 
