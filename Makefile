@@ -35,7 +35,8 @@ MHD_LIBS    = $(call pc_libs,libmicrohttpd)
 CMOCKA_LIBS = $(call pc_libs,cmocka)
 PCRE_LIBS   = $(call pc_libs,libpcre2-8)
 ARCHIVE_LIBS = $(call pc_libs,libarchive)
-DEP_CFLAGS  = $(call pc_cflags,libcurl libcjson ncursesw libedit libmicrohttpd libpcre2-8)
+SECCOMP_LIBS = $(call pc_libs,libseccomp)
+DEP_CFLAGS  = $(call pc_cflags,libcurl libcjson ncursesw libedit libmicrohttpd libpcre2-8 libseccomp)
 
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -MMD -MP -Ilib $(DEP_CFLAGS)
 DEV_CFLAGS  = -Werror -Wshadow -Wformat=2 -Wformat-security -Wstrict-prototypes \
@@ -124,9 +125,9 @@ $(BIN)/omni-worker: $(call obj,$(WORKER_SRCS)) $(LIB)
 	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PCRE_LIBS) $(ARCHIVE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
 
 # The tool executor: the toolset and the executor protocol, no HTTP, no credential.
-$(BIN)/omni-exec: $(call obj,worker/guest/main.c) $(BUILD)/libworker.a $(LIB)
+$(BIN)/omni-exec: $(call obj,$(wildcard worker/guest/*.c)) $(BUILD)/libworker.a $(LIB)
 	@mkdir -p $(BIN)
-	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PCRE_LIBS) $(CJSON_LIBS) -lpthread -lm
+	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SECCOMP_LIBS) $(PCRE_LIBS) $(CJSON_LIBS) -lpthread -lm
 
 $(BIN)/omni-sim: $(call obj,$(SIM_SRCS)) $(LIB)
 	@mkdir -p $(BIN)

@@ -21,6 +21,13 @@
 #       longer than the lease (so leases live only by heartbeats). Targets: all
 #       completed, leases_lost 0, duplicate_results 0, every call answered once.
 #       Reports wall time and peak RSS of the worker's process tree.
+#   (d) containment, per sandbox (none, bwrap): BENCH_D_SESSIONS (30) short
+#       sessions one after another, each session's set-up cost (directory,
+#       uid and cgroup, then the sandbox from fork to "ready") and how much of
+#       it the first call waited for (the rest overlaps the runner's start);
+#       and no-op read per-call time through each sandbox (BENCH_D_CALLS).
+#       Targets: added latency (the wait) p50 <= 5 ms; per-call p50 within
+#       1.1x of the in-process worker before containment (0.24 ms here).
 # Exit 1 when a target is missed. Keys reach curl through header files and the
 # workers through their environment, never argv.
 set -u
@@ -32,7 +39,12 @@ CALLS=${BENCH_CALLS:-1000}
 SESSIONS=${BENCH_SESSIONS:-200}
 C_SCENARIO=${BENCH_C_SCENARIO:-long-bash:20}
 C_LEASE_TTL=10
-PARTS=${BENCH_WORKER_PARTS:-abc}   # which of (a) (b) (c) to run; (b) needs (a)'s workers
+PARTS=${BENCH_WORKER_PARTS:-abcd} # which of (a) (b) (c) (d) to run; (b) needs (a)'s workers
+D_SESSIONS=${BENCH_D_SESSIONS:-30}
+D_CALLS=${BENCH_D_CALLS:-500}
+D_ADDED_TARGET_MS=5
+D_CALL_BASE_MS=0.24      # no-op read p50 before containment (in-process tools), this machine
+D_CALL_RATIO_TARGET=1.1
 RSS_TARGET_KIB=4096
 OVERHEAD_RATIO_TARGET=10
 W=$(mktemp -d "${TMPDIR:-/tmp}/omni-bench.XXXXXX")
@@ -412,6 +424,52 @@ bench_c() {
     fi
 }
 
+# ---- (d) containment: set-up per session, per-call time per sandbox ---------------
+# pct P FILE: the P-th percentile of the numbers in FILE (one per line)
+pct() { sort -n "$2" | awk -v p="$1" '{ v[NR] = $1 } END { if (!NR) { print "-"; exit } r = int(p / 100 * NR + 0.999999); if (r < 1) r = 1; print v[r] }'; }
+bench_d() {
+    echo
+    echo "(d) containment: $D_SESSIONS sessions one after another, then noop-read:$D_CALLS, per sandbox" \
+        "(omni-worker poll --concurrency 1, as $( [ "$(id -u)" = 0 ] && echo root || echo "uid $(id -u)"))"
+    printf '%-8s %10s %10s %10s %10s %10s %10s %8s %8s
+' sandbox "dir+uid+cg" "p99" "sandbox" "p99" \
+        "waited" "p99" "call" "p99"
+    local sb ok_d=1
+    for sb in none bwrap; do
+        sim_up "simd-$sb"
+        for i in $(seq 1 "$D_SESSIONS"); do new_session "$ENV_A" bash-once >/dev/null || exit 1; done
+        local sid
+        sid=$(new_session "$ENV_A" "noop-read:$D_CALLS")
+        mkdir -p "$W/d-$sb"
+        start_omni "$ENV_A" "$KEY_A" "$W/d-$sb.log" --sandbox "$sb" --concurrency 1 --max-idle 100ms \
+            --poll-idle-ms 20-40 --log-level debug --max-items $((D_SESSIONS + 1)) --workdir "$W/d-$sb"
+        local pid=$WPID
+        wait_session "$sid" 240 || { echo "bench: $sb sandbox did not finish: $(tail -3 "$W/d-$sb.log")" >&2; exit 1; }
+        stop_pid "$pid"
+        sed -n 's/.*identity and cgroup ready.* setup_us=\([0-9]*\).*/\1/p' "$W/d-$sb.log" >"$W/d-$sb.conf"
+        sed -n 's/.*sandbox ready.* setup_us=\([0-9]*\).*/\1/p' "$W/d-$sb.log" >"$W/d-$sb.box"
+        sed -n 's/.*sandbox ready.* waited_us=\([0-9]*\).*/\1/p' "$W/d-$sb.log" >"$W/d-$sb.wait"
+        local n50 n99 b50 b99 w50 w99 c50 c99
+        n50=$(pct 50 "$W/d-$sb.conf") n99=$(pct 99 "$W/d-$sb.conf")
+        b50=$(pct 50 "$W/d-$sb.box") b99=$(pct 99 "$W/d-$sb.box")
+        w50=$(pct 50 "$W/d-$sb.wait") w99=$(pct 99 "$W/d-$sb.wait")
+        read -r _ c50 c99 _ <<<"$(call_latency "$sid")"
+        ms() { awk -v u="$1" 'BEGIN { if (u == "-") print "-"; else printf "%.2f", u / 1000 }'; }
+        printf '%-8s %10s %10s %10s %10s %10s %10s %8s %8s
+' "$sb" "$(ms "$n50")" "$(ms "$n99")" \
+            "$(ms "$b50")" "$(ms "$b99")" "$(ms "$w50")" "$(ms "$w99")" "$c50" "$c99"
+        awk -v w="$w50" -v t="$D_ADDED_TARGET_MS" 'BEGIN { exit !(w != "-" && w / 1000 <= t) }' || ok_d=0
+        awk -v c="$c50" -v b="$D_CALL_BASE_MS" -v r="$D_CALL_RATIO_TARGET" 'BEGIN { exit !(c <= b * r) }' ||
+            echo "  ($sb: per-call p50 $c50 ms vs $D_CALL_BASE_MS ms before containment:" \
+                "$(awk -v c="$c50" -v b="$D_CALL_BASE_MS" 'BEGIN { printf "%.2fx", c / b }'))"
+        stop_pid "$SIM_PID"
+    done
+    echo "  (ms; dir+uid+cg: directory, tmpfs, uid and cgroup; sandbox: fork of bubblewrap to the executor's" \
+        "\"ready\"; waited: what the first call waited for it)"
+    verdict "added latency per session (the wait) p50 <= ${D_ADDED_TARGET_MS} ms, both sandboxes" "$ok_d"
+}
+
 case $PARTS in *[ab]*) bench_ab ;; esac
 case $PARTS in *c*) bench_c ;; esac
+case $PARTS in *d*) bench_d ;; esac
 exit $rc

@@ -19,6 +19,13 @@ int64_t omni_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t omni_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void omni_sleep_ms(int64_t ms, volatile int *stop)
 {
     int64_t end = omni_mono_ms() + ms;

@@ -12,6 +12,8 @@
 
 int64_t omni_wall_us(void);
 int64_t omni_mono_ms(void);
+/* Monotonic clock in microseconds. */
+int64_t omni_mono_us(void);
 /* Sleep ms milliseconds (restarts on EINTR unless *stop becomes non-zero). */
 void omni_sleep_ms(int64_t ms, volatile int *stop);
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -36,10 +37,44 @@ static int is_own_tmpfs(const char *dir)
     return st.st_dev != pst.st_dev;
 }
 
+/* lchown a whole tree (no link followed; depth-bounded). */
+static void chown_tree(int dfd, const char *name, uid_t uid, gid_t gid, int depth)
+{
+    struct stat st;
+    if (fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+        fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+        depth > WK_RM_DEPTH)
+        return;
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            chown_tree(dirfd(d), de->d_name, uid, gid, depth + 1);
+    closedir(d);
+}
+
+void confine_give(const struct confine *c, const char *rel)
+{
+    if (!c->switch_uid)
+        return;
+    int dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return;
+    chown_tree(dfd, rel, c->uid, c->gid, 0);
+    close(dfd);
+}
+
 int confine_open(const struct wk_config *cfg, const char *session_id, struct confine *c,
                  struct omni_err *err)
 {
     memset(c, 0, sizeof(*c));
+    c->lock_fd = -1;
     c->switch_uid = cfg->switch_uid;
     c->uid = (uid_t)(cfg->sandbox_uid_base + cfg->slot);
     c->gid = (gid_t)c->uid;
@@ -58,7 +93,8 @@ int confine_open(const struct wk_config *cfg, const char *session_id, struct con
          * session's memory cgroup), owned by the session's uid. A directory
          * kept from a lost lease is still mounted: reuse it. (--keep-workdir,
          * for debugging, keeps plain directories instead.) */
-        if (!is_own_tmpfs(c->dir)) {
+        int kept = is_own_tmpfs(c->dir);
+        if (!kept) {
             char opts[128];
             snprintf(opts, sizeof(opts), "size=%lld,mode=0700,uid=%u,gid=%u", cfg->limit_workdir,
                      (unsigned)c->uid, (unsigned)c->gid);
@@ -68,7 +104,13 @@ int confine_open(const struct wk_config *cfg, const char *session_id, struct con
                                     strerror(errno));
         }
         c->mounted = 1;
+        if (kept) /* from a lost lease, maybe served from another slot: all of it is ours */
+            confine_give(c, ".");
     }
+    c->lock_fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0)
+        return omni_err_set(err, OMNI_E_IO, "session directory \"%s\" is in use or unusable: %s",
+                            c->dir, strerror(errno));
     if (cfg->switch_uid && (lchown(c->dir, c->uid, c->gid) < 0 || chmod(c->dir, 0700) < 0))
         return omni_err_set(err, OMNI_E_IO, "cannot hand \"%s\" to uid %u: %s", c->dir,
                             (unsigned)c->uid, strerror(errno));
@@ -127,6 +169,10 @@ void confine_close(struct confine *c, int keep_dir)
     c->cg = NULL;
     child_env_free(c->env);
     c->env = NULL;
+    if (c->lock_fd >= 0) {
+        close(c->lock_fd); /* the flock goes with it */
+        c->lock_fd = -1;
+    }
     if (!c->dir[0] || keep_dir)
         return;
     if (c->mounted) {
@@ -153,8 +199,14 @@ void confine_sweep(const struct wk_config *cfg)
             continue;
         if (!is_own_tmpfs(path))
             continue;
-        log_kv(LOG_INFO, "removing a session directory kept for a lost lease", "path", path,
-               NULL);
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) { /* a live session's */
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        close(fd);
+        log_kv(LOG_INFO, "removing a session directory no session holds", "path", path, NULL);
         if (umount2(path, MNT_DETACH) == 0)
             rmdir(path);
     }

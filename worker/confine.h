@@ -30,6 +30,7 @@ struct cg;
 struct confine {
     char dir[PATH_MAX];        /* the session's directory (absolute) */
     int mounted;               /* dir is a tmpfs we mounted */
+    int lock_fd;               /* the directory, flock()ed while the session lives */
     int switch_uid;
     uid_t uid;
     gid_t gid;
@@ -44,8 +45,13 @@ int confine_start(const struct wk_config *cfg, const char *session_id, struct co
                   struct omni_err *err);
 void confine_close(struct confine *c, int keep_dir);
 
-/* At the poller's end: unmount and remove the tmpfs session directories
- * kept for lost leases (their sessions were not served here again). */
+/* Hand rel (a tree under the session's directory, made by the runner: the
+ * skills) to the session's uid, without following any link. */
+void confine_give(const struct confine *c, const char *rel);
+
+/* At the poller's start and end: unmount and remove the tmpfs session
+ * directories no live session holds (its flock): kept for lost leases and
+ * not served here again, or left by a worker that was killed. */
 void confine_sweep(const struct wk_config *cfg);
 
 /*

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "exec_proto.h"
@@ -37,15 +38,6 @@ static int xp_wait(int fd, short events, int64_t deadline, volatile int *abort)
     }
 }
 
-static ssize_t xp_send(int fd, const void *p, size_t n)
-{
-    /* MSG_NOSIGNAL on sockets; plain write on pipes (the caller ignores SIGPIPE). */
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == ENOTSOCK)
-        w = write(fd, p, n);
-    return w;
-}
-
 int xp_write(int fd, const char *data, size_t len, int timeout_ms)
 {
     unsigned char hdr[4];
@@ -58,22 +50,34 @@ int xp_write(int fd, const char *data, size_t len, int timeout_ms)
     hdr[1] = (unsigned char)(len >> 16);
     hdr[2] = (unsigned char)(len >> 8);
     hdr[3] = (unsigned char)len;
-    for (int part = 0; part < 2; part++) {
-        const char *p = part ? data : (const char *)hdr;
-        size_t n = part ? len : sizeof(hdr);
-        while (n > 0) {
-            ssize_t w = xp_send(fd, p, n);
-            if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                if (xp_wait(fd, POLLOUT, deadline, NULL) < 0)
-                    return -1;
-                continue;
-            }
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
+    /* one system call for header and body in the common case, so the peer
+     * wakes once per frame */
+    struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)data, len}};
+    int niov = 2, first = 0;
+    while (first < niov) {
+        struct msghdr mh = {0};
+        mh.msg_iov = iov + first;
+        mh.msg_iovlen = (size_t)(niov - first);
+        ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        if (w < 0 && errno == ENOTSOCK)
+            w = writev(fd, iov + first, niov - first); /* a pipe: SIGPIPE is ignored */
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (xp_wait(fd, POLLOUT, deadline, NULL) < 0)
                 return -1;
-            p += w;
-            n -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        size_t n = (size_t)w;
+        while (first < niov && n >= iov[first].iov_len) {
+            n -= iov[first].iov_len;
+            first++;
+        }
+        if (first < niov) {
+            iov[first].iov_base = (char *)iov[first].iov_base + n;
+            iov[first].iov_len -= n;
         }
     }
     return 0;

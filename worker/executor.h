@@ -31,6 +31,7 @@
 #define EXECUTOR_GRACE_MS 10000L          /* beyond tool_timeout before the kill */
 #define EXECUTOR_EXIT_WAIT_MS 2000L       /* executor_free: clean exit before SIGKILL */
 #define EXECUTOR_WRITE_TIMEOUT_MS 30000
+#define EXECUTOR_TICK_MS 100              /* collect at least this often */
 
 struct executor_opts {
     struct sandbox_spec spec;   /* strings borrowed for the executor's life */
@@ -43,8 +44,21 @@ struct executor_opts {
 struct executor;
 
 struct executor *executor_new(const struct executor_opts *o, struct omni_err *err);
+/* One call, waiting for it: begin + collect until done. */
 void executor_run(struct executor *ex, const char *tool, const cJSON *input,
                   volatile int *cancel, struct tool_result *out);
+/*
+ * The same in steps, for a caller that waits on other things meanwhile:
+ * executor_begin() sends the call (0), or sets *out and returns -1 when the
+ * result is already known (no sandbox). Then, whenever executor_fd() is
+ * readable and at least every EXECUTOR_TICK_MS, executor_collect(): 1 with
+ * *out set when the call is over (its result, the executor's death, or the
+ * deadline), 0 while it runs. cancel: ask the executor to stop the call.
+ */
+int executor_begin(struct executor *ex, const char *tool, const cJSON *input,
+                   struct tool_result *out);
+int executor_fd(const struct executor *ex);
+int executor_collect(struct executor *ex, int cancel, struct tool_result *out);
 void executor_free(struct executor *ex);
 
 /* "2 GiB", "512 MiB", "100 KiB", "12 bytes" for limits in messages. */

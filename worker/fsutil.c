@@ -26,7 +26,8 @@ void wk_rm_tree_at(int dfd, const char *name, int depth)
         unlinkat(dfd, name, 0);
         return;
     }
-    fchmodat(dfd, name, 0700, 0);
+    /* (never through a symlink swapped in since the stat) */
+    fchmodat(dfd, name, 0700, AT_SYMLINK_NOFOLLOW);
     fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd >= 0 && (d = fdopendir(fd)) != NULL) {
         while ((de = readdir(d)) != NULL) {

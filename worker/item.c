@@ -82,15 +82,16 @@ static int skills_count(const cJSON *session)
     return cJSON_IsArray(sk) ? cJSON_GetArraySize(sk) : 0;
 }
 
-/* Steps 4-9 for a session item; returns how the run ended. */
-static enum wk_end item_session(const struct wk_config *cfg, const struct omni_work *w,
-                                const char *base_url, const char *cred, int have_token,
-                                struct lease *lease, volatile int *end_flag, int *fatal)
+/* Steps 4-9 for a session item, its sandbox already started; returns how
+ * the run ended. */
+static enum wk_end item_session_run(const struct wk_config *cfg, const struct omni_work *w,
+                                    const char *base_url, const char *cred, int have_token,
+                                    struct lease *lease, volatile int *end_flag, int *fatal,
+                                    struct confine *cf)
 {
     struct omni_err err = OMNI_ERR_INIT;
     struct omni_client *c;
     struct omni_session s;
-    enum wk_end end;
     int nmem, nskills;
 
     c = wk_client_new(cfg, base_url, cred, WK_CALL_TIMEOUT_MS, 0, &err);
@@ -128,34 +129,51 @@ static enum wk_end item_session(const struct wk_config *cfg, const struct omni_w
     if (nmem > 0 && !have_token)
         log_kv(LOG_WARN, "no sessions token for this item (memory would need one)", "session",
                w->data_id, NULL);
+    /* skills: after the terminated check, before the runner (toolset.md §10);
+     * no call of the session has run yet */
+    if (nskills > 0 && skills_install(cfg, base_url, cred, s.json, cf->dir, &wk_abort_now) >= 0)
+        confine_give(cf, "skills"); /* made by us (root): the session's uid must read them */
+    omni_session_release(&s);
+
+    struct runner_opts ro = {0};
+    ro.cfg = cfg;
+    ro.base_url = base_url;
+    ro.cred = cred;
+    ro.session_id = w->data_id;
+    ro.exec = cf->ex;
+    ro.lease = lease;
+    ro.end_flag = end_flag;
+    return runner_run(&ro);
+}
+
+/* A session item in its sandbox, which starts first: its start (mostly the
+ * kernel's namespace and cgroup set-up) overlaps the session lookup and the
+ * runner's own start. */
+static enum wk_end item_session(const struct wk_config *cfg, const struct omni_work *w,
+                                const char *base_url, const char *cred, int have_token,
+                                struct lease *lease, volatile int *end_flag, int *fatal)
+{
+    struct omni_err err = OMNI_ERR_INIT;
     struct confine cf;
+    enum wk_end end;
+    int64_t c0 = omni_mono_us();
+
     if (confine_open(cfg, w->data_id, &cf, &err) < 0) {
         log_kv(LOG_ERROR, "cannot prepare the session's sandbox", "session", w->data_id, "error",
                err.msg, NULL);
-        omni_session_release(&s);
         confine_close(&cf, 0);
         return WK_END_FATAL;
     }
-    /* skills: after the terminated check, before the runner (toolset.md §10);
-     * nothing of the session runs yet */
-    if (nskills > 0)
-        skills_install(cfg, base_url, cred, s.json, cf.dir, &wk_abort_now);
-    omni_session_release(&s);
-
+    char cus[32];
+    snprintf(cus, sizeof cus, "%lld", (long long)(omni_mono_us() - c0));
+    log_kv(LOG_DEBUG, "session directory, identity and cgroup ready", "session", w->data_id,
+           "setup_us", cus, NULL);
     if (confine_start(cfg, w->data_id, &cf, &err) < 0) {
         log_kv(LOG_ERROR, "cannot start the session's sandbox", "session", w->data_id, "error",
                err.msg, NULL);
         end = WK_END_FATAL;
     } else {
-        struct runner_opts ro = {0};
-        ro.cfg = cfg;
-        ro.base_url = base_url;
-        ro.cred = cred;
-        ro.session_id = w->data_id;
-        ro.exec = cf.ex;
-        ro.lease = lease;
-        ro.end_flag = end_flag;
-        end = runner_run(&ro);
+        end = item_session_run(cfg, w, base_url, cred, have_token, lease, end_flag, fatal, &cf);
     }
     /* A lost lease sends the item back to the queue with the session still
      * live: keep its files for whoever serves it next here. */

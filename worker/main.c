@@ -177,6 +177,25 @@ static void on_signal(int sig)
     wk_shutdown = 1;
 }
 
+/* SIGHUP: the poller that started us is gone (its parent-death signal):
+ * stop now, as after a second SIGTERM. */
+static void on_orphaned(int sig)
+{
+    (void)sig;
+    wk_shutdown = 1;
+    wk_hard_stop = 1;
+    wk_abort_now = 1;
+}
+
+static void wk_signals_orphan(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_orphaned;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
 void wk_signals_install(void)
 {
     struct sigaction sa;
@@ -713,6 +732,8 @@ int main(int argc, char **argv)
     }
     wk_signals_install();
 
+    if (strcmp(mode, "serve-item") == 0 || strcmp(mode, "run") == 0)
+        wk_signals_orphan();
     if (strcmp(mode, "serve-item") == 0) {
         /* Internal: a supervised child; its work item comes over stdin. It
          * never holds the environment key. */

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -150,6 +151,7 @@ static pid_t spawn(const char *path, char *const argv[], char *const envp[], int
         errno = e;
         return -1;
     }
+    pid_t parent = getpid();
     pid = fork();
     if (pid < 0) {
         e = errno;
@@ -162,6 +164,12 @@ static pid_t spawn(const char *path, char *const argv[], char *const envp[], int
     }
     if (pid == 0) {
         struct sigaction sa;
+        /* a poller killed outright takes its children along: SIGHUP makes a
+         * session child (or `omni-worker run`) stop at once, cancelling its
+         * call, ending its sandbox and removing its files; nothing serves on
+         * unsupervised */
+        if (prctl(PR_SET_PDEATHSIG, SIGHUP, 0, 0, 0) < 0 || getppid() != parent)
+            _exit(127);
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = SIG_DFL;
         sigaction(SIGTERM, &sa, NULL);
@@ -543,6 +551,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
         free(p.slots);
         return WK_EXIT_RUNTIME;
     }
+    confine_sweep(cfg); /* tmpfs session directories a dead worker left */
     snprintf(conc, sizeof conc, "%d", cfg->concurrency);
     log_kv(LOG_INFO, "polling for work", "environment", cfg->environment_id, "worker_id",
            cfg->worker_id, "concurrency", conc, "mode",

@@ -5,16 +5,16 @@
  *   reader  opens the event stream, pushes an OPEN marker once it is
  *           established, then every event, then an END (or FATAL) marker;
  *           reconnects with backoff 500 ms .. 10 s, reset by any event.
- *   exec    sends the tool calls to the session's executor (executor.h: a
- *           sandboxed omni-exec) one at a time, so the runner
- *           can keep reading events and enforce the drain deadline; started
- *           with the run and kept for its life (a thread per call cost a
- *           clone, a stack map and unmap and their futexes on every call).
  *   runner  (the caller's thread) owns the routing state (runstate.c):
- *           reconciles history after each OPEN, routes live events, runs
- *           calls one at a time, posts results with retries and keeps a
- *           per-tool_use_id cache of results whose post failed.
- * The reader and exec threads share only the queue below with the runner.
+ *           reconciles history after each OPEN, routes live events, sends
+ *           calls one at a time to the session's executor (executor.h: a
+ *           sandboxed omni-exec) and, while one runs, waits on both the
+ *           executor's socket and the queue's eventfd, so it keeps reading
+ *           events and enforces the drain deadline without another thread
+ *           (every hand-over between threads costs a wake-up on each call);
+ *           posts results with retries and keeps a per-tool_use_id cache
+ *           of results whose post failed.
+ * The reader thread shares only the queue below with the runner.
  */
 #include "worker.h"
 
@@ -26,11 +26,14 @@
 #include "timeutil.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #define RUN_TICK_MS 100L
 #define RUN_REPOST_DELAY_MS 5000L  /* reconcile this long after a failed post */
@@ -56,14 +59,11 @@ struct run {
     struct qitem *head, *tail;   /* guarded by mu */
     size_t qlen;                 /* guarded by mu */
     int overflow;                /* guarded by mu: events were dropped */
-    struct exec_ctx *exec_job;   /* guarded by mu: the call the exec thread runs */
-    int exec_done;               /* guarded by mu: exec_job has finished */
-    int exec_quit;               /* guarded by mu: the exec thread must end */
-    pthread_cond_t exec_cv;      /* wakes the exec thread (exec_job, exec_quit) */
+    int wake_fd;                 /* eventfd: the queue changed (polled during a call) */
     char fatal_msg[256];         /* guarded by mu */
 
-    pthread_t reader, exec;
-    int reader_started, exec_started;
+    pthread_t reader;
+    int reader_started;
     volatile int reader_stop;
 
     int64_t reconcile_at;        /* 0 = none scheduled */
@@ -71,6 +71,14 @@ struct run {
 };
 
 /* ---- queue ------------------------------------------------------------------ */
+
+/* Tell a runner waiting on the executor that the queue changed. */
+static void q_wake(struct run *r)
+{
+    uint64_t one = 1;
+    if (r->wake_fd >= 0)
+        (void)!write(r->wake_fd, &one, sizeof one);
+}
 
 static void q_push(struct run *r, enum qkind kind, cJSON *obj)
 {
@@ -82,6 +90,7 @@ static void q_push(struct run *r, enum qkind kind, cJSON *obj)
         cJSON_Delete(obj);
         pthread_cond_signal(&r->cv);
         pthread_mutex_unlock(&r->mu);
+        q_wake(r);
         return;
     }
     it = calloc(1, sizeof *it);
@@ -100,6 +109,7 @@ static void q_push(struct run *r, enum qkind kind, cJSON *obj)
     }
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
+    q_wake(r);
 }
 
 /* Pop one item (NULL when empty). Caller does not hold mu. */
@@ -130,7 +140,7 @@ static void q_wait(struct run *r, long ms)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&r->mu);
-    while (!r->head && !r->exec_done && !r->overflow) {
+    while (!r->head && !r->overflow) {
         if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT)
             break;
     }
@@ -194,37 +204,6 @@ static void *reader_main(void *arg)
         omni_sleep_ms(backoff, &r->reader_stop);
         backoff = backoff * 2 > WK_STREAM_BACKOFF_MAX_MS ? WK_STREAM_BACKOFF_MAX_MS : backoff * 2;
     }
-    return NULL;
-}
-
-/* ---- exec thread ------------------------------------------------------------------ */
-
-struct exec_ctx {
-    struct rs_call *call;
-    volatile int cancel;
-    struct tool_result res;
-};
-
-static void *exec_main(void *arg)
-{
-    struct run *r = arg;
-
-    pthread_mutex_lock(&r->mu);
-    for (;;) {
-        struct exec_ctx *x;
-        while (!r->exec_job && !r->exec_quit)
-            pthread_cond_wait(&r->exec_cv, &r->mu);
-        if (r->exec_quit)
-            break;
-        x = r->exec_job;
-        pthread_mutex_unlock(&r->mu);
-        executor_run(r->o->exec, x->call->name, x->call->input, &x->cancel, &x->res);
-        pthread_mutex_lock(&r->mu);
-        r->exec_job = NULL;
-        r->exec_done = 1;
-        pthread_cond_signal(&r->cv);
-    }
-    pthread_mutex_unlock(&r->mu);
     return NULL;
 }
 
@@ -376,8 +355,9 @@ static void log_call(const struct run *r, const struct rs_call *c, int64_t ms, s
 /* Run one call (or re-post its cached result). */
 static void run_call(struct run *r, struct rs_call *c)
 {
-    struct exec_ctx x = {0};
+    struct tool_result out = {0, NULL};
     int64_t t0 = omni_mono_ms(), drain_deadline = 0;
+    int cancel = 0;
     enum rs_outcome how;
     struct rs_result res;
 
@@ -390,50 +370,43 @@ static void run_call(struct run *r, struct rs_call *c)
         rs_call_free(c);
         return;
     }
-    x.call = c;
-    pthread_mutex_lock(&r->mu);
-    r->exec_done = 0;
-    r->exec_job = &x;
-    pthread_cond_signal(&r->exec_cv);
-    pthread_mutex_unlock(&r->mu);
-    for (;;) {
-        int done;
-        q_wait(r, RUN_TICK_MS);
-        pthread_mutex_lock(&r->mu);
-        done = r->exec_done;
-        pthread_mutex_unlock(&r->mu);
-        if (done)
-            break;
-        run_drain_queue(r);
-        if (*r->o->end_flag || wk_hard_stop) {
-            x.cancel = 1;
-        } else if (wk_shutdown) {
-            if (!drain_deadline) {
-                drain_deadline = omni_mono_ms() + r->o->cfg->drain_ms;
-                log_kv(LOG_INFO, "shutting down: letting the running tool call finish",
-                       "tool_use_id", c->id, NULL);
-            } else if (omni_mono_ms() >= drain_deadline && !x.cancel) {
-                log_kv(LOG_WARN, "drain timeout: cancelling the running tool call", "tool_use_id",
-                       c->id, NULL);
-                x.cancel = 1;
+    if (executor_begin(r->o->exec, c->name, c->input, &out) == 0) {
+        for (;;) {
+            struct pollfd p[2] = {{executor_fd(r->o->exec), POLLIN, 0}, {r->wake_fd, POLLIN, 0}};
+            if (poll(p, 2, EXECUTOR_TICK_MS) > 0 && (p[1].revents & POLLIN)) {
+                uint64_t n;
+                (void)!read(r->wake_fd, &n, sizeof n);
+            }
+            if (executor_collect(r->o->exec, cancel, &out))
+                break;
+            run_drain_queue(r);
+            if (*r->o->end_flag || wk_hard_stop) {
+                cancel = 1;
+            } else if (wk_shutdown) {
+                if (!drain_deadline) {
+                    drain_deadline = omni_mono_ms() + r->o->cfg->drain_ms;
+                    log_kv(LOG_INFO, "shutting down: letting the running tool call finish",
+                           "tool_use_id", c->id, NULL);
+                } else if (omni_mono_ms() >= drain_deadline && !cancel) {
+                    log_kv(LOG_WARN, "drain timeout: cancelling the running tool call",
+                           "tool_use_id", c->id, NULL);
+                    cancel = 1;
+                }
             }
         }
     }
-    pthread_mutex_lock(&r->mu);
-    r->exec_done = 0;
-    pthread_mutex_unlock(&r->mu);
 
-    log_call(r, c, omni_mono_ms() - t0, x.res.text ? strlen(x.res.text) : 0, x.res.is_error);
+    log_call(r, c, omni_mono_ms() - t0, out.text ? strlen(out.text) : 0, out.is_error);
     if (*r->o->end_flag || wk_hard_stop) {
         /* The lease is gone or we must stop now: the result is not posted. */
         how = RS_ABANDONED;
     } else {
-        how = run_post(r, c, x.res.is_error, x.res.text);
+        how = run_post(r, c, out.is_error, out.text);
     }
-    res.is_error = x.res.is_error;
-    res.text = x.res.text;
+    res.is_error = out.is_error;
+    res.text = out.text;
     rstate_done(r->rs, c->id, how, &res);
-    tool_result_release(&x.res);
+    tool_result_release(&out);
     rs_call_free(c);
 }
 
@@ -462,7 +435,12 @@ enum wk_end runner_run(const struct runner_opts *o)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&r.cv, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_cond_init(&r.exec_cv, NULL);
+    r.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (r.wake_fd < 0) {
+        log_error("cannot create the runner's eventfd: %s", strerror(errno));
+        end = WK_END_FATAL;
+        goto out;
+    }
 
     r.list_client = wk_client_new(o->cfg, o->base_url, o->cred, WK_CALL_TIMEOUT_MS, 0, &err);
     if (r.list_client)
@@ -482,12 +460,6 @@ enum wk_end runner_run(const struct runner_opts *o)
         goto out;
     }
     r.reader_started = 1;
-    if (pthread_create(&r.exec, NULL, exec_main, &r) != 0) {
-        log_error("cannot start the tool thread");
-        end = WK_END_FATAL;
-        goto out;
-    }
-    r.exec_started = 1;
 
     for (;;) {
         struct rs_call *c;
@@ -518,13 +490,6 @@ enum wk_end runner_run(const struct runner_opts *o)
     }
 
 out:
-    if (r.exec_started) {
-        pthread_mutex_lock(&r.mu);
-        r.exec_quit = 1;
-        pthread_cond_signal(&r.exec_cv);
-        pthread_mutex_unlock(&r.mu);
-        pthread_join(r.exec, NULL);
-    }
     if (r.reader_started) {
         r.reader_stop = 1;
         pthread_join(r.reader, NULL);
@@ -540,6 +505,7 @@ out:
     omni_client_free(r.stream_client);
     pthread_mutex_destroy(&r.mu);
     pthread_cond_destroy(&r.cv);
-    pthread_cond_destroy(&r.exec_cv);
+    if (r.wake_fd >= 0)
+        close(r.wake_fd);
     return end;
 }

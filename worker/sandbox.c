@@ -211,6 +211,9 @@ char **sandbox_argv(const struct sandbox_spec *s, struct omni_err *err)
         add3(&b, "--ro-bind", "/", "/");
     add2(&b, "--proc", "/proc");
     add2(&b, "--dev", "/dev");
+    /* no pseudo-terminals: their number is one host-wide limit that a single
+     * session could exhaust for every other (bubblewrap's devpts has no cap) */
+    add2(&b, "--tmpfs", "/dev/pts");
     static const char *const scratch[] = {"/tmp", "/var/tmp", "/dev/shm"};
     for (size_t i = 0; i < sizeof(scratch) / sizeof(scratch[0]); i++) {
         add2(&b, "--perms", "1777");
@@ -222,6 +225,8 @@ char **sandbox_argv(const struct sandbox_spec *s, struct omni_err *err)
         if (path_under(s->session_dir, scratch[i]))
             snprintf(top, sizeof(top), "%s", scratch[i]);
     if (s->kind == SANDBOX_NONE) {
+        /* the host's cgroup tree names every session and its processes */
+        add2(&b, "--tmpfs", "/sys/fs/cgroup");
         /* every other session, and the worker's own files, out of sight */
         hide_point(s->sessions_root, s->switch_uid, top, sizeof(top));
         add2(&b, "--tmpfs", top);

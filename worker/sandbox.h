@@ -8,7 +8,8 @@
  *          own PID, mount, IPC and UTS namespaces, private /tmp, /var/tmp and
  *          /dev/shm (size-capped tmpfs), the worker's directory of sessions
  *          hidden under an empty tmpfs with only this session's directory
- *          bound back, the worker's credential files masked;
+ *          bound back, the worker's credential files and the host's
+ *          cgroup tree masked;
  *   bwrap  a minimal read-only system (/usr, the usual symlinks, a few files
  *          of /etc), no network at all (a new network namespace with only
  *          loopback), and the same private /tmp, workdir and namespaces.
@@ -19,6 +20,10 @@
  * no_new_privs set. Otherwise bubblewrap makes a user namespace mapping the
  * worker's uid, with every capability dropped and further user namespaces
  * disabled (--disable-userns).
+ *
+ * Both: no pseudo-terminals (/dev/pts is empty: the number of ptys is one
+ * host-wide limit). omni-exec adds its own seccomp filter and Landlock
+ * domain (guest/harden.h).
  *
  * The channel to the runner is the executor's standard input and output: one
  * end of a socketpair (a socket cannot be opened again through /proc/PID/fd,

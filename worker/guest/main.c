@@ -23,11 +23,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <grp.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -35,72 +37,92 @@
 #include <cjson/cJSON.h>
 
 #include "../exec_proto.h"
+#include "harden.h"
 #include "../toolset.h"
 #include "log.h"
 
 #define EXEC_LIST_MAX 64
 #define EXEC_WRITE_TIMEOUT_MS 30000
+#define WATCH_TICK_MS 100
 
+/*
+ * Threads: the main thread reads the runner's requests and runs them, so a
+ * request costs no hand-over between threads. While a call runs, the watcher
+ * thread owns the channel's input instead, and applies a "cancel". It is not
+ * woken for each call (a wake-up per call is what this layout saves): it
+ * looks every WATCH_TICK_MS, so a cancel takes effect within about that, the
+ * same order as bash's own polling. Whoever reads does so holding mu, with
+ * `running` deciding who it is.
+ */
 struct agent {
     int in_fd, out_fd;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    cJSON *job;              /* guarded by mu: the next "run" request to serve */
-    double job_id;           /* guarded by mu */
+    pthread_cond_t cv;       /* wakes the watcher on quit (it ticks otherwise) */
     int running;             /* guarded by mu: a call is in toolset_run */
     double running_id;       /* guarded by mu */
-    int quit;                /* guarded by mu: the channel ended */
+    int quit;                /* guarded by mu: end of the channel or of the program */
     volatile int cancel;     /* the running call must stop */
 };
 
-/* Reader: requests in, cancels applied at once. */
-static void *reader_main(void *arg)
+/* A request frame: 1 with *op ("run"/"cancel") and *id, 0 for anything else. */
+static int parse_request(const struct buf *frame, cJSON **msg, const char **op, double *id)
+{
+    cJSON *m = cJSON_ParseWithLength(frame->data, frame->len);
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(m, "op");
+    const cJSON *i = cJSON_GetObjectItemCaseSensitive(m, "id");
+    if (!cJSON_IsString(o) || !cJSON_IsNumber(i) ||
+        (strcmp(o->valuestring, "run") && strcmp(o->valuestring, "cancel"))) {
+        cJSON_Delete(m);
+        return 0;
+    }
+    *msg = m;
+    *op = o->valuestring;
+    *id = i->valuedouble;
+    return 1;
+}
+
+/* Watcher: during a call, a "cancel" for it stops it; anything else (the
+ * runner never sends a second call before the result) ends the channel. */
+static void *watcher_main(void *arg)
 {
     struct agent *a = arg;
     struct buf frame = BUF_INIT_MAX(XP_FRAME_MAX);
+    pthread_mutex_lock(&a->mu);
     for (;;) {
-        int r = xp_read(a->in_fd, &frame, -1, NULL);
-        if (r <= 0)
-            break;
-        cJSON *m = cJSON_ParseWithLength(frame.data, frame.len);
-        const cJSON *op = cJSON_GetObjectItemCaseSensitive(m, "op");
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
-        if (!cJSON_IsString(op) || !cJSON_IsNumber(id)) {
-            cJSON_Delete(m);
-            break; /* the runner never sends this: end the channel */
-        }
-        pthread_mutex_lock(&a->mu);
-        /* The runner sends the next call as soon as it has a result, which
-         * may be before the main loop has marked the last one finished: a
-         * call is queued (one at most) rather than refused. */
-        if (strcmp(op->valuestring, "run") == 0 && !a->job) {
-            a->job = m;
-            a->job_id = id->valuedouble;
-            m = NULL;
-            pthread_cond_signal(&a->cv);
-        } else if (strcmp(op->valuestring, "cancel") == 0) {
-            if (a->running && a->running_id == id->valuedouble)
-                a->cancel = 1;
-            else if (a->job && a->job_id == id->valuedouble) {
-                cJSON_Delete(a->job); /* never started: answered as cancelled below */
-                a->job = cJSON_CreateObject();
-                cJSON_AddStringToObject(a->job, "tool", "");
-                cJSON_AddBoolToObject(a->job, "cancelled", 1);
+        while (!a->running && !a->quit) {
+            struct timespec t;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            t.tv_nsec += WATCH_TICK_MS * 1000000L;
+            if (t.tv_nsec >= 1000000000L) {
+                t.tv_sec++;
+                t.tv_nsec -= 1000000000L;
             }
-        } else {
-            pthread_mutex_unlock(&a->mu);
+            pthread_cond_timedwait(&a->cv, &a->mu, &t);
+        }
+        if (a->quit)
+            break;
+        pthread_mutex_unlock(&a->mu);
+        struct pollfd p = {a->in_fd, POLLIN, 0};
+        int pr = poll(&p, 1, WATCH_TICK_MS);
+        pthread_mutex_lock(&a->mu);
+        if (pr <= 0 || !a->running)
+            continue; /* the call ended: the main thread reads again */
+        cJSON *m = NULL;
+        const char *op = NULL;
+        double id = 0;
+        if (xp_read(a->in_fd, &frame, EXEC_WRITE_TIMEOUT_MS, NULL) <= 0 ||
+            !parse_request(&frame, &m, &op, &id) || strcmp(op, "cancel") != 0) {
             cJSON_Delete(m);
+            a->quit = 1;
+            a->cancel = 1;
             break;
         }
-        pthread_mutex_unlock(&a->mu);
+        if (id == a->running_id)
+            a->cancel = 1;
         cJSON_Delete(m);
     }
-    buf_release(&frame);
-    pthread_mutex_lock(&a->mu);
-    a->quit = 1;
-    a->cancel = 1;
-    pthread_cond_signal(&a->cv);
     pthread_mutex_unlock(&a->mu);
+    buf_release(&frame);
     return NULL;
 }
 
@@ -244,7 +266,13 @@ int main(int argc, char **argv)
     }
     if (uid >= 0 && drop_to(uid, gid) < 0)
         return 1;
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    char why[256], notes[256];
+    if (harden_self(why, sizeof(why), notes, sizeof(notes)) < 0) {
+        fprintf(stderr, "omni-exec: %s\n", why);
+        return 1;
+    }
+    if (notes[0] && probe)
+        fprintf(stderr, "omni-exec: %s\n", notes);
     if (probe)
         return 0; /* the worker's start-up check: the sandbox and the uid change work */
     if (chdir(to.workdir) < 0) {
@@ -257,12 +285,16 @@ int main(int argc, char **argv)
     to.pass_env = pass_env;
 
     memset(&a, 0, sizeof(a));
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     a.in_fd = chan >= 0 ? (int)chan : 0;
     a.out_fd = chan >= 0 ? (int)chan : 1;
     fcntl(a.in_fd, F_SETFL, fcntl(a.in_fd, F_GETFL) | O_NONBLOCK);
     fcntl(a.out_fd, F_SETFL, fcntl(a.out_fd, F_GETFL) | O_NONBLOCK);
     pthread_mutex_init(&a.mu, NULL);
-    pthread_cond_init(&a.cv, NULL);
+    pthread_cond_init(&a.cv, &ca);
+    pthread_condattr_destroy(&ca);
 
     struct toolset *ts = toolset_new(&to, &err);
     cJSON *hello = cJSON_CreateObject();
@@ -277,21 +309,36 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    pthread_t reader;
-    if (pthread_create(&reader, NULL, reader_main, &a) != 0) {
+    pthread_t watcher;
+    if (pthread_create(&watcher, NULL, watcher_main, &a) != 0) {
         toolset_free(ts);
         return 1;
     }
+    struct buf frame = BUF_INIT_MAX(XP_FRAME_MAX);
     int exit_code = 0;
-    pthread_mutex_lock(&a.mu);
     for (;;) {
-        while (!a.job && !a.quit)
-            pthread_cond_wait(&a.cv, &a.mu);
-        if (a.quit)
+        cJSON *job = NULL;
+        const char *op = NULL;
+        double id = 0;
+        pthread_mutex_lock(&a.mu);
+        int quit = a.quit;
+        pthread_mutex_unlock(&a.mu);
+        if (quit) {
+            exit_code = 1;
             break;
-        cJSON *job = a.job;
-        double id = a.job_id;
-        a.job = NULL;
+        }
+        int r = xp_read(a.in_fd, &frame, -1, NULL);
+        if (r == 0)
+            break; /* the runner closed the channel: the session is over */
+        if (r < 0 || !parse_request(&frame, &job, &op, &id)) {
+            exit_code = 1;
+            break;
+        }
+        if (strcmp(op, "cancel") == 0) {
+            cJSON_Delete(job); /* for a call that has already answered */
+            continue;
+        }
+        pthread_mutex_lock(&a.mu);
         a.running = 1;
         a.running_id = id;
         a.cancel = 0;
@@ -300,12 +347,12 @@ int main(int argc, char **argv)
         const cJSON *tool = cJSON_GetObjectItemCaseSensitive(job, "tool");
         const cJSON *input = cJSON_GetObjectItemCaseSensitive(job, "input");
         struct tool_result res = {0};
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(job, "cancelled"))) {
-            res.is_error = 1;
-            res.text = strdup("This operation was aborted");
-        } else {
-            toolset_run(ts, cJSON_IsString(tool) ? tool->valuestring : "", input, &a.cancel, &res);
-        }
+        toolset_run(ts, cJSON_IsString(tool) ? tool->valuestring : "", input, &a.cancel, &res);
+
+        /* the channel is the main thread's again before the result goes out */
+        pthread_mutex_lock(&a.mu);
+        a.running = 0;
+        pthread_mutex_unlock(&a.mu);
         cJSON *out = cJSON_CreateObject();
         cJSON_AddStringToObject(out, "op", "result");
         cJSON_AddNumberToObject(out, "id", id);
@@ -315,22 +362,19 @@ int main(int argc, char **argv)
         cJSON_Delete(out);
         tool_result_release(&res);
         cJSON_Delete(job);
-
-        pthread_mutex_lock(&a.mu);
-        a.running = 0;
         if (rc < 0) {
             exit_code = 1;
             break;
         }
     }
+    buf_release(&frame);
+    pthread_mutex_lock(&a.mu);
+    a.quit = 1;
+    pthread_cond_signal(&a.cv);
     pthread_mutex_unlock(&a.mu);
+    pthread_join(watcher, NULL);
     /* The shell and everything it left: toolset_free kills them (and the
      * sandbox's PID namespace ends with us in any case). */
     toolset_free(ts);
-    if (exit_code == 0)
-        pthread_join(reader, NULL);
-    else
-        pthread_detach(reader);
-    cJSON_Delete(a.job);
     return exit_code;
 }
