@@ -70,14 +70,45 @@ void confine_give(const struct confine *c, const char *rel)
     close(dfd);
 }
 
+/*
+ * A uid no live session on this host has: the first of base + slot, base +
+ * slot + 1, ... (WK_SANDBOX_UIDS of them) whose lock file in
+ * WK_UID_LOCK_DIR we can flock. Every worker on the host takes its sessions'
+ * uids this way, so two workers (or a `run` per session) never share one.
+ */
+static int uid_take(const struct wk_config *cfg, struct confine *c, struct omni_err *err)
+{
+    if (mkdir(WK_UID_LOCK_DIR, 0700) < 0 && errno != EEXIST)
+        return omni_err_set(err, OMNI_E_IO, "cannot create \"%s\": %s", WK_UID_LOCK_DIR,
+                            strerror(errno));
+    for (long i = 0; i < WK_SANDBOX_UIDS; i++) {
+        long uid = cfg->sandbox_uid_base + (cfg->slot + i) % WK_SANDBOX_UIDS;
+        char path[128];
+        snprintf(path, sizeof(path), "%s/%ld", WK_UID_LOCK_DIR, uid);
+        int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return omni_err_set(err, OMNI_E_IO, "cannot open \"%s\": %s", path, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            c->uid_fd = fd;
+            c->uid = (uid_t)uid;
+            c->gid = (gid_t)uid;
+            return 0;
+        }
+        close(fd);
+    }
+    return omni_err_set(err, OMNI_E_IO, "all %d session uids from %ld are in use on this host",
+                        WK_SANDBOX_UIDS, cfg->sandbox_uid_base);
+}
+
 int confine_open(const struct wk_config *cfg, const char *session_id, struct confine *c,
                  struct omni_err *err)
 {
     memset(c, 0, sizeof(*c));
     c->lock_fd = -1;
+    c->uid_fd = -1;
     c->switch_uid = cfg->switch_uid;
-    c->uid = (uid_t)(cfg->sandbox_uid_base + cfg->slot);
-    c->gid = (gid_t)c->uid;
+    if (c->switch_uid && uid_take(cfg, c, err) < 0)
+        return -1;
     if (mkdir(cfg->workdir, 0700) < 0 && errno != EEXIST)
         return omni_err_set(err, OMNI_E_IO, "cannot create workdir \"%s\": %s", cfg->workdir,
                             strerror(errno));
@@ -172,6 +203,10 @@ void confine_close(struct confine *c, int keep_dir)
     if (c->lock_fd >= 0) {
         close(c->lock_fd); /* the flock goes with it */
         c->lock_fd = -1;
+    }
+    if (c->uid_fd >= 0) {
+        close(c->uid_fd); /* the uid is free again: nothing of the session is left */
+        c->uid_fd = -1;
     }
     if (!c->dir[0] || keep_dir)
         return;
@@ -315,7 +350,7 @@ int confine_host_setup(struct wk_config *cfg, const char *key_file, const char *
     executor_fmt_bytes(cfg->limit_workdir, wd, sizeof(wd));
     char who[96], lim[160];
     if (cfg->switch_uid)
-        snprintf(who, sizeof(who), "own uid per session (%ld + slot)", cfg->sandbox_uid_base);
+        snprintf(who, sizeof(who), "own uid per session (from %ld)", cfg->sandbox_uid_base);
     else
         snprintf(who, sizeof(who), "the worker's uid in a user namespace");
     if (cfg->cg_root)

@@ -31,6 +31,7 @@ struct confine {
     char dir[PATH_MAX];        /* the session's directory (absolute) */
     int mounted;               /* dir is a tmpfs we mounted */
     int lock_fd;               /* the directory, flock()ed while the session lives */
+    int uid_fd;                /* the uid's lock file, flock()ed likewise */
     int switch_uid;
     uid_t uid;
     gid_t gid;

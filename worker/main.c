@@ -91,7 +91,7 @@ static const char usage_text[] =
     "  --limit-cpu PERCENT          CPU per session, 100 = one core (default 100)\n"
     "  --limit-tmp SIZE             /tmp, /var/tmp, /dev/shm each (default 512M)\n"
     "  --limit-workdir SIZE         the session's directory, when root (default 1G)\n"
-    "  --sandbox-uid-base UID       root: sessions run as UID + slot (default 1879048192)\n"
+    "  --sandbox-uid-base UID       root: sessions run as uids from UID on (default 1879048192)\n"
     "logging:\n"
     "  --log-format text|json       (default text)\n"
     "  --log-level debug|info|warn|error (default info)\n"
@@ -611,8 +611,8 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
             cfg->limit_cpu = (int)v;
             break;
         case OPT_UID_BASE:
-            if (parse_long(a, 1000, 2147483647L - WK_CONCURRENCY_MAX, &cfg->sandbox_uid_base) < 0)
-                return die_usage("--sandbox-uid-base \"%s\" is not a uid in 1000..2147483391", a),
+            if (parse_long(a, 1000, 2147483647L - WK_SANDBOX_UIDS, &cfg->sandbox_uid_base) < 0)
+                return die_usage("--sandbox-uid-base \"%s\" is not a uid in 1000..2147479551", a),
                        -1;
             break;
         case OPT_SECRET_URL_ALLOW:

@@ -79,9 +79,12 @@
 #define WK_LIMIT_CPU_DEFAULT 100                            /* percent of one CPU */
 #define WK_LIMIT_TMP_DEFAULT (512LL * 1024 * 1024)          /* /tmp, /var/tmp, /dev/shm each */
 #define WK_LIMIT_WORKDIR_DEFAULT (1LL * 1024 * 1024 * 1024) /* the session's directory (root) */
-/* Sessions' uids when the worker is root: base + slot. Above systemd's
+/* Sessions' uids when the worker is root: one of base .. base + 4095 that no
+ * live session on the host holds (a flock()ed file per uid). Above systemd's
  * container range (524288..1879048191), below 2^31. */
 #define WK_SANDBOX_UID_BASE_DEFAULT 1879048192L
+#define WK_SANDBOX_UIDS 4096
+#define WK_UID_LOCK_DIR "/run/omni-worker-uids"
 #define WK_LIMIT_SIZE_MIN (1024LL * 1024)
 #define WK_WORK_STDIN_MAX (1024u * 1024) /* run --work-stdin: the work item JSON */
 #define WK_LIMIT_PIDS_MIN 8L
