@@ -4,6 +4,7 @@
  */
 #include "worker.h"
 
+#include "buf.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -40,4 +41,20 @@ void wk_rm_tree_at(int dfd, const char *name, int depth)
     }
     if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
         log_warn("cannot remove \"%s\": %s", name, strerror(errno));
+}
+
+int wk_read_all(int fd, struct buf *out)
+{
+    char tmp[8192];
+    for (;;) {
+        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (buf_add(out, tmp, (size_t)n) < 0)
+            break;
+    }
+    explicit_bzero(tmp, sizeof tmp);
+    return out->overflow ? -1 : 0;
 }

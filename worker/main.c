@@ -411,19 +411,8 @@ fail:
 static int work_read_stdin(struct omni_work *w, struct omni_err *err)
 {
     struct buf in = BUF_INIT_MAX(WK_WORK_STDIN_MAX);
-    char tmp[8192];
     int rc;
-    for (;;) {
-        ssize_t n = read(0, tmp, sizeof tmp);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        if (buf_add(&in, tmp, (size_t)n) < 0)
-            break;
-    }
-    explicit_bzero(tmp, sizeof tmp);
-    if (in.overflow)
+    if (wk_read_all(0, &in) < 0)
         rc = omni_err_set(err, OMNI_E_USAGE, "--work-stdin: the work item is larger than %u bytes",
                           WK_WORK_STDIN_MAX);
     else if (in.len == 0)

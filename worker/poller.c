@@ -665,19 +665,9 @@ int poller_serve_child(const struct wk_config *cfg_in)
     struct omni_err err = OMNI_ERR_INIT;
     cJSON *msg, *id, *work, *slot;
     char *raw = NULL;
-    char rbuf[8192];
     int devnull;
 
-    for (;;) {
-        ssize_t n = read(0, rbuf, sizeof rbuf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        if (buf_add(&in, rbuf, (size_t)n) < 0)
-            break;
-    }
-    explicit_bzero(rbuf, sizeof rbuf);
+    wk_read_all(0, &in);
     devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull >= 0) {
         dup2(devnull, 0);

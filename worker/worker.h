@@ -288,4 +288,9 @@ int poller_serve_child(const struct wk_config *cfg);
  */
 void wk_rm_tree_at(int dfd, const char *name, int depth);
 
+/* Read fd to its end into out (capped by out's max; what it may hold, a
+ * secret, is wiped from the stack). -1 when it did not fit. */
+struct buf;
+int wk_read_all(int fd, struct buf *out);
+
 #endif
