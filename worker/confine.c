@@ -9,6 +9,7 @@
 #include "executor.h"
 #include "log.h"
 #include "sandbox.h"
+#include "timeutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +23,9 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
+
+#define CONFINE_LOCK_WAIT_MS 10000L /* for a session another runner here still holds */
+#define CONFINE_LOCK_POLL_MS 50L
 
 /* 1 when dir is a tmpfs mounted on its own (not the parent's file system). */
 static int is_own_tmpfs(const char *dir)
@@ -105,6 +109,7 @@ int confine_open(const struct wk_config *cfg, const char *session_id, struct con
 {
     memset(c, 0, sizeof(*c));
     c->lock_fd = -1;
+    c->root_fd = -1;
     c->uid_fd = -1;
     c->switch_uid = cfg->switch_uid;
     if (c->switch_uid && uid_take(cfg, c, err) < 0)
@@ -119,6 +124,28 @@ int confine_open(const struct wk_config *cfg, const char *session_id, struct con
     if (mkdir(c->dir, 0700) < 0 && errno != EEXIST)
         return omni_err_set(err, OMNI_E_IO, "cannot create session directory \"%s\": %s",
                             c->dir, strerror(errno));
+    c->lock_fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (c->lock_fd < 0)
+        return omni_err_set(err, OMNI_E_IO, "cannot open the session directory \"%s\": %s",
+                            c->dir, strerror(errno));
+    /* Another runner on this host still holds the session (winding down
+     * after a lost lease, say): wait for it a little, then give up without
+     * harm to the item (it comes back when its lease expires). */
+    for (int64_t end = omni_mono_ms() + CONFINE_LOCK_WAIT_MS;
+         flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0; omni_sleep_ms(CONFINE_LOCK_POLL_MS, NULL)) {
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return omni_err_set(err, OMNI_E_IO, "cannot lock the session directory \"%s\": %s",
+                                c->dir, strerror(errno));
+        if (omni_mono_ms() >= end) {
+            omni_err_set(err, OMNI_E_IO, "another runner on this host still holds the session "
+                                         "directory \"%s\"",
+                         c->dir);
+            return -2;
+        }
+    }
+    if (cfg->switch_uid && (lchown(c->dir, c->uid, c->gid) < 0 || chmod(c->dir, 0700) < 0))
+        return omni_err_set(err, OMNI_E_IO, "cannot hand \"%s\" to uid %u: %s", c->dir,
+                            (unsigned)c->uid, strerror(errno));
     if (cfg->switch_uid && !cfg->keep_workdir) {
         /* root: a tmpfs of its own (size cap; its pages are charged to the
          * session's memory cgroup), owned by the session's uid. A directory
@@ -135,16 +162,16 @@ int confine_open(const struct wk_config *cfg, const char *session_id, struct con
                                     strerror(errno));
         }
         c->mounted = 1;
-        if (kept) /* from a lost lease, maybe served from another slot: all of it is ours */
+        if (kept) { /* from a lost lease, maybe under another uid: all of it is ours now */
             confine_give(c, ".");
+        } else {
+            /* the tmpfs's own root is what the start-up sweep looks at */
+            c->root_fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (c->root_fd < 0 || flock(c->root_fd, LOCK_EX | LOCK_NB) < 0)
+                return omni_err_set(err, OMNI_E_IO, "cannot lock the session directory \"%s\": %s",
+                                    c->dir, strerror(errno));
+        }
     }
-    c->lock_fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0)
-        return omni_err_set(err, OMNI_E_IO, "session directory \"%s\" is in use or unusable: %s",
-                            c->dir, strerror(errno));
-    if (cfg->switch_uid && (lchown(c->dir, c->uid, c->gid) < 0 || chmod(c->dir, 0700) < 0))
-        return omni_err_set(err, OMNI_E_IO, "cannot hand \"%s\" to uid %u: %s", c->dir,
-                            (unsigned)c->uid, strerror(errno));
     if (cfg->cg_root) {
         struct cg_limits lim = {cfg->limit_pids, cfg->limit_memory, cfg->limit_cpu};
         char name[OMNI_ID_MAX + 16];
@@ -207,6 +234,10 @@ void confine_close(struct confine *c, int keep_dir)
     if (c->uid_fd >= 0) {
         close(c->uid_fd); /* the uid is free again: nothing of the session is left */
         c->uid_fd = -1;
+    }
+    if (c->root_fd >= 0) {
+        close(c->root_fd);
+        c->root_fd = -1;
     }
     if (!c->dir[0] || keep_dir)
         return;

@@ -31,6 +31,7 @@ struct confine {
     char dir[PATH_MAX];        /* the session's directory (absolute) */
     int mounted;               /* dir is a tmpfs we mounted */
     int lock_fd;               /* the directory, flock()ed while the session lives */
+    int root_fd;               /* the tmpfs mounted on it, flock()ed likewise */
     int uid_fd;                /* the uid's lock file, flock()ed likewise */
     int switch_uid;
     uid_t uid;
@@ -40,6 +41,8 @@ struct confine {
     struct executor *ex;
 };
 
+/* 0; -1 with err; -2 when another runner on this host still holds the
+ * session's directory after a short wait (not the item's fault: release it). */
 int confine_open(const struct wk_config *cfg, const char *session_id, struct confine *c,
                  struct omni_err *err);
 int confine_start(const struct wk_config *cfg, const char *session_id, struct confine *c,

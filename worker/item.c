@@ -158,11 +158,14 @@ static enum wk_end item_session(const struct wk_config *cfg, const struct omni_w
     enum wk_end end;
     int64_t c0 = omni_mono_us();
 
-    if (confine_open(cfg, w->data_id, &cf, &err) < 0) {
+    int rc = confine_open(cfg, w->data_id, &cf, &err);
+    if (rc < 0) {
         log_kv(LOG_ERROR, "cannot prepare the session's sandbox", "session", w->data_id, "error",
                err.msg, NULL);
-        confine_close(&cf, 0);
-        return WK_END_FATAL;
+        /* busy: keep the directory (someone else's) and leave the item to
+         * come back; otherwise the item fails */
+        confine_close(&cf, rc == -2);
+        return rc == -2 ? WK_END_ASSUMED_LOST : WK_END_FATAL;
     }
     char cus[32];
     snprintf(cus, sizeof cus, "%lld", (long long)(omni_mono_us() - c0));

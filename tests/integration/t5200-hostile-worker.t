@@ -15,7 +15,9 @@ SECRET=$(printf '{"version":1,"sessions_token":"%s"}' "$TOKEN" | base64 -w0 | tr
 (umask 077; printf '%s\n' "$SECRET" >"$T/secret")
 mkdir -p "$T/wd"
 
-# wstart NAME poll|run: a worker against H_URL in the background; pid in W_NAME
+# wstart NAME poll|run: a worker against H_URL in the background; pid in W_NAME.
+# Each worker has its own workdir: they all serve the same fake session, and a
+# session's directory is held by one runner at a time.
 wstart() {
     local name=$1 mode=$2 args=()
     if [ "$mode" = run ]; then
@@ -24,7 +26,7 @@ wstart() {
         args=(poll --poll-idle-ms 200-500)
     fi
     env ANTHROPIC_ENVIRONMENT_KEY=$ENV_KEY ANTHROPIC_ENVIRONMENT_ID=env_h \
-        "$BIN/omni-worker" "${args[@]}" --base-url "$H_URL" --workdir "$T/wd" \
+        "$BIN/omni-worker" "${args[@]}" --base-url "$H_URL" --workdir "$T/wd-$name" \
         --drain-timeout 2s 2>"$T/$name.log" &
     _bg_pids+=("$!")
     eval "W_$name=$!; R_$name=$H_REQ"
