@@ -70,6 +70,12 @@ _cleanup() {
         kill -KILL "$p" 2>/dev/null
         wait "$p" 2>/dev/null
     done
+    # session directories (tmpfs, as root) of a worker killed outright
+    # (SIGKILL leaves no chance to unmount; a later worker start would sweep)
+    local m
+    for m in $(awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/mounts 2>/dev/null); do
+        umount -l "$m" 2>/dev/null
+    done
     if [ "$_tap_fail" -eq 0 ]; then
         rm -rf "$T" ${_VG:+"$_VG"}
     else
