@@ -12,6 +12,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/integration/lib-sim.sh"
 . "$TOP/tests/integration/worker-lib.sh"
+. "$TOP/tests/integration/attack-lib.sh"
 
 if ! command -v bwrap >/dev/null || ! bwrap --unshare-all --ro-bind / / true 2>/dev/null; then
     echo "1..0 # SKIP bubblewrap cannot create namespaces here"
@@ -31,24 +32,6 @@ if [ "${OMNI_VALGRIND:-0}" = 1 ]; then
     ONWORK=$T/onwork/bash
 fi
 
-# cmd_session CMD...: a cmd:N session (sets SID)
-cmd_session() {
-    local md i=1 c
-    md="{\"sim_scenario\":\"cmd:$#\""
-    for c in "$@"; do
-        md="$md,\"sim_cmd_$i\":$(printf '%s' "$c" | perl -MJSON::PP -e 'local $/; print JSON::PP->new->allow_nonref->encode(<STDIN>)')"
-        i=$((i + 1))
-    done
-    md="$md}"
-    api org POST /v1/sessions "{\"agent\":\"$OMNI_SIM_AGENT_ID\",\"environment_id\":\"$ANTHROPIC_ENVIRONMENT_ID\",\"metadata\":$md,\"initial_events\":[{\"type\":\"user.message\",\"content\":[{\"type\":\"text\",\"text\":\"go\"}]}]}"
-    SID=$(jget "$BODY" id)
-}
-# results SID: the texts of the session's tool results
-results() {
-    api org GET "/v1/sessions/$1/events?limit=1000"
-    printf '%s' "$BODY" | perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>); for (@{$j->{data}}) { print $_->{content}[0]{text}, "\n" if $_->{type} eq "user.tool_result" }'
-}
-
 # ---- 1. sessions served, tools in a jail without network --------------------
 for s in six-tools bash-once burst:4; do mk_session "$s"; done
 NET_PROBE="cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d \" \" | sed \"s/^/iface:/\"; (exec 3<>/dev/tcp/127.0.0.1/$SIM_PORT) 2>/dev/null && echo api:open || echo api:blocked; ls /run/omni 2>&1 | head -1; env | grep -c ^ANTHROPIC || true"
@@ -62,7 +45,7 @@ log=$(cat "$T/worker.log")
 like "the session runner used the sessions token" "$log" "credential=\"sessions token\""
 unlike "never the environment key" "$log" "credential=\"environment key\""
 unlike "bwrap.sh found omni-worker (not on PATH)" "$log" "omni-worker not found"
-out=$(results "$NETSID")
+out=$(result "$NETSID" 1)
 like "tools see only a loopback interface" "$out" "^iface:lo$"; unlike "... and no other" "$out" "iface:[^l]"
 like "the API port on the host is not reachable from a tool" "$out" "api:blocked"
 like "no relay socket or secret file in the sandbox" "$out" "No such file or directory"
