@@ -200,7 +200,8 @@ run_mode() { # MODE: --concurrency 4
         "d=\$(ls -d /sys/fs/cgroup/pids/omni-worker-*/sess-\$(basename \$PWD) 2>/dev/null); echo own=\$d; echo 1000 >\"\$d/pids.max\" 2>&1; echo \$\$ >/sys/fs/cgroup/pids/cgroup.procs 2>&1; cat \"\$d/pids.max\" 2>&1" \
         "ls -d /sys/fs/cgroup/*/omni-worker-*/sess-* /sys/fs/cgroup/memory/*/*/omni-worker-*/sess-* 2>/dev/null | grep -c $E || true" \
         "$ABS_CONNECT" \
-        "$W_SOCK" "python3 sock.py 2>&1 | tail -1; echo rc=\$?"
+        "$W_SOCK" "python3 sock.py 2>&1 | tail -1; echo rc=\$?" \
+        "$PYC -c 'import ctypes,errno; l=ctypes.CDLL(None,use_errno=True); [print(n+\":\"+errno.errorcode.get(-l.syscall(nr,0,0,0,0,0) and ctypes.get_errno(),\"ok\")) for n,nr in ((\"io_uring\",425),(\"perf\",298))]'"
     local X=$SID
     wait_all 60 "$M: probe session done" "$X" "$E"
     [ -n "${ESCAPE_VERBOSE:-}" ] && results "$X" | sed 's/^/#   /' >&2
@@ -225,6 +226,8 @@ run_mode() { # MODE: --concurrency 4
         unlike "[defence] $M: the host's abstract unix sockets are out of reach" "$r7" "abstract-connected"
     fi
     unlike "[defence] $M: 768 MiB of socket buffers did not fit in a 256 MiB session" "$r9" "queued_MiB 7"
+    like "[defence] $M: io_uring is denied (seccomp: EPERM, not EFAULT)" "$(result "$X" 10)" "io_uring:EPERM"
+    like "[defence] $M: perf_event_open is denied likewise" "$(result "$X" 10)" "perf:EPERM"
     like "[defence] $M: and the result names the memory limit" "$r9" "memory limit"
 
     # 8a. SIGKILL of the poller at --concurrency 4

@@ -29,7 +29,11 @@ struct harden_ll_ruleset_attr {
 
 static int harden_seccomp(char *why, size_t whylen)
 {
-    static const int denied[] = {SCMP_SYS(add_key), SCMP_SYS(request_key), SCMP_SYS(keyctl)};
+    static const int denied[] = {
+        SCMP_SYS(add_key),       SCMP_SYS(request_key),     SCMP_SYS(keyctl),
+        SCMP_SYS(bpf),           SCMP_SYS(perf_event_open), SCMP_SYS(userfaultfd),
+        SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register),
+    };
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     int rc = ctx ? 0 : -ENOMEM;
     for (size_t i = 0; rc == 0 && i < sizeof(denied) / sizeof(denied[0]); i++)

@@ -13,6 +13,9 @@
  *     not to a sandbox: with a uid per slot they would carry data from one
  *     session to the next, and between sessions (as Docker's default
  *     profile, which denies them too);
+ *   - bpf, perf_event_open, userfaultfd, io_uring_*: EPERM. Large parts of
+ *     the kernel that tools have no use for and that kernel exploits favour
+ *     (denied by default in Docker's profile or by distributions' sysctls);
  *   - unshare and clone with CLONE_NEWUSER: EPERM; clone3: ENOSYS (its flags
  *     cannot be inspected; the C library then uses clone). A new user
  *     namespace would hand the tool capabilities over its own namespaces
