@@ -701,20 +701,27 @@ static int real_teardown(void **state)
     return 0;
 }
 
-static void test_real_v1_pids(void **state)
+/* The session cgroup of a real test: fx.g, limits T_PIDS_MAX processes and
+ * 64 MiB, name <prefix>-<pid> (written to name). */
+static void fx_create(const char *prefix, int cpu_percent, char *name, size_t namelen)
 {
     struct omni_err err = OMNI_ERR_INIT;
+    struct cg_limits lim = {T_PIDS_MAX, 64 * MiB, cpu_percent};
+    snprintf(name, namelen, "%s-%ld", prefix, (long)getpid());
+    fx.g = cg_create(fx.root, name, &lim, &err);
+    if (!fx.g)
+        fail_msg("cg_create: %s", err.msg);
+}
+
+static void test_real_v1_pids(void **state)
+{
     struct cg_events ev;
     int r[3], rfd;
     (void)state;
     if (!fx.root)
         skip();
-    struct cg_limits lim = {T_PIDS_MAX, 64 * MiB, 0};
     char name[32];
-    snprintf(name, sizeof(name), "t-pids-%ld", (long)getpid());
-    fx.g = cg_create(fx.root, name, &lim, &err);
-    if (!fx.g)
-        fail_msg("cg_create: %s", err.msg);
+    fx_create("t-pids", 0, name, sizeof(name));
     pid_t c = spawn_in(fx.g, child_forks, &rfd);
     assert_true(c > 0);
     assert_int_equal(read_full(rfd, r, sizeof(r)), 0);
@@ -740,18 +747,13 @@ static void test_real_v1_pids(void **state)
 
 static void test_real_v1_oom(void **state)
 {
-    struct omni_err err = OMNI_ERR_INIT;
     struct cg_events ev;
     int rfd;
     (void)state;
     if (!fx.root)
         skip();
-    struct cg_limits lim = {T_PIDS_MAX, 64 * MiB, 100};
     char name[32];
-    snprintf(name, sizeof(name), "t-oom-%ld", (long)getpid());
-    fx.g = cg_create(fx.root, name, &lim, &err);
-    if (!fx.g)
-        fail_msg("cg_create: %s", err.msg);
+    fx_create("t-oom", 100, name, sizeof(name));
     pid_t c = spawn_in(fx.g, child_eats, &rfd);
     assert_true(c > 0);
     close(rfd);
@@ -772,11 +774,7 @@ static void test_real_v1_escape_and_destroy(void **state)
     (void)state;
     if (!fx.root)
         skip();
-    struct cg_limits lim = {T_PIDS_MAX, 64 * MiB, 50};
-    snprintf(name, sizeof(name), "t-esc-%ld", (long)getpid());
-    fx.g = cg_create(fx.root, name, &lim, &err);
-    if (!fx.g)
-        fail_msg("cg_create: %s", err.msg);
+    fx_create("t-esc", 50, name, sizeof(name));
     for (int i = 0; i < 4; i++) {
         v1_worker_dir(ctrls[i], dirs[i], sizeof(dirs[i]));
         if (!dirs[i][0])
@@ -844,11 +842,7 @@ static void test_real_v1_no_freezer(void **state)
     if (!fx.root)
         fail_msg("cg_root_open: %s", err.msg);
     assert_non_null(strstr(missing, "freezer controller not available"));
-    struct cg_limits lim = {T_PIDS_MAX, 64 * MiB, 0};
-    snprintf(name, sizeof(name), "t-nofz-%ld", (long)getpid());
-    fx.g = cg_create(fx.root, name, &lim, &err);
-    if (!fx.g)
-        fail_msg("cg_create: %s", err.msg);
+    fx_create("t-nofz", 0, name, sizeof(name));
     pid_t c = spawn_in(fx.g, child_forks, &rfd);
     assert_true(c > 0);
     assert_int_equal(read_full(rfd, r, sizeof(r)), 0);
@@ -928,7 +922,6 @@ static int real_v2_teardown(void **state)
 
 static void test_real_v2_kill(void **state)
 {
-    struct omni_err err = OMNI_ERR_INIT;
     char name[32], p[PATH_MAX + 64], self[64];
     (void)state;
     if (!fx.root)
@@ -939,11 +932,7 @@ static void test_real_v2_kill(void **state)
     snprintf(p, sizeof(p), "0::%s/supervisor\n", fx.v2dir + strlen(T_UNIFIED));
     assert_non_null(strstr(get(self), p));
 
-    struct cg_limits lim = {T_PIDS_MAX, 64 * MiB, 50};
-    snprintf(name, sizeof(name), "t-v2-%ld", (long)getpid());
-    fx.g = cg_create(fx.root, name, &lim, &err);
-    if (!fx.g)
-        fail_msg("cg_create: %s", err.msg);
+    fx_create("t-v2", 50, name, sizeof(name));
     snprintf(p, sizeof(p), "%s/sess-%s/cgroup.kill", fx.v2dir, name);
     if (!exists(p))
         fprintf(stderr, "  no cgroup.kill: the SIGKILL loop is tested instead\n");
