@@ -8,6 +8,7 @@
 #include "child.h"
 #include "executor.h"
 #include "log.h"
+#include "microvm.h"
 #include "sandbox.h"
 #include "timeutil.h"
 
@@ -204,6 +205,14 @@ int confine_start(const struct wk_config *cfg, const char *session_id, struct co
     o.spec.uid = c->uid;
     o.spec.gid = c->gid;
     o.spec.tmp_bytes = cfg->limit_tmp;
+    o.spec.pids_max = cfg->limit_pids;
+    struct sandbox_vm vm = {cfg->vm_qemu,    cfg->vm_kernel,  cfg->vm_initrd,
+                            (long)(cfg->vm_memory >> 20), cfg->vm_cpus, cfg->vm_tsc_khz,
+                            cfg->vm_kvm,     cfg->vm_console, -1, -1};
+    if (cfg->sandbox == SANDBOX_MICROVM) {
+        o.spec.vm = &vm; /* copied by the executor */
+        o.vm_template = cfg->vm_template;
+    }
     o.spec.bash_default_timeout_ms = cfg->bash_default_timeout_ms;
     o.spec.bash_max_timeout_ms = cfg->bash_max_timeout_ms;
     o.spec.tool_timeout_ms = cfg->tool_timeout_ms;
@@ -282,6 +291,7 @@ void confine_sweep(const struct wk_config *cfg)
 /* ---- host set-up, once per process ---- */
 
 #define CONFINE_PROBE_TIMEOUT_MS 10000L
+#define CONFINE_VM_OVERHEAD (192LL * 1024 * 1024) /* QEMU and its TCG cache beside the guest */
 
 static char workdir_abs[PATH_MAX];
 static char exec_path[PATH_MAX];
@@ -355,6 +365,8 @@ int confine_host_setup(struct wk_config *cfg, const char *key_file, const char *
 
     cfg->cg_root = cg_root_open(NULL, NULL, missing, sizeof(missing), err);
     omni_err_clear(err);
+    if (cfg->sandbox == SANDBOX_MICROVM && microvm_host_setup(cfg, announce, err) < 0)
+        return -1;
     if (!announce)
         return 0;
 
@@ -371,8 +383,17 @@ int confine_host_setup(struct wk_config *cfg, const char *key_file, const char *
     probe.uid = (uid_t)cfg->sandbox_uid_base;
     probe.gid = (gid_t)cfg->sandbox_uid_base;
     probe.probe = 1;
-    if (sandbox_probe(&probe, env, CONFINE_PROBE_TIMEOUT_MS, err) < 0)
-        return -1;
+    if (cfg->sandbox != SANDBOX_MICROVM &&
+        sandbox_probe(&probe, env, CONFINE_PROBE_TIMEOUT_MS, err) < 0)
+        return -1; /* (a microVM's test boot was its probe) */
+    if (cfg->sandbox == SANDBOX_MICROVM && cfg->cg_root &&
+        cfg->limit_memory < cfg->vm_memory + CONFINE_VM_OVERHEAD) {
+        char need[32];
+        executor_fmt_bytes(cfg->vm_memory + CONFINE_VM_OVERHEAD, need, sizeof(need));
+        log_kv(LOG_WARN, "--limit-memory is below the guest's memory plus QEMU's own: a busy "
+                         "guest will be killed by the host",
+               "needed", need, NULL);
+    }
 
     /* one line on what protects the sessions, one per thing missing */
     char mem[32], tmp[32], wd[32];

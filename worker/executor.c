@@ -16,6 +16,7 @@
 #include "exec_proto.h"
 #include "executor.h"
 #include "log.h"
+#include "microvm.h"
 #include "timeutil.h"
 #include "tool_int.h"
 
@@ -23,6 +24,7 @@
 
 struct executor {
     struct executor_opts o;
+    struct sandbox_vm vm;       /* microvm: o.spec.vm points here */
     pid_t pid;                  /* bubblewrap; -1 when not running */
     int fd;                     /* our end of the socketpair */
     double seq;                 /* call ids */
@@ -122,11 +124,40 @@ static int executor_spawn(struct executor *ex, struct omni_err *err)
         ncg = cg_join_fds(ex->o.cg, &cgfds);
     ex->spawned_ms = omni_mono_ms();
     ex->spawned_us = omni_mono_us();
+    ex->vm.state_fd = -1;
+    if (ex->o.spec.kind == SANDBOX_MICROVM && ex->o.vm_template) {
+        /* a restore when the template is there; a cold boot otherwise */
+        ex->vm.state_fd = open(ex->o.vm_template, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (ex->vm.state_fd < 0)
+            log_kv(LOG_WARN, "microVM template unreadable; booting cold", "path",
+                   ex->o.vm_template, "error", strerror(errno), NULL);
+    }
     pid_t pid = sandbox_spawn(&ex->o.spec, sv[1], ex->o.env, cgfds, ncg, err);
     close(sv[1]);
+    if (ex->vm.state_fd >= 0) {
+        close(ex->vm.state_fd);
+        ex->vm.state_fd = -1;
+    }
     if (pid < 0) {
         close(sv[0]);
         return -1;
+    }
+    if (ex->o.spec.kind == SANDBOX_MICROVM) {
+        /* the guest agent's set-up (fresh clock and entropy for each VM, a
+         * restored one included): it waits in the socket until the guest
+         * opens its port */
+        char *setup = microvm_setup_frame(&ex->o.spec, ex->o.env);
+        int w = setup ? xp_write(sv[0], setup, strlen(setup), EXECUTOR_WRITE_TIMEOUT_MS) : -1;
+        if (setup) {
+            explicit_bzero(setup, strlen(setup));
+            free(setup);
+        }
+        if (w < 0) {
+            close(sv[0]);
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            return omni_err_set(err, OMNI_E_IO, "cannot start the microVM: set-up not sent");
+        }
     }
     ex->pid = pid;
     ex->fd = sv[0];
@@ -142,17 +173,25 @@ static int executor_ready(struct executor *ex, struct omni_err *err)
     if (ex->ready)
         return 0;
     int64_t wait0 = omni_mono_us();
-    int64_t left = ex->spawned_ms + EXECUTOR_READY_TIMEOUT_MS - omni_mono_ms();
-    int r = xp_read(ex->fd, &ex->frame, left > 0 ? (int)left : 0, NULL);
-    cJSON *m = r > 0 ? cJSON_ParseWithLength(ex->frame.data, ex->frame.len) : NULL;
-    const cJSON *op = cJSON_GetObjectItemCaseSensitive(m, "op");
+    long limit = ex->o.spec.kind == SANDBOX_MICROVM ? EXECUTOR_VM_READY_TIMEOUT_MS
+                                                    : EXECUTOR_READY_TIMEOUT_MS;
+    cJSON *m = NULL;
+    const cJSON *op = NULL;
+    int r;
+    do { /* a microVM's agent says "boot" first (a restored one does not) */
+        cJSON_Delete(m);
+        int64_t left = ex->spawned_ms + limit - omni_mono_ms();
+        r = xp_read(ex->fd, &ex->frame, left > 0 ? (int)left : 0, NULL);
+        m = r > 0 ? cJSON_ParseWithLength(ex->frame.data, ex->frame.len) : NULL;
+        op = cJSON_GetObjectItemCaseSensitive(m, "op");
+    } while (cJSON_IsString(op) && strcmp(op->valuestring, "boot") == 0);
     if (!cJSON_IsString(op) || strcmp(op->valuestring, "ready") != 0) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(m, "error");
         char why[256];
         if (cJSON_IsString(e))
             snprintf(why, sizeof(why), "the executor could not start: %.200s", e->valuestring);
         else if (r < 0 && errno == ETIMEDOUT)
-            snprintf(why, sizeof(why), "no answer within %lds", EXECUTOR_READY_TIMEOUT_MS / 1000);
+            snprintf(why, sizeof(why), "no answer within %lds", limit / 1000);
         else
             snprintf(why, sizeof(why), "it ended before it was ready (see the worker's log)");
         cJSON_Delete(m);
@@ -187,6 +226,10 @@ struct executor *executor_new(const struct executor_opts *o, struct omni_err *er
         return NULL;
     }
     ex->o = *o;
+    if (o->spec.vm) {
+        ex->vm = *o->spec.vm;
+        ex->o.spec.vm = &ex->vm;
+    }
     ex->pid = -1;
     ex->fd = -1;
     buf_init(&ex->frame, XP_FRAME_MAX);

@@ -28,6 +28,7 @@
 #include "toolset.h"
 
 #define EXECUTOR_READY_TIMEOUT_MS 15000L  /* sandbox start to "ready" */
+#define EXECUTOR_VM_READY_TIMEOUT_MS 90000L /* microvm: a cold boot, emulated, on a busy host */
 #define EXECUTOR_GRACE_MS 10000L          /* beyond tool_timeout before the kill */
 #define EXECUTOR_EXIT_WAIT_MS 2000L       /* executor_free: clean exit before SIGKILL */
 #define EXECUTOR_WRITE_TIMEOUT_MS 30000
@@ -40,6 +41,7 @@ struct executor_opts {
     struct cg *cg;              /* the session's cgroup, or NULL; borrowed */
     struct cg_limits limits;    /* for the messages */
     const char *session_id;     /* for the logs */
+    const char *vm_template;    /* microvm: a saved VM to restore, or NULL (cold boot) */
 };
 
 struct executor;

@@ -19,6 +19,7 @@
 #include "confine.h"
 #include "creds.h"
 #include "log.h"
+#include "microvm.h"
 #include "sandbox.h"
 #include "size.h"
 #include "timeutil.h"
@@ -83,15 +84,22 @@ static const char usage_text[] =
     "  --tool-timeout DUR           wall limit of any tool call\n"
     "  --max-file-bytes N           read/edit size cap\n"
     "containment (every mode):\n"
-    "  --sandbox none|bwrap         tools in namespaces with the host's files read-only and\n"
-    "                               its network (none, default), or a minimal jail with no\n"
-    "                               network (bwrap)\n"
+    "  --sandbox none|bwrap|microvm tools in namespaces with the host's files read-only and\n"
+    "                               its network (none, default), a minimal jail with no\n"
+    "                               network (bwrap), or a microVM of its own (microvm)\n"
     "  --limit-memory SIZE          per session, tmpfs included (default 2G)\n"
     "  --limit-pids N               processes per session (default 512)\n"
     "  --limit-cpu PERCENT          CPU per session, 100 = one core (default 100)\n"
     "  --limit-tmp SIZE             /tmp, /var/tmp, /dev/shm each (default 512M)\n"
     "  --limit-workdir SIZE         the session's directory, when root (default 1G)\n"
     "  --sandbox-uid-base UID       root: sessions run as uids from UID on (default 1879048192)\n"
+    "  --vm-kernel FILE             microvm: the guest's kernel (default microvm/vmlinuz beside\n"
+    "                               the binary or in ../lib/omni/)\n"
+    "  --vm-initrd FILE             microvm: the guest's initramfs (default beside the kernel)\n"
+    "  --vm-memory SIZE             microvm: guest memory (default 512M)\n"
+    "  --vm-cpus N                  microvm: virtual CPUs (default 1)\n"
+    "  --vm-accel auto|kvm|tcg      microvm: accelerator (auto: KVM if a test boot works)\n"
+    "  --vm-snapshot on|off         microvm: restore sessions from a saved VM (default on)\n"
     "logging:\n"
     "  --log-format text|json       (default text)\n"
     "  --log-level debug|info|warn|error (default info)\n"
@@ -107,6 +115,7 @@ enum {
     OPT_MAX_FILE, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_LOG_INPUTS, OPT_HTTP_DEBUG,
     OPT_API_SOCKET, OPT_SANDBOX, OPT_LIMIT_MEMORY, OPT_LIMIT_PIDS, OPT_LIMIT_CPU,
     OPT_LIMIT_TMP, OPT_LIMIT_WORKDIR, OPT_UID_BASE, OPT_SECRET_URL_ALLOW, OPT_WORK_STDIN,
+    OPT_VM_KERNEL, OPT_VM_INITRD, OPT_VM_MEMORY, OPT_VM_CPUS, OPT_VM_ACCEL, OPT_VM_SNAPSHOT,
 };
 
 static const struct option long_opts[] = {
@@ -150,6 +159,12 @@ static const struct option long_opts[] = {
     {"limit-tmp", required_argument, NULL, OPT_LIMIT_TMP},
     {"limit-workdir", required_argument, NULL, OPT_LIMIT_WORKDIR},
     {"sandbox-uid-base", required_argument, NULL, OPT_UID_BASE},
+    {"vm-kernel", required_argument, NULL, OPT_VM_KERNEL},
+    {"vm-initrd", required_argument, NULL, OPT_VM_INITRD},
+    {"vm-memory", required_argument, NULL, OPT_VM_MEMORY},
+    {"vm-cpus", required_argument, NULL, OPT_VM_CPUS},
+    {"vm-accel", required_argument, NULL, OPT_VM_ACCEL},
+    {"vm-snapshot", required_argument, NULL, OPT_VM_SNAPSHOT},
     {"secret-base-url-allow", required_argument, NULL, OPT_SECRET_URL_ALLOW},
     {"work-stdin", no_argument, NULL, OPT_WORK_STDIN},
     {NULL, 0, NULL, 0},
@@ -228,6 +243,10 @@ void wk_config_defaults(struct wk_config *cfg)
     cfg->limit_tmp = WK_LIMIT_TMP_DEFAULT;
     cfg->limit_workdir = WK_LIMIT_WORKDIR_DEFAULT;
     cfg->sandbox_uid_base = WK_SANDBOX_UID_BASE_DEFAULT;
+    cfg->vm_memory = WK_VM_MEMORY_DEFAULT;
+    cfg->vm_cpus = 1;
+    cfg->vm_accel = MICROVM_AUTO;
+    cfg->vm_snapshot = 1;
 }
 
 struct omni_client *wk_client_new(const struct wk_config *cfg, const char *base_url,
@@ -572,7 +591,7 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
         case OPT_SANDBOX: {
             enum sandbox_kind k;
             if (sandbox_kind_parse(a, &k) < 0)
-                return die_usage("--sandbox \"%s\" is not none or bwrap", a), -1;
+                return die_usage("--sandbox \"%s\" is not none, bwrap or microvm", a), -1;
             cfg->sandbox = (int)k;
             break;
         }
@@ -603,6 +622,29 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
             if (parse_long(a, 1000, 2147483647L - WK_SANDBOX_UIDS, &cfg->sandbox_uid_base) < 0)
                 return die_usage("--sandbox-uid-base \"%s\" is not a uid in 1000..2147479551", a),
                        -1;
+            break;
+        case OPT_VM_KERNEL: cfg->vm_kernel = a; break;
+        case OPT_VM_INITRD: cfg->vm_initrd = a; break;
+        case OPT_VM_MEMORY: {
+            long long b;
+            if (omni_size_parse(a, &b) < 0 || b < WK_VM_MEMORY_MIN || b > WK_VM_MEMORY_MAX)
+                return die_usage("--vm-memory \"%s\" is not a size in 128M..64G", a), -1;
+            cfg->vm_memory = b;
+            break;
+        }
+        case OPT_VM_CPUS:
+            if (parse_long(a, 1, 64, &v) < 0)
+                return die_usage("--vm-cpus \"%s\" is not a number in 1..64", a), -1;
+            cfg->vm_cpus = (int)v;
+            break;
+        case OPT_VM_ACCEL:
+            if (microvm_accel_parse(a, &cfg->vm_accel) < 0)
+                return die_usage("--vm-accel \"%s\" is not auto, kvm or tcg", a), -1;
+            break;
+        case OPT_VM_SNAPSHOT:
+            if (strcmp(a, "on") && strcmp(a, "off"))
+                return die_usage("--vm-snapshot \"%s\" is not on or off", a), -1;
+            cfg->vm_snapshot = strcmp(a, "on") == 0;
             break;
         case OPT_SECRET_URL_ALLOW:
             if (strncmp(a, "http://", 7) != 0 && strncmp(a, "https://", 8) != 0)
@@ -853,6 +895,8 @@ int main(int argc, char **argv)
     }
 
 out:
+    if (strcmp(mode, "serve-item") != 0)
+        microvm_host_cleanup(&cfg); /* (a child's template is its poller's) */
     cg_root_close(cfg.cg_root);
     omni_key_free(env_key);
     if (secret) {

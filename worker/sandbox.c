@@ -3,6 +3,7 @@
  * start (see sandbox.h).
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@
 
 const char *sandbox_kind_name(enum sandbox_kind k)
 {
-    return k == SANDBOX_BWRAP ? "bwrap" : "none";
+    return k == SANDBOX_BWRAP ? "bwrap" : k == SANDBOX_MICROVM ? "microvm" : "none";
 }
 
 int sandbox_kind_parse(const char *s, enum sandbox_kind *out)
@@ -30,6 +31,8 @@ int sandbox_kind_parse(const char *s, enum sandbox_kind *out)
         *out = SANDBOX_NONE;
     else if (strcmp(s, "bwrap") == 0)
         *out = SANDBOX_BWRAP;
+    else if (strcmp(s, "microvm") == 0)
+        *out = SANDBOX_MICROVM;
     else
         return -1;
     return 0;
@@ -168,6 +171,132 @@ static void add_parents(struct argv_b *b, const char *top, const char *dir)
     }
 }
 
+static char **argv_finish(struct argv_b *b, struct omni_err *err)
+{
+    if (b->failed) {
+        int e = b->failed;
+        sandbox_argv_free(b->v);
+        omni_err_set(err, OMNI_E_IO, "sandbox: cannot build the command line: %s", strerror(e));
+        return NULL;
+    }
+    b->v[b->n] = NULL;
+    return b->v;
+}
+
+/* A QEMU option value: a comma is written twice. */
+static void qemu_escape(const char *in, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (; *in && o + 3 < outlen; in++) {
+        if (*in == ',')
+            out[o++] = ',';
+        out[o++] = *in;
+    }
+    out[o] = '\0';
+}
+
+/* One 9p share: host path dir under tag, read-only or not. */
+static void add_share(struct argv_b *b, const char *tag, const char *dir, int ro)
+{
+    char esc[PATH_MAX * 2], arg[PATH_MAX * 2 + 128];
+    qemu_escape(dir, esc, sizeof(esc));
+    snprintf(arg, sizeof(arg), "local,id=%s,path=%s,security_model=none%s", tag, esc,
+             ro ? ",readonly=on" : "");
+    add2(b, "-fsdev", arg);
+    snprintf(arg, sizeof(arg), "virtio-9p-device,fsdev=%s,mount_tag=%s", tag, tag);
+    add2(b, "-device", arg);
+}
+
+/*
+ * microvm: the jail QEMU runs in, then QEMU's own command line. Every device
+ * is given in a fixed order: a saved template restores only into the same
+ * machine (the share paths may differ, their tags and order may not).
+ */
+static void add_vm(struct argv_b *b, const struct sandbox_spec *s)
+{
+    const struct sandbox_vm *vm = s->vm;
+    char arg[PATH_MAX * 2 + 256], esc[2][PATH_MAX * 2];
+
+    add_minimal_system(b);
+    add2(b, "--proc", "/proc");
+    add2(b, "--dev", "/dev");
+    if (vm->kvm)
+        add3(b, "--dev-bind", "/dev/kvm", "/dev/kvm");
+    add2(b, "--perms", "1777");
+    addnum(b, "--size", 16LL * 1024 * 1024);
+    add2(b, "--tmpfs", "/tmp");
+    add3(b, "--ro-bind", vm->kernel, vm->kernel);
+    add3(b, "--ro-bind", vm->initrd, vm->initrd);
+    add_parents(b, path_under(s->session_dir, "/tmp") ? "/tmp" : "/", s->session_dir);
+    add3(b, "--bind", s->session_dir, s->session_dir);
+    for (size_t i = 0; s->allowed_roots && s->allowed_roots[i]; i++)
+        add3(b, "--bind", s->allowed_roots[i], s->allowed_roots[i]);
+    for (size_t i = 0; s->readonly_roots && s->readonly_roots[i]; i++)
+        add3(b, "--ro-bind", s->readonly_roots[i], s->readonly_roots[i]);
+    add2(b, "--chdir", "/");
+
+    add(b, vm->qemu);
+    add2(b, "-M", SANDBOX_VM_MACHINE);
+    if (vm->kvm) {
+        add2(b, "-accel", "kvm");
+        add2(b, "-cpu", "host");
+    } else {
+        add2(b, "-accel", SANDBOX_VM_TCG);
+        add2(b, "-cpu", SANDBOX_VM_TCG_CPU);
+    }
+    snprintf(arg, sizeof(arg), "%ldM", vm->mem_mib);
+    add2(b, "-m", arg);
+    addnum(b, "-smp", vm->vcpus > 0 ? vm->vcpus : 1);
+    add(b, "-nodefaults");
+    add(b, "-no-user-config");
+    add2(b, "-display", "none");
+    add(b, "-no-reboot");
+    qemu_escape(vm->kernel, esc[0], sizeof(esc[0]));
+    qemu_escape(vm->initrd, esc[1], sizeof(esc[1]));
+    add2(b, "-kernel", esc[0]);
+    add2(b, "-initrd", esc[1]);
+    snprintf(arg, sizeof(arg), "%s tsc_early_khz=%ld", SANDBOX_VM_CMDLINE,
+             vm->tsc_khz > 0 ? vm->tsc_khz : 2000000L);
+    add2(b, "-append", arg);
+    if (vm->console) {
+        add2(b, "-chardev", "file,id=con,path=/proc/self/fd/2,append=on");
+        add2(b, "-serial", "chardev:con");
+    } else {
+        add2(b, "-serial", "null");
+    }
+    add2(b, "-device", "virtio-serial-device");
+    add2(b, "-chardev", "socket,id=exec,fd=0");
+    add2(b, "-device", "virtserialport,chardev=exec,name=" SANDBOX_VM_PORT);
+    add_share(b, "usr", "/usr", 1);
+    add_share(b, "work", s->session_dir, 0);
+    for (size_t i = 0; s->allowed_roots && s->allowed_roots[i]; i++) {
+        snprintf(arg, sizeof(arg), "rw%zu", i);
+        add_share(b, arg, s->allowed_roots[i], 0);
+    }
+    for (size_t i = 0; s->readonly_roots && s->readonly_roots[i]; i++) {
+        snprintf(arg, sizeof(arg), "ro%zu", i);
+        add_share(b, arg, s->readonly_roots[i], 1);
+    }
+    add2(b, "-device", "virtio-rng-device");
+    add2(b, "-nic", "none");
+    /* QEMU's own seccomp filter: no process spawning, no obsolete calls, no
+     * scheduler or resource changes; the uid change itself (-runas) needs
+     * the set*id calls, after which nothing can be elevated again */
+    add2(b, "-sandbox", s->switch_uid ? "on,obsolete=deny,spawn=deny,resourcecontrol=deny"
+                                      : "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+                                        "resourcecontrol=deny");
+    if (s->switch_uid) {
+        snprintf(arg, sizeof(arg), "%ld:%ld", (long)s->uid, (long)s->gid);
+        add2(b, "-runas", arg);
+    }
+    if (vm->state_fd >= 0)
+        add2(b, "-incoming", "fd:4");
+    if (vm->qmp_fd >= 0) {
+        add2(b, "-chardev", "socket,id=qmp,fd=5");
+        add2(b, "-mon", "chardev=qmp,mode=control");
+    }
+}
+
 char **sandbox_argv(const struct sandbox_spec *s, struct omni_err *err)
 {
     struct argv_b b = {calloc(SANDBOX_ARGV_MAX, sizeof(char *)), 0, 0};
@@ -191,13 +320,18 @@ char **sandbox_argv(const struct sandbox_spec *s, struct omni_err *err)
     add(&b, "--unshare-ipc");
     add(&b, "--unshare-uts");
     add(&b, "--unshare-cgroup-try");
-    if (s->kind == SANDBOX_BWRAP)
+    if (s->kind != SANDBOX_NONE)
         add(&b, "--unshare-net");
     if (s->switch_uid) {
-        /* privileged bubblewrap: omni-exec drops to the session's uid itself */
+        /* privileged bubblewrap: omni-exec drops to the session's uid itself
+         * (microvm: QEMU does, with -runas, after it has opened the session's
+         * directory and the accelerator, before the guest runs; the uid
+         * change takes every capability away) */
         add2(&b, "--cap-drop", "ALL");
         add2(&b, "--cap-add", "CAP_SETUID");
         add2(&b, "--cap-add", "CAP_SETGID");
+        if (s->kind == SANDBOX_MICROVM)
+            add2(&b, "--cap-add", "CAP_DAC_OVERRIDE");
     } else {
         add(&b, "--unshare-user");
         add(&b, "--disable-userns");
@@ -205,6 +339,13 @@ char **sandbox_argv(const struct sandbox_spec *s, struct omni_err *err)
     }
     add2(&b, "--hostname", SANDBOX_HOSTNAME);
 
+    if (s->kind == SANDBOX_MICROVM) {
+        if (!s->vm || !s->vm->qemu || !s->vm->kernel || !s->vm->initrd)
+            b.failed = EINVAL;
+        else
+            add_vm(&b, s);
+        return argv_finish(&b, err);
+    }
     if (s->kind == SANDBOX_BWRAP)
         add_minimal_system(&b);
     else
@@ -274,14 +415,7 @@ char **sandbox_argv(const struct sandbox_spec *s, struct omni_err *err)
     }
     if (s->probe)
         add(&b, "--probe");
-    if (b.failed) {
-        int e = b.failed;
-        sandbox_argv_free(b.v);
-        omni_err_set(err, OMNI_E_IO, "sandbox: cannot build the command line: %s", strerror(e));
-        return NULL;
-    }
-    b.v[b.n] = NULL;
-    return b.v;
+    return argv_finish(&b, err);
 }
 
 void sandbox_argv_free(char **argv)
@@ -293,7 +427,7 @@ void sandbox_argv_free(char **argv)
 
 /* In the child: only async-signal-safe calls until exec. */
 static void sandbox_child(const char *path, char *const argv[], char *const env[], int chan,
-                          const int *cg, int ncg, int errfd)
+                          const int *cg, int ncg, int errfd, const int vmfds[3])
 {
     int e;
     for (int i = 0; i < ncg; i++)
@@ -307,12 +441,17 @@ static void sandbox_child(const char *path, char *const argv[], char *const env[
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         goto fail;
-    if (dup2(chan, 0) < 0 || dup2(chan, 1) < 0)
+    /* vmfds: /dev/null for QEMU's standard output, the saved state, QMP */
+    if (dup2(chan, 0) < 0 || dup2(vmfds[0] >= 0 ? vmfds[0] : chan, 1) < 0)
         goto fail;
     if (errfd != 3 && dup2(errfd, 3) < 0)
         goto fail;
     fcntl(3, F_SETFD, FD_CLOEXEC);
-    close_range(4, ~0U, 0);
+    if ((vmfds[1] >= 0 && dup2(vmfds[1], 4) < 0) || (vmfds[2] >= 0 && dup2(vmfds[2], 5) < 0))
+        goto fail;
+    if (vmfds[1] < 0 && vmfds[2] >= 0)
+        close(4);
+    close_range(vmfds[2] >= 0 ? 6 : vmfds[1] >= 0 ? 5 : 4, ~0U, 0);
     /* the socket is non-blocking for the runner; the executor sets its own mode */
     execve(path, argv, env);
 fail:
@@ -352,10 +491,25 @@ pid_t sandbox_spawn(const struct sandbox_spec *spec, int chan_fd, char *const en
         errno = e;
         return -1;
     }
+    /* microvm: descriptors clear of 0..5 for the child to move */
+    int vmfds[3] = {-1, -1, -1};
+    if (spec->kind == SANDBOX_MICROVM && spec->vm) {
+        int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        vmfds[0] = nul >= 0 ? fcntl(nul, F_DUPFD_CLOEXEC, 10) : -1;
+        if (nul >= 0)
+            close(nul);
+        if (spec->vm->state_fd >= 0)
+            vmfds[1] = fcntl(spec->vm->state_fd, F_DUPFD_CLOEXEC, 10);
+        if (spec->vm->qmp_fd >= 0)
+            vmfds[2] = fcntl(spec->vm->qmp_fd, F_DUPFD_CLOEXEC, 10);
+    }
     pid = fork();
     if (pid == 0)
-        sandbox_child(argv[0], argv, env, hi_chan, cg_fds, n_cg_fds, hi_err);
+        sandbox_child(argv[0], argv, env, hi_chan, cg_fds, n_cg_fds, hi_err, vmfds);
     int fork_errno = errno;
+    for (int i = 0; i < 3; i++)
+        if (vmfds[i] >= 0)
+            close(vmfds[i]);
     close(hi_chan);
     close(hi_err);
     close(ep[1]);

@@ -36,11 +36,45 @@
 
 #include "err.h"
 
-enum sandbox_kind { SANDBOX_NONE = 0, SANDBOX_BWRAP };
+enum sandbox_kind { SANDBOX_NONE = 0, SANDBOX_BWRAP, SANDBOX_MICROVM };
+
+/*
+ * microvm: the executor runs as the guest agent of a QEMU microVM with its
+ * own kernel (microvm.h builds the guest and its snapshot). QEMU itself runs
+ * in the bwrap backend's jail (no network, a minimal read-only system, the
+ * session's directory only), as the session's uid (-runas) under QEMU's own
+ * seccomp sandbox. The guest has no network device; its only links to the
+ * host are the executor's virtio-serial port, the host's /usr read-only and
+ * the session's directory (virtio-9p), and an entropy source.
+ */
+struct sandbox_vm {
+    const char *qemu;         /* qemu-system-x86_64, absolute */
+    const char *kernel;       /* bzImage, absolute */
+    const char *initrd;       /* the guest's initramfs, absolute */
+    long mem_mib;
+    int vcpus;
+    long tsc_khz;             /* the host's TSC rate (kHz), told to the guest */
+    int kvm;                  /* 1: -accel kvm -cpu host; 0: TCG */
+    int console;              /* the guest's console to our stderr (debugging) */
+    int state_fd;             /* >= 0: restore this saved VM (-incoming) */
+    int qmp_fd;               /* >= 0: a QMP channel (template builds) */
+};
 
 #define SANDBOX_BWRAP_PATHS "/usr/bin/bwrap:/bin/bwrap:/usr/local/bin/bwrap"
 #define SANDBOX_HOSTNAME "omni-sandbox"
 #define SANDBOX_ARGV_MAX 512
+
+/* the microVM: machine, TCG settings, kernel command line, the agent's port */
+#define SANDBOX_VM_MACHINE "microvm,x-option-roms=off,rtc=on"
+#define SANDBOX_VM_TCG "tcg,tb-size=64"
+#define SANDBOX_VM_TCG_CPU "max"
+/* + tsc_early_khz: under TCG the guest reads the host's TSC and microvm gives
+ * it nothing to calibrate that against (no HPET, no PM timer, and the PIT
+ * calibration mostly fails): without the rate the kernel may hang early.
+ * tsc=reliable keeps the watchdog from dropping the TSC; cryptomgr.notests
+ * skips the crypto self-tests (0.4 s emulated). */
+#define SANDBOX_VM_CMDLINE "console=ttyS0 quiet panic=-1 reboot=t tsc=reliable cryptomgr.notests"
+#define SANDBOX_VM_PORT "omni.exec"
 
 struct sandbox_spec {
     enum sandbox_kind kind;
@@ -56,12 +90,14 @@ struct sandbox_spec {
     uid_t uid;
     gid_t gid;
     long long tmp_bytes;                  /* size of /tmp, /var/tmp, /dev/shm (0 = 64 MiB) */
+    long pids_max;                        /* microvm: the guest's process limit for the tools */
     long bash_default_timeout_ms, bash_max_timeout_ms, tool_timeout_ms;
     size_t max_file_bytes;
     int probe;                            /* omni-exec --probe: start, change uid, exit 0 */
+    const struct sandbox_vm *vm;          /* microvm only */
 };
 
-/* "none" / "bwrap" and back. */
+/* "none" / "bwrap" / "microvm" and back. */
 const char *sandbox_kind_name(enum sandbox_kind k);
 int sandbox_kind_parse(const char *s, enum sandbox_kind *out);
 
@@ -77,8 +113,9 @@ void sandbox_argv_free(char **argv);
 
 /*
  * Fork and exec the sandbox. In the child, before exec: join the cgroup
- * (write "0" to each of cg_fds), make chan_fd standard input and output,
- * keep stderr, close every other descriptor, ask for SIGKILL when the
+ * (write "0" to each of cg_fds), make chan_fd standard input and output
+ * (microvm: standard input, QEMU's chardev; output to /dev/null; the saved
+ * state on descriptor 4 and QMP on 5 when given), keep stderr, close every other descriptor, ask for SIGKILL when the
  * calling thread dies. env is the executor's whole environment (bubblewrap
  * passes it on). Returns the pid of bubblewrap, or -1 with err (errno kept).
  */

@@ -88,6 +88,9 @@
 #define WK_LIMIT_SIZE_MIN (1024LL * 1024)
 #define WK_WORK_STDIN_MAX (1024u * 1024) /* run --work-stdin: the work item JSON */
 #define WK_LIMIT_PIDS_MIN 8L
+#define WK_VM_MEMORY_DEFAULT (512LL << 20)
+#define WK_VM_MEMORY_MIN (128LL << 20)
+#define WK_VM_MEMORY_MAX (64LL << 30)
 #define WK_MASKED_MAX 8               /* credential files hidden from sandboxes */
 
 /* How a session run / item ended (protocol.md §9.7). */
@@ -151,6 +154,16 @@ struct wk_config {
     const char *exec_bin;          /* omni-exec, found at start */
     struct cg_root *cg_root;       /* NULL: no cgroup limits on this host */
     const char *masked[WK_MASKED_MAX + 1]; /* credential files hidden from sandboxes */
+    /* --sandbox microvm (microvm.c) */
+    const char *vm_qemu, *vm_kernel, *vm_initrd; /* found or given; absolute after set-up */
+    long long vm_memory;           /* guest RAM */
+    int vm_cpus;
+    long vm_tsc_khz;               /* the host's TSC rate, for the guest */
+    int vm_accel;                  /* enum microvm_accel: what was asked */
+    int vm_kvm;                    /* what set-up chose */
+    int vm_snapshot;               /* restore sessions from a template */
+    int vm_console;                /* the guest's console to stderr (--log-level debug) */
+    const char *vm_template;       /* the saved template, or NULL: cold boots */
     /* the argv tail (options) that children re-parse: never holds a secret */
     int child_argc;
     char **child_argv;

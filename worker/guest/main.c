@@ -8,6 +8,7 @@
  *             [--pass-env NAME]... [--bash-timeout MS] [--bash-max-timeout MS]
  *             [--tool-timeout MS] [--max-file-bytes N] [--channel-fd FD]
  *             [--uid UID --gid GID] [--probe]
+ *   omni-exec --guest
  *
  * With --uid/--gid (the sandbox was started by root, keeping only
  * CAP_SETUID/CAP_SETGID), it first becomes that user, with no supplementary
@@ -16,7 +17,8 @@
  * right there (the worker's start-up check of its sandbox).
  *
  * The channel is standard input and output (one socket) unless --channel-fd
- * names another descriptor. The worker starts this program; it is not meant
+ * names another descriptor. --guest: the agent of a microVM (vm.h), which
+ * takes all of the above from the host's set-up on its virtio-serial port. The worker starts this program; it is not meant
  * to be run by hand. Exit codes: 0 when the channel ends, 2 for bad options,
  * 1 when the toolset cannot start or the channel breaks.
  */
@@ -39,6 +41,7 @@
 #include "../exec_proto.h"
 #include "harden.h"
 #include "../toolset.h"
+#include "vm.h"
 #include "log.h"
 
 #define EXEC_LIST_MAX 64
@@ -198,6 +201,7 @@ int main(int argc, char **argv)
         {"uid", required_argument, NULL, 'u'},
         {"gid", required_argument, NULL, 'g'},
         {"probe", no_argument, NULL, 'p'},
+        {"guest", no_argument, NULL, 'G'},
         {NULL, 0, NULL, 0},
     };
     const char *allowed[EXEC_LIST_MAX + 1] = {NULL}, *readonly[EXEC_LIST_MAX + 1] = {NULL};
@@ -206,7 +210,8 @@ int main(int argc, char **argv)
     struct omni_err err = OMNI_ERR_INIT;
     struct agent a;
     long v, chan = -1, uid = -1, gid = -1;
-    int probe = 0;
+    int probe = 0, guest = 0;
+    struct guest_conf gc = {0};
     int c;
 
     /* Tools run as our uid: they must not ptrace us or open our descriptors. */
@@ -218,6 +223,7 @@ int main(int argc, char **argv)
         switch (c) {
         case 'w': to.workdir = optarg; break;
         case 'p': probe = 1; break;
+        case 'G': guest = 1; break;
         case 'a':
         case 'r':
         case 'e':
@@ -256,6 +262,32 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (guest) {
+        char why[256];
+        int fd = optind < argc || to.workdir ? -1 : guest_open_port(why, sizeof(why));
+        if (optind < argc || to.workdir) {
+            fprintf(stderr, "omni-exec: --guest takes no other option\n");
+            return 2;
+        }
+        if (fd < 0 || guest_setup(fd, &gc, why, sizeof(why)) < 0) {
+            fprintf(stderr, "omni-exec: %s\n", why);
+            if (fd >= 0) {
+                cJSON *f = cJSON_CreateObject();
+                cJSON_AddStringToObject(f, "op", "failed");
+                cJSON_AddStringToObject(f, "error", why);
+                char *t = cJSON_PrintUnformatted(f);
+                if (t)
+                    xp_write(fd, t, strlen(t), EXEC_WRITE_TIMEOUT_MS);
+                free(t);
+                cJSON_Delete(f);
+            }
+            return 1;
+        }
+        to = gc.to;
+        uid = gc.uid;
+        gid = gc.gid;
+        chan = fd;
+    }
     if (!to.workdir || optind < argc) {
         fprintf(stderr, "omni-exec: usage: omni-exec --workdir DIR [options]\n");
         return 2;
@@ -280,9 +312,11 @@ int main(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
-    to.allowed_roots = allowed[0] ? allowed : NULL;
-    to.readonly_roots = readonly[0] ? readonly : NULL;
-    to.pass_env = pass_env;
+    if (!guest) {
+        to.allowed_roots = allowed[0] ? allowed : NULL;
+        to.readonly_roots = readonly[0] ? readonly : NULL;
+        to.pass_env = pass_env;
+    }
 
     memset(&a, 0, sizeof(a));
     pthread_condattr_t ca;
@@ -376,5 +410,6 @@ int main(int argc, char **argv)
     /* The shell and everything it left: toolset_free kills them (and the
      * sandbox's PID namespace ends with us in any case). */
     toolset_free(ts);
+    guest_conf_release(&gc);
     return exit_code;
 }
