@@ -6,6 +6,7 @@
 
 #include "cgroup.h"
 #include "child.h"
+#include "egress.h"
 #include "executor.h"
 #include "log.h"
 #include "microvm.h"
@@ -27,6 +28,7 @@
 
 #define CONFINE_LOCK_WAIT_MS 10000L /* for a session another runner here still holds */
 #define CONFINE_LOCK_POLL_MS 50L
+#define CONFINE_EGRESS_ROOT "/run/omni-egress" /* root: the sessions' proxy directories */
 
 /* 1 when dir is a tmpfs mounted on its own (not the parent's file system). */
 static int is_own_tmpfs(const char *dir)
@@ -184,6 +186,37 @@ int confine_open(const struct wk_config *cfg, const char *session_id, struct con
     return 0;
 }
 
+/* The session's egress proxy (nginx, egress.h), and the guest's hosts file. */
+static int confine_egress(const struct wk_config *cfg, const char *session_id, struct confine *c,
+                          char *hosts, size_t hostslen, struct omni_err *err)
+{
+    char run[PATH_MAX];
+    struct egress_spec es;
+    memset(&es, 0, sizeof(es));
+    /* root: a directory the proxy's uid can reach (the workdir is 0700) */
+    if (cfg->switch_uid) {
+        if (mkdir(CONFINE_EGRESS_ROOT, 0711) < 0 && errno != EEXIST)
+            return omni_err_set(err, OMNI_E_IO, "cannot create %s: %s", CONFINE_EGRESS_ROOT,
+                                strerror(errno));
+        snprintf(run, sizeof(run), "%s/%ld-%s", CONFINE_EGRESS_ROOT, (long)getpid(), session_id);
+    } else {
+        snprintf(run, sizeof(run), "%s/.egress-%s", cfg->workdir, session_id);
+    }
+    es.names = cfg->egress_names;
+    es.run_dir = run;
+    es.resolver = cfg->egress_resolver;
+    es.client_uid = c->switch_uid ? c->uid : getuid();
+    es.client_gid = c->switch_uid ? c->gid : getgid();
+    es.proxy_uid = (uid_t)cfg->egress_uid;
+    es.proxy_gid = (gid_t)cfg->egress_uid;
+    es.upstream_tls_port = cfg->egress_tls_port;
+    es.upstream_http_port = cfg->egress_http_port;
+    if (egress_hosts_file(&es, SANDBOX_VM_PROXY_IP, hosts, hostslen) < 0)
+        return omni_err_set(err, OMNI_E_CONFIG, "the egress allow-list makes no hosts file");
+    c->eg = egress_start(&es, err);
+    return c->eg ? 0 : -1;
+}
+
 int confine_start(const struct wk_config *cfg, const char *session_id, struct confine *c,
                   struct omni_err *err)
 {
@@ -206,9 +239,17 @@ int confine_start(const struct wk_config *cfg, const char *session_id, struct co
     o.spec.gid = c->gid;
     o.spec.tmp_bytes = cfg->limit_tmp;
     o.spec.pids_max = cfg->limit_pids;
-    struct sandbox_vm vm = {cfg->vm_qemu,    cfg->vm_kernel,  cfg->vm_initrd,
-                            (long)(cfg->vm_memory >> 20), cfg->vm_cpus, cfg->vm_tsc_khz,
-                            cfg->vm_kvm,     cfg->vm_console, -1, -1};
+    struct sandbox_vm vm = {.qemu = cfg->vm_qemu,
+                            .kernel = cfg->vm_kernel,
+                            .initrd = cfg->vm_initrd,
+                            .mem_mib = (long)(cfg->vm_memory >> 20),
+                            .vcpus = cfg->vm_cpus,
+                            .tsc_khz = cfg->vm_tsc_khz,
+                            .kvm = cfg->vm_kvm,
+                            .console = cfg->vm_console,
+                            .nic = cfg->egress_names[0] != NULL,
+                            .state_fd = -1,
+                            .qmp_fd = -1};
     if (cfg->sandbox == SANDBOX_MICROVM) {
         o.spec.vm = &vm; /* copied by the executor */
         o.vm_template = cfg->vm_template;
@@ -217,6 +258,11 @@ int confine_start(const struct wk_config *cfg, const char *session_id, struct co
     o.spec.bash_max_timeout_ms = cfg->bash_max_timeout_ms;
     o.spec.tool_timeout_ms = cfg->tool_timeout_ms;
     o.spec.max_file_bytes = cfg->max_file_bytes;
+    char hosts[8192];
+    if (cfg->egress_names[0] && confine_egress(cfg, session_id, c, hosts, sizeof(hosts), err) < 0)
+        return -1;
+    o.spec.egress = c->eg;
+    o.spec.egress_hosts = c->eg ? hosts : NULL;
     o.env = c->env;
     o.cg = c->cg;
     o.limits.pids_max = cfg->limit_pids;
@@ -231,6 +277,8 @@ void confine_close(struct confine *c, int keep_dir)
 {
     executor_free(c->ex);
     c->ex = NULL;
+    egress_stop(c->eg); /* after the sandbox: nothing uses the proxy now */
+    c->eg = NULL;
     /* Every process of the session, whatever it did to escape its group. */
     cg_destroy(c->cg);
     c->cg = NULL;
@@ -363,6 +411,11 @@ int confine_host_setup(struct wk_config *cfg, const char *key_file, const char *
     mask_add(cfg, &nmask, getenv("CREDENTIALS_DIRECTORY"));
     cfg->switch_uid = geteuid() == 0;
 
+    if (cfg->egress_names[0] && (cfg->sandbox == SANDBOX_NONE ||
+                                 (cfg->sandbox == SANDBOX_BWRAP && !cfg->switch_uid)))
+        return omni_err_set(err, OMNI_E_CONFIG,
+                            "--egress-allow needs --sandbox microvm, or --sandbox bwrap with the "
+                            "worker running as root (--sandbox none shares the host's network)");
     cfg->cg_root = cg_root_open(NULL, NULL, missing, sizeof(missing), err);
     omni_err_clear(err);
     if (cfg->sandbox == SANDBOX_MICROVM && microvm_host_setup(cfg, announce, err) < 0)

@@ -39,6 +39,7 @@ struct confine {
     struct cg *cg;
     char **env;                /* the executor's environment */
     struct executor *ex;
+    struct egress *eg;         /* the session's egress proxy, or NULL */
 };
 
 /* 0; -1 with err; -2 when another runner on this host still holds the

@@ -19,6 +19,7 @@
 #include "confine.h"
 #include "creds.h"
 #include "log.h"
+#include "egress.h"
 #include "microvm.h"
 #include "sandbox.h"
 #include "size.h"
@@ -100,6 +101,11 @@ static const char usage_text[] =
     "  --vm-cpus N                  microvm: virtual CPUs (default 1)\n"
     "  --vm-accel auto|kvm|tcg      microvm: accelerator (auto: KVM if a test boot works)\n"
     "  --vm-snapshot on|off         microvm: restore sessions from a saved VM (default on)\n"
+    "  --egress-allow NAME          bwrap/microvm: tools may reach NAME (or *.DOMAIN) over\n"
+    "                               HTTPS/HTTP through a proxy, and nothing else (repeatable)\n"
+    "  --egress-resolver IP[:PORT]  the proxy's DNS server (default: /etc/resolv.conf's)\n"
+    "  --egress-user UID            root: the proxy's uid (default 65534, nobody)\n"
+    "  --egress-ports TLS:HTTP      the upstream ports (default 443:80)\n"
     "logging:\n"
     "  --log-format text|json       (default text)\n"
     "  --log-level debug|info|warn|error (default info)\n"
@@ -116,6 +122,7 @@ enum {
     OPT_API_SOCKET, OPT_SANDBOX, OPT_LIMIT_MEMORY, OPT_LIMIT_PIDS, OPT_LIMIT_CPU,
     OPT_LIMIT_TMP, OPT_LIMIT_WORKDIR, OPT_UID_BASE, OPT_SECRET_URL_ALLOW, OPT_WORK_STDIN,
     OPT_VM_KERNEL, OPT_VM_INITRD, OPT_VM_MEMORY, OPT_VM_CPUS, OPT_VM_ACCEL, OPT_VM_SNAPSHOT,
+    OPT_EGRESS_ALLOW, OPT_EGRESS_RESOLVER, OPT_EGRESS_USER, OPT_EGRESS_PORTS,
 };
 
 static const struct option long_opts[] = {
@@ -165,6 +172,10 @@ static const struct option long_opts[] = {
     {"vm-cpus", required_argument, NULL, OPT_VM_CPUS},
     {"vm-accel", required_argument, NULL, OPT_VM_ACCEL},
     {"vm-snapshot", required_argument, NULL, OPT_VM_SNAPSHOT},
+    {"egress-allow", required_argument, NULL, OPT_EGRESS_ALLOW},
+    {"egress-resolver", required_argument, NULL, OPT_EGRESS_RESOLVER},
+    {"egress-user", required_argument, NULL, OPT_EGRESS_USER},
+    {"egress-ports", required_argument, NULL, OPT_EGRESS_PORTS},
     {"secret-base-url-allow", required_argument, NULL, OPT_SECRET_URL_ALLOW},
     {"work-stdin", no_argument, NULL, OPT_WORK_STDIN},
     {NULL, 0, NULL, 0},
@@ -247,6 +258,7 @@ void wk_config_defaults(struct wk_config *cfg)
     cfg->vm_cpus = 1;
     cfg->vm_accel = MICROVM_AUTO;
     cfg->vm_snapshot = 1;
+    cfg->egress_uid = 65534;
 }
 
 struct omni_client *wk_client_new(const struct wk_config *cfg, const char *base_url,
@@ -646,6 +658,34 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
                 return die_usage("--vm-snapshot \"%s\" is not on or off", a), -1;
             cfg->vm_snapshot = strcmp(a, "on") == 0;
             break;
+        case OPT_EGRESS_ALLOW:
+            if (!egress_name_valid(a))
+                return die_usage("--egress-allow \"%s\" is not a host name (or *.domain)", a),
+                       -1;
+            if (list_add(cfg->egress_names, a) < 0)
+                return die_usage("too many --egress-allow options (max 64)%s", ""), -1;
+            break;
+        case OPT_EGRESS_RESOLVER: {
+            char canon[128];
+            if (egress_resolver_parse(a, canon, sizeof(canon)) < 0)
+                return die_usage("--egress-resolver \"%s\" is not IP[:PORT]", a), -1;
+            cfg->egress_resolver = a;
+            break;
+        }
+        case OPT_EGRESS_USER:
+            if (parse_long(a, 1, 2147483646L, &cfg->egress_uid) < 0)
+                return die_usage("--egress-user \"%s\" is not a uid other than 0", a), -1;
+            break;
+        case OPT_EGRESS_PORTS: {
+            long t, h;
+            char tb[16], hb[16];
+            if (sscanf(a, "%15[0-9]:%15[0-9]", tb, hb) != 2 || parse_long(tb, 1, 65535, &t) < 0 ||
+                parse_long(hb, 1, 65535, &h) < 0)
+                return die_usage("--egress-ports \"%s\" is not TLS:HTTP (e.g. 443:80)", a), -1;
+            cfg->egress_tls_port = (int)t;
+            cfg->egress_http_port = (int)h;
+            break;
+        }
         case OPT_SECRET_URL_ALLOW:
             if (strncmp(a, "http://", 7) != 0 && strncmp(a, "https://", 8) != 0)
                 return die_usage("--secret-base-url-allow \"%s\" is not an http(s) URL", a), -1;

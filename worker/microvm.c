@@ -76,6 +76,8 @@ char *microvm_setup_frame(const struct sandbox_spec *s, char *const env[])
     cJSON_AddStringToObject(m, "seed", hex);
     explicit_bzero(hex, sizeof(hex));
     cJSON_AddStringToObject(m, "hostname", SANDBOX_HOSTNAME);
+    if (s->egress_hosts)
+        cJSON_AddStringToObject(m, "egress_hosts", s->egress_hosts);
     cJSON_AddNumberToObject(m, "tmp_bytes", (double)s->tmp_bytes);
     cJSON_AddNumberToObject(m, "pids_max", (double)s->pids_max);
     a = cJSON_AddArrayToObject(m, "shares");
@@ -329,8 +331,17 @@ static int vm_trial(const struct wk_config *cfg, const char *dir, int kvm, long 
                     int state_fd, long *boot_ms, char *why, size_t whylen)
 {
     int ch[2] = {-1, -1}, qmp[2] = {-1, -1}, rc = -1;
-    struct sandbox_vm vm = {qemu_path,   kernel_path, initrd_path, (long)(cfg->vm_memory >> 20),
-                            cfg->vm_cpus, cfg->vm_tsc_khz, kvm, cfg->vm_console, -1, -1};
+    struct sandbox_vm vm = {.qemu = qemu_path,
+                            .kernel = kernel_path,
+                            .initrd = initrd_path,
+                            .mem_mib = (long)(cfg->vm_memory >> 20),
+                            .vcpus = cfg->vm_cpus,
+                            .tsc_khz = cfg->vm_tsc_khz,
+                            .kvm = kvm,
+                            .console = cfg->vm_console,
+                            .nic = cfg->egress_names[0] != NULL,
+                            .state_fd = -1,
+                            .qmp_fd = -1};
     struct sandbox_spec spec = {0};
     char *env[] = {(char *)"PATH=/usr/bin:/bin", NULL};
     struct omni_err err = OMNI_ERR_INIT;

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "egress.h"
 #include "sandbox.h"
 
 #define SANDBOX_TMP_DEFAULT (64LL * 1024 * 1024)
@@ -233,6 +234,11 @@ static void add_vm(struct argv_b *b, const struct sandbox_spec *s)
         add3(b, "--bind", s->allowed_roots[i], s->allowed_roots[i]);
     for (size_t i = 0; s->readonly_roots && s->readonly_roots[i]; i++)
         add3(b, "--ro-bind", s->readonly_roots[i], s->readonly_roots[i]);
+    if (s->egress) { /* (the directories to them searchable by QEMU's uid) */
+        add_parents(b, "/", egress_tls_socket(s->egress));
+        add3(b, "--ro-bind", egress_tls_socket(s->egress), egress_tls_socket(s->egress));
+        add3(b, "--ro-bind", egress_http_socket(s->egress), egress_http_socket(s->egress));
+    }
     add2(b, "--chdir", "/");
 
     add(b, vm->qemu);
@@ -278,13 +284,36 @@ static void add_vm(struct argv_b *b, const struct sandbox_spec *s)
         add_share(b, arg, s->readonly_roots[i], 1);
     }
     add2(b, "-device", "virtio-rng-device");
-    add2(b, "-nic", "none");
+    if (vm->nic) {
+        /* restrict=on: the guest reaches nothing through it but the
+         * forwards, each connection handed to the session's proxy socket
+         * (a template VM has the device and no forward) */
+        char fwd[2][PATH_MAX + 96];
+        fwd[0][0] = fwd[1][0] = '\0';
+        if (s->egress) {
+            snprintf(fwd[0], sizeof(fwd[0]),
+                     ",guestfwd=tcp:" SANDBOX_VM_PROXY_IP ":443-cmd:" EGRESS_SOCAT
+                     " STDIO UNIX-CONNECT:%s",
+                     egress_tls_socket(s->egress));
+            snprintf(fwd[1], sizeof(fwd[1]),
+                     ",guestfwd=tcp:" SANDBOX_VM_PROXY_IP ":80-cmd:" EGRESS_SOCAT
+                     " STDIO UNIX-CONNECT:%s",
+                     egress_http_socket(s->egress));
+        }
+        snprintf(arg, sizeof(arg), "user,id=n0,restrict=on,ipv6=off,net=" SANDBOX_VM_NET "%s%s",
+                 fwd[0], fwd[1]);
+        add2(b, "-netdev", arg);
+        add2(b, "-device", "virtio-net-device,netdev=n0");
+    } else {
+        add2(b, "-nic", "none");
+    }
     /* QEMU's own seccomp filter: no process spawning, no obsolete calls, no
      * scheduler or resource changes; the uid change itself (-runas) needs
      * the set*id calls, after which nothing can be elevated again */
-    add2(b, "-sandbox", s->switch_uid ? "on,obsolete=deny,spawn=deny,resourcecontrol=deny"
-                                      : "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
-                                        "resourcecontrol=deny");
+    snprintf(arg, sizeof(arg), "on,obsolete=deny,%sspawn=%s,resourcecontrol=deny",
+             s->switch_uid ? "" : "elevateprivileges=deny,",
+             s->egress ? "allow" : "deny"); /* (a forward spawns its relay) */
+    add2(b, "-sandbox", arg);
     if (s->switch_uid) {
         snprintf(arg, sizeof(arg), "%ld:%ld", (long)s->uid, (long)s->gid);
         add2(b, "-runas", arg);
@@ -388,11 +417,25 @@ char **sandbox_argv(const struct sandbox_spec *s, struct omni_err *err)
     for (size_t i = 0; s->readonly_roots && s->readonly_roots[i]; i++)
         add3(&b, "--ro-bind", s->readonly_roots[i], s->readonly_roots[i]);
     add3(&b, "--ro-bind", s->exec_bin, s->exec_bin);
+    char **eg_opts = NULL, **eg_cmd = NULL;
+    if (s->egress && s->kind == SANDBOX_BWRAP) {
+        if (egress_bwrap_argv(s->egress, s->switch_uid, s->uid, s->gid, &eg_opts, &eg_cmd, err) <
+            0) {
+            sandbox_argv_free(b.v);
+            return NULL;
+        }
+        for (size_t i = 0; eg_opts[i]; i++)
+            add(&b, eg_opts[i]);
+    }
     /* root: the directory belongs to the session's uid (mode 0700), which
      * the executor becomes only after bubblewrap is done: it changes into
      * the directory itself then */
     add2(&b, "--chdir", s->switch_uid ? "/" : s->session_dir);
 
+    for (size_t i = 0; eg_cmd && eg_cmd[i]; i++)
+        add(&b, eg_cmd[i]);
+    egress_argv_free(eg_opts);
+    egress_argv_free(eg_cmd);
     add(&b, s->exec_bin);
     add2(&b, "--workdir", s->session_dir);
     for (size_t i = 0; s->allowed_roots && s->allowed_roots[i]; i++)

@@ -56,6 +56,7 @@ struct sandbox_vm {
     long tsc_khz;             /* the host's TSC rate (kHz), told to the guest */
     int kvm;                  /* 1: -accel kvm -cpu host; 0: TCG */
     int console;              /* the guest's console to our stderr (debugging) */
+    int nic;                  /* a restricted user-mode NIC (the egress allow-list) */
     int state_fd;             /* >= 0: restore this saved VM (-incoming) */
     int qmp_fd;               /* >= 0: a QMP channel (template builds) */
 };
@@ -75,6 +76,11 @@ struct sandbox_vm {
  * skips the crypto self-tests (0.4 s emulated). */
 #define SANDBOX_VM_CMDLINE "console=ttyS0 quiet panic=-1 reboot=t tsc=reliable cryptomgr.notests"
 #define SANDBOX_VM_PORT "omni.exec"
+/* the egress allow-list in a microVM: QEMU's user-mode network, restricted
+ * (no route anywhere), with only the proxy's two ports forwarded */
+#define SANDBOX_VM_NET "10.0.2.0/24"
+#define SANDBOX_VM_GUEST_IP "10.0.2.15"
+#define SANDBOX_VM_PROXY_IP "10.0.2.100"
 
 struct sandbox_spec {
     enum sandbox_kind kind;
@@ -95,7 +101,11 @@ struct sandbox_spec {
     size_t max_file_bytes;
     int probe;                            /* omni-exec --probe: start, change uid, exit 0 */
     const struct sandbox_vm *vm;          /* microvm only */
+    const struct egress *egress;          /* the session's egress proxy (egress.h), or NULL */
+    const char *egress_hosts;             /* microvm: the guest's /etc/hosts with it */
 };
+
+struct egress;
 
 /* "none" / "bwrap" / "microvm" and back. */
 const char *sandbox_kind_name(enum sandbox_kind k);

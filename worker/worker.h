@@ -164,6 +164,11 @@ struct wk_config {
     int vm_snapshot;               /* restore sessions from a template */
     int vm_console;                /* the guest's console to stderr (--log-level debug) */
     const char *vm_template;       /* the saved template, or NULL: cold boots */
+    /* the egress allow-list (egress.h): bwrap and microvm sandboxes */
+    const char *egress_names[WK_LIST_MAX + 1];
+    const char *egress_resolver;   /* NULL: /etc/resolv.conf's first */
+    long egress_uid;               /* what the proxy runs as (root worker) */
+    int egress_tls_port, egress_http_port; /* upstream ports (0: 443, 80) */
     /* the argv tail (options) that children re-parse: never holds a secret */
     int child_argc;
     char **child_argv;

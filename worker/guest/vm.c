@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "vm.h"
 
 #define GUEST_PORT_WAIT_MS 10000
+#define GUEST_BUSYBOX "/stage1/busybox" /* the initramfs's (scripts/microvm-image) */
 #define GUEST_WRITE_TIMEOUT_MS 30000
 #define GUEST_SETUP_MAX (1024 * 1024)
 #define GUEST_9P_USR "trans=virtio,version=9p2000.L,msize=262144,cache=loose"
@@ -173,6 +175,36 @@ static int mount_9p(const char *tag, const char *dir, int ro, const char *opts, 
     return 0;
 }
 
+static int busybox(const char *const argv[])
+{
+    pid_t p = fork();
+    if (p == 0) {
+        execv(GUEST_BUSYBOX, (char *const *)argv);
+        _exit(127);
+    }
+    int st;
+    while (p > 0 && waitpid(p, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return p > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* The egress allow-list: the listed names resolve to the proxy's forward,
+ * the only address the restricted network reaches (no route, no DNS). */
+static int egress_up(const char *hosts, char *why, size_t whylen)
+{
+    static const char *const up[] = {"ip", "link", "set", "eth0", "up", NULL};
+    static const char *const addr[] = {"ip", "addr", "add", SANDBOX_VM_GUEST_IP "/24", "dev",
+                                       "eth0", NULL};
+    int fd = open("/etc/hosts", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0 || write(fd, hosts, strlen(hosts)) != (ssize_t)strlen(hosts) || close(fd) < 0 ||
+        busybox(up) < 0 || busybox(addr) < 0) {
+        snprintf(why, whylen, "cannot set the egress network up: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Apply the set-up as root. */
 static int apply(const cJSON *m, struct guest_conf *g, char *why, size_t whylen)
 {
@@ -189,6 +221,8 @@ static int apply(const cJSON *m, struct guest_conf *g, char *why, size_t whylen)
         explicit_bzero(sd->valuestring, strlen(sd->valuestring));
     if (host)
         sethostname(host, strlen(host));
+    if (str(m, "egress_hosts") && egress_up(str(m, "egress_hosts"), why, whylen) < 0)
+        return -1;
     if (mount_9p("usr", "/usr", 1, GUEST_9P_USR, why, whylen) < 0)
         return -1;
     /* the scratch space first: a share may lie below /tmp (as on the host) */
