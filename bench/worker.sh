@@ -28,6 +28,15 @@
 #       and no-op read per-call time through each sandbox (BENCH_D_CALLS).
 #       Targets: added latency (the wait) p50 <= 5 ms; per-call p50 within
 #       1.1x of the in-process worker before containment (0.24 ms here).
+#   (e) the microVM sandbox (TCG on this host): BENCH_E_SESSIONS (12) short
+#       sessions one after another restored from the template, then
+#       BENCH_E_COLD (4) booted cold (--vm-snapshot off): the VM from spawn to
+#       its agent's "ready", and the session's first tool result (its
+#       agent.tool_use to its user.tool_result); no-op read per-call time in a
+#       VM (BENCH_E_CALLS); Pss per idle VM (3 VMs holding a sleeping call);
+#       BENCH_E_CONC (20) VM sessions at once: 0 lost, 0 duplicate results.
+#       Targets: restore to ready p50 <= 1 s, cold <= 6 s, no-op read p50 <=
+#       2 ms. Needs the guest image (make microvm) and root.
 # Exit 1 when a target is missed. Keys reach curl through header files and the
 # workers through their environment, never argv.
 set -u
@@ -39,7 +48,11 @@ CALLS=${BENCH_CALLS:-1000}
 SESSIONS=${BENCH_SESSIONS:-200}
 C_SCENARIO=${BENCH_C_SCENARIO:-long-bash:20}
 C_LEASE_TTL=10
-PARTS=${BENCH_WORKER_PARTS:-abcd} # which of (a) (b) (c) (d) to run; (b) needs (a)'s workers
+PARTS=${BENCH_WORKER_PARTS:-abcde} # which of (a)..(e) to run; (b) needs (a)'s workers
+E_SESSIONS=${BENCH_E_SESSIONS:-12}
+E_COLD=${BENCH_E_COLD:-4}
+E_CALLS=${BENCH_E_CALLS:-200}
+E_CONC=${BENCH_E_CONC:-20}
 D_SESSIONS=${BENCH_D_SESSIONS:-30}
 D_CALLS=${BENCH_D_CALLS:-500}
 D_ADDED_TARGET_MS=5
@@ -469,7 +482,98 @@ bench_d() {
     verdict "added latency per session (the wait) p50 <= ${D_ADDED_TARGET_MS} ms, both sandboxes" "$ok_d"
 }
 
+# ---- (e) the microVM sandbox -------------------------------------------------------
+# first_calls FILE SID...: ms from each session's first agent.tool_use to its result
+first_calls() {
+    local out=$1 sid; shift
+    for sid in "$@"; do
+        api GET "/v1/sessions/$sid/events?limit=1000" | perl -MJSON::PP -MTime::Local=timegm -e '
+            sub ts { my ($y, $mo, $d, $h, $mi, $s, $f) = $_[0] =~ /^(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)(?:\.(\d+))?Z$/ or die;
+                     return timegm($s, $mi, $h, $d, $mo - 1, $y) + ($f ? "0.$f" : 0); }
+            local $/; my $j = decode_json(<STDIN>); my ($u, $id);
+            for my $e (@{$j->{data}}) {
+                if (!$id && $e->{type} eq "agent.tool_use") { $id = $e->{id}; $u = ts($e->{processed_at}) }
+                elsif ($id && $e->{type} eq "user.tool_result" && $e->{tool_use_id} eq $id) {
+                    printf "%d\n", (ts($e->{processed_at}) - $u) * 1e6; last }
+            }' >>"$out"
+    done
+}
+bench_e() {
+    echo
+    if [ "$(id -u)" != 0 ] || ! [ -r "$BIN/microvm/vmlinuz" ]; then
+        echo "(e) microVM: skipped (needs root and the guest image: make microvm)"
+        return
+    fi
+    local vmargs=(--sandbox microvm --vm-accel auto --vm-memory 256M --limit-memory 1G --poll-idle-ms 20-40
+                  --max-idle 100ms --log-level debug)
+    echo "(e) microVM sandbox: $E_SESSIONS sessions restored, $E_COLD cold, noop-read:$E_CALLS, $E_CONC at once"
+    local mode n sids sid ok_e=1 r50 c50 rd50
+    for mode in on off; do
+        sim_up "sime-$mode"
+        n=$E_SESSIONS; [ $mode = off ] && n=$E_COLD
+        sids=()
+        for i in $(seq 1 "$n"); do sids+=("$(new_session "$ENV_A" bash-once)"); done
+        [ $mode = on ] && sid=$(new_session "$ENV_A" "noop-read:$E_CALLS")
+        mkdir -p "$W/e-$mode"
+        start_omni "$ENV_A" "$KEY_A" "$W/e-$mode.log" "${vmargs[@]}" --vm-snapshot $mode --concurrency 1 \
+            --workdir "$W/e-$mode"
+        local pid=$WPID
+        for s in "${sids[@]}"; do wait_session "$s" 300 || { echo "bench: microvm session $s did not finish" >&2; exit 1; }; done
+        [ $mode = on ] && { wait_session "$sid" 300 || exit 1; }
+        stop_pid "$pid"
+        grep -o 'accel=[a-z]*' "$W/e-$mode.log" | head -1 | sed 's/^/  /'
+        sed -n 's/.*sandbox ready.* setup_us=\([0-9]*\).*/\1/p' "$W/e-$mode.log" >"$W/e-$mode.box"
+        : >"$W/e-$mode.first"
+        first_calls "$W/e-$mode.first" "${sids[@]}"
+        printf '  %-8s VM spawn to ready p50 %6.0f ms p99 %6.0f ms; first tool result p50 %6.0f ms p99 %6.0f ms (n=%d)\n' \
+            "$([ $mode = on ] && echo restore || echo cold)" \
+            "$(awk -v u="$(pct 50 "$W/e-$mode.box")" 'BEGIN{print u/1000}')" \
+            "$(awk -v u="$(pct 99 "$W/e-$mode.box")" 'BEGIN{print u/1000}')" \
+            "$(awk -v u="$(pct 50 "$W/e-$mode.first")" 'BEGIN{print u/1000}')" \
+            "$(awk -v u="$(pct 99 "$W/e-$mode.first")" 'BEGIN{print u/1000}')" "$n"
+        if [ $mode = on ]; then
+            r50=$(pct 50 "$W/e-$mode.box")
+            read -r _ rd50 _ _ <<<"$(call_latency "$sid")"
+            echo "  no-op read in a VM: p50 $rd50 ms (local, before containment: $D_CALL_BASE_MS ms)"
+            awk -v u="$r50" 'BEGIN { exit !(u <= 1000000) }' || ok_e=0
+            awk -v c="$rd50" 'BEGIN { exit !(c <= 2) }' || ok_e=0
+        else
+            c50=$(pct 50 "$W/e-$mode.box")
+            awk -v u="$c50" 'BEGIN { exit !(u <= 6000000) }' || ok_e=0
+        fi
+        stop_pid "$SIM_PID"
+    done
+    # Pss of idle VMs, then E_CONC at once
+    sim_up "sime-conc"
+    sids=()
+    for i in 1 2 3; do sids+=("$(api POST /v1/sessions "$(printf '{"agent":"%s","environment_id":"%s","metadata":{"sim_scenario":"cmd:1","sim_cmd_1":"sleep 12"},"initial_events":[{"type":"user.message","content":[{"type":"text","text":"go"}]}]}' "$AGENT" "$ENV_A")" | jf id)"); done
+    mkdir -p "$W/e-conc"
+    start_omni "$ENV_A" "$KEY_A" "$W/e-conc.log" "${vmargs[@]}" --concurrency "$E_CONC" --workdir "$W/e-conc"
+    local pid=$WPID t0
+    for _ in $(seq 1 600); do [ "$(pgrep -fc "[q]emu-system.*$W/e-conc/sesn")" -ge 3 ] && break; sleep 0.1; done
+    sleep 4
+    local tot=0 cnt=0 q
+    for q in $(pgrep -f "[q]emu-system.*$W/e-conc/sesn"); do tot=$((tot + $(pss "$q"))); cnt=$((cnt + 1)); done
+    [ "$cnt" -gt 0 ] && echo "  Pss per idle VM (256 MiB guest, $cnt VMs): $(mib $((tot / cnt))) MiB"
+    for s in "${sids[@]}"; do wait_session "$s" 120 || exit 1; done
+    t0=$(date +%s%N)
+    sids=()
+    for i in $(seq 1 "$E_CONC"); do sids+=("$(new_session "$ENV_A" bash-once)"); done
+    for s in "${sids[@]}"; do wait_session "$s" 600 || { echo "bench: a concurrent VM session did not finish" >&2; exit 1; }; done
+    local wall=$(( ($(date +%s%N) - t0) / 1000000 ))
+    stop_pid "$pid"
+    local rep; rep=$(report)
+    local lost dup
+    lost=$(( $(echo "$rep" | jf tool_calls_emitted) - $(echo "$rep" | jf results_received) ))
+    dup=$(echo "$rep" | jf duplicate_results)
+    echo "  $E_CONC VM sessions at once: all done in $wall ms; lost $lost, duplicate results $dup"
+    [ "$lost" = 0 ] && [ "$dup" = 0 ] || ok_e=0
+    stop_pid "$SIM_PID"
+    verdict "microVM: restore p50 <= 1 s, cold p50 <= 6 s, no-op read p50 <= 2 ms, $E_CONC at once with nothing lost" "$ok_e"
+}
+
 case $PARTS in *[ab]*) bench_ab ;; esac
 case $PARTS in *c*) bench_c ;; esac
 case $PARTS in *d*) bench_d ;; esac
+case $PARTS in *e*) bench_e ;; esac
 exit $rc

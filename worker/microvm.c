@@ -377,6 +377,7 @@ static int vm_trial(const struct wk_config *cfg, const char *dir, int kvm, long 
         snprintf(why, whylen, "%s", err.msg);
         goto out;
     }
+    fcntl(ch[0], F_SETFL, fcntl(ch[0], F_GETFL) | O_NONBLOCK); /* (the bound holds) */
     int r = xp_read(ch[0], &frame, (int)limit_ms, NULL);
     cJSON *m = r > 0 ? cJSON_ParseWithLength(frame.data, frame.len) : NULL;
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(m, "op");

@@ -135,4 +135,20 @@ wait_for 20 "[drain] the item is stopped" sess_stopped "$D"
 is "[drain] the call past the drain timeout got an error result" "$(result_err "$D" 1)" true
 ok "[drain] the template is removed" sh -c "! ls -a $WROOT/work | grep -q microvm"
 check_report "microvm, all sessions"
+
+# ---- 5. the accelerator: KVM only when a bounded test boot works ---------------
+if [ -e /dev/kvm ]; then
+    : >"$T/worker.log"
+    wk_bg poll --sandbox microvm --vm-accel auto --vm-memory 256M --workdir "$WROOT/work-auto" \
+        --poll-idle-ms 50-150 </dev/null >>"$T/worker.out"
+    wait_for 90 "[accel] the worker chose an accelerator" grep -q "microVM guest ready" "$T/worker.log"
+    log=$(cat "$T/worker.log")
+    if grep -q 'accel=kvm' <<<"$log"; then
+        like "[accel] KVM works here, and is said" "$log" 'accel=kvm'
+    else
+        like "[accel] KVM did not boot here: TCG, and why, is logged" "$log" 'KVM is not usable here.*reason='
+    fi
+    kill -TERM "$WK_PID"
+    wk_wait 30
+fi
 done_testing
