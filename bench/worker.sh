@@ -31,8 +31,8 @@
 #   (e) the microVM sandbox (TCG on this host): BENCH_E_SESSIONS (12) short
 #       sessions one after another restored from the template, then
 #       BENCH_E_COLD (4) booted cold (--vm-snapshot off): the VM from spawn to
-#       its agent's "ready", and the session's first tool result (its
-#       agent.tool_use to its user.tool_result); no-op read per-call time in a
+#       its agent's "ready", and the session's first tool result (claim to
+#       the first result, from the worker's log); no-op read per-call time in a
 #       VM (BENCH_E_CALLS); Pss per idle VM (3 VMs holding a sleeping call);
 #       BENCH_E_CONC (20) VM sessions at once: 0 lost, 0 duplicate results.
 #       Targets: restore to ready p50 <= 1 s, cold <= 6 s, no-op read p50 <=
@@ -483,20 +483,16 @@ bench_d() {
 }
 
 # ---- (e) the microVM sandbox -------------------------------------------------------
-# first_calls FILE SID...: ms from each session's first agent.tool_use to its result
+# first_calls LOG: ms from each claim to the session's first tool result, from
+# the worker's log (--concurrency 1: one session at a time, in order). The
+# sessions are created before the worker starts, so the agent's own
+# timestamps would count the time each waited in the queue.
 first_calls() {
-    local out=$1 sid; shift
-    for sid in "$@"; do
-        api GET "/v1/sessions/$sid/events?limit=1000" | perl -MJSON::PP -MTime::Local=timegm -e '
-            sub ts { my ($y, $mo, $d, $h, $mi, $s, $f) = $_[0] =~ /^(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)(?:\.(\d+))?Z$/ or die;
-                     return timegm($s, $mi, $h, $d, $mo - 1, $y) + ($f ? "0.$f" : 0); }
-            local $/; my $j = decode_json(<STDIN>); my ($u, $id);
-            for my $e (@{$j->{data}}) {
-                if (!$id && $e->{type} eq "agent.tool_use") { $id = $e->{id}; $u = ts($e->{processed_at}) }
-                elsif ($id && $e->{type} eq "user.tool_result" && $e->{tool_use_id} eq $id) {
-                    printf "%d\n", (ts($e->{processed_at}) - $u) * 1e6; last }
-            }' >>"$out"
-    done
+    perl -MTime::Local=timegm -ne '
+        sub ts { my ($y, $mo, $d, $h, $mi, $s, $f) = $_[0] =~ /^(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)\.(\d+)Z/ or return;
+                 return timegm($s, $mi, $h, $d, $mo - 1, $y) + "0.$f"; }
+        if (/ claimed work / && /type=session/) { $c = ts($_) }
+        elsif (defined $c && / tool call /) { printf "%d\n", (ts($_) - $c) * 1e6; undef $c }' "$1"
 }
 bench_e() {
     echo
@@ -523,8 +519,7 @@ bench_e() {
         stop_pid "$pid"
         grep -o 'accel=[a-z]*' "$W/e-$mode.log" | head -1 | sed 's/^/  /'
         sed -n 's/.*sandbox ready.* setup_us=\([0-9]*\).*/\1/p' "$W/e-$mode.log" >"$W/e-$mode.box"
-        : >"$W/e-$mode.first"
-        first_calls "$W/e-$mode.first" "${sids[@]}"
+        first_calls "$W/e-$mode.log" >"$W/e-$mode.first"
         printf '  %-8s VM spawn to ready p50 %6.0f ms p99 %6.0f ms; first tool result p50 %6.0f ms p99 %6.0f ms (n=%d)\n' \
             "$([ $mode = on ] && echo restore || echo cold)" \
             "$(awk -v u="$(pct 50 "$W/e-$mode.box")" 'BEGIN{print u/1000}')" \
