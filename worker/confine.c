@@ -28,6 +28,7 @@
 
 #define CONFINE_LOCK_WAIT_MS 10000L /* for a session another runner here still holds */
 #define CONFINE_LOCK_POLL_MS 50L
+#define CONFINE_BYTES_PER_INODE 4096LL /* the session tmpfs's files: one per 4 KiB of its size */
 #define CONFINE_EGRESS_ROOT "/run/omni-egress" /* root: the sessions' proxy directories */
 
 /* 1 when dir is a tmpfs mounted on its own (not the parent's file system). */
@@ -157,8 +158,12 @@ int confine_open(const struct wk_config *cfg, const char *session_id, struct con
         int kept = is_own_tmpfs(c->dir);
         if (!kept) {
             char opts[128];
-            snprintf(opts, sizeof(opts), "size=%lld,mode=0700,uid=%u,gid=%u", cfg->limit_workdir,
-                     (unsigned)c->uid, (unsigned)c->gid);
+            /* nr_inodes bounds the extended attributes too (their space is
+             * counted against it; size= does not see them) */
+            long long inodes = cfg->limit_workdir / CONFINE_BYTES_PER_INODE;
+            snprintf(opts, sizeof(opts), "size=%lld,nr_inodes=%lld,mode=0700,uid=%u,gid=%u",
+                     cfg->limit_workdir, inodes < 1024 ? 1024 : inodes, (unsigned)c->uid,
+                     (unsigned)c->gid);
             if (mount("omni-session", c->dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
                 return omni_err_set(err, OMNI_E_IO,
                                     "cannot mount the session directory \"%s\": %s", c->dir,

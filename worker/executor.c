@@ -288,7 +288,22 @@ static int executor_take_result(struct executor *ex, struct tool_result *out)
     if (cJSON_IsString(op) && strcmp(op->valuestring, "result") == 0 && cJSON_IsNumber(id) &&
         id->valuedouble == ex->seq && cJSON_IsBool(ie) && cJSON_IsString(tx)) {
         size_t n = 0;
-        char *clean = utf8_clean(tx->valuestring, strlen(tx->valuestring), &n);
+        /* the executor is untrusted (in a VM, its agent may be guest root's
+         * code): valid UTF-8 and a size cap, again here (the post then fits
+         * the result to the API's body limit, runner.c) */
+        size_t tl = strlen(tx->valuestring);
+        char *clean = utf8_clean(tx->valuestring, tl, &n);
+        if (clean && n > EXECUTOR_RESULT_MAX) {
+            size_t keep = EXECUTOR_RESULT_MAX;
+            while (keep > 0 && ((unsigned char)clean[keep] & 0xC0) == 0x80)
+                keep--;
+            char *cut = NULL;
+            if (asprintf(&cut, "%.*s\n[output cut at %zu bytes]", (int)keep, clean, keep) < 0)
+                cut = NULL;
+            free(clean);
+            clean = cut;
+            n = clean ? strlen(clean) : 0;
+        }
         if (clean) {
             if (n == 0) {
                 free(clean);

@@ -33,6 +33,7 @@
 #define EXECUTOR_EXIT_WAIT_MS 2000L       /* executor_free: clean exit before SIGKILL */
 #define EXECUTOR_WRITE_TIMEOUT_MS 30000
 #define EXECUTOR_TICK_MS 100              /* collect at least this often */
+#define EXECUTOR_RESULT_MAX (1024u * 1024) /* a result's text, re-checked on the host */
 #define EXECUTOR_SPIN_US 150              /* a call's first answer is awaited on the CPU */
 
 struct executor_opts {

@@ -296,9 +296,51 @@ static enum wk_end run_check_end(struct run *r)
 
 /* ---- result posting ------------------------------------------------------------------- */
 
-static enum rs_outcome run_post(struct run *r, const struct rs_call *c, int is_error,
-                                const char *text)
+/* Length of text as a JSON string (its first n bytes). */
+static size_t json_len(const char *text, size_t n)
 {
+    size_t len = 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        len += ch == '"' || ch == '\\' || ch == '\n' || ch == '\t' || ch == '\r' || ch == '\b' ||
+                       ch == '\f'
+                   ? 2
+                   : ch < 0x20 ? 6 : 1;
+    }
+    return len;
+}
+
+/*
+ * A result whose JSON encoding is over WK_RESULT_JSON_MAX is cut at a
+ * character boundary, with a note: the API refuses a larger body, and a
+ * refused result would leave the call unanswered and the session wedged
+ * (control bytes take six bytes each once encoded). *owned is what to free.
+ */
+static const char *fit_result(const char *text, char **owned)
+{
+    size_t len = strlen(text), keep = len;
+    *owned = NULL;
+    if (json_len(text, len) <= WK_RESULT_JSON_MAX)
+        return text;
+    while (keep > 0 && json_len(text, keep) > WK_RESULT_JSON_MAX - 256)
+        keep = keep / 4 * 3;
+    while (keep > 0 && ((unsigned char)text[keep] & 0xC0) == 0x80)
+        keep--;
+    if (asprintf(owned, "%.*s\n[result cut: %zu of %zu bytes kept; the rest is over the API's "
+                        "size limit once encoded]",
+                 (int)keep, text, keep, len) < 0) {
+        *owned = NULL;
+        return "[the result was too large to post]";
+    }
+    return *owned;
+}
+
+static enum rs_outcome run_post(struct run *r, const struct rs_call *c, int is_error,
+                                const char *text_in)
+{
+    char *owned = NULL;
+    const char *text = fit_result(text_in, &owned);
+    int fallback = 0;
     cJSON *arr = cJSON_CreateArray();
     long window = r->o->lease ? lease_ttl_ms(r->o->lease) : WK_POST_WINDOW_DEFAULT_MS;
     int64_t start = omni_mono_ms();
@@ -310,6 +352,20 @@ static enum rs_outcome run_post(struct run *r, const struct rs_call *c, int is_e
         if (omni_events_send(r->post_client, r->o->session_id, arr, &err) == 0) {
             how = RS_POSTED;
             break;
+        }
+        if (omni_err_is_fatal(&err) && !fallback && err.status != 401 && err.status != 403 &&
+            err.status != 404) { /* (the body was refused, not the call or the token) */
+            /* the call must not stay unanswered: say so in a short result */
+            char note[600];
+            log_kv(LOG_ERROR, "result post refused; posting an error result instead",
+                   "tool_use_id", c->id, "error", err.msg, NULL);
+            snprintf(note, sizeof(note), "the tool's result could not be delivered: %.500s",
+                     err.msg);
+            cJSON_Delete(arr);
+            arr = cJSON_CreateArray();
+            cJSON_AddItemToArray(arr, rstate_result_event(c->id, c->custom, 1, note));
+            fallback = 1;
+            continue;
         }
         if (omni_err_is_fatal(&err)) {
             log_kv(LOG_ERROR, "result post refused; giving up on this call", "tool_use_id", c->id,
@@ -331,6 +387,7 @@ static enum rs_outcome run_post(struct run *r, const struct rs_call *c, int is_e
     cJSON_Delete(arr);
     if (how == RS_POST_FAILED)
         r->reconcile_at = omni_mono_ms() + RUN_REPOST_DELAY_MS;
+    free(owned);
     return how;
 }
 

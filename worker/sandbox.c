@@ -470,7 +470,7 @@ void sandbox_argv_free(char **argv)
 
 /* In the child: only async-signal-safe calls until exec. */
 static void sandbox_child(const char *path, char *const argv[], char *const env[], int chan,
-                          const int *cg, int ncg, int errfd, const int vmfds[3])
+                          const int *cg, int ncg, int errfd, const int vmfds[3], int vm_quiet)
 {
     int e;
     for (int i = 0; i < ncg; i++)
@@ -494,6 +494,10 @@ static void sandbox_child(const char *path, char *const argv[], char *const env[
         goto fail;
     if (vmfds[1] < 0 && vmfds[2] >= 0)
         close(4);
+    /* microvm: QEMU's own messages (some of them triggered from the guest)
+     * reach the worker's log only when debugging, with the guest's console */
+    if (vm_quiet && dup2(vmfds[0], 2) < 0)
+        goto fail;
     close_range(vmfds[2] >= 0 ? 6 : vmfds[1] >= 0 ? 5 : 4, ~0U, 0);
     /* the socket is non-blocking for the runner; the executor sets its own mode */
     execve(path, argv, env);
@@ -548,7 +552,8 @@ pid_t sandbox_spawn(const struct sandbox_spec *spec, int chan_fd, char *const en
     }
     pid = fork();
     if (pid == 0)
-        sandbox_child(argv[0], argv, env, hi_chan, cg_fds, n_cg_fds, hi_err, vmfds);
+        sandbox_child(argv[0], argv, env, hi_chan, cg_fds, n_cg_fds, hi_err, vmfds,
+                      vmfds[0] >= 0 && !spec->vm->console);
     int fork_errno = errno;
     for (int i = 0; i < 3; i++)
         if (vmfds[i] >= 0)

@@ -108,6 +108,32 @@ wait_for 20 "[vm] the sessions' VMs are gone when they end" sh -c "! pgrep -f '[
 ok "[vm] no process of the session is left on the host" sh -c "! pgrep -f '^sleep 300' >/dev/null"
 ok "[vm] session directories removed" sh -c "! ls $WROOT/work | grep -q sesn"
 
+# a result of control bytes (six bytes each once encoded) must not wedge the
+# session, and extended attributes must not get around the directory's cap
+# (QEMU passes user.* attributes through to the host's tmpfs)
+cmd_session \
+    "python3 -c 'open(\"ctl.txt\", \"wb\").write(b\"\\x01\" * 250000)'; echo made" \
+    '{"name":"read","input":{"file_path":"ctl.txt"}}' \
+    "python3 -c '
+import os
+t = 0
+for i in range(3000):
+    f = \"x%d\" % i
+    try:
+        open(f, \"w\").close(); os.setxattr(f, \"user.b\", b\"B\" * 65000); t += 65000
+    except OSError as e:
+        print(\"stopped:\", e.strerror); break
+print(\"xattr_MiB\", t >> 20)' 2>&1 | tail -2" \
+    "echo served-after"
+E=$SID
+wait_for 180 "[vm] the control-byte and xattr session is done" sess_completed "$E"
+r=$(result "$E" 2)
+like "[vm] a result too large once encoded is cut, with a note" "$r" 'result cut: .* bytes kept'
+xm=$(result "$E" 3 | sed -n 's/^xattr_MiB //p')
+ok "[vm] extended attributes stay within the directory's cap (${xm:-?} MiB of a 64 MiB directory)" \
+    test "${xm:-999}" -lt 64
+is "[vm] the session goes on after both" "$(result "$E" 4)" served-after
+
 vm_of() { pgrep -f "[q]emu-system.*$WROOT/work/$1" | head -1; }
 
 # ---- 3. a VM that dies mid-call: an error result, then a fresh VM -------------
