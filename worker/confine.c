@@ -192,8 +192,9 @@ int confine_open(const struct wk_config *cfg, const char *session_id, struct con
 }
 
 /* The session's egress proxy (nginx, egress.h), and the guest's hosts file. */
-static int confine_egress(const struct wk_config *cfg, const char *session_id, struct confine *c,
-                          char *hosts, size_t hostslen, struct omni_err *err)
+static int confine_egress(const struct wk_config *cfg, const char *session_id,
+                          const char *const *names, struct confine *c, char *hosts,
+                          size_t hostslen, struct omni_err *err)
 {
     char run[PATH_MAX];
     struct egress_spec es;
@@ -207,7 +208,7 @@ static int confine_egress(const struct wk_config *cfg, const char *session_id, s
     } else {
         snprintf(run, sizeof(run), "%s/.egress-%s", cfg->workdir, session_id);
     }
-    es.names = cfg->egress_names;
+    es.names = names;
     es.run_dir = run;
     es.resolver = cfg->egress_resolver;
     es.client_uid = c->switch_uid ? c->uid : getuid();
@@ -222,8 +223,8 @@ static int confine_egress(const struct wk_config *cfg, const char *session_id, s
     return c->eg ? 0 : -1;
 }
 
-int confine_start(const struct wk_config *cfg, const char *session_id, struct confine *c,
-                  struct omni_err *err)
+int confine_start(const struct wk_config *cfg, const char *session_id,
+                  const char *const *egress, struct confine *c, struct omni_err *err)
 {
     struct executor_opts o;
     memset(&o, 0, sizeof(o));
@@ -264,7 +265,9 @@ int confine_start(const struct wk_config *cfg, const char *session_id, struct co
     o.spec.tool_timeout_ms = cfg->tool_timeout_ms;
     o.spec.max_file_bytes = cfg->max_file_bytes;
     char hosts[8192];
-    if (cfg->egress_names[0] && confine_egress(cfg, session_id, c, hosts, sizeof(hosts), err) < 0)
+    if (!egress)
+        egress = cfg->egress_names;
+    if (egress[0] && confine_egress(cfg, session_id, egress, c, hosts, sizeof(hosts), err) < 0)
         return -1;
     o.spec.egress = c->eg;
     o.spec.egress_hosts = c->eg ? hosts : NULL;

@@ -46,8 +46,9 @@ struct confine {
  * session's directory after a short wait (not the item's fault: release it). */
 int confine_open(const struct wk_config *cfg, const char *session_id, struct confine *c,
                  struct omni_err *err);
-int confine_start(const struct wk_config *cfg, const char *session_id, struct confine *c,
-                  struct omni_err *err);
+/* egress: the session's allow-list (NULL: the worker's own, --egress-allow). */
+int confine_start(const struct wk_config *cfg, const char *session_id,
+                  const char *const *egress, struct confine *c, struct omni_err *err);
 void confine_close(struct confine *c, int keep_dir);
 
 /* Hand rel (a tree under the session's directory, made by the runner: the

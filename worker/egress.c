@@ -1087,3 +1087,50 @@ void egress_argv_free(char **argv)
         free(argv[i]);
     free(argv);
 }
+
+/* 1 when the worker's entry a admits the session's name n (both valid). */
+static int egress_admits(const char *a, const char *n)
+{
+    if (strcasecmp(a, n) == 0)
+        return 1;
+    if (strncmp(a, "*.", 2) != 0)
+        return 0;
+    const char *dom = a + 1; /* ".d" */
+    size_t nl = strlen(n), dl = strlen(dom);
+    return nl > dl && strcasecmp(n + nl - dl, dom) == 0;
+}
+
+int egress_narrow(const char *const *allowed, const char *requested, char *store, size_t storelen,
+                  const char **out, size_t outmax, char *refused, size_t refusedlen)
+{
+    size_t used = 0, n = 0;
+    const char *p = requested ? requested : "";
+    if (refusedlen)
+        refused[0] = '\0';
+    out[0] = NULL;
+    while (*p) {
+        size_t len = strcspn(p, ", \t");
+        char name[EGRESS_NAME_MAX + 1];
+        if (len > 0 && len <= EGRESS_NAME_MAX) {
+            memcpy(name, p, len);
+            name[len] = '\0';
+            int ok = egress_name_valid(name);
+            for (size_t i = 0; ok && allowed && allowed[i]; i++)
+                if (egress_admits(allowed[i], name))
+                    ok = 2;
+            if (ok == 2 && n + 1 < outmax && used + len + 1 <= storelen) {
+                memcpy(store + used, name, len + 1);
+                out[n++] = store + used;
+                out[n] = NULL;
+                used += len + 1;
+            } else if (refusedlen && !refused[0]) {
+                snprintf(refused, refusedlen, "%s", name);
+            }
+        } else if (len > 0 && refusedlen && !refused[0]) {
+            snprintf(refused, refusedlen, "%.*s", (int)(len > 64 ? 64 : len), p);
+        }
+        p += len;
+        p += strspn(p, ", \t");
+    }
+    return (int)n;
+}

@@ -199,4 +199,15 @@ int egress_netns_setup(int user);
 
 extern const char EGRESS_RELAY_SCRIPT[];
 
+/*
+ * A session's own allow-list, narrowed by the worker's: each name of
+ * requested (comma- or space-separated, e.g. a session's metadata value) is
+ * kept when an entry of allowed admits it (the same name, or "*.d" for a
+ * name below d, "*.x.d" included), copied into store (storelen bytes) and
+ * listed in out (at most outmax names, NULL-terminated). A name refused is
+ * named in refused (first one, may be ""). Returns the count kept.
+ */
+int egress_narrow(const char *const *allowed, const char *requested, char *store, size_t storelen,
+                  const char **out, size_t outmax, char *refused, size_t refusedlen);
+
 #endif

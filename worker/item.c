@@ -4,6 +4,7 @@
 #include "worker.h"
 
 #include "confine.h"
+#include "egress.h"
 #include "creds.h"
 
 #include "log.h"
@@ -111,6 +112,31 @@ static enum wk_end item_session_run(const struct wk_config *cfg, const struct om
         omni_session_release(&s);
         return WK_END_CLEAN;
     }
+    if (!cf->ex) {
+        /* an egress allow-list: the sandbox starts only now, with the
+         * session's own list (its metadata may narrow the worker's) */
+        const char *names[WK_LIST_MAX + 1];
+        char store[4096], refused[80];
+        const cJSON *md = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(s.json, "metadata"), WK_EGRESS_METADATA);
+        const char *const *use = NULL;
+        if (cJSON_IsString(md)) {
+            int n = egress_narrow(cfg->egress_names, md->valuestring, store, sizeof(store), names,
+                                  WK_LIST_MAX + 1, refused, sizeof(refused));
+            if (refused[0])
+                log_kv(LOG_WARN, "session asks for egress the worker does not allow; left out",
+                       "session", w->data_id, "name", refused, NULL);
+            log_kv(LOG_INFO, "session egress allow-list", "session", w->data_id, "names",
+                   n ? md->valuestring : "(none)", NULL);
+            use = names;
+        }
+        if (confine_start(cfg, w->data_id, use, cf, &err) < 0) {
+            log_kv(LOG_ERROR, "cannot start the session's sandbox", "session", w->data_id,
+                   "error", err.msg, NULL);
+            omni_session_release(&s);
+            return WK_END_FATAL;
+        }
+    }
     nmem = memory_stores(s.json);
     nskills = skills_count(s.json);
     if (nmem > 0 && !cfg->no_memory) {
@@ -171,7 +197,9 @@ static enum wk_end item_session(const struct wk_config *cfg, const struct omni_w
     snprintf(cus, sizeof cus, "%lld", (long long)(omni_mono_us() - c0));
     log_kv(LOG_DEBUG, "session directory, identity and cgroup ready", "session", w->data_id,
            "setup_us", cus, NULL);
-    if (confine_start(cfg, w->data_id, &cf, &err) < 0) {
+    /* (with an egress allow-list the session's own list is needed first:
+     * item_session_run starts the sandbox after the lookup) */
+    if (!cfg->egress_names[0] && confine_start(cfg, w->data_id, NULL, &cf, &err) < 0) {
         log_kv(LOG_ERROR, "cannot start the session's sandbox", "session", w->data_id, "error",
                err.msg, NULL);
         end = WK_END_FATAL;

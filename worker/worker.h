@@ -55,6 +55,7 @@
 #define WK_POST_BACKOFF_BASE_MS 1000L
 #define WK_POST_BACKOFF_CAP_MS 30000L
 #define WK_POST_WINDOW_DEFAULT_MS 300000L
+#define WK_EGRESS_METADATA "egress_allow" /* a session's own allow-list (narrows the worker's) */
 #define WK_RESULT_JSON_MAX (512 * 1024) /* a result's text, JSON-encoded (the API caps bodies) */
 #define WK_HB_INTERVAL_MS 30000L
 #define WK_HB_TTL_MS 90000L

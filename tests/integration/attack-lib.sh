@@ -4,6 +4,7 @@
 #   cmd_session CMD...        a session of scenario cmd:N whose calls are CMD...
 #                             (a bash command, or a JSON tool spec {"name":...});
 #                             sets SID. Each CMD is at most 512 characters.
+#                             $CMD_SESSION_META (a JSON object) adds metadata.
 #   script_calls FILE         prints (one per line, NUL-free) the bash calls that
 #                             rebuild FILE as ./.a.sh in the workdir (gzip +
 #                             base64 in chunks) and run it: `bash .a.sh`
@@ -25,6 +26,7 @@ cmd_session() {
         for (@c) { die "a call is longer than 512 characters\n" if length($_) > 512 }
         die "more than 15 calls\n" if @c > 15;
         my %m = (sim_scenario => "cmd:" . scalar(@c));
+        if ($ENV{CMD_SESSION_META}) { my $x = decode_json($ENV{CMD_SESSION_META}); @m{keys %$x} = values %$x }
         $m{"sim_cmd_" . ($_ + 1)} = $c[$_] for 0 .. $#c;
         print JSON::PP->new->canonical->encode({agent => $agent, environment_id => $env,
             metadata => \%m,

@@ -56,6 +56,13 @@ run_mode() { # MODE PROXY_IP
         "curl -s --max-time 10 -H 'Host: other.test' http://$IP/ 2>&1; echo; curl -s --max-time 5 http://127.0.0.1:$HP/ >/dev/null 2>&1; echo host-loopback-rc=\$?" \
         "getent hosts other.test || echo dns:none; python3 -c 'import socket; s=socket.socket(2,2); s.settimeout(2); s.sendto(bytes.fromhex(\"12340100000100000000000005616c6c6f77656404746573740000010001\"), (\"$IP\", 53)); print(s.recv(512))' 2>&1 | tail -1"
     local S=$SID
+    # a session's metadata narrows the worker's list, never widens it
+    CMD_SESSION_META='{"egress_allow":"other.test, allowed.test"}' cmd_session \
+        "curl -sk --max-time 20 https://allowed.test/ 2>&1; getent hosts other.test || echo other:none"
+    local N1=$SID
+    CMD_SESSION_META='{"egress_allow":"other.test"}' cmd_session \
+        "curl -sk --max-time 10 https://allowed.test/ >/dev/null 2>&1; echo rc=\$?"
+    local N2=$SID
     wait_for 150 "$M: the egress session is served" sess_completed "$S"
     like "$M: a listed name over https reaches its host" "$(result "$S" 1)" 'upstream https host=allowed.test'
     like "$M: ... and over http" "$(result "$S" 2)" 'upstream http host=allowed.test'
@@ -73,6 +80,12 @@ run_mode() { # MODE PROXY_IP
     r=$(result "$S" 7)
     like "$M: no DNS for other names" "$r" 'dns:none'
     unlike "$M: no DNS server answers" "$r" "^b'"
+    wait_for 150 "$M: the metadata sessions are served" sess_completed "$N2"
+    until_ok 30 sess_completed "$N1"
+    like "$M: metadata listing an allowed name keeps it" "$(result "$N1" 1)" 'upstream https host=allowed.test'
+    like "$M: ... and leaves out a name the worker does not allow" "$(result "$N1" 1)" 'other:none'
+    like "$M: metadata with no allowed name: no egress at all" "$(result "$N2" 1)" 'rc=[1-9]'
+    like "$M: the refused name is logged" "$(cat "$T/worker.log")" 'does not allow; left out.*name=other.test'
     kill -TERM "$WK_PID"
     wk_wait 40
     ok "$M: the worker stops" test "$WK_RC" != timeout

@@ -270,6 +270,37 @@ static void test_bwrap_argv_needs_proxy(void **state)
     assert_non_null(strstr(EGRESS_RELAY_SCRIPT, "</dev/null >/dev/null 2>&1 &)"));
 }
 
+/* A session's list is narrowed by the worker's: never widened. */
+static void test_narrow(void **state)
+{
+    (void)state;
+    const char *const allowed[] = {"api.example.com", "*.pypi.org", NULL};
+    const char *out[8];
+    char store[256], refused[80];
+    int n = egress_narrow(allowed, "API.example.com, files.pypi.org x.y.pypi.org,evil.com,pypi.org",
+                          store, sizeof(store), out, 8, refused, sizeof(refused));
+    assert_int_equal(n, 3);
+    assert_string_equal(out[0], "API.example.com");
+    assert_string_equal(out[1], "files.pypi.org");
+    assert_string_equal(out[2], "x.y.pypi.org");
+    assert_null(out[3]);
+    assert_string_equal(refused, "evil.com");
+    /* a wildcard asked for is kept only under a wildcard that covers it */
+    n = egress_narrow(allowed, "*.example.com *.sub.pypi.org", store, sizeof(store), out, 8,
+                      refused, sizeof(refused));
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0], "*.sub.pypi.org");
+    assert_string_equal(refused, "*.example.com");
+    /* nothing allowed, or an address: nothing kept */
+    n = egress_narrow(allowed, "127.0.0.1", store, sizeof(store), out, 8, refused,
+                      sizeof(refused));
+    assert_int_equal(n, 0);
+    assert_null(out[0]);
+    n = egress_narrow(NULL, "api.example.com", store, sizeof(store), out, 8, refused,
+                      sizeof(refused));
+    assert_int_equal(n, 0);
+}
+
 static void test_start_refuses_before_running(void **state)
 {
     static const char *const names[] = {"example.com", "10.0.0.1", NULL};
@@ -299,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_hosts_file),
         cmocka_unit_test(test_bwrap_argv_needs_proxy),
         cmocka_unit_test(test_start_refuses_before_running),
+        cmocka_unit_test(test_narrow),
     };
     return cmocka_run_group_tests_name("egress", tests, NULL, NULL);
 }
