@@ -545,10 +545,10 @@ bench_e() {
     mkdir -p "$W/e-conc"
     start_omni "$ENV_A" "$KEY_A" "$W/e-conc.log" "${vmargs[@]}" --concurrency "$E_CONC" --workdir "$W/e-conc"
     local pid=$WPID t0
-    for _ in $(seq 1 600); do [ "$(pgrep -fc "[q]emu-system.*$W/e-conc/sesn")" -ge 3 ] && break; sleep 0.1; done
+    for _ in $(seq 1 600); do [ "$(pgrep -fc "^[^ ]*qemu-system.*$W/e-conc/sesn")" -ge 3 ] && break; sleep 0.1; done
     sleep 4
     local tot=0 cnt=0 q
-    for q in $(pgrep -f "[q]emu-system.*$W/e-conc/sesn"); do tot=$((tot + $(pss "$q"))); cnt=$((cnt + 1)); done
+    for q in $(pgrep -f "^[^ ]*qemu-system.*$W/e-conc/sesn"); do tot=$((tot + $(pss "$q"))); cnt=$((cnt + 1)); done
     [ "$cnt" -gt 0 ] && echo "  Pss per idle VM (256 MiB guest, $cnt VMs): $(mib $((tot / cnt))) MiB"
     for s in "${sids[@]}"; do wait_session "$s" 120 || exit 1; done
     t0=$(date +%s%N)
