@@ -1,5 +1,6 @@
 /* sessions — create, list, show, events [--follow], archive, interrupt, confirm. */
 #include "commands.h"
+#include "hash.h"
 #include "ctx.h"
 #include "http.h"
 #include "timeutil.h"
@@ -385,14 +386,6 @@ struct seen {
     size_t cap, n;
 };
 
-static size_t seen_hash(const char *s)
-{
-    size_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 /* 1 when newly added, 0 when already there (or no room: printed anyway). */
 static int seen_add(struct seen *st, const char *id)
 {
@@ -410,7 +403,7 @@ static int seen_add(struct seen *st, const char *id)
         for (size_t k = 0; k < st->cap; k++) {
             if (!st->slot[k])
                 continue;
-            i = seen_hash(st->slot[k]) & (bigger.cap - 1);
+            i = omni_hash_str(st->slot[k]) & (bigger.cap - 1);
             while (bigger.slot[i])
                 i = (i + 1) & (bigger.cap - 1);
             bigger.slot[i] = st->slot[k];
@@ -419,7 +412,7 @@ static int seen_add(struct seen *st, const char *id)
         bigger.n = st->n;
         *st = bigger;
     }
-    i = seen_hash(id) & (st->cap - 1);
+    i = omni_hash_str(id) & (st->cap - 1);
     while (st->slot[i]) {
         if (strcmp(st->slot[i], id) == 0)
             return 0;

@@ -1,4 +1,5 @@
 #include "model.h"
+#include "hash.h"
 
 #include "fatal.h"
 #include "timeutil.h"
@@ -487,14 +488,6 @@ struct idmap {
     size_t mask;
 };
 
-static uint64_t id_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 static void idmap_build(struct idmap *im, const void *rows, size_t n, size_t stride)
 {
     size_t cap = 16;
@@ -504,7 +497,7 @@ static void idmap_build(struct idmap *im, const void *rows, size_t n, size_t str
     im->mask = cap - 1;
     for (size_t i = 0; i < n; i++) {
         const char *id = (const char *)rows + i * stride; /* id is the first member */
-        size_t h = (size_t)id_hash(id) & im->mask;
+        size_t h = (size_t)omni_hash_str(id) & im->mask;
         while (im->slot[h])
             h = (h + 1) & im->mask;
         im->slot[h] = i + 1;
@@ -513,7 +506,7 @@ static void idmap_build(struct idmap *im, const void *rows, size_t n, size_t str
 
 static long idmap_find(const struct idmap *im, const void *rows, size_t stride, const char *id)
 {
-    size_t h = (size_t)id_hash(id) & im->mask;
+    size_t h = (size_t)omni_hash_str(id) & im->mask;
     while (im->slot[h]) {
         size_t i = im->slot[h] - 1;
         if (strcmp((const char *)rows + i * stride, id) == 0)

@@ -3,6 +3,7 @@
  * a growable pointer array. Allocation failure is fatal for the simulator.
  */
 #include "sim.h"
+#include "hash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,16 +29,6 @@ static void *map_xalloc(size_t n)
         abort();
     }
     return p;
-}
-
-static uint64_t map_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
 }
 
 struct sim_map *simmap_new(void)
@@ -66,7 +57,7 @@ void simmap_free(struct sim_map *m)
 
 void *simmap_get(const struct sim_map *m, const char *key)
 {
-    uint64_t h = map_hash(key);
+    uint64_t h = omni_hash_str(key);
     for (struct map_node *n = m->slots[h % m->nslots]; n; n = n->next)
         if (n->hash == h && strcmp(n->key, key) == 0)
             return n->val;
@@ -93,7 +84,7 @@ static void map_grow(struct sim_map *m)
 
 int simmap_put(struct sim_map *m, const char *key, void *val)
 {
-    uint64_t h = map_hash(key);
+    uint64_t h = omni_hash_str(key);
     for (struct map_node *n = m->slots[h % m->nslots]; n; n = n->next) {
         if (n->hash == h && strcmp(n->key, key) == 0) {
             n->val = val;

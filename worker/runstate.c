@@ -1,4 +1,5 @@
 #include "runstate.h"
+#include "hash.h"
 
 #include "log.h"
 
@@ -56,19 +57,11 @@ struct rstate {
 
 /* ---- string-keyed open-addressing table (entries are never removed) --- */
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 static struct idinfo *table_find(const struct table *t, const char *key)
 {
     if (!t->cap)
         return NULL;
-    for (size_t i = hash_str(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+    for (size_t i = omni_hash_str(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
         if (!t->slots[i].key)
             return NULL;
         if (strcmp(t->slots[i].key, key) == 0)
@@ -85,7 +78,7 @@ static int table_grow(struct table *t)
     for (size_t i = 0; i < t->cap; i++) {
         if (!t->slots[i].key)
             continue;
-        size_t j = hash_str(t->slots[i].key) & (ncap - 1);
+        size_t j = omni_hash_str(t->slots[i].key) & (ncap - 1);
         while (ns[j].key)
             j = (j + 1) & (ncap - 1);
         ns[j] = t->slots[i];
@@ -106,7 +99,7 @@ static struct idinfo *table_get(struct table *t, const char *key)
         return NULL;
     if ((t->n + 1) * 10 >= t->cap * 7 && table_grow(t) < 0)
         return NULL;
-    size_t i = hash_str(key) & (t->cap - 1);
+    size_t i = omni_hash_str(key) & (t->cap - 1);
     while (t->slots[i].key)
         i = (i + 1) & (t->cap - 1);
     t->slots[i].key = strdup(key);
