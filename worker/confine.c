@@ -357,27 +357,11 @@ static char masked_paths[WK_MASKED_MAX][PATH_MAX];
 static int find_exec_bin(char *out, size_t outlen)
 {
     const char *env = getenv("OMNI_EXEC_BIN");
-    char self[PATH_MAX];
     if (env && env[0] == '/') {
         snprintf(out, outlen, "%s", env);
         return access(out, X_OK);
     }
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
-        return -1;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (!slash)
-        return -1;
-    *slash = '\0';
-    static const char *const rel[] = {"omni-exec", "../lib/omni/omni-exec"};
-    for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-        char cand[PATH_MAX * 2];
-        snprintf(cand, sizeof(cand), "%s/%s", self, rel[i]);
-        if (access(cand, X_OK) == 0 && realpath(cand, out))
-            return 0;
-    }
-    return -1;
+    return wk_find_beside_self("omni-exec", X_OK, out, outlen);
 }
 
 static void mask_add(struct wk_config *cfg, int *n, const char *path)

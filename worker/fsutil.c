@@ -10,6 +10,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -57,4 +60,25 @@ int wk_read_all(int fd, struct buf *out)
     }
     explicit_bzero(tmp, sizeof tmp);
     return out->overflow ? -1 : 0;
+}
+
+int wk_find_beside_self(const char *rel, int mode, char *out, size_t outlen)
+{
+    char self[PATH_MAX], cand[PATH_MAX * 2], real[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    static const char *const dirs[] = {"", "../lib/omni/"};
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        snprintf(cand, sizeof(cand), "%s/%s%s", self, dirs[i], rel);
+        if (access(cand, mode) == 0 && realpath(cand, real) &&
+            (size_t)snprintf(out, outlen, "%s", real) < outlen)
+            return 0;
+    }
+    return -1;
 }

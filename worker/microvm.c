@@ -141,28 +141,16 @@ static int find_qemu(void)
 static int find_vm_dir(char *out, size_t outlen)
 {
     const char *env = getenv("OMNI_VM_DIR");
-    char self[PATH_MAX], cand[PATH_MAX * 2];
     if (env && env[0] == '/') {
         snprintf(out, outlen, "%s", env);
         return 0;
     }
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
+    if (wk_find_beside_self("microvm/vmlinuz", R_OK, out, outlen) < 0)
         return -1;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (!slash)
-        return -1;
-    *slash = '\0';
-    static const char *const rel[] = {"microvm", "../lib/omni/microvm"};
-    for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-        snprintf(cand, sizeof(cand), "%s/%s/vmlinuz", self, rel[i]);
-        if (access(cand, R_OK) == 0) {
-            snprintf(cand, sizeof(cand), "%s/%s", self, rel[i]);
-            return realpath(cand, out) ? 0 : -1;
-        }
-    }
-    return -1;
+    char *slash = strrchr(out, '/'); /* the directory of the kernel found */
+    if (slash)
+        *slash = '\0';
+    return 0;
 }
 
 /* path (given, or name in the guest's directory) made absolute in out. */

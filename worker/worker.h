@@ -312,5 +312,9 @@ void wk_rm_tree_at(int dfd, const char *name, int depth);
  * secret, is wiped from the stack). -1 when it did not fit. */
 struct buf;
 int wk_read_all(int fd, struct buf *out);
+/* An installed companion file: rel beside our own binary, else in
+ * ../lib/omni/ from it, accessible with mode (access(2)); its real path in
+ * out. 0, or -1 when neither is there. */
+int wk_find_beside_self(const char *rel, int mode, char *out, size_t outlen);
 
 #endif
