@@ -967,6 +967,17 @@ static int write_str(const char *path, const char *s, size_t len)
     return w == (ssize_t)len ? 0 : -1;
 }
 
+/* "ID ID 1\n" (an id mapped to itself) into map; its length.
+ * Async-signal-safe. */
+static size_t id_map_line(unsigned long id, char *map)
+{
+    size_t n = utoa(id, map);
+    map[n++] = ' ';
+    n += utoa(id, map + n);
+    memcpy(map + n, " 1\n", 4);
+    return n + 3;
+}
+
 int egress_netns_setup(int user)
 {
     struct ifreq ifr;
@@ -979,19 +990,11 @@ int egress_netns_setup(int user)
         gid_t gid = getegid();
         if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0)
             return -1;
-        n = utoa(uid, map);
-        map[n++] = ' ';
-        n += utoa(uid, map + n);
-        memcpy(map + n, " 1\n", 4);
-        n += 3;
+        n = id_map_line(uid, map);
         if (write_str("/proc/self/uid_map", map, n) < 0 ||
             write_str("/proc/self/setgroups", "deny", 4) < 0)
             return -1;
-        n = utoa(gid, map);
-        map[n++] = ' ';
-        n += utoa(gid, map + n);
-        memcpy(map + n, " 1\n", 4);
-        n += 3;
+        n = id_map_line(gid, map);
         if (write_str("/proc/self/gid_map", map, n) < 0)
             return -1;
     } else if (unshare(CLONE_NEWNET) < 0) {

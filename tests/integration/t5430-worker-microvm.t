@@ -24,16 +24,7 @@ if [ -n "$missing" ]; then
 fi
 export OMNI_VM_DIR=$VMDIR
 
-WROOT=$(mktemp -d /tmp/omni-vm.XXXXXX)
-chmod 0755 "$WROOT"
-_vm_cleanup() {
-    local p
-    for p in $(pgrep -f "$WROOT" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-    sleep 0.2
-    grep -o " $WROOT/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m"; done
-    rm -rf "$WROOT"
-}
-trap '_vm_cleanup; _cleanup' EXIT
+scratch_root vm
 
 sim_start
 COMMON=(--max-idle 2s --poll-idle-ms 50-150 --drain-timeout 3s --child-grace 5s

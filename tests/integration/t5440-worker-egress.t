@@ -25,16 +25,7 @@ if [ -n "$missing" ]; then
     exit 0
 fi
 export OMNI_VM_DIR=$VMDIR
-WROOT=$(mktemp -d /tmp/omni-egw.XXXXXX)
-chmod 0755 "$WROOT"
-_egw_cleanup() {
-    local p
-    for p in $(pgrep -f "$WROOT" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-    sleep 0.2
-    grep -o " $WROOT/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m"; done
-    rm -rf "$WROOT"
-}
-trap '_egw_cleanup; _cleanup' EXIT
+scratch_root egw
 
 . "$TOP/tests/integration/egress-lib.sh"
 sim_start

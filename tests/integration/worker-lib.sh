@@ -9,6 +9,9 @@
 #   all_done N                true when N sessions completed and N items stopped
 #   check_report DESC         the "nothing lost, nothing run twice" assertions
 #   first_event_id SID TYPE   id of the first event of TYPE in a session
+#   scratch_root NAME         WROOT: a 0755 directory under /tmp for sandboxed
+#                             workers (reachable by session uids); at exit every
+#                             process naming it is killed, its mounts undone
 
 wk() {
     env ANTHROPIC_BASE_URL="$SIM_URL" ANTHROPIC_ENVIRONMENT_ID="$ANTHROPIC_ENVIRONMENT_ID" \
@@ -83,4 +86,17 @@ sess_field() {
 work_state() {
     api env GET "/v1/environments/$ANTHROPIC_ENVIRONMENT_ID/work?limit=1000"
     printf '%s' "$BODY" | perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>); my $s = ""; for (@{$j->{data}}) { $s = $_->{state} if $_->{data}{id} eq $ARGV[0] } print $s' "$1"
+}
+
+scratch_root() {
+    WROOT=$(mktemp -d "/tmp/omni-$1.XXXXXX")
+    chmod 0755 "$WROOT"
+    trap '_scratch_root_cleanup; _cleanup' EXIT
+}
+_scratch_root_cleanup() {
+    local p
+    for p in $(pgrep -f "$WROOT" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+    sleep 0.2
+    grep -o " $WROOT/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m"; done
+    rm -rf "$WROOT"
 }
