@@ -1,4 +1,5 @@
 #include "config.h"
+#include "file.h"
 
 #include "log.h"
 #include "timeutil.h"
@@ -459,55 +460,18 @@ fail:
 
 struct omni_config *omni_config_load(const char *path, int optional, struct omni_err *err)
 {
-    struct stat st;
-    char *text = NULL;
+    struct omni_config *cfg;
     size_t len = 0;
-    struct omni_config *cfg = NULL;
-    int fd;
+    char *text = omni_file_read(path, "config", OMNI_CONFIG_MAX_BYTES,
+                                optional ? OMNI_FILE_OPTIONAL : 0, &len, err);
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        if (errno == ENOENT && optional)
+    if (!text) {
+        if (err->kind == OMNI_E_NONE) /* optional and absent */
             return omni_config_parse("", 0, path, err);
-        omni_err_set(err, OMNI_E_CONFIG, "cannot open config \"%s\": %s", path, strerror(errno));
         return NULL;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        omni_err_set(err, OMNI_E_CONFIG, "config \"%s\" is not a regular file", path);
-        goto out;
-    }
-    if (st.st_size > OMNI_CONFIG_MAX_BYTES) {
-        omni_err_set(err, OMNI_E_CONFIG, "config \"%s\" is larger than %d bytes", path,
-                     OMNI_CONFIG_MAX_BYTES);
-        goto out;
-    }
-    text = malloc(OMNI_CONFIG_MAX_BYTES + 1);
-    if (!text) {
-        config_oom(err);
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = read(fd, text + len, OMNI_CONFIG_MAX_BYTES + 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            omni_err_set(err, OMNI_E_CONFIG, "cannot read config \"%s\": %s", path,
-                         strerror(errno));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len > OMNI_CONFIG_MAX_BYTES) {
-            omni_err_set(err, OMNI_E_CONFIG, "config \"%s\" is larger than %d bytes", path,
-                         OMNI_CONFIG_MAX_BYTES);
-            goto out;
-        }
-    }
     cfg = omni_config_parse(text, len, path, err);
-out:
     free(text);
-    close(fd);
     return cfg;
 }
 

@@ -1,4 +1,5 @@
 #include "creds.h"
+#include "file.h"
 
 #include <cjson/cJSON.h>
 
@@ -97,58 +98,12 @@ static int is_space(char c)
 
 char *omni_key_read_file(const char *path, struct omni_err *err)
 {
-    char raw[OMNI_KEY_MAX + 2];
-    struct stat st;
     size_t len = 0, start, end;
-    char *key = NULL;
-    int fd;
+    char *raw, *key = NULL;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        omni_err_set(err, OMNI_E_CONFIG, "cannot open key file \"%s\": %s", path,
-                     strerror(errno));
+    raw = omni_file_read(path, "key file", OMNI_KEY_MAX, OMNI_FILE_PRIVATE, &len, err);
+    if (!raw)
         return NULL;
-    }
-    if (fstat(fd, &st) < 0) {
-        omni_err_set(err, OMNI_E_CONFIG, "cannot stat key file \"%s\": %s", path,
-                     strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        omni_err_set(err, OMNI_E_CONFIG, "key file \"%s\" is not a regular file", path);
-        goto out;
-    }
-    if (st.st_mode & 077) {
-        omni_err_set(err, OMNI_E_CONFIG,
-                     "key file \"%s\" is accessible by group or others (mode %04o): "
-                     "run chmod 600 \"%s\"",
-                     path, (unsigned)(st.st_mode & 07777), path);
-        goto out;
-    }
-    if (st.st_size > OMNI_KEY_MAX) {
-        omni_err_set(err, OMNI_E_CONFIG, "key file \"%s\" is larger than %d bytes", path,
-                     OMNI_KEY_MAX);
-        goto out;
-    }
-    /* Read up to one byte more than allowed, in case the file grew. */
-    while (len < sizeof raw - 1) {
-        ssize_t n = read(fd, raw + len, sizeof raw - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            omni_err_set(err, OMNI_E_CONFIG, "cannot read key file \"%s\": %s", path,
-                         strerror(errno));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    if (len > OMNI_KEY_MAX) {
-        omni_err_set(err, OMNI_E_CONFIG, "key file \"%s\" is larger than %d bytes", path,
-                     OMNI_KEY_MAX);
-        goto out;
-    }
     /* First line, surrounding whitespace trimmed. */
     end = 0;
     while (end < len && raw[end] != '\n')
@@ -176,8 +131,7 @@ char *omni_key_read_file(const char *path, struct omni_err *err)
     memcpy(key, raw + start, end - start);
     key[end - start] = '\0';
 out:
-    wipe(raw, sizeof raw);
-    close(fd);
+    omni_file_wipe(raw, len);
     return key;
 }
 

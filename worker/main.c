@@ -20,6 +20,7 @@
 #include "creds.h"
 #include "log.h"
 #include "egress.h"
+#include "file.h"
 #include "microvm.h"
 #include "sandbox.h"
 #include "size.h"
@@ -371,71 +372,23 @@ static int env_refuse_org_keys(void)
     return 0;
 }
 
-/* Read a work secret file: regular, not group/other accessible, <= OMNI_SECRET_MAX. */
+/* Read a work secret file: private, at most OMNI_SECRET_MAX bytes, trailing space trimmed. */
 static char *secret_read_file(const char *path, struct omni_err *err)
 {
-    struct stat st;
-    char *buf = NULL;
-    size_t len = 0, cap;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    size_t len = 0;
+    char *buf = omni_file_read(path, "work secret file", OMNI_SECRET_MAX, OMNI_FILE_PRIVATE, &len,
+                               err);
 
-    if (fd < 0) {
-        omni_err_set(err, OMNI_E_CONFIG, "cannot open work secret file \"%s\": %s", path,
-                     strerror(errno));
+    if (!buf)
         return NULL;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        omni_err_set(err, OMNI_E_CONFIG, "work secret file \"%s\" is not a regular file", path);
-        goto fail;
-    }
-    if (st.st_mode & 077) {
-        omni_err_set(err, OMNI_E_CONFIG,
-                     "work secret file \"%s\" is accessible by group or others (mode %04o): "
-                     "run chmod 600 \"%s\"",
-                     path, (unsigned)(st.st_mode & 07777), path);
-        goto fail;
-    }
-    cap = OMNI_SECRET_MAX + 2;
-    buf = malloc(cap);
-    if (!buf) {
-        omni_err_set(err, OMNI_E_IO, "out of memory");
-        goto fail;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf + len, cap - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            omni_err_set(err, OMNI_E_CONFIG, "cannot read work secret file \"%s\": %s", path,
-                         strerror(errno));
-            goto fail;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len >= cap - 1)
-            break;
-    }
-    if (len > OMNI_SECRET_MAX) {
-        omni_err_set(err, OMNI_E_CONFIG, "work secret file \"%s\" is too large", path);
-        goto fail;
-    }
-    buf[len] = '\0';
     while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
         buf[--len] = '\0';
     if (!len) {
         omni_err_set(err, OMNI_E_CONFIG, "work secret file \"%s\" is empty", path);
-        goto fail;
+        omni_file_wipe(buf, len);
+        return NULL;
     }
-    close(fd);
     return buf;
-fail:
-    if (buf) {
-        explicit_bzero(buf, cap);
-        free(buf);
-    }
-    close(fd);
-    return NULL;
 }
 
 /* --work-stdin: the work item JSON on standard input (<= 1 MiB). */
