@@ -2,6 +2,7 @@
 #include "commands.h"
 #include "hash.h"
 #include "ctx.h"
+#include "event.h"
 #include "http.h"
 #include "timeutil.h"
 
@@ -323,41 +324,36 @@ static void summary_add(char *out, size_t n, const char *s)
 
 static void event_summary(const cJSON *ev, const char *type, char *out, size_t n)
 {
+    enum omni_event_kind kind = omni_event_kind_of_type(type);
     const cJSON *x;
     out[0] = '\0';
-    if (strstr(type, "tool_use")) {
+    if (omni_event_is_tool_use(kind)) {
         const cJSON *input = cJSON_GetObjectItemCaseSensitive(ev, "input");
-        static const char *const keys[] = {"command", "file_path", "path", "pattern", NULL};
-        x = cJSON_GetObjectItemCaseSensitive(ev, "name");
-        summary_add(out, n, cJSON_IsString(x) ? x->valuestring : "?");
+        const char *gist = omni_tool_input_gist(input);
+        summary_add(out, n, omni_json_string(ev, "name") ? omni_json_string(ev, "name") : "?");
         summary_add(out, n, " ");
-        for (const char *const *k = keys; *k; k++) {
-            x = cJSON_GetObjectItemCaseSensitive(input, *k);
-            if (cJSON_IsString(x)) {
-                summary_add(out, n, x->valuestring);
-                return;
-            }
-        }
-        if (input) {
+        if (gist) {
+            summary_add(out, n, gist);
+        } else if (input) {
             char *j = cJSON_PrintUnformatted(input);
             summary_add(out, n, j);
             free(j);
         }
-    } else if (strstr(type, "tool_result")) {
+    } else if (omni_event_is_tool_result(kind)) {
         x = cJSON_GetObjectItemCaseSensitive(ev, "is_error");
         summary_add(out, n, cJSON_IsTrue(x) ? "error: " : "ok: ");
         summary_add(out, n, content_text(cJSON_GetObjectItemCaseSensitive(ev, "content")));
-    } else if (strcmp(type, "user.tool_confirmation") == 0) {
+    } else if (kind == OMNI_EV_USER_TOOL_CONFIRMATION) {
         x = cJSON_GetObjectItemCaseSensitive(ev, "tool_use_id");
         summary_add(out, n, cJSON_IsString(x) ? x->valuestring : "?");
         x = cJSON_GetObjectItemCaseSensitive(ev, "result");
         summary_add(out, n, " ");
         summary_add(out, n, cJSON_IsString(x) ? x->valuestring : "?");
-    } else if (strcmp(type, "session.status_idle") == 0) {
+    } else if (kind == OMNI_EV_SESSION_STATUS_IDLE) {
         x = cJSON_GetObjectItemCaseSensitive(ev, "stop_reason");
         x = cJSON_GetObjectItemCaseSensitive(x, "type");
         summary_add(out, n, cJSON_IsString(x) ? x->valuestring : "");
-    } else if (strcmp(type, "session.error") == 0) {
+    } else if (kind == OMNI_EV_SESSION_ERROR) {
         x = cJSON_GetObjectItemCaseSensitive(ev, "error");
         x = cJSON_GetObjectItemCaseSensitive(x, "message");
         summary_add(out, n, cJSON_IsString(x) ? x->valuestring : "");
@@ -434,7 +430,7 @@ static void seen_release(struct seen *st)
 
 static int is_final(const char *type)
 {
-    return strcmp(type, "session.status_terminated") == 0 || strcmp(type, "session.deleted") == 0;
+    return omni_event_ends_session(omni_event_kind_of_type(type));
 }
 
 struct follow {

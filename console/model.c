@@ -1,4 +1,5 @@
 #include "model.h"
+#include "event.h"
 #include "hash.h"
 
 #include "fatal.h"
@@ -48,12 +49,6 @@ void con_sanitize(char *out, size_t outlen, const char *s)
         }
     }
     out[o] = '\0';
-}
-
-static const char *jstr(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
 }
 
 char *con_age(int64_t now_us, int64_t t_us, char *out, size_t outlen)
@@ -215,44 +210,50 @@ static void approvals_remove(struct con_approvals *a, const char *id)
 
 void con_approvals_feed(struct con_approvals *a, const cJSON *ev)
 {
-    const char *type = jstr(ev, "type"), *perm, *id, *name;
+    const char *id, *name;
 
-    if (!type)
-        return;
-    if (strcmp(type, "agent.tool_use") == 0) {
-        perm = jstr(ev, "evaluated_permission");
-        id = jstr(ev, "id");
-        /* absent or allow: runs; deny: resolved server side; else held */
-        if (!id || !perm || strcmp(perm, "allow") == 0 || strcmp(perm, "deny") == 0)
+    switch (omni_event_kind(ev)) {
+    case OMNI_EV_AGENT_TOOL_USE:
+        id = omni_json_string(ev, "id");
+        /* allow runs; deny is resolved server side; ask (or unknown) is held */
+        if (!id || !omni_event_is_held(ev))
             return;
         for (int i = 0; i < a->n; i++)
             if (strcmp(a->held[i].id, id) == 0)
                 return;
         if (a->n >= CON_HELD_MAX)
             return;
-        name = jstr(ev, "name");
+        name = omni_json_string(ev, "name");
         con_sanitize(a->held[a->n].id, sizeof a->held[0].id, id);
         con_sanitize(a->held[a->n].name, sizeof a->held[0].name, name ? name : "?");
         con_tool_input_summary(name, cJSON_GetObjectItemCaseSensitive(ev, "input"),
                                a->held[a->n].input, sizeof a->held[0].input);
         a->n++;
-    } else if (strcmp(type, "agent.custom_tool_use") == 0) {
-        id = jstr(ev, "id");
+        break;
+    case OMNI_EV_AGENT_CUSTOM_TOOL_USE:
+        id = omni_json_string(ev, "id");
         if (!id || a->ncustom >= CON_HELD_MAX)
             return;
         for (int i = 0; i < a->ncustom; i++)
             if (strcmp(a->custom[i], id) == 0)
                 return;
         con_sanitize(a->custom[a->ncustom++], OMNI_ID_MAX, id);
-    } else if (strcmp(type, "user.custom_tool_result") == 0) {
-        custom_remove(a, jstr(ev, "custom_tool_use_id"));
-    } else if (strcmp(type, "user.tool_confirmation") == 0 ||
-               strcmp(type, "user.tool_result") == 0 || strcmp(type, "agent.tool_result") == 0) {
-        approvals_remove(a, jstr(ev, "tool_use_id"));
-    } else if (strcmp(type, "session.status_terminated") == 0 ||
-               strcmp(type, "session.deleted") == 0) {
+        break;
+    case OMNI_EV_USER_CUSTOM_TOOL_RESULT:
+        custom_remove(a, omni_event_answers(ev));
+        break;
+    case OMNI_EV_USER_TOOL_CONFIRMATION:
+    case OMNI_EV_USER_TOOL_RESULT:
+    case OMNI_EV_AGENT_TOOL_RESULT:
+        approvals_remove(a, omni_event_answers(ev));
+        break;
+    case OMNI_EV_SESSION_STATUS_TERMINATED:
+    case OMNI_EV_SESSION_DELETED:
         a->n = 0;
         a->ncustom = 0;
+        break;
+    default:
+        break;
     }
 }
 
@@ -266,7 +267,7 @@ static const char *first_text(const cJSON *content)
         return content->valuestring;
     cJSON_ArrayForEach(b, content)
     {
-        const char *t = jstr(b, "type"), *x = jstr(b, "text");
+        const char *t = omni_json_string(b, "type"), *x = omni_json_string(b, "text");
         if (t && strcmp(t, "text") == 0 && x)
             return x;
     }
@@ -275,19 +276,16 @@ static const char *first_text(const cJSON *content)
 
 void con_tool_input_summary(const char *name, const cJSON *input, char *out, size_t outlen)
 {
-    static const char *const keys[] = {"command", "file_path", "path", "pattern", "query", "url"};
+    const char *gist = omni_tool_input_gist(input);
     char *j;
 
     out[0] = '\0';
     if (!cJSON_IsObject(input))
         return;
     (void)name;
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        const char *v = jstr(input, keys[i]);
-        if (v) {
-            con_sanitize(out, outlen, v);
-            return;
-        }
+    if (gist) {
+        con_sanitize(out, outlen, gist);
+        return;
     }
     j = cJSON_PrintUnformatted(input);
     if (j) {
@@ -298,66 +296,71 @@ void con_tool_input_summary(const char *name, const cJSON *input, char *out, siz
 
 enum con_line_kind con_event_summary(const cJSON *ev, char *out, size_t outlen)
 {
-    const char *type = jstr(ev, "type"), *s;
+    const char *type = omni_json_string(ev, "type"), *s;
+    enum omni_event_kind kind = omni_event_kind_of_type(type);
+    enum omni_permission perm;
     char a[CON_LINE_MAX], b[CON_LINE_MAX];
     const cJSON *v;
 
     if (!type)
         type = "?";
     a[0] = b[0] = '\0';
-    if (strcmp(type, "agent.tool_use") == 0 || strcmp(type, "agent.custom_tool_use") == 0 ||
-        strcmp(type, "agent.mcp_tool_use") == 0) {
-        const char *perm = jstr(ev, "evaluated_permission");
-        con_sanitize(a, sizeof a, jstr(ev, "name") ? jstr(ev, "name") : "?");
+    switch (kind) {
+    case OMNI_EV_AGENT_TOOL_USE:
+    case OMNI_EV_AGENT_CUSTOM_TOOL_USE:
+    case OMNI_EV_AGENT_MCP_TOOL_USE:
+        perm = omni_event_permission(ev);
+        con_sanitize(a, sizeof a, omni_json_string(ev, "name") ? omni_json_string(ev, "name") : "?");
         con_tool_input_summary(a, cJSON_GetObjectItemCaseSensitive(ev, "input"), b, sizeof b);
         snprintf(out, outlen, "%s %s: %s%s%s%s",
-                 strcmp(type, "agent.tool_use") == 0 ? "tool" :
-                 strcmp(type, "agent.custom_tool_use") == 0 ? "custom tool" : "mcp tool",
-                 a, b, perm && strcmp(perm, "allow") ? " [" : "",
-                 perm && strcmp(perm, "allow") ? perm : "", perm && strcmp(perm, "allow") ? "]" : "");
+                 kind == OMNI_EV_AGENT_TOOL_USE          ? "tool"
+                 : kind == OMNI_EV_AGENT_CUSTOM_TOOL_USE ? "custom tool"
+                                                         : "mcp tool",
+                 a, b, perm != OMNI_PERM_ALLOW ? " [" : "",
+                 perm != OMNI_PERM_ALLOW ? omni_permission_name(perm) : "",
+                 perm != OMNI_PERM_ALLOW ? "]" : "");
         return CON_LK_TOOL;
-    }
-    if (strcmp(type, "user.tool_result") == 0 || strcmp(type, "user.custom_tool_result") == 0 ||
-        strcmp(type, "agent.tool_result") == 0) {
+    case OMNI_EV_USER_TOOL_RESULT:
+    case OMNI_EV_USER_CUSTOM_TOOL_RESULT:
+    case OMNI_EV_AGENT_TOOL_RESULT: {
         int is_err = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "is_error"));
         con_sanitize(a, sizeof a, first_text(cJSON_GetObjectItemCaseSensitive(ev, "content")));
-        snprintf(out, outlen, "%s%s: %s", strcmp(type, "agent.tool_result") == 0 ? "server " : "",
+        snprintf(out, outlen, "%s%s: %s", kind == OMNI_EV_AGENT_TOOL_RESULT ? "server " : "",
                  is_err ? "result ERROR" : "result", a[0] ? a : "(no text)");
         return is_err ? CON_LK_ERROR : CON_LK_RESULT;
     }
-    if (strcmp(type, "user.message") == 0 || strcmp(type, "agent.message") == 0) {
+    case OMNI_EV_USER_MESSAGE:
+    case OMNI_EV_AGENT_MESSAGE:
         con_sanitize(a, sizeof a, first_text(cJSON_GetObjectItemCaseSensitive(ev, "content")));
-        snprintf(out, outlen, "%s: %s", type[0] == 'u' ? "user" : "agent", a);
-        return type[0] == 'u' ? CON_LK_USER : CON_LK_AGENT;
-    }
-    if (strcmp(type, "user.tool_confirmation") == 0) {
-        con_sanitize(a, sizeof a, jstr(ev, "result"));
-        con_sanitize(b, sizeof b, jstr(ev, "tool_use_id"));
+        snprintf(out, outlen, "%s: %s", kind == OMNI_EV_USER_MESSAGE ? "user" : "agent", a);
+        return kind == OMNI_EV_USER_MESSAGE ? CON_LK_USER : CON_LK_AGENT;
+    case OMNI_EV_USER_TOOL_CONFIRMATION:
+        con_sanitize(a, sizeof a, omni_json_string(ev, "result"));
+        con_sanitize(b, sizeof b, omni_event_answers(ev));
         snprintf(out, outlen, "confirmation %s for %s", a, b);
         return CON_LK_USER;
-    }
-    if (strcmp(type, "user.interrupt") == 0) {
+    case OMNI_EV_USER_INTERRUPT:
         snprintf(out, outlen, "interrupt");
         return CON_LK_USER;
-    }
-    if (strcmp(type, "session.error") == 0) {
+    case OMNI_EV_SESSION_ERROR:
         v = cJSON_GetObjectItemCaseSensitive(ev, "error");
-        con_sanitize(a, sizeof a, jstr(v, "type") ? jstr(v, "type") : "error");
-        con_sanitize(b, sizeof b, jstr(v, "message"));
+        con_sanitize(a, sizeof a, omni_json_string(v, "type") ? omni_json_string(v, "type") : "error");
+        con_sanitize(b, sizeof b, omni_json_string(v, "message"));
         snprintf(out, outlen, "session error %s: %s", a, b);
         return CON_LK_ERROR;
-    }
-    if (strcmp(type, "session.status_idle") == 0) {
+    case OMNI_EV_SESSION_STATUS_IDLE:
         v = cJSON_GetObjectItemCaseSensitive(ev, "stop_reason");
-        s = jstr(v, "type");
+        s = omni_json_string(v, "type");
         con_sanitize(a, sizeof a, s ? s : "");
         snprintf(out, outlen, "idle%s%s", a[0] ? " " : "", a);
         return CON_LK_STATUS;
+    default:
+        break;
     }
     if (strncmp(type, "session.status_", 15) == 0) {
         con_sanitize(a, sizeof a, type + 15);
         snprintf(out, outlen, "%s", a);
-        return strcmp(type + 15, "terminated") == 0 ? CON_LK_ERROR : CON_LK_STATUS;
+        return kind == OMNI_EV_SESSION_STATUS_TERMINATED ? CON_LK_ERROR : CON_LK_STATUS;
     }
     con_sanitize(out, outlen, type);
     return CON_LK_INFO;
@@ -586,7 +589,7 @@ void con_model_apply_session_events(struct con_model *m, const char *session_id,
         const struct omni_event *ev = &l->items[i];
         con_approvals_feed(&ap, ev->obj);
         /* span.* and usage events are noise in a "last event" column */
-        if (strncmp(ev->type, "span.", 5) != 0 && strcmp(ev->type, "session.usage") != 0) {
+        if (!omni_event_is_bookkeeping(ev->type)) {
             con_sanitize(s->last_event, sizeof s->last_event, ev->type);
             s->last_event_at = ev->processed_at;
         }
@@ -827,7 +830,7 @@ static int detail_seen(struct con_detail *d, const char *id)
 
 int con_detail_feed(struct con_detail *d, const cJSON *ev)
 {
-    const char *id = jstr(ev, "id"), *type = jstr(ev, "type");
+    const char *id = omni_json_string(ev, "id"), *type = omni_json_string(ev, "type");
     struct con_line *ln;
     int64_t at = 0;
 
@@ -835,7 +838,7 @@ int con_detail_feed(struct con_detail *d, const cJSON *ev)
         return 0;
     if (id && *id && detail_seen(d, id))
         return 0;
-    if (type && (strncmp(type, "span.", 5) == 0 || strcmp(type, "session.usage") == 0))
+    if (omni_event_is_bookkeeping(type))
         return 0;
     con_approvals_feed(&d->ap, ev);
     if (d->n == CON_DETAIL_LINES) {

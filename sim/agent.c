@@ -11,6 +11,7 @@
  * busy:SECONDS, noop-read:N, cmd:N.
  */
 #include "sim.h"
+#include "event.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -514,17 +515,16 @@ static struct sim_call *agent_find(struct sim_session *s, const cJSON *ev, const
 
 void simagent_on_event(struct sim *sim, struct sim_session *s, const cJSON *ev)
 {
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
-    if (!cJSON_IsString(t) || s->archived_us || s->deleted)
+    enum omni_event_kind kind = omni_event_kind(ev);
+    if (s->archived_us || s->deleted)
         return;
-    const char *ty = t->valuestring;
     struct sim_call *c;
-    if (strcmp(ty, "user.message") == 0) {
+    if (kind == OMNI_EV_USER_MESSAGE) {
         if (s->turn_active)
             s->pending_msgs++;
         else
             agent_start_turn(sim, s);
-    } else if (strcmp(ty, "user.interrupt") == 0) {
+    } else if (kind == OMNI_EV_USER_INTERRUPT) {
         s->pending_msgs = 0;
         if (!s->turn_active)
             return;
@@ -533,21 +533,21 @@ void simagent_on_event(struct sim *sim, struct sim_session *s, const cJSON *ev)
                 s->calls[i]->cancelled = 1;
         s->turn_active = 0;
         agent_emit_idle(sim, s, 0);
-    } else if (strcmp(ty, "user.tool_result") == 0) {
+    } else if (kind == OMNI_EV_USER_TOOL_RESULT) {
         if ((c = agent_find(s, ev, "tool_use_id")) != NULL) {
             if (c->custom)
                 agent_wrong_kind(sim, s, c);
             else
                 agent_on_result(sim, s, c, ev);
         }
-    } else if (strcmp(ty, "user.custom_tool_result") == 0) {
+    } else if (kind == OMNI_EV_USER_CUSTOM_TOOL_RESULT) {
         if ((c = agent_find(s, ev, "custom_tool_use_id")) != NULL) {
             if (!c->custom)
                 agent_wrong_kind(sim, s, c);
             else
                 agent_on_result(sim, s, c, ev);
         }
-    } else if (strcmp(ty, "user.tool_confirmation") == 0) {
+    } else if (kind == OMNI_EV_USER_TOOL_CONFIRMATION) {
         c = agent_find(s, ev, "tool_use_id");
         if (!c || !c->ask || c->answered || c->confirmed || c->cancelled)
             return;

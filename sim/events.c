@@ -5,6 +5,7 @@
  * cuts and error frames, end after termination).
  */
 #include "sim.h"
+#include "event.h"
 
 #include "timeutil.h"
 
@@ -117,10 +118,22 @@ void simh_events_list(struct sim_req *rq, struct sim_resp *rs)
     sim_json_raw(rs, 200, buf_detach(&b, NULL));
 }
 
-static const char *const ev_accepted[] = {
-    "user.message",       "user.interrupt", "user.tool_confirmation", "user.custom_tool_result",
-    "user.define_outcome", "user.tool_result", "system.message",
-};
+/* The event kinds a client may post. */
+static int ev_accepted(enum omni_event_kind kind)
+{
+    switch (kind) {
+    case OMNI_EV_USER_MESSAGE:
+    case OMNI_EV_USER_INTERRUPT:
+    case OMNI_EV_USER_TOOL_CONFIRMATION:
+    case OMNI_EV_USER_CUSTOM_TOOL_RESULT:
+    case OMNI_EV_USER_DEFINE_OUTCOME:
+    case OMNI_EV_USER_TOOL_RESULT:
+    case OMNI_EV_SYSTEM_MESSAGE:
+        return 1;
+    default:
+        return 0;
+    }
+}
 
 static struct sim_call *ev_find_call(struct sim_session *s, const char *id)
 {
@@ -138,27 +151,23 @@ static int ev_check(struct sim_req *rq, struct sim_resp *rs, struct sim_session 
         return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: expected an object with a 'type'",
                        idx),
                -1;
-    size_t k;
-    for (k = 0; k < sizeof(ev_accepted) / sizeof(ev_accepted[0]); k++)
-        if (strcmp(t->valuestring, ev_accepted[k]) == 0)
-            break;
-    if (k == sizeof(ev_accepted) / sizeof(ev_accepted[0]))
+    enum omni_event_kind kind = omni_event_kind_of_type(t->valuestring);
+    if (!ev_accepted(kind))
         return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: type '%.64s' cannot be sent", idx,
                        t->valuestring),
                -1;
-    const char *ty = t->valuestring;
-    if (strcmp(ty, "user.message") == 0) {
+    if (kind == OMNI_EV_USER_MESSAGE) {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(ev, "content");
         if (!cJSON_IsArray(c) && !cJSON_IsString(c))
             return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: user.message needs 'content'",
                            idx),
                    -1;
-    } else if (strcmp(ty, "system.message") == 0) {
+    } else if (kind == OMNI_EV_SYSTEM_MESSAGE) {
         if (idx + 1 != count)
             return sim_err(rq, rs, 400, NULL, NULL,
                            "events[%zu]: system.message must be the last event", idx),
                    -1;
-    } else if (strcmp(ty, "user.tool_confirmation") == 0) {
+    } else if (kind == OMNI_EV_USER_TOOL_CONFIRMATION) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "tool_use_id");
         const cJSON *r = cJSON_GetObjectItemCaseSensitive(ev, "result");
         if (!cJSON_IsString(id) || !cJSON_IsString(r) ||
@@ -168,9 +177,8 @@ static int ev_check(struct sim_req *rq, struct sim_resp *rs, struct sim_session 
                            "'result' (allow or deny)",
                            idx),
                    -1;
-    } else if (strcmp(ty, "user.tool_result") == 0 ||
-               strcmp(ty, "user.custom_tool_result") == 0) {
-        int custom = ty[5] == 'c';
+    } else if (kind == OMNI_EV_USER_TOOL_RESULT || kind == OMNI_EV_USER_CUSTOM_TOOL_RESULT) {
+        int custom = kind == OMNI_EV_USER_CUSTOM_TOOL_RESULT;
         const char *field = custom ? "custom_tool_use_id" : "tool_use_id";
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, field);
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(ev, "content");
@@ -239,8 +247,7 @@ void simh_events_send(struct sim_req *rq, struct sim_resp *rs)
     cJSON_ArrayForEach(ev, evs)
     {
         posted[i++] = simstore_event_append(sim, s, cJSON_Duplicate(ev, 1), NULL);
-        const char *ty = cJSON_GetObjectItemCaseSensitive(ev, "type")->valuestring;
-        if (strcmp(ty, "user.message") == 0 && s->env->self_hosted &&
+        if (omni_event_kind(ev) == OMNI_EV_USER_MESSAGE && s->env->self_hosted &&
             (!s->live_work || s->live_work->state == WS_STOPPED))
             simstore_work_enqueue(sim, s->env, s, "session");
         simagent_on_event(sim, s, ev);
@@ -325,8 +332,7 @@ long simevents_stream_read(struct sim_stream *st, char *out, size_t max)
                 const struct sim_event *e = s->events[st->next++];
                 ev_frame(&st->out, e->type, e->json, e->len);
                 st->sent++;
-                if (strcmp(e->type, "session.status_terminated") == 0 ||
-                    strcmp(e->type, "session.deleted") == 0) {
+                if (omni_event_ends_session(omni_event_kind_of_type(e->type))) {
                     st->ending = 1;
                 } else if (st->cut_after > 0 && st->sent >= st->cut_after) {
                     sim->ctr.streams_cut++;

@@ -3,6 +3,7 @@
  * Handlers run with sim->mu held (server.c).
  */
 #include "sim.h"
+#include "event.h"
 
 #include "timeutil.h"
 
@@ -333,7 +334,7 @@ static int res_check_user_event(struct sim_req *rq, struct sim_resp *rs, const c
                 idx);
         return -1;
     }
-    if (strcmp(t->valuestring, "user.message") == 0) {
+    if (omni_event_kind_of_type(t->valuestring) == OMNI_EV_USER_MESSAGE) {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(ev, "content");
         if (!cJSON_IsArray(c) && !cJSON_IsString(c)) {
             sim_err(rq, rs, 400, NULL, NULL, "initial_events[%zu]: user.message needs 'content'",
@@ -342,7 +343,7 @@ static int res_check_user_event(struct sim_req *rq, struct sim_resp *rs, const c
         }
         return 0;
     }
-    if (strcmp(t->valuestring, "user.define_outcome") == 0)
+    if (omni_event_kind_of_type(t->valuestring) == OMNI_EV_USER_DEFINE_OUTCOME)
         return 0;
     sim_err(rq, rs, 400, NULL, NULL,
             "initial_events[%zu]: type '%.64s' is not allowed (user.message or "

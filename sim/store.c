@@ -4,6 +4,7 @@
  * Callers hold sim->mu (see sim.h).
  */
 #include "sim.h"
+#include "event.h"
 
 #include "timeutil.h"
 
@@ -399,14 +400,22 @@ struct sim_event *simstore_event_append(struct sim *sim, struct sim_session *s, 
         s->evcap = nc;
     }
     s->events[s->nevents++] = e;
-    if (strcmp(e->type, "session.status_running") == 0)
+    switch (omni_event_kind_of_type(e->type)) {
+    case OMNI_EV_SESSION_STATUS_RUNNING:
         snprintf(s->status, sizeof(s->status), "running");
-    else if (strcmp(e->type, "session.status_idle") == 0)
+        break;
+    case OMNI_EV_SESSION_STATUS_IDLE:
         snprintf(s->status, sizeof(s->status), "idle");
-    else if (strcmp(e->type, "session.status_terminated") == 0)
+        break;
+    case OMNI_EV_SESSION_STATUS_TERMINATED:
         snprintf(s->status, sizeof(s->status), "terminated");
-    else if (strcmp(e->type, "session.status_rescheduled") == 0)
+        break;
+    case OMNI_EV_SESSION_STATUS_RESCHEDULED:
         snprintf(s->status, sizeof(s->status), "rescheduling");
+        break;
+    default:
+        break;
+    }
     s->updated_us = e->processed_us;
     pthread_cond_broadcast(&s->cv);
     return e;

@@ -1,4 +1,5 @@
 #include "runstate.h"
+#include "event.h"
 #include "hash.h"
 
 #include "log.h"
@@ -30,11 +31,9 @@ struct table {
     size_t cap, n;
 };
 
-enum perm { P_ALLOW, P_ASK, P_DENY, P_UNKNOWN };
-
 struct pend {
     struct rs_call *c;
-    enum perm p;
+    enum omni_permission p;
 };
 
 struct rstate {
@@ -144,28 +143,16 @@ void rs_call_free(struct rs_call *c)
     free(c);
 }
 
-static const char *jstr(const cJSON *o, const char *key)
+/* A call this worker may run: a tool use or a custom tool use (MCP calls run server side). */
+static int is_tool_use(enum omni_event_kind kind, int *custom)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int is_tool_use(const char *type, int *custom)
-{
-    if (strcmp(type, "agent.tool_use") == 0) {
-        *custom = 0;
-        return 1;
-    }
-    if (strcmp(type, "agent.custom_tool_use") == 0) {
-        *custom = 1;
-        return 1;
-    }
-    return 0;
+    *custom = kind == OMNI_EV_AGENT_CUSTOM_TOOL_USE;
+    return kind == OMNI_EV_AGENT_TOOL_USE || kind == OMNI_EV_AGENT_CUSTOM_TOOL_USE;
 }
 
 static struct rs_call *call_from_event(const cJSON *ev, int custom)
 {
-    const char *id = jstr(ev, "id"), *name = jstr(ev, "name"), *th = jstr(ev, "session_thread_id");
+    const char *id = omni_json_string(ev, "id"), *name = omni_json_string(ev, "name"), *th = omni_json_string(ev, "session_thread_id");
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(ev, "input");
     struct rs_call *c;
 
@@ -184,22 +171,6 @@ static struct rs_call *call_from_event(const cJSON *ev, int custom)
         return NULL;
     }
     return c;
-}
-
-static enum perm perm_of(const cJSON *ev)
-{
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(ev, "evaluated_permission");
-    if (!p || cJSON_IsNull(p))
-        return P_ALLOW;
-    if (!cJSON_IsString(p))
-        return P_UNKNOWN;
-    if (strcmp(p->valuestring, "allow") == 0)
-        return P_ALLOW;
-    if (strcmp(p->valuestring, "ask") == 0)
-        return P_ASK;
-    if (strcmp(p->valuestring, "deny") == 0)
-        return P_DENY;
-    return P_UNKNOWN;
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -297,7 +268,7 @@ static void mark_answered(struct rstate *rs, struct idinfo *e)
     e->cached = NULL;
 }
 
-static void route(struct rstate *rs, struct rs_call *c, enum perm p)
+static void route(struct rstate *rs, struct rs_call *c, enum omni_permission p)
 {
     struct idinfo *e = table_get(&rs->ids, c->id);
 
@@ -330,7 +301,7 @@ static void route(struct rstate *rs, struct rs_call *c, enum perm p)
         enqueue(rs, e, c);
         return;
     }
-    if (p == P_DENY || e->verdict == V_DENY) {
+    if (p == OMNI_PERM_DENY || e->verdict == V_DENY) {
         log_kv(LOG_INFO, "tool call denied; not run", "tool", c->name, "tool_use_id", c->id,
                NULL);
         mark_answered(rs, e);
@@ -342,7 +313,7 @@ static void route(struct rstate *rs, struct rs_call *c, enum perm p)
         enqueue(rs, e, c);
         return;
     }
-    if (p == P_ALLOW) {
+    if (p == OMNI_PERM_ALLOW) {
         enqueue(rs, e, c);
         return;
     }
@@ -355,7 +326,7 @@ static void route(struct rstate *rs, struct rs_call *c, enum perm p)
 
 static void on_confirmation(struct rstate *rs, const cJSON *ev)
 {
-    const char *id = jstr(ev, "tool_use_id"), *res = jstr(ev, "result");
+    const char *id = omni_json_string(ev, "tool_use_id"), *res = omni_json_string(ev, "result");
     struct idinfo *e;
 
     if (!id || !*id || !(e = table_get(&rs->ids, id)) || (e->flags & F_ANSWERED))
@@ -389,9 +360,9 @@ static void on_answer(struct rstate *rs, const char *id)
 
 static void on_thread_terminated(struct rstate *rs, const cJSON *ev)
 {
-    const char *th = jstr(ev, "session_thread_id");
+    const char *th = omni_json_string(ev, "session_thread_id");
     if (!th || !*th)
-        th = jstr(ev, "thread_id");
+        th = omni_json_string(ev, "thread_id");
     if (!th || !*th || !table_get(&rs->threads, th))
         return;
     for (size_t i = 0; i < rs->ids.cap; i++) {
@@ -406,14 +377,13 @@ static void on_thread_terminated(struct rstate *rs, const cJSON *ev)
 }
 
 /* Idle bookkeeping (§9.6): neutral events leave the turn state alone. */
-static void track_turn(struct rstate *rs, const char *type, const cJSON *ev, int *turn)
+static void track_turn(struct rstate *rs, enum omni_event_kind kind, const cJSON *ev, int *turn)
 {
-    if (strcmp(type, "user.tool_confirmation") == 0 ||
-        strcmp(type, "session.thread_status_terminated") == 0)
+    if (kind == OMNI_EV_USER_TOOL_CONFIRMATION || kind == OMNI_EV_SESSION_THREAD_STATUS_TERMINATED)
         return;
-    if (strcmp(type, "session.status_idle") == 0) {
+    if (kind == OMNI_EV_SESSION_STATUS_IDLE) {
         const cJSON *sr = cJSON_GetObjectItemCaseSensitive(ev, "stop_reason");
-        const char *t = jstr(sr, "type");
+        const char *t = omni_json_string(sr, "type");
         *turn = !(t && strcmp(t, "requires_action") == 0);
     } else {
         *turn = 0;
@@ -421,18 +391,15 @@ static void track_turn(struct rstate *rs, const char *type, const cJSON *ev, int
 }
 
 /* State updates shared by history and live events (not tool-use routing). */
-static void apply_event(struct rstate *rs, const char *type, const cJSON *ev)
+static void apply_event(struct rstate *rs, enum omni_event_kind kind, const cJSON *ev)
 {
-    if (strcmp(type, "user.tool_result") == 0 || strcmp(type, "agent.tool_result") == 0)
-        on_answer(rs, jstr(ev, "tool_use_id"));
-    else if (strcmp(type, "user.custom_tool_result") == 0)
-        on_answer(rs, jstr(ev, "custom_tool_use_id"));
-    else if (strcmp(type, "user.tool_confirmation") == 0)
+    if (kind == OMNI_EV_USER_TOOL_CONFIRMATION)
         on_confirmation(rs, ev);
-    else if (strcmp(type, "session.thread_status_terminated") == 0)
+    else if (omni_event_is_tool_result(kind))
+        on_answer(rs, omni_event_answers(ev));
+    else if (kind == OMNI_EV_SESSION_THREAD_STATUS_TERMINATED)
         on_thread_terminated(rs, ev);
-    else if (strcmp(type, "session.status_terminated") == 0 ||
-             strcmp(type, "session.deleted") == 0)
+    else if (omni_event_ends_session(kind))
         rs->ended = 1;
 }
 
@@ -447,13 +414,14 @@ void rstate_reconcile_begin(struct rstate *rs)
 
 void rstate_reconcile_add(struct rstate *rs, const cJSON *ev)
 {
-    const char *type = jstr(ev, "type");
+    const char *type = omni_json_string(ev, "type");
+    enum omni_event_kind kind = omni_event_kind_of_type(type);
     int custom;
 
     if (!rs->reconciling || !type)
         return;
-    if (is_tool_use(type, &custom)) {
-        const char *id = jstr(ev, "id");
+    if (is_tool_use(kind, &custom)) {
+        const char *id = omni_json_string(ev, "id");
         struct idinfo *e = id && *id ? table_get(&rs->ids, id) : NULL;
         if (e) {
             if (!(e->flags & F_SEEN))
@@ -472,14 +440,14 @@ void rstate_reconcile_add(struct rstate *rs, const cJSON *ev)
                         rs->cappending = ncap;
                     }
                     rs->pending[rs->npending].c = c;
-                    rs->pending[rs->npending++].p = perm_of(ev);
+                    rs->pending[rs->npending++].p = omni_event_permission(ev);
                 }
             }
         }
     } else {
-        apply_event(rs, type, ev);
+        apply_event(rs, kind, ev);
     }
-    track_turn(rs, type, ev, &rs->hist_turn_ended);
+    track_turn(rs, kind, ev, &rs->hist_turn_ended);
 }
 
 void rstate_reconcile_end(struct rstate *rs, int ok)
@@ -516,25 +484,26 @@ void rstate_reconcile_end(struct rstate *rs, int ok)
 
 void rstate_live(struct rstate *rs, const cJSON *ev)
 {
-    const char *type = jstr(ev, "type");
+    const char *type = omni_json_string(ev, "type");
+    enum omni_event_kind kind = omni_event_kind_of_type(type);
     int custom, turn = rs->turn_ended;
 
-    if (!type)
+    if (!type) /* an event without a type changes nothing; an unknown type ends a turn */
         return;
-    if (is_tool_use(type, &custom)) {
-        const char *id = jstr(ev, "id");
+    if (is_tool_use(kind, &custom)) {
+        const char *id = omni_json_string(ev, "id");
         struct idinfo *e = id && *id ? table_get(&rs->ids, id) : NULL;
         if (e && !(e->flags & F_SEEN)) {
             struct rs_call *c = call_from_event(ev, custom);
             e->flags |= F_SEEN;
             if (c)
-                route(rs, c, perm_of(ev));
+                route(rs, c, omni_event_permission(ev));
         }
     } else {
-        apply_event(rs, type, ev);
+        apply_event(rs, kind, ev);
     }
-    track_turn(rs, type, ev, &turn);
-    if (turn && strcmp(type, "session.status_idle") == 0)
+    track_turn(rs, kind, ev, &turn);
+    if (turn && kind == OMNI_EV_SESSION_STATUS_IDLE)
         rs->gen++;
     rs->turn_ended = turn;
 }
@@ -630,7 +599,8 @@ cJSON *rstate_result_event(const char *id, int custom, int is_error, const char 
 
     if (!ev)
         return NULL;
-    cJSON_AddStringToObject(ev, "type", custom ? "user.custom_tool_result" : "user.tool_result");
+    cJSON_AddStringToObject(ev, "type", omni_event_type_name(custom ? OMNI_EV_USER_CUSTOM_TOOL_RESULT
+                                                                    : OMNI_EV_USER_TOOL_RESULT));
     cJSON_AddStringToObject(ev, custom ? "custom_tool_use_id" : "tool_use_id", id);
     cJSON_AddBoolToObject(ev, "is_error", is_error ? 1 : 0);
     content = cJSON_AddArrayToObject(ev, "content");
