@@ -1,7 +1,7 @@
 /* stats — work queue health per environment: table, json, prom, nagios. */
 #include "commands.h"
 #include "ctx.h"
-#include "range.h"
+#include "health.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -47,11 +47,6 @@ struct stats_run {
     struct env_stats *envs;
     size_t n;
     int64_t now_us;
-};
-
-struct thresholds {
-    struct omni_range warn_depth, crit_depth, warn_age, crit_age;
-    long min_workers;
 };
 
 /* Whole seconds as a duration ("0s", "45s", "3m12s"). */
@@ -117,8 +112,7 @@ static int stats_collect(struct ctl_ctx *ctx, const struct ctl_args *a, struct s
     run->now_us = omni_wall_us();
     for (size_t i = 0; i < run->n; i++) {
         struct env_stats *e = &run->envs[i];
-        if (e->st.oldest_queued_at && run->now_us > e->st.oldest_queued_at)
-            e->age_s = (double)(run->now_us - e->st.oldest_queued_at) / 1e6;
+        e->age_s = omni_stats_oldest_age(&e->st, run->now_us);
     }
     return 0;
 }
@@ -293,56 +287,22 @@ static int textfile_write(const char *path, const struct buf *b, struct omni_err
 
 /* ---- nagios ------------------------------------------------------------- */
 
-static int threshold_get(struct ctl_ctx *ctx, const struct ctl_args *a, int opt, const char *key,
-                         int durations, const char *dflt, struct omni_range *r,
-                         struct omni_err *err)
+static int thresholds_get(struct ctl_ctx *ctx, const struct ctl_args *a,
+                          struct omni_thresholds *th, struct omni_err *err)
 {
-    const char *v = args_get(a, opt), *cause;
-    const char *from = "option";
+    const struct omni_threshold_flags f = {
+        .warn_depth = args_get(a, OPT_WARN_DEPTH),
+        .crit_depth = args_get(a, OPT_CRIT_DEPTH),
+        .warn_age = args_get(a, OPT_WARN_AGE),
+        .crit_age = args_get(a, OPT_CRIT_AGE),
+        .min_workers = args_get(a, OPT_MIN_WORKERS),
+    };
+    const struct omni_profile *p = ctx_profile(ctx, err);
 
-    if (!v) {
-        v = ctx_config_get(ctx, key);
-        from = "config key";
-    }
-    if (!v) {
-        v = dflt;
-        from = "default";
-    }
-    memset(r, 0, sizeof *r);
-    if (omni_range_parse(v, durations, r, &cause) < 0)
-        return omni_err_set(err, OMNI_E_USAGE, "%s \"%s\": bad range \"%.40s\": %s", from, key, v,
-                            cause);
-    return 0;
-}
-
-static int thresholds_get(struct ctl_ctx *ctx, const struct ctl_args *a, struct thresholds *th,
-                          struct omni_err *err)
-{
-    const char *mw = args_get(a, OPT_MIN_WORKERS);
-    char *end;
-
-    if (threshold_get(ctx, a, OPT_WARN_DEPTH, "warn_depth", 0, OMNI_DEFAULT_WARN_DEPTH,
-                      &th->warn_depth, err) < 0 ||
-        threshold_get(ctx, a, OPT_CRIT_DEPTH, "crit_depth", 0, OMNI_DEFAULT_CRIT_DEPTH,
-                      &th->crit_depth, err) < 0 ||
-        threshold_get(ctx, a, OPT_WARN_AGE, "warn_age", 1, OMNI_DEFAULT_WARN_AGE, &th->warn_age,
-                      err) < 0 ||
-        threshold_get(ctx, a, OPT_CRIT_AGE, "crit_age", 1, OMNI_DEFAULT_CRIT_AGE, &th->crit_age,
-                      err) < 0)
+    if (!p)
         return -1;
-    if (!mw)
-        mw = ctx_config_get(ctx, "min_workers");
-    th->min_workers = OMNI_DEFAULT_MIN_WORKERS;
-    if (mw) {
-        errno = 0;
-        th->min_workers = strtol(mw, &end, 10);
-        if (errno || end == mw || *end || th->min_workers < 0 || th->min_workers > 1000000)
-            return omni_err_set(err, OMNI_E_USAGE, "min-workers \"%.40s\" is not a count", mw);
-    }
-    return 0;
+    return omni_thresholds_resolve(th, &f, p, err);
 }
-
-static const char *const nagios_names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
 
 static int nagios_unknown(struct ctl_ctx *ctx, const struct omni_err *err)
 {
@@ -350,20 +310,20 @@ static int nagios_unknown(struct ctl_ctx *ctx, const struct omni_err *err)
     return CTL_NAGIOS_UNKNOWN;
 }
 
-static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run, const struct thresholds *th)
+static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run,
+                      const struct omni_thresholds *th)
 {
     struct buf why = BUF_INIT_MAX(2048);
-    int state = CTL_NAGIOS_OK;
+    enum omni_level state = OMNI_LEVEL_OK;
     long depth = 0, pending = 0, workers = 0;
     double oldest = 0;
-    char age[32], minw[32] = "";
+    char age[32], minw[32] = "", reason[96];
 
     if (th->min_workers > 0)
         snprintf(minw, sizeof minw, "%ld:", th->min_workers);
     for (size_t i = 0; i < run->n; i++) {
         const struct env_stats *e = &run->envs[i];
-        int s = CTL_NAGIOS_OK;
-        long waiting = e->st.depth + e->st.pending;
+        enum omni_level s = omni_stats_level(th, &e->st, run->now_us, reason, sizeof reason);
 
         depth += e->st.depth;
         pending += e->st.pending;
@@ -371,21 +331,8 @@ static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run, const st
             workers += e->st.workers_polling;
         if (e->age_s > oldest)
             oldest = e->age_s;
-        if (omni_range_alert(&th->crit_depth, (double)e->st.depth) ||
-            omni_range_alert(&th->crit_age, e->age_s))
-            s = CTL_NAGIOS_CRITICAL;
-        else if (omni_range_alert(&th->warn_depth, (double)e->st.depth) ||
-                 omni_range_alert(&th->warn_age, e->age_s))
-            s = CTL_NAGIOS_WARNING;
-        if (waiting > 0 && e->st.workers_polling >= 0 && e->st.workers_polling < th->min_workers) {
-            s = CTL_NAGIOS_CRITICAL;
-            buf_addf(&why, "%s: %ld waiting, %ld worker%s polling (min %ld); ", e->id, waiting,
-                     e->st.workers_polling, e->st.workers_polling == 1 ? "" : "s",
-                     th->min_workers);
-        } else if (s != CTL_NAGIOS_OK) {
-            age_text(e->age_s, age, sizeof age);
-            buf_addf(&why, "%s: depth %ld, oldest %s; ", e->id, e->st.depth, age);
-        }
+        if (s != OMNI_LEVEL_OK)
+            buf_addf(&why, "%s: %s; ", e->id, reason);
         if (s > state)
             state = s;
     }
@@ -393,12 +340,12 @@ static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run, const st
     fprintf(ctx->out,
             "OMNI %s - %s%zu environment%s, depth %ld, pending %ld, oldest %s, %ld worker%s"
             " | depth=%ld;%s;%s;0 pending=%ld;;;0 oldest_age=%lds;%s;%s;0 workers=%ld;;%s;0\n",
-            nagios_names[state], why.data, run->n, run->n == 1 ? "" : "s", depth, pending, age,
+            omni_level_name(state), why.data, run->n, run->n == 1 ? "" : "s", depth, pending, age,
             workers, workers == 1 ? "" : "s", depth, th->warn_depth.text, th->crit_depth.text,
             pending, (long)oldest, th->warn_age.text, th->crit_age.text,
             workers, minw);
     buf_release(&why);
-    return state;
+    return (int)state;
 }
 
 /* ---- exec --------------------------------------------------------------- */
@@ -407,7 +354,7 @@ static int stats_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
 {
     struct omni_err err = OMNI_ERR_INIT;
     struct stats_run run = {0};
-    struct thresholds th;
+    struct omni_thresholds th;
     const char *textfile = args_get(a, OPT_TEXTFILE);
     int rc = CTL_EXIT_OK, r;
 

@@ -1,6 +1,7 @@
 /* stop — stop a work item, given its id or its session's id. */
 #include "commands.h"
 #include "ctx.h"
+#include "session_work.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -49,7 +50,7 @@ static int resolve_session(struct ctl_ctx *ctx, struct omni_client *api, const c
 {
     struct omni_work_list wl = {0};
     struct omni_client *ec;
-    const struct omni_work *best = NULL, *stopped = NULL;
+    const struct omni_work *w;
 
     if (given_env) {
         snprintf(t->env_id, sizeof t->env_id, "%s", given_env);
@@ -64,35 +65,28 @@ static int resolve_session(struct ctl_ctx *ctx, struct omni_client *api, const c
                                 t->session_id);
     }
     ec = ctx_env_client(ctx, t->env_id, err);
-    if (!ec)
+    if (!ec) {
+        size_t n = strlen(err->msg);
+        if (err->kind == OMNI_E_CONFIG && ctx->prof_loaded &&
+            !omni_profile_env_key_file(&ctx->prof, t->env_id))
+            snprintf(err->msg + n, sizeof err->msg - n, "; or pass the work id instead");
         return -1;
+    }
     if (omni_work_list(ec, t->env_id, &wl, err) < 0) {
         omni_client_free(ec);
         return -1;
     }
     omni_client_free(ec);
-    for (size_t i = 0; i < wl.n; i++) {
-        const struct omni_work *w = &wl.items[i];
-        if (strcmp(w->data_type, "session") != 0 || strcmp(w->data_id, t->session_id) != 0)
-            continue;
-        if (strcmp(w->state, "stopped") == 0) {
-            if (!stopped || w->created_at >= stopped->created_at)
-                stopped = w;
-        } else if (!best || w->created_at >= best->created_at) {
-            best = w;
-        }
-    }
-    if (!best)
-        best = stopped;
-    if (!best) {
+    w = omni_work_for_session(&wl, t->session_id);
+    if (!w) {
         omni_work_list_release(&wl);
         omni_err_set(err, OMNI_E_HTTP, "no work item for session \"%s\" in \"%s\"",
                      t->session_id, t->env_id);
         err->status = 404;
         return -1;
     }
-    snprintf(t->work_id, sizeof t->work_id, "%s", best->id);
-    snprintf(t->state, sizeof t->state, "%s", best->state);
+    snprintf(t->work_id, sizeof t->work_id, "%s", w->id);
+    snprintf(t->state, sizeof t->state, "%s", w->state);
     omni_work_list_release(&wl);
     return 0;
 }

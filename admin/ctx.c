@@ -25,10 +25,9 @@ void ctx_release(struct ctl_ctx *ctx)
 {
     omni_client_free(ctx->api);
     ctx->api = NULL;
-    omni_config_free(ctx->cfg);
-    ctx->cfg = NULL;
-    free(ctx->cfg_path);
-    ctx->cfg_path = NULL;
+    if (ctx->prof_loaded)
+        omni_profile_release(&ctx->prof);
+    ctx->prof_loaded = 0;
     for (size_t i = 0; i < ctx->nids; i++)
         free(ctx->ids[i]);
     ctx->nids = ctx->ids_next = 0;
@@ -139,88 +138,36 @@ int ctx_usage_error(struct ctl_ctx *ctx, const char *fmt, ...)
     return CTL_EXIT_USAGE;
 }
 
-const char *ctx_profile(const struct ctl_ctx *ctx)
+const struct omni_profile *ctx_profile(struct ctl_ctx *ctx, struct omni_err *err)
 {
-    return ctx->profile && ctx->profile[0] ? ctx->profile : "default";
-}
+    struct omni_profile_args pa = {0};
 
-struct omni_config *ctx_config(struct ctl_ctx *ctx, struct omni_err *err)
-{
-    if (ctx->cfg)
-        return ctx->cfg;
-    if (!ctx->cfg_path)
-        ctx->cfg_path = omni_config_default_path();
-    if (ctx->cfg_path) {
-        ctx->cfg = omni_config_load(ctx->cfg_path, 1, err);
-    } else {
-        ctx->cfg = omni_config_parse("", 0, "(none)", err);
-    }
-    if (!ctx->cfg)
+    if (ctx->prof_loaded)
+        return &ctx->prof;
+    pa.prog = ctx->prog;
+    pa.profile = ctx->profile;
+    pa.base_url = ctx->base_url;
+    pa.timeout_ms = ctx->timeout_ms;
+    pa.default_timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
+    if (omni_profile_load(&ctx->prof, &pa, err) < 0)
         return NULL;
-    if (!omni_config_has_profile(ctx->cfg, ctx_profile(ctx))) {
-        omni_err_set(err, OMNI_E_CONFIG, "profile \"%.64s\" not found in %s", ctx_profile(ctx),
-                     ctx->cfg_path ? ctx->cfg_path : "the configuration");
-        omni_config_free(ctx->cfg);
-        ctx->cfg = NULL;
-        return NULL;
-    }
-    return ctx->cfg;
+    ctx->prof_loaded = 1;
+    return &ctx->prof;
 }
 
 const char *ctx_config_get(struct ctl_ctx *ctx, const char *key)
 {
     struct omni_err err = OMNI_ERR_INIT;
-    struct omni_config *cfg = ctx_config(ctx, &err);
-    return cfg ? omni_config_get(cfg, ctx_profile(ctx), key) : NULL;
-}
-
-/* Timeout: --timeout, else the profile's, else the CLI default. */
-static int ctx_timeout(struct ctl_ctx *ctx, long *ms, struct omni_err *err)
-{
-    const char *t;
-    int64_t v;
-
-    if (ctx->timeout_ms > 0) {
-        *ms = ctx->timeout_ms;
-        return 0;
-    }
-    t = omni_config_get(ctx->cfg, ctx_profile(ctx), "timeout");
-    if (!t) {
-        *ms = CTL_DEFAULT_TIMEOUT_MS;
-        return 0;
-    }
-    if (omni_duration_parse(t, &v) < 0 || v <= 0 || v > 86400000)
-        return omni_err_set(err, OMNI_E_CONFIG, "config key \"timeout\" is not a duration");
-    *ms = (long)v;
-    return 0;
-}
-
-static const char *ctx_base_url(struct ctl_ctx *ctx)
-{
-    const char *u = ctx->base_url;
-    if (!u || !*u)
-        u = getenv("ANTHROPIC_BASE_URL");
-    if (!u || !*u)
-        u = omni_config_get(ctx->cfg, ctx_profile(ctx), "base_url");
-    if (!u || !*u)
-        u = OMNI_DEFAULT_BASE_URL;
-    return u;
+    const struct omni_profile *p = ctx_profile(ctx, &err);
+    return p ? omni_profile_get(p, key) : NULL;
 }
 
 static struct omni_client *client_make(struct ctl_ctx *ctx, enum omni_auth auth, const char *key,
                                        struct omni_err *err)
 {
-    struct omni_client_opts o = {0};
-    long tmo = 0;
+    struct omni_client_opts o;
 
-    if (ctx_timeout(ctx, &tmo, err) < 0)
-        return NULL;
-    o.base_url = ctx_base_url(ctx);
-    o.auth = auth;
-    o.credential = key;
-    o.timeout_ms = tmo;
-    o.connect_timeout_ms = tmo < OMNI_DEFAULT_CONNECT_TIMEOUT_MS ? tmo : 0;
-    o.ca_file = omni_config_get(ctx->cfg, ctx_profile(ctx), "ca_file");
+    omni_profile_client_opts(&ctx->prof, auth, key, &o);
     o.user_agent = "omnictl/" OMNI_VERSION;
     o.debug = ctx->verbose;
     return omni_client_new(&o, err);
@@ -228,49 +175,12 @@ static struct omni_client *client_make(struct ctl_ctx *ctx, enum omni_auth auth,
 
 struct omni_client *ctx_api(struct ctl_ctx *ctx, struct omni_err *err)
 {
-    const char *env_key, *file;
-    char *key = NULL;
-    const char *from;
-    enum omni_key_kind kind;
+    char *key;
 
     if (ctx->api)
         return ctx->api;
-    if (!ctx_config(ctx, err))
+    if (!ctx_profile(ctx, err) || !(key = omni_profile_org_key(&ctx->prof, err)))
         return NULL;
-    env_key = getenv("ANTHROPIC_API_KEY");
-    if (env_key && *env_key) {
-        from = "ANTHROPIC_API_KEY";
-        if (omni_key_check(env_key, from, err) < 0)
-            return NULL;
-        key = strdup(env_key);
-        if (!key) {
-            omni_err_set(err, OMNI_E_IO, "out of memory");
-            return NULL;
-        }
-    } else {
-        file = omni_config_get(ctx->cfg, ctx_profile(ctx), "api_key_file");
-        if (!file) {
-            omni_err_set(err, OMNI_E_CONFIG,
-                         "no organisation API key: set ANTHROPIC_API_KEY or add "
-                         "\"api_key_file = PATH\" to [%s] in %s",
-                         ctx_profile(ctx), ctx->cfg_path ? ctx->cfg_path : "the config file");
-            return NULL;
-        }
-        from = "api_key_file";
-        key = omni_key_read_file(file, err);
-        if (!key)
-            return NULL;
-    }
-    kind = omni_key_classify(key);
-    if (kind == OMNI_KEY_ENV || kind == OMNI_KEY_SESSION) {
-        omni_key_free(key);
-        omni_err_set(err, OMNI_E_CONFIG,
-                     "%s holds an %s, not an organisation API key: omnictl runs on the ops "
-                     "machine with the organisation key; environment keys belong on the "
-                     "worker host",
-                     from, omni_key_kind_name(kind));
-        return NULL;
-    }
     ctx->api = client_make(ctx, OMNI_AUTH_API_KEY, key, err);
     omni_key_free(key);
     return ctx->api;
@@ -278,33 +188,11 @@ struct omni_client *ctx_api(struct ctl_ctx *ctx, struct omni_err *err)
 
 struct omni_client *ctx_env_client(struct ctl_ctx *ctx, const char *env_id, struct omni_err *err)
 {
-    const char *file;
-    char *key;
     struct omni_client *c;
-    enum omni_key_kind kind;
+    char *key;
 
-    if (!ctx_config(ctx, err))
+    if (!ctx_profile(ctx, err) || !(key = omni_profile_env_key(&ctx->prof, env_id, err)))
         return NULL;
-    file = omni_config_env_key_file(ctx->cfg, ctx_profile(ctx), env_id);
-    if (!file) {
-        omni_err_set(err, OMNI_E_CONFIG,
-                     "listing work in \"%s\" needs its environment key: add "
-                     "\"env_key_file.%s = PATH\" to [%s] in %s (key file mode 600), or pass the "
-                     "work id",
-                     env_id, env_id, ctx_profile(ctx),
-                     ctx->cfg_path ? ctx->cfg_path : "~/.config/omni/config");
-        return NULL;
-    }
-    key = omni_key_read_file(file, err);
-    if (!key)
-        return NULL;
-    kind = omni_key_classify(key);
-    if (kind == OMNI_KEY_ORG || kind == OMNI_KEY_SESSION) {
-        omni_key_free(key);
-        omni_err_set(err, OMNI_E_CONFIG, "key file \"%s\" holds an %s, not an environment key",
-                     file, omni_key_kind_name(kind));
-        return NULL;
-    }
     c = client_make(ctx, OMNI_AUTH_BEARER, key, err);
     omni_key_free(key);
     return c;

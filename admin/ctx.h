@@ -20,6 +20,7 @@
 #include "config.h"
 #include "err.h"
 #include "http.h"
+#include "profile.h"
 
 #include <stdio.h>
 
@@ -46,9 +47,8 @@ struct ctl_ctx {
     int verbose;
 
     /* made on first use */
-    struct omni_config *cfg;
-    char *cfg_path;
-    int cfg_loaded;
+    struct omni_profile prof; /* valid when prof_loaded */
+    int prof_loaded;
     struct omni_client *api;
 
     /* ids seen in output, for completion (ring) */
@@ -69,9 +69,8 @@ int ctx_exit_code(const struct omni_err *err);
 int ctx_usage_error(struct ctl_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* The configuration (loaded once; missing file = empty). NULL with err. */
-struct omni_config *ctx_config(struct ctl_ctx *ctx, struct omni_err *err);
-const char *ctx_profile(const struct ctl_ctx *ctx);
+/* The profile (lib/profile.h: loaded once; missing config file = empty). NULL with err. */
+const struct omni_profile *ctx_profile(struct ctl_ctx *ctx, struct omni_err *err);
 /* A profile value or NULL (config errors count as unset; ctx_api reports them). */
 const char *ctx_config_get(struct ctl_ctx *ctx, const char *key);
 /* The org-key client (made once). NULL with err (OMNI_E_CONFIG for key problems). */

@@ -66,7 +66,6 @@ int main(int argc, char **argv)
 
     ctx_init(&ctx);
     ctx.color = isatty(STDOUT_FILENO) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
-    ctx.profile = getenv("OMNI_PROFILE");
 
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+:vho:", global_opts, NULL)) != -1) {
@@ -110,10 +109,6 @@ int main(int argc, char **argv)
             ctx_error(&ctx, "unknown option \"%s\" (see omnictl help)", argv[optind - 1]);
             return nagios ? CTL_NAGIOS_UNKNOWN : CTL_EXIT_USAGE;
         }
-    }
-    if (ctx.profile && *ctx.profile && strlen(ctx.profile) > 128) {
-        ctx_error(&ctx, "profile name too long");
-        return CTL_EXIT_USAGE;
     }
     if (!ctx.output_given) {
         const char *o = ctx_config_get(&ctx, "output");

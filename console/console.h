@@ -120,7 +120,7 @@ void ui_status(struct con_app *a, int is_err, const char *fmt, ...)
 enum con_attr { CON_A_NORMAL = 0, CON_A_OK, CON_A_WARN, CON_A_CRIT, CON_A_DIM, CON_A_HEAD,
                 CON_A_SEL, CON_A_TOOL, CON_A_USER, CON_A_ERR, CON_A_STATUS_BAR };
 unsigned ui_attr(const struct con_app *a, enum con_attr k);
-unsigned ui_level_attr(const struct con_app *a, enum con_level l);
+unsigned ui_level_attr(const struct con_app *a, enum omni_level l);
 /* Print s clipped to width cells at (y, x); pads with blanks when pad. */
 void ui_put(int y, int x, int width, const char *s, int pad);
 /* Keep cursor within count and visible in rows. */

@@ -67,8 +67,6 @@ struct opts {
     long bench;
 };
 
-static const char *const th_keys[4] = {"warn_depth", "crit_depth", "warn_age", "crit_age"};
-
 enum { OPT_REFRESH = 256, OPT_ENV, OPT_PROFILE, OPT_BASE_URL, OPT_READONLY, OPT_ONCE,
        OPT_WARN_DEPTH, OPT_CRIT_DEPTH, OPT_WARN_AGE, OPT_CRIT_AGE, OPT_MIN_WORKERS, OPT_BENCH };
 
@@ -176,140 +174,66 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-/* ---- configuration (the same rules as omnictl) --------------------------- */
+/* ---- configuration (lib/profile.h and lib/health.h, as omnictl) ------------ */
 
 struct setup {
-    struct omni_config *cfg;
-    char *cfg_path;
-    const char *profile;
-    const char *base_url;
+    struct omni_profile prof;
+    int prof_loaded;
     char *org_key;
-    long timeout_ms;
     long refresh_ms;
-    struct con_thresholds th;
+    struct omni_thresholds th;
 };
-
-static int setup_key(struct setup *s, struct omni_err *err)
-{
-    const char *envkey = getenv("ANTHROPIC_API_KEY");
-    const char *file = s->cfg ? omni_config_get(s->cfg, s->profile, "api_key_file") : NULL;
-    enum omni_key_kind kind;
-    const char *from;
-
-    if (envkey && *envkey) {
-        if (omni_key_check(envkey, "ANTHROPIC_API_KEY", err) < 0)
-            return -1;
-        s->org_key = con_xstrdup(envkey);
-        from = "ANTHROPIC_API_KEY";
-    } else if (file) {
-        s->org_key = omni_key_read_file(file, err);
-        if (!s->org_key)
-            return -1;
-        from = "api_key_file";
-    } else {
-        return omni_err_set(err, OMNI_E_CONFIG,
-                            "no organisation API key: set ANTHROPIC_API_KEY or api_key_file in "
-                            "the config profile \"%s\"",
-                            s->profile ? s->profile : "default");
-    }
-    kind = omni_key_classify(s->org_key);
-    if (kind == OMNI_KEY_ENV || kind == OMNI_KEY_SESSION)
-        return omni_err_set(err, OMNI_E_CONFIG,
-                            "%s holds an %s: omni-console needs the organisation API key", from,
-                            omni_key_kind_name(kind));
-    return 0;
-}
-
-static int setup_range(const char *flag, const char *cfgval, const char *name, int durations,
-                       int *is_usage, struct omni_range *r, struct omni_err *err)
-{
-    const char *v = flag ? flag : cfgval, *cause;
-    if (!v)
-        return 0;
-    if (omni_range_parse(v, durations, r, &cause) < 0) {
-        *is_usage = flag != NULL;
-        return omni_err_set(err, flag ? OMNI_E_USAGE : OMNI_E_CONFIG,
-                            "%s%s \"%s\" is not a threshold range: %s",
-                            flag ? "--" : "config key ", name, v, cause);
-    }
-    return 0;
-}
 
 static int setup_load(const struct opts *o, struct setup *s, int *code, struct omni_err *err)
 {
+    const struct omni_profile_args pa = {
+        .prog = "omni-console",
+        .profile = o->profile,
+        .base_url = o->base_url,
+        .default_timeout_ms = CON_DEFAULT_TIMEOUT_MS,
+    };
+    const struct omni_threshold_flags tf = {
+        .warn_depth = o->th[0],
+        .crit_depth = o->th[1],
+        .warn_age = o->th[2],
+        .crit_age = o->th[3],
+        .min_workers = o->min_workers,
+    };
     const char *v;
     int64_t ms;
-    int is_usage = 0;
 
     *code = EXIT_CONFIG;
-    s->profile = o->profile ? o->profile : getenv("OMNI_PROFILE");
-    if (s->profile && !*s->profile)
-        s->profile = NULL;
-    s->cfg_path = omni_config_default_path();
-    if (s->cfg_path) {
-        s->cfg = omni_config_load(s->cfg_path, 1, err);
-        if (!s->cfg)
-            return -1;
-    }
-    if (s->profile && (!s->cfg || !omni_config_has_profile(s->cfg, s->profile)))
-        return omni_err_set(err, OMNI_E_CONFIG, "profile \"%s\" not found in \"%s\"", s->profile,
-                            s->cfg_path ? s->cfg_path : "(no config file)");
-    /* base URL: --base-url > ANTHROPIC_BASE_URL > profile > default */
-    s->base_url = o->base_url;
-    if (!s->base_url && getenv("ANTHROPIC_BASE_URL") && *getenv("ANTHROPIC_BASE_URL"))
-        s->base_url = getenv("ANTHROPIC_BASE_URL");
-    if (!s->base_url && s->cfg)
-        s->base_url = omni_config_get(s->cfg, s->profile, "base_url");
-    if (!s->base_url)
-        s->base_url = OMNI_DEFAULT_BASE_URL;
-    s->timeout_ms = CON_DEFAULT_TIMEOUT_MS;
-    if (s->cfg && (v = omni_config_get(s->cfg, s->profile, "timeout")) &&
-        omni_duration_parse(v, &ms) == 0 && ms > 0)
-        s->timeout_ms = (long)ms;
+    if (omni_profile_load(&s->prof, &pa, err) < 0)
+        goto fail;
+    s->prof_loaded = 1;
     /* refresh: flag > config > default */
     s->refresh_ms = CON_DEFAULT_REFRESH_MS;
-    v = o->refresh ? o->refresh : s->cfg ? omni_config_get(s->cfg, s->profile, "refresh") : NULL;
+    v = o->refresh ? o->refresh : omni_profile_get(&s->prof, "refresh");
     if (v) {
         if (omni_duration_parse(v, &ms) < 0 || ms < CON_MIN_REFRESH_MS) {
-            if (o->refresh)
-                *code = EXIT_USAGE;
-            return omni_err_set(err, o->refresh ? OMNI_E_USAGE : OMNI_E_CONFIG,
-                                "refresh \"%s\" must be a duration of at least %d ms", v,
-                                CON_MIN_REFRESH_MS);
+            omni_err_set(err, o->refresh ? OMNI_E_USAGE : OMNI_E_CONFIG,
+                         "refresh \"%s\" must be a duration of at least %d ms", v,
+                         CON_MIN_REFRESH_MS);
+            goto fail;
         }
         s->refresh_ms = (long)ms;
     }
-    {
-        struct con_model tmp;
-        struct omni_range *rs[4] = {&s->th.warn_depth, &s->th.crit_depth, &s->th.warn_age,
-                                   &s->th.crit_age};
-        con_model_init(&tmp);
-        s->th = tmp.th;
-        con_model_release(&tmp);
-        for (int i = 0; i < 4; i++) {
-            if (setup_range(o->th[i], s->cfg ? omni_config_get(s->cfg, s->profile, th_keys[i]) : NULL,
-                            th_keys[i], i >= 2, &is_usage, rs[i], err) < 0) {
-                if (is_usage)
-                    *code = EXIT_USAGE;
-                return -1;
-            }
-        }
-        v = o->min_workers ? o->min_workers
-            : s->cfg       ? omni_config_get(s->cfg, s->profile, "min_workers")
-                           : NULL;
-        if (v && parse_long(v, 0, &s->th.min_workers) < 0) {
-            if (o->min_workers)
-                *code = EXIT_USAGE;
-            return omni_err_set(err, OMNI_E_USAGE, "min_workers \"%s\" is not a number", v);
-        }
-    }
-    return setup_key(s, err);
+    if (omni_thresholds_resolve(&s->th, &tf, &s->prof, err) < 0)
+        goto fail;
+    s->org_key = omni_profile_org_key(&s->prof, err);
+    if (!s->org_key)
+        goto fail;
+    return 0;
+fail:
+    if (err->kind == OMNI_E_USAGE)
+        *code = EXIT_USAGE;
+    return -1;
 }
 
 static void setup_release(struct setup *s)
 {
-    omni_config_free(s->cfg);
-    free(s->cfg_path);
+    if (s->prof_loaded)
+        omni_profile_release(&s->prof);
     omni_key_free(s->org_key);
 }
 
@@ -582,12 +506,8 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    no.base_url = s.base_url;
+    no.prof = &s.prof;
     no.org_key = s.org_key;
-    no.ca_file = s.cfg ? omni_config_get(s.cfg, s.profile, "ca_file") : NULL;
-    no.timeout_ms = s.timeout_ms;
-    no.cfg = s.cfg;
-    no.profile = s.profile;
 
     con_app_init(&a);
     a.m.th = s.th;
@@ -595,7 +515,7 @@ int main(int argc, char **argv)
     a.m.spark_step_us = (int64_t)s.refresh_ms * 1000;
     a.readonly = o.readonly;
     a.nopts = &no;
-    a.base_url = s.base_url;
+    a.base_url = s.prof.base_url;
     a.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
     nc = getenv("NO_COLOR");
     a.color = !o.mono && !(nc && *nc);

@@ -69,66 +69,6 @@ char *con_age(int64_t now_us, int64_t t_us, char *out, size_t outlen)
 
 /* ---- thresholds --------------------------------------------------------- */
 
-const char *con_level_name(enum con_level l)
-{
-    switch (l) {
-    case CON_LEVEL_OK:
-        return "OK";
-    case CON_LEVEL_WARN:
-        return "WARNING";
-    case CON_LEVEL_CRIT:
-        return "CRITICAL";
-    default:
-        return "UNKNOWN";
-    }
-}
-
-enum con_level con_level_of(const struct con_thresholds *th, const struct omni_stats *st,
-                            int64_t now_us, char *why, size_t whylen)
-{
-    char tmp[64];
-    double age_s = 0;
-
-    if (!why) {
-        why = tmp;
-        whylen = sizeof tmp;
-    }
-    why[0] = '\0';
-    if (!st) {
-        snprintf(why, whylen, "no stats");
-        return CON_LEVEL_UNKNOWN;
-    }
-    if (st->oldest_queued_at && now_us > st->oldest_queued_at)
-        age_s = (double)(now_us - st->oldest_queued_at) / 1e6;
-    /* The same rule as omnictl stats -o nagios: work waits, too few workers. */
-    if (st->depth + st->pending > 0 && st->workers_polling >= 0 &&
-        st->workers_polling < th->min_workers) {
-        if (st->workers_polling == 0)
-            snprintf(why, whylen, "work waiting, no worker polling");
-        else
-            snprintf(why, whylen, "work waiting, %ld workers < %ld", st->workers_polling,
-                     th->min_workers);
-        return CON_LEVEL_CRIT;
-    }
-    if (omni_range_alert(&th->crit_depth, (double)st->depth)) {
-        snprintf(why, whylen, "depth %ld", st->depth);
-        return CON_LEVEL_CRIT;
-    }
-    if (st->oldest_queued_at && omni_range_alert(&th->crit_age, age_s)) {
-        snprintf(why, whylen, "oldest %.0fs", age_s);
-        return CON_LEVEL_CRIT;
-    }
-    if (omni_range_alert(&th->warn_depth, (double)st->depth)) {
-        snprintf(why, whylen, "depth %ld", st->depth);
-        return CON_LEVEL_WARN;
-    }
-    if (st->oldest_queued_at && omni_range_alert(&th->warn_age, age_s)) {
-        snprintf(why, whylen, "oldest %.0fs", age_s);
-        return CON_LEVEL_WARN;
-    }
-    return CON_LEVEL_OK;
-}
-
 /* ---- sparkline ------------------------------------------------------------ */
 
 int con_sparkline(const long *samples, int n, int width, int utf8, char *out, size_t outlen)
@@ -371,12 +311,7 @@ enum con_line_kind con_event_summary(const cJSON *ev, char *out, size_t outlen)
 void con_model_init(struct con_model *m)
 {
     memset(m, 0, sizeof *m);
-    const char *cause;
-    omni_range_parse(OMNI_DEFAULT_WARN_DEPTH, 0, &m->th.warn_depth, &cause);
-    omni_range_parse(OMNI_DEFAULT_CRIT_DEPTH, 0, &m->th.crit_depth, &cause);
-    omni_range_parse(OMNI_DEFAULT_WARN_AGE, 1, &m->th.warn_age, &cause);
-    omni_range_parse(OMNI_DEFAULT_CRIT_AGE, 1, &m->th.crit_age, &cause);
-    m->th.min_workers = OMNI_DEFAULT_MIN_WORKERS;
+    omni_thresholds_default(&m->th);
     m->spark_step_us = 2000000;
     m->sessions.dirty = m->work.dirty = 1;
     m->work.sort_col = CON_WC_AGE;
@@ -429,7 +364,7 @@ void con_model_apply_envs(struct con_model *m, const struct omni_environment_lis
         con_sanitize(nenv[k].name, sizeof nenv[k].name, e->name);
         nenv[k].has_key_file = has_key ? has_key(e->id, ud) : 0;
         if (!old) {
-            nenv[k].level = CON_LEVEL_UNKNOWN;
+            nenv[k].level = OMNI_LEVEL_UNKNOWN;
             snprintf(nenv[k].why, sizeof nenv[k].why, "no stats yet");
         }
         k++;
@@ -472,7 +407,7 @@ void con_model_apply_stats(struct con_model *m, const char *env_id, const struct
     } else if (st->depth > e->spark[e->nspark - 1]) {
         e->spark[e->nspark - 1] = st->depth;
     }
-    e->level = con_level_of(&m->th, st, now_us, e->why, sizeof e->why);
+    e->level = omni_stats_level(&m->th, st, now_us, e->why, sizeof e->why);
 }
 
 void con_model_levels(struct con_model *m, int64_t now_us)
@@ -480,7 +415,7 @@ void con_model_levels(struct con_model *m, int64_t now_us)
     for (size_t i = 0; i < m->nenvs; i++) {
         struct con_env *e = &m->envs[i];
         if (e->have_stats)
-            e->level = con_level_of(&m->th, &e->stats, now_us, e->why, sizeof e->why);
+            e->level = omni_stats_level(&m->th, &e->stats, now_us, e->why, sizeof e->why);
     }
 }
 

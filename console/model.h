@@ -22,7 +22,7 @@
 #define CONSOLE_MODEL_H
 
 #include "api.h"
-#include "range.h"
+#include "health.h"
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
@@ -40,18 +40,6 @@
 #define CON_FILTER_MAX 64
 #define CON_ROWS_MAX 100000        /* rows kept per table */
 
-enum con_level { CON_LEVEL_OK = 0, CON_LEVEL_WARN, CON_LEVEL_CRIT, CON_LEVEL_UNKNOWN };
-
-struct con_thresholds {
-    struct omni_range warn_depth, crit_depth, warn_age, crit_age; /* age in seconds */
-    long min_workers;                                            /* 0: not checked */
-};
-
-
-/* Level of one environment's stats; why (may be NULL) gets a short reason. */
-enum con_level con_level_of(const struct con_thresholds *th, const struct omni_stats *st,
-                            int64_t now_us, char *why, size_t whylen);
-const char *con_level_name(enum con_level l);
 
 /* ---- environments ------------------------------------------------------ */
 
@@ -66,7 +54,7 @@ struct con_env {
     int nspark;                  /* samples stored (<= CON_SPARK_SAMPLES) */
     int64_t spark_at_us;         /* when the newest sample slot began */
     int has_key_file;            /* env_key_file.<id> configured */
-    enum con_level level;
+    enum omni_level level;
     char why[64];
 };
 
@@ -173,7 +161,7 @@ struct con_model {
     struct con_table sessions;
     struct con_table work;
     struct con_detail detail;
-    struct con_thresholds th;
+    struct omni_thresholds th;
     int64_t spark_step_us;       /* one sparkline sample per step */
 };
 

@@ -1,6 +1,7 @@
 #include "net.h"
 
 #include "creds.h"
+#include "session_work.h"
 #include "fatal.h"
 #include "timeutil.h"
 
@@ -15,7 +16,7 @@
 
 struct net_exec {
     struct net_opts o;
-    char *base_url, *org_key, *ca_file, *profile;
+    char *org_key;
     struct omni_client *org;
     volatile int *abort;
 };
@@ -24,25 +25,16 @@ struct net_exec {
 
 const char *net_env_key_file(const struct net_opts *o, const char *env_id)
 {
-    if (!o->cfg)
-        return NULL;
-    return omni_config_env_key_file(o->cfg, o->profile, env_id);
+    return omni_profile_env_key_file(o->prof, env_id);
 }
 
 static struct omni_client *client_new(const struct net_exec *x, enum omni_auth auth,
                                       const char *cred, struct omni_err *err)
 {
-    struct omni_client_opts co = {0};
+    struct omni_client_opts co;
 
-    co.base_url = x->base_url;
-    co.auth = auth;
-    co.credential = cred;
-    co.timeout_ms = x->o.timeout_ms;
-    co.connect_timeout_ms = x->o.timeout_ms < OMNI_DEFAULT_CONNECT_TIMEOUT_MS
-                                ? x->o.timeout_ms
-                                : OMNI_DEFAULT_CONNECT_TIMEOUT_MS;
+    omni_profile_client_opts(x->o.prof, auth, cred, &co);
     co.max_retries = 1;
-    co.ca_file = x->ca_file;
     co.debug = x->o.debug;
     co.abort = x->abort;
     return omni_client_new(&co, err);
@@ -55,14 +47,8 @@ static struct net_exec *exec_new(const struct net_opts *o, volatile int *abort,
 
     x->o = *o;
     x->abort = abort;
-    x->base_url = o->base_url ? con_xstrdup(o->base_url) : NULL;
     x->org_key = con_xstrdup(o->org_key);
-    x->ca_file = o->ca_file ? con_xstrdup(o->ca_file) : NULL;
-    x->profile = o->profile ? con_xstrdup(o->profile) : NULL;
-    x->o.base_url = x->base_url;
     x->o.org_key = NULL;
-    x->o.ca_file = x->ca_file;
-    x->o.profile = x->profile;
     x->org = client_new(x, OMNI_AUTH_API_KEY, x->org_key, err);
     if (!x->org) {
         net_exec_free(x);
@@ -81,10 +67,7 @@ void net_exec_free(struct net_exec *x)
     if (!x)
         return;
     omni_client_free(x->org);
-    free(x->base_url);
     omni_key_free(x->org_key);
-    free(x->ca_file);
-    free(x->profile);
     free(x);
 }
 
@@ -105,26 +88,12 @@ void net_result_release(struct net_result *r)
 static int work_list_with_env_key(struct net_exec *x, const char *env_id,
                                   struct omni_work_list *out, struct omni_err *err)
 {
-    const char *path = net_env_key_file(&x->o, env_id);
     struct omni_client *c;
-    char *key;
-    enum omni_key_kind kind;
+    char *key = omni_profile_env_key(x->o.prof, env_id, err);
     int r;
 
-    if (!path)
-        return omni_err_set(err, OMNI_E_CONFIG,
-                            "no env_key_file.%s in the config: listing work needs the "
-                            "environment key",
-                            env_id);
-    key = omni_key_read_file(path, err);
     if (!key)
         return -1;
-    kind = omni_key_classify(key);
-    if (kind == OMNI_KEY_ORG || kind == OMNI_KEY_SESSION) {
-        omni_key_free(key);
-        return omni_err_set(err, OMNI_E_CONFIG, "key file \"%s\" holds an %s, not an "
-                            "environment key", path, omni_key_kind_name(kind));
-    }
     c = client_new(x, OMNI_AUTH_BEARER, key, err);
     omni_key_free(key);
     if (!c)
@@ -162,25 +131,20 @@ static void exec_stop(struct net_exec *x, const struct net_job *j, struct net_re
     snprintf(work_id, sizeof work_id, "%s", j->work_id);
     if (!work_id[0]) {
         struct omni_work_list wl = {0};
-        const struct omni_work *best = NULL;
+        const struct omni_work *w;
         if (work_list_with_env_key(x, j->env_id, &wl, &res->err) < 0) {
             omni_err_prefix(&res->err, "cannot find the work item of session \"%s\"",
                             j->session_id);
             return;
         }
-        for (size_t i = 0; i < wl.n; i++) {
-            const struct omni_work *w = &wl.items[i];
-            if (strcmp(w->data_id, j->session_id) != 0 || strcmp(w->state, "stopped") == 0)
-                continue;
-            if (!best || w->created_at > best->created_at)
-                best = w;
-        }
-        if (best)
-            snprintf(work_id, sizeof work_id, "%s", best->id);
+        w = omni_work_for_session(&wl, j->session_id);
+        if (w)
+            snprintf(work_id, sizeof work_id, "%s", w->id);
         omni_work_list_release(&wl);
         if (!work_id[0]) {
-            omni_err_set(&res->err, OMNI_E_USAGE, "session \"%s\" has no live work item",
-                         j->session_id);
+            omni_err_set(&res->err, OMNI_E_HTTP, "no work item for session \"%s\" in \"%s\"",
+                         j->session_id, j->env_id);
+            res->err.status = 404;
             return;
         }
     }

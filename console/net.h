@@ -11,8 +11,9 @@
  * written to net_wake_fd() each time, so the UI can poll() on it with stdin.
  *
  * Caller's contract:
- *  1. net_start() with filled net_opts (strings are copied, the key wiped on
- *     net_stop()); cfg must stay valid until net_stop().
+ *  1. net_start() with filled net_opts (the key is copied and wiped on
+ *     net_stop()); the profile is shared read-only by the threads and must
+ *     stay valid until net_stop().
  *  2. net_submit() jobs (copied); net_stream_follow() picks the session whose
  *     stream is followed (NULL: none).
  *  3. Drain with net_take() until NULL whenever the wake fd is readable;
@@ -29,7 +30,7 @@
 #define CONSOLE_NET_H
 
 #include "api.h"
-#include "config.h"
+#include "profile.h"
 #include "model.h"
 
 #include <stdint.h>
@@ -91,12 +92,8 @@ struct net_result {
 };
 
 struct net_opts {
-    const char *base_url;
-    const char *org_key;            /* copied, wiped on stop */
-    const char *ca_file;
-    long timeout_ms;
-    const struct omni_config *cfg;  /* for env_key_file.<env>; may be NULL */
-    const char *profile;
+    const struct omni_profile *prof; /* base URL, timeouts, CA and key files (lib/profile.h) */
+    const char *org_key;             /* copied, wiped on stop */
     int debug;
 };
 

@@ -22,7 +22,7 @@ void con_print_envs(FILE *fp, struct con_app *a)
             snprintf(workers, sizeof workers, "%ld", e->stats.workers_polling);
         else
             snprintf(workers, sizeof workers, "-");
-        fprintf(fp, "%-9s %-30s %-24s %6ld %7ld %8s %7s  %s\n", con_level_name(e->level), e->id,
+        fprintf(fp, "%-9s %-30s %-24s %6ld %7ld %8s %7s  %s\n", omni_level_name(e->level), e->id,
                 e->name, e->stats.depth, e->stats.pending,
                 con_age(a->now_us, e->stats.oldest_queued_at, age, sizeof age), workers, e->why);
     }

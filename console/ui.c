@@ -107,14 +107,14 @@ unsigned ui_attr(const struct con_app *a, enum con_attr k)
     }
 }
 
-unsigned ui_level_attr(const struct con_app *a, enum con_level l)
+unsigned ui_level_attr(const struct con_app *a, enum omni_level l)
 {
     switch (l) {
-    case CON_LEVEL_OK:
+    case OMNI_LEVEL_OK:
         return ui_attr(a, CON_A_OK);
-    case CON_LEVEL_WARN:
+    case OMNI_LEVEL_WARN:
         return ui_attr(a, CON_A_WARN);
-    case CON_LEVEL_CRIT:
+    case OMNI_LEVEL_CRIT:
         return ui_attr(a, CON_A_CRIT);
     default:
         return ui_attr(a, CON_A_DIM);

@@ -57,7 +57,7 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
             snprintf(workers, sizeof workers, "-");
         if (e->have_stats)
             snprintf(line, sizeof line, "%-4.4s %-*.*s %6ld %5ld %7s %5s ",
-                     e->level == CON_LEVEL_UNKNOWN ? "?" : con_level_name(e->level), name_w,
+                     e->level == OMNI_LEVEL_UNKNOWN ? "?" : omni_level_name(e->level), name_w,
                      name_w, name, e->stats.depth, e->stats.pending,
                      con_age(a->now_us, e->stats.oldest_queued_at, age, sizeof age), workers);
         else
@@ -75,7 +75,7 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
         const struct con_env *e = &a->m.envs[c->cur];
         char when[32];
         snprintf(line, sizeof line, "%s  %s%s%s%s%s  work list: %s", e->id,
-                 con_level_name(e->level), e->why[0] ? ": " : "", e->why,
+                 omni_level_name(e->level), e->why[0] ? ": " : "", e->why,
                  e->err[0] ? "; stats error: " : "", e->err,
                  e->has_key_file ? "key file set" : "no env key file");
         if (e->have_stats) {

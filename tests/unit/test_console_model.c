@@ -15,47 +15,6 @@
 #define SEC 1000000LL
 #define NOW (1800000000LL * SEC)
 
-static void test_levels(void **state)
-{
-    struct con_model m;
-    struct omni_stats st = {0, 0, 0, 2};
-    char why[64];
-
-    (void)state;
-    con_model_init(&m);
-    assert_int_equal(con_level_of(&m.th, &st, NOW, why, sizeof why), CON_LEVEL_OK);
-    assert_int_equal(con_level_of(&m.th, NULL, NOW, why, sizeof why), CON_LEVEL_UNKNOWN);
-    /* work waiting and nobody polling: critical even below every threshold */
-    st = (struct omni_stats){1, 0, NOW - SEC, 0};
-    assert_int_equal(con_level_of(&m.th, &st, NOW, why, sizeof why), CON_LEVEL_CRIT);
-    assert_non_null(strstr(why, "no worker"));
-    st = (struct omni_stats){0, 1, NOW - SEC, 0};
-    assert_int_equal(con_level_of(&m.th, &st, NOW, why, sizeof why), CON_LEVEL_CRIT);
-    /* null workers_polling (-1) is not "no worker" */
-    st = (struct omni_stats){1, 0, NOW - SEC, -1};
-    assert_int_equal(con_level_of(&m.th, &st, NOW, why, sizeof why), CON_LEVEL_OK);
-    /* default depth thresholds 10 / 50 */
-    st = (struct omni_stats){11, 0, NOW - SEC, 1};
-    assert_int_equal(con_level_of(&m.th, &st, NOW, why, sizeof why), CON_LEVEL_WARN);
-    assert_string_equal(why, "depth 11");
-    st.depth = 51;
-    assert_int_equal(con_level_of(&m.th, &st, NOW, why, sizeof why), CON_LEVEL_CRIT);
-    /* age thresholds 60 / 300 s */
-    st = (struct omni_stats){1, 0, NOW - 61 * SEC, 1};
-    assert_int_equal(con_level_of(&m.th, &st, NOW, why, sizeof why), CON_LEVEL_WARN);
-    st.oldest_queued_at = NOW - 301 * SEC;
-    assert_int_equal(con_level_of(&m.th, &st, NOW, why, sizeof why), CON_LEVEL_CRIT);
-    /* min workers: as omnictl's nagios rule, it only matters while work waits */
-    m.th.min_workers = 3;
-    st = (struct omni_stats){0, 0, 0, 2};
-    assert_int_equal(con_level_of(&m.th, &st, NOW, why, sizeof why), CON_LEVEL_OK);
-    st = (struct omni_stats){1, 0, NOW - SEC, 2};
-    assert_int_equal(con_level_of(&m.th, &st, NOW, why, sizeof why), CON_LEVEL_CRIT);
-    assert_non_null(strstr(why, "2 workers < 3"));
-    assert_string_equal(con_level_name(CON_LEVEL_CRIT), "CRITICAL");
-    con_model_release(&m);
-}
-
 static void test_sparkline(void **state)
 {
     long s[] = {0, 1, 2, 4, 8};
@@ -423,7 +382,7 @@ static void test_age(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_levels),
+        
         cmocka_unit_test(test_sparkline), cmocka_unit_test(test_sparkline_samples),
         cmocka_unit_test(test_approvals), cmocka_unit_test(test_summary),
         cmocka_unit_test(test_sanitize), cmocka_unit_test(test_sessions),
