@@ -1,5 +1,6 @@
 #include "ctx.h"
 
+#include "alloc.h"
 #include "commands.h"
 #include "creds.h"
 #include "timeutil.h"
@@ -42,12 +43,8 @@ static char *clean_text(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s);
-    char *out = malloc(n + 1), *o = out;
+    char *out = omni_xmalloc(n + 1), *o = out;
 
-    if (!out) {
-        fputs("omnictl: out of memory\n", stderr);
-        abort();
-    }
     while (*p) {
         size_t len = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
                                  : (*p & 0xf8) == 0xf0 ? 4 : 0;
@@ -320,14 +317,8 @@ void ctl_table_row(struct ctl_table *t, const char *const *cells, const char *co
 {
     if (t->nrows == t->alloc) {
         size_t na = t->alloc ? t->alloc * 2 : 16;
-        char **c = realloc(t->cells, na * t->ncols * sizeof *c);
-        const char **rc = realloc(t->row_color, na * sizeof *rc);
-        if (!c || !rc) {
-            fputs("omnictl: out of memory\n", stderr);
-            abort();
-        }
-        t->cells = c;
-        t->row_color = rc;
+        t->cells = omni_xreallocarray(t->cells, na * t->ncols, sizeof *t->cells);
+        t->row_color = omni_xreallocarray(t->row_color, na, sizeof *t->row_color);
         t->alloc = na;
     }
     for (size_t i = 0; i < t->ncols; i++)

@@ -1,5 +1,6 @@
 /* omnictl — admin CLI for self-hosted Managed Agents environments.
  * main: global options, the context, then one command or the shell. */
+#include "alloc.h"
 #include "commands.h"
 #include "ctx.h"
 #include "shell.h"
@@ -57,6 +58,12 @@ static int wants_nagios(int argc, char **argv)
     return 0;
 }
 
+static void out_of_memory(void)
+{
+    fputs("omnictl: out of memory\n", stderr);
+    _exit(CTL_EXIT_FAIL);
+}
+
 int main(int argc, char **argv)
 {
     struct ctl_ctx ctx;
@@ -64,6 +71,7 @@ int main(int argc, char **argv)
     const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
     int64_t ms;
 
+    omni_set_oom_hook(out_of_memory);
     ctx_init(&ctx);
     ctx.color = isatty(STDOUT_FILENO) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
 
