@@ -1,6 +1,5 @@
 #include "console.h"
 
-#include "fatal.h"
 #include "timeutil.h"
 
 #include <curses.h>

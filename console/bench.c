@@ -6,7 +6,7 @@
  */
 #include "console.h"
 
-#include "fatal.h"
+#include "alloc.h"
 #include "timeutil.h"
 
 #include <curses.h>
@@ -39,8 +39,8 @@ static void fake_lists(int rows, int64_t now, struct omni_session_list *sl, stru
     static const char *const st[] = {"idle", "running", "rescheduling", "terminated"};
     static const char *const ws[] = {"queued", "starting", "active", "stopping", "stopped"};
 
-    sl->items = con_xcalloc((size_t)rows, sizeof *sl->items);
-    wl->items = con_xcalloc((size_t)rows, sizeof *wl->items);
+    sl->items = omni_xcalloc((size_t)rows, sizeof *sl->items);
+    wl->items = omni_xcalloc((size_t)rows, sizeof *wl->items);
     sl->n = wl->n = (size_t)rows;
     for (int i = 0; i < rows; i++) {
         struct omni_session *s = &sl->items[i];
@@ -99,7 +99,7 @@ int con_bench_render(long frames, int rows)
     a.color = 1;
     ui_init(&a);
 
-    el.items = con_xcalloc(BENCH_ENVS, sizeof *el.items);
+    el.items = omni_xcalloc(BENCH_ENVS, sizeof *el.items);
     el.n = BENCH_ENVS;
     for (int i = 0; i < BENCH_ENVS; i++) {
         snprintf(el.items[i].id, sizeof el.items[i].id, "env_bench%d", i);

@@ -7,6 +7,7 @@
  */
 #include "console.h"
 
+#include "alloc.h"
 #include "config.h"
 #include "creds.h"
 #include "fatal.h"
@@ -561,6 +562,7 @@ int main(int argc, char **argv)
     const char *nc;
     int code, rc;
 
+    omni_set_oom_hook(con_oom); /* endwin first, then "out of memory", exit 1 */
     setlocale(LC_ALL, "");
     log_setup("omni-console", LOG_TEXT, LOG_QUIET);
     keep_heap();

@@ -1,5 +1,6 @@
 #include "net.h"
 
+#include "alloc.h"
 #include "creds.h"
 #include "fatal.h"
 #include "timeutil.h"
@@ -51,14 +52,14 @@ static struct omni_client *client_new(const struct net_exec *x, enum omni_auth a
 static struct net_exec *exec_new(const struct net_opts *o, volatile int *abort,
                                  struct omni_err *err)
 {
-    struct net_exec *x = con_xcalloc(1, sizeof *x);
+    struct net_exec *x = omni_xcalloc(1, sizeof *x);
 
     x->o = *o;
     x->abort = abort;
-    x->base_url = o->base_url ? con_xstrdup(o->base_url) : NULL;
-    x->org_key = con_xstrdup(o->org_key);
-    x->ca_file = o->ca_file ? con_xstrdup(o->ca_file) : NULL;
-    x->profile = o->profile ? con_xstrdup(o->profile) : NULL;
+    x->base_url = o->base_url ? omni_xstrdup(o->base_url) : NULL;
+    x->org_key = omni_xstrdup(o->org_key);
+    x->ca_file = o->ca_file ? omni_xstrdup(o->ca_file) : NULL;
+    x->profile = o->profile ? omni_xstrdup(o->profile) : NULL;
     x->o.base_url = x->base_url;
     x->o.org_key = NULL;
     x->o.ca_file = x->ca_file;
@@ -371,7 +372,7 @@ static void *worker_main(void *ud)
             wk->q->tail = NULL;
         pthread_mutex_unlock(&wk->q->mu);
 
-        res = con_xcalloc(1, sizeof *res);
+        res = omni_xcalloc(1, sizeof *res);
         t0 = thread_cpu_us();
         net_exec_run(wk->x, &nd->job, res);
         res->cpu_us = thread_cpu_us() - t0;
@@ -402,7 +403,7 @@ static int stream_changed(struct stream_ctx *s)
 
 static void stream_push_event(struct stream_ctx *s, cJSON *obj)
 {
-    struct net_result *r = con_xcalloc(1, sizeof *r);
+    struct net_result *r = omni_xcalloc(1, sizeof *r);
     r->job.kind = NET_STREAM_EVENT;
     r->job.tag = s->gen;
     snprintf(r->job.session_id, sizeof r->job.session_id, "%s", s->session_id);
@@ -414,7 +415,7 @@ static void stream_push_event(struct stream_ctx *s, cJSON *obj)
 
 static void stream_push_state(struct stream_ctx *s, int ok, const struct omni_err *err)
 {
-    struct net_result *r = con_xcalloc(1, sizeof *r);
+    struct net_result *r = omni_xcalloc(1, sizeof *r);
     r->job.kind = NET_STREAM_STATE;
     r->job.tag = s->gen;
     snprintf(r->job.session_id, sizeof r->job.session_id, "%s", s->session_id);
@@ -524,7 +525,7 @@ static void *stream_main(void *ud)
 
 struct net *net_start(const struct net_opts *o, struct omni_err *err)
 {
-    struct net *n = con_xcalloc(1, sizeof *n);
+    struct net *n = omni_xcalloc(1, sizeof *n);
     struct net_worker *wp, *wa;
 
     n->o = *o;
@@ -548,8 +549,8 @@ struct net *net_start(const struct net_opts *o, struct omni_err *err)
         net_stop(n);
         return NULL;
     }
-    wp = con_xcalloc(1, sizeof *wp);
-    wa = con_xcalloc(1, sizeof *wa);
+    wp = omni_xcalloc(1, sizeof *wp);
+    wa = omni_xcalloc(1, sizeof *wa);
     *wp = (struct net_worker){n, &n->qpoll, n->xpoll};
     *wa = (struct net_worker){n, &n->qact, n->xact};
     if (pthread_create(&n->th_poll, NULL, worker_main, wp) != 0) {
@@ -591,7 +592,7 @@ void net_wake_drain(struct net *n)
 void net_submit(struct net *n, const struct net_job *job)
 {
     struct net_queue *q;
-    struct net_node *nd = con_xcalloc(1, sizeof *nd);
+    struct net_node *nd = omni_xcalloc(1, sizeof *nd);
 
     switch (job->kind) {
     case NET_ENVS:
