@@ -77,8 +77,6 @@ int con_bench_render(long frames, int rows)
     SCREEN *scr;
     int64_t now = omni_wall_us();
     double t0, c0, apply_ms;
-    static const enum con_view_id views[] = {CON_VIEW_ENVS, CON_VIEW_SESSIONS, CON_VIEW_WORK,
-                                             CON_VIEW_DETAIL};
 
     if (!out || !in) {
         fprintf(stderr, "omni-console: cannot open /dev/null\n");
@@ -140,9 +138,9 @@ int con_bench_render(long frames, int rows)
         }
         cJSON_Delete(ev);
     }
-    for (size_t v = 0; v < sizeof views / sizeof views[0]; v++) {
+    for (int v = 0; v < CON_VIEW_COUNT; v++) {
         double worst = 0, c1;
-        a.view = views[v];
+        a.view = (enum con_view_id)v;
         a.pos[a.view].cur = (size_t)rows / 2;
         t0 = now_ms();
         c0 = cpu_ms();

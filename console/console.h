@@ -41,27 +41,76 @@
 #define CON_R_REFRESH 0x2   /* fetch now (do not wait for the next tick) */
 #define CON_R_QUIT 0x4
 
-enum con_view_id { CON_VIEW_ENVS = 0, CON_VIEW_SESSIONS, CON_VIEW_WORK, CON_VIEW_DETAIL,
-                   CON_VIEW_COUNT };
+/*
+ * The views, one X(id, class) line each, in the order of enum con_view_id
+ * (the first is where the console starts). The enum, the class declarations
+ * and con_views[] (app.c) all come from this one list.
+ */
+#define CON_VIEWS(X)                        \
+    X(CON_VIEW_ENVS, con_view_envs)         \
+    X(CON_VIEW_SESSIONS, con_view_sessions) \
+    X(CON_VIEW_WORK, con_view_work)         \
+    X(CON_VIEW_DETAIL, con_view_detail)
+
+#define CON_VIEW_ENUM_(id, cls) id,
+enum con_view_id { CON_VIEWS(CON_VIEW_ENUM_) CON_VIEW_COUNT };
+#undef CON_VIEW_ENUM_
 
 enum con_prompt { CON_PROMPT_NONE = 0, CON_PROMPT_FILTER, CON_PROMPT_CONFIRM, CON_PROMPT_AGENT,
                   CON_PROMPT_MESSAGE };
 
 struct con_app;
 
+/* A key action: returns CON_R_*. */
+typedef int (*con_action_fn)(struct con_app *a);
+
+struct con_binding {
+    int key;
+    con_action_fn fn;
+};
+
+/* What an action (stop, interrupt, approve, new session) applies to. */
+struct con_target {
+    char env_id[OMNI_ID_MAX];     /* a->env_id unless the view picks another */
+    char session_id[OMNI_ID_MAX];
+    char work_id[OMNI_ID_MAX];
+    const struct con_held *held;  /* the first held call, NULL if none (known) */
+    const char *no_held_hint;     /* appended to "no held tool call in X"; NULL: none */
+};
+
+/*
+ * A view. Every hook gets the app and runs on the UI thread; the ones marked
+ * optional may be NULL. Hooks that return int return a CON_R_* mask.
+ */
 struct con_view_class {
-    const char *name;
+    const char *name;                                    /* header, --bench-render */
     const char *hints;                                   /* bottom bar */
+    int in_env;          /* shows the environment a->env_id (the header names it) */
+    int tail;            /* its cursor can follow the newest row (a->follow) */
     /* Draw the body between rows top and top+rows-1 (header row included). */
     void (*draw)(struct con_app *a, int top, int rows, int cols);
     size_t (*count)(struct con_app *a);                  /* selectable rows */
-    int (*enter)(struct con_app *a);                     /* Enter: CON_R_* */
-    const char *const *sort_names;                       /* NULL: no sorting */
+    int (*enter)(struct con_app *a);                     /* Enter, Right */
+    int (*back)(struct con_app *a);                      /* Esc, Left, h, Backspace; optional */
+    /* The view's own keys, looked up before the common ones; {0, NULL} ends
+     * the list. Optional. */
+    const struct con_binding *keys;
+    /* Jobs of a refresh beyond the environment list (which every view gets):
+     * submit them with con_refresh_submit(). force: the user asked (R, an
+     * action's effect), ignore throttles. Optional. */
+    void (*refresh)(struct con_app *a, int64_t now_ms, int force);
+    /* Fill t (zeroed, env_id preset to a->env_id) from the selection;
+     * -1: nothing selected. Optional (no target: actions refuse). */
+    int (*target)(struct con_app *a, struct con_target *t);
+    /* The table that / filters and < > r sort; optional (NULL: none). */
+    struct con_table *(*table)(struct con_app *a);
+    const char *const *sort_names;                       /* nsort column names */
     int nsort;
 };
 
-extern const struct con_view_class con_view_envs, con_view_sessions, con_view_work,
-    con_view_detail;
+#define CON_VIEW_DECLARE_(id, cls) extern const struct con_view_class cls;
+CON_VIEWS(CON_VIEW_DECLARE_)
+#undef CON_VIEW_DECLARE_
 extern const struct con_view_class *const con_views[CON_VIEW_COUNT];
 
 struct con_cursor {
@@ -84,7 +133,7 @@ struct con_app {
     int status_err;
     int64_t status_ms;               /* monotonic; 0 = none */
     int help;
-    int detail_follow;               /* keep the newest event line in view */
+    int follow;                      /* a tail view keeps its newest line in view */
     size_t detail_scroll;            /* first line shown when not following */
     /* prompts */
     enum con_prompt prompt;
@@ -134,6 +183,18 @@ void actions_result(struct con_app *a, struct net_result *r);
 /* app.c */
 void con_app_init(struct con_app *a);
 void con_app_release(struct con_app *a);
+/* Start a refresh: the environment list, then the view's refresh hook. */
+void con_app_refresh(struct con_app *a, int64_t now_ms);
+/* Submit one job of the current refresh (tagged, counted in a->inflight). */
+void con_refresh_submit(struct con_app *a, struct net_job *j);
+/* The sessions or the work table (kind NET_SESSIONS or NET_WORK) of
+ * a->env_id, unless its CPU throttle holds it back (force: never). */
+void con_refresh_table(struct con_app *a, enum net_kind kind, int64_t now_ms, int force);
+
+/* view_envs.c: the back hook of the views inside an environment. */
+int con_envs_back(struct con_app *a);
+/* view_session.c: open the events of session_id (Esc returns to this view). */
+int con_detail_show(struct con_app *a, const char *session_id);
 
 /* Plain-text tables (--once). */
 void con_print_envs(FILE *fp, struct con_app *a);

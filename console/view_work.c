@@ -103,21 +103,58 @@ static int work_enter(struct con_app *a)
         ui_status(a, 1, "work %s is not session work", w->id);
         return CON_R_DRAW;
     }
-    con_detail_open(&a->m.detail, w->session_id);
-    if (a->net)
-        net_stream_follow(a->net, w->session_id);
-    a->detail_from = CON_VIEW_WORK;
-    a->detail_follow = 1;
-    a->view = CON_VIEW_DETAIL;
-    return CON_R_DRAW;
+    return con_detail_show(a, w->session_id);
+}
+
+static int work_sessions(struct con_app *a)
+{
+    a->view = CON_VIEW_SESSIONS;
+    return CON_R_DRAW | CON_R_REFRESH;
+}
+
+static const struct con_binding work_keys[] = {
+    {'w', work_sessions},
+    {'\t', work_sessions},
+    {0, NULL},
+};
+
+static void work_refresh(struct con_app *a, int64_t now_ms, int force)
+{
+    con_refresh_table(a, NET_WORK, now_ms, force);
+}
+
+static int work_target(struct con_app *a, struct con_target *t)
+{
+    struct con_table *tb = &a->m.work;
+    const struct con_work *w;
+
+    con_table_view(tb, 1, a->now_us);
+    if (!tb->nidx || strcmp(tb->env_id, a->env_id) != 0)
+        return -1;
+    w = con_work_at(tb, a->pos[CON_VIEW_WORK].cur);
+    snprintf(t->session_id, sizeof t->session_id, "%s", w->session_id);
+    snprintf(t->work_id, sizeof t->work_id, "%s", w->id);
+    t->no_held_hint = " (open its session with Enter)"; /* held calls are not listed here */
+    return 0;
+}
+
+static struct con_table *work_table(struct con_app *a)
+{
+    return &a->m.work;
 }
 
 const struct con_view_class con_view_work = {
     .name = "work items",
     .hints = "Enter events  s stop  S force  w sessions  / filter  < > sort",
+    .in_env = 1,
     .draw = work_draw,
     .count = work_count,
     .enter = work_enter,
+    .back = con_envs_back,
+    .keys = work_keys,
+    .refresh = work_refresh,
+    .target = work_target,
+    .table = work_table,
     .sort_names = work_sort_names,
     .nsort = CON_WC_NCOLS,
 };
