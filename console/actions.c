@@ -596,8 +596,6 @@ void actions_result(struct con_app *a, struct net_result *r)
         d->gen++;
         break;
     }
-    if (ours && a->inflight > 0 &&
-        (r->job.kind == NET_ENVS || r->job.kind == NET_SESSIONS || r->job.kind == NET_WORK ||
-         r->job.kind == NET_EVENTS))
+    if (ours && a->inflight > 0 && net_kind_is_refresh(r->job.kind))
         a->inflight--;
 }

@@ -589,22 +589,25 @@ void net_wake_drain(struct net *n)
         ;
 }
 
+int net_kind_is_refresh(enum net_kind kind)
+{
+    switch (kind) {
+    case NET_ENVS:
+    case NET_SESSIONS:
+    case NET_WORK:
+    case NET_EVENTS:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 void net_submit(struct net *n, const struct net_job *job)
 {
     struct net_queue *q;
     struct net_node *nd = omni_xcalloc(1, sizeof *nd);
 
-    switch (job->kind) {
-    case NET_ENVS:
-    case NET_SESSIONS:
-    case NET_WORK:
-    case NET_EVENTS:
-        q = &n->qpoll;
-        break;
-    default:
-        q = &n->qact;
-        break;
-    }
+    q = net_kind_is_refresh(job->kind) ? &n->qpoll : &n->qact;
     nd->job = *job;
     pthread_mutex_lock(&q->mu);
     if (q->tail)
