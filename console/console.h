@@ -3,13 +3,49 @@
  *
  * The UI thread owns struct con_app (and the model inside it); the network
  * threads only ever see copies of jobs (net.h). Views are small classes
- * (struct con_view_class, one file each, listed in con_views[]); key
- * handlers (actions.c) return a CON_R_* bitmask and only the main loop
- * decides what to repaint or fetch.
+ * (struct con_view_class below); key handlers return a CON_R_* mask and only
+ * the main loop (main.c) decides what to repaint or fetch. actions.c, app.c
+ * and ui.c never test which view is shown: they call its hooks.
  *
- * Adding a view: write console/view_foo.c with one const struct
- * con_view_class, add it to enum con_view_id and con_views[] (ui.c), and
- * give Enter/Esc a path to it in actions.c.
+ * Adding a view (checklist):
+ *  1. Create console/view_<name>.c with everything static except ONE
+ *     `const struct con_view_class con_view_<name>` in designated
+ *     initializers: name, hints (the bottom bar), in_env / tail, and the hooks
+ *     draw, count and enter (required), back, keys, refresh, target, table
+ *     with sort_names / nsort (optional; NULL means "not here": Esc stays,
+ *     actions answer "select a session or a work item first", / and < > r do
+ *     nothing).
+ *  2. Add one line X(CON_VIEW_<NAME>, con_view_<name>) to CON_VIEWS() below.
+ *     The enum id, the declaration, the con_views[] entry (app.c), its cursor
+ *     a->pos[] and --bench-render (bench.c) follow from it; the Makefile
+ *     builds every console/ source file.
+ *  3. Give it a way in and out: another view's enter hook or keys[] entry
+ *     sets a->view = CON_VIEW_<NAME> and returns CON_R_DRAW | CON_R_REFRESH
+ *     (fetch for it at once); its back hook says where Esc goes.
+ *  4. Data it needs that no refresh fetches yet: a job kind in net.h, its
+ *     exec in net.c and its case in net_kind_is_refresh() (which puts it on
+ *     the poll thread and counts it in the refresh), a con_model_apply_*() in
+ *     model.c (no curses; unit test in tests/unit/test_console_model.c) and
+ *     a case in actions_result() (actions.c). Submit it from the refresh hook
+ *     with con_refresh_submit().
+ *  5. Document it under "Views" in man/omni-console.1 and check it in
+ *     tests/integration/t4001-console-views.t (tmux against omni-sim).
+ *
+ * Adding an action (a key):
+ *  1. Write `static int act_<name>(struct con_app *a)` in actions.c returning
+ *     CON_R_*, and bind it in bindings[] there. A key that means something in
+ *     one view only goes in that view's keys[] instead (view_<name>.c); view
+ *     keys are looked up first.
+ *  2. If it changes anything on the server: readonly_refuse() first, then
+ *     pick_target() for the session / work item (the view's target hook
+ *     answers), then submit a net_job. A new job kind goes in net.h, its
+ *     exec in net.c (kinds that net_kind_is_refresh() does not list run on
+ *     the action thread) and its result in actions_result() (apply_action():
+ *     status line, quick refresh).
+ *     Ask first with a->confirm_job / confirm_text and CON_PROMPT_CONFIRM.
+ *  3. Document the key in help_lines[] (ui.c), under "Keys" in
+ *     man/omni-console.1 and, if the view shows it, in the view's hints; test
+ *     it in tests/integration/t4002-console-actions.t.
  */
 #ifndef CONSOLE_CONSOLE_H
 #define CONSOLE_CONSOLE_H
