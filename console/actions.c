@@ -128,6 +128,11 @@ static int act_back(struct con_app *a)
     return view(a)->back ? view(a)->back(a) : CON_R_NONE;
 }
 
+static int act_tab(struct con_app *a)
+{
+    return view(a)->tab ? view(a)->tab(a) : CON_R_NONE;
+}
+
 static int act_help(struct con_app *a)
 {
     a->help = 1;
@@ -410,8 +415,13 @@ static int prompt_key(struct con_app *a, int key)
 
 /* ---- the key table ---------------------------------------------------------------- */
 
-/* The common keys (a view's own keys come first: con_view_class.keys). */
-static const struct con_binding bindings[] = {
+typedef int (*con_action_fn)(struct con_app *a);
+
+/* Key bindings; what a key does in each view is up to the view's hooks. */
+static const struct {
+    int key;
+    con_action_fn fn;
+} bindings[] = {
     {KEY_UP, act_up},
     {'k', act_up},
     {KEY_DOWN, act_down},
@@ -430,6 +440,8 @@ static const struct con_binding bindings[] = {
     {KEY_LEFT, act_back},
     {KEY_BACKSPACE, act_back},
     {'h', act_back},
+    {'w', act_tab},
+    {'\t', act_tab},
     {'?', act_help},
     {KEY_F(1), act_help},
     {'q', act_quit},
@@ -457,9 +469,6 @@ int actions_key(struct con_app *a, int key)
     }
     if (a->prompt != CON_PROMPT_NONE)
         return prompt_key(a, key);
-    for (const struct con_binding *b = view(a)->keys; b && b->fn; b++)
-        if (b->key == key)
-            return b->fn(a);
     for (size_t i = 0; i < sizeof bindings / sizeof bindings[0]; i++)
         if (bindings[i].key == key)
             return bindings[i].fn(a);

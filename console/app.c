@@ -23,6 +23,21 @@ void con_app_release(struct con_app *a)
     con_model_release(&a->m);
 }
 
+int con_app_show(struct con_app *a, enum con_view_id id)
+{
+    a->view = id;
+    return CON_R_DRAW | CON_R_REFRESH;
+}
+
+int con_app_selected(struct con_app *a, struct con_table *t, int is_work, size_t *k)
+{
+    con_table_view(t, is_work, a->now_us);
+    if (!t->nidx || strcmp(t->env_id, a->env_id) != 0)
+        return -1;
+    *k = a->pos[a->view].cur;
+    return 0;
+}
+
 void con_refresh_submit(struct con_app *a, struct net_job *j)
 {
     j->tag = a->refresh_gen;

@@ -11,17 +11,17 @@
  *  1. Create console/view_<name>.c with everything static except ONE
  *     `const struct con_view_class con_view_<name>` in designated
  *     initializers: name, hints (the bottom bar), in_env / tail, and the hooks
- *     draw, count and enter (required), back, keys, refresh, target, table
- *     with sort_names / nsort (optional; NULL means "not here": Esc stays,
- *     actions answer "select a session or a work item first", / and < > r do
- *     nothing).
+ *     draw, count and enter (required), back, tab, refresh, target, table
+ *     with sort_names / nsort (optional; NULL means "not here": Esc and w
+ *     stay, actions answer "select a session or a work item first", / and
+ *     < > r do nothing).
  *  2. Add one line X(CON_VIEW_<NAME>, con_view_<name>) to CON_VIEWS() below.
  *     The enum id, the declaration, the con_views[] entry (app.c), its cursor
  *     a->pos[] and --bench-render (bench.c) follow from it; the Makefile
  *     builds every console/ source file.
- *  3. Give it a way in and out: another view's enter hook or keys[] entry
- *     sets a->view = CON_VIEW_<NAME> and returns CON_R_DRAW | CON_R_REFRESH
- *     (fetch for it at once); its back hook says where Esc goes.
+ *  3. Give it a way in and out: another view's enter (or tab) hook returns
+ *     con_app_show(a, CON_VIEW_<NAME>) (switch, and fetch for it at once);
+ *     its back hook says where Esc goes.
  *  4. Data it needs that no refresh fetches yet: a job kind in net.h, its
  *     exec in net.c and its case in net_kind_is_refresh() (which puts it on
  *     the poll thread and counts it in the refresh), a con_model_apply_*() in
@@ -33,9 +33,9 @@
  *
  * Adding an action (a key):
  *  1. Write `static int act_<name>(struct con_app *a)` in actions.c returning
- *     CON_R_*, and bind it in bindings[] there. A key that means something in
- *     one view only goes in that view's keys[] instead (view_<name>.c); view
- *     keys are looked up first.
+ *     CON_R_*, and bind it in bindings[] there. It never tests a->view: what
+ *     differs between views is a hook in struct con_view_class (as Enter,
+ *     Esc and w are), which views without it leave NULL.
  *  2. If it changes anything on the server: readonly_refuse() first, then
  *     pick_target() for the session / work item (the view's target hook
  *     answers), then submit a net_job. A new job kind goes in net.h, its
@@ -97,14 +97,6 @@ enum con_prompt { CON_PROMPT_NONE = 0, CON_PROMPT_FILTER, CON_PROMPT_CONFIRM, CO
 
 struct con_app;
 
-/* A key action: returns CON_R_*. */
-typedef int (*con_action_fn)(struct con_app *a);
-
-struct con_binding {
-    int key;
-    con_action_fn fn;
-};
-
 /* What an action (stop, interrupt, approve, new session) applies to. */
 struct con_target {
     char env_id[OMNI_ID_MAX];     /* a->env_id unless the view picks another */
@@ -128,9 +120,7 @@ struct con_view_class {
     size_t (*count)(struct con_app *a);                  /* selectable rows */
     int (*enter)(struct con_app *a);                     /* Enter, Right */
     int (*back)(struct con_app *a);                      /* Esc, Left, h, Backspace; optional */
-    /* The view's own keys, looked up before the common ones; {0, NULL} ends
-     * the list. Optional. */
-    const struct con_binding *keys;
+    int (*tab)(struct con_app *a);                       /* w, Tab: the other list; optional */
     /* Jobs of a refresh beyond the environment list (which every view gets):
      * submit them with con_refresh_submit(). force: the user asked (R, an
      * action's effect), ignore throttles. Optional. */
@@ -219,6 +209,12 @@ void actions_result(struct con_app *a, struct net_result *r);
 /* app.c */
 void con_app_init(struct con_app *a);
 void con_app_release(struct con_app *a);
+/* Show view id; returns CON_R_DRAW | CON_R_REFRESH (fetch for it now). */
+int con_app_show(struct con_app *a, enum con_view_id id);
+/* The current view's selected row of table t (a->m.sessions, is_work 0, or
+ * a->m.work, is_work 1): *k is its place in t's shown order (con_session_at,
+ * con_work_at). -1: t shows no row of a->env_id. */
+int con_app_selected(struct con_app *a, struct con_table *t, int is_work, size_t *k);
 /* Start a refresh: the environment list, then the view's refresh hook. */
 void con_app_refresh(struct con_app *a, int64_t now_ms);
 /* Submit one job of the current refresh (tagged, counted in a->inflight). */

@@ -102,8 +102,7 @@ static int envs_open(struct con_app *a, enum con_view_id id)
         a->pos[CON_VIEW_SESSIONS] = (struct con_cursor){0, 0};
         a->pos[CON_VIEW_WORK] = (struct con_cursor){0, 0};
     }
-    a->view = id;
-    return CON_R_DRAW | CON_R_REFRESH;
+    return con_app_show(a, id);
 }
 
 static int envs_enter(struct con_app *a)
@@ -111,16 +110,10 @@ static int envs_enter(struct con_app *a)
     return envs_open(a, CON_VIEW_SESSIONS);
 }
 
-static int envs_work(struct con_app *a)
+static int envs_tab(struct con_app *a)
 {
     return envs_open(a, CON_VIEW_WORK);
 }
-
-static const struct con_binding envs_keys[] = {
-    {'w', envs_work},
-    {'\t', envs_work},
-    {0, NULL},
-};
 
 /* The selected environment (n creates a session in it); no session. */
 static int envs_target(struct con_app *a, struct con_target *t)
@@ -145,6 +138,6 @@ const struct con_view_class con_view_envs = {
     .draw = envs_draw,
     .count = envs_count,
     .enter = envs_enter,
-    .keys = envs_keys,
+    .tab = envs_tab,
     .target = envs_target,
 };

@@ -95,8 +95,7 @@ static void detail_draw(struct con_app *a, int top, int rows, int cols)
             snprintf(ts, sizeof ts, "--:--:--");
         }
         snprintf(line, sizeof line, "%s %s", ts, ln->text);
-        attrset(!a->follow && k == c->cur ? ui_attr(a, CON_A_SEL)
-                                                 : kind_attr(a, ln->kind));
+        attrset(!a->follow && k == c->cur ? ui_attr(a, CON_A_SEL) : kind_attr(a, ln->kind));
         ui_put(y + i, 0, cols, line, 1);
         attrset(A_NORMAL);
     }

@@ -112,27 +112,26 @@ static void sessions_draw(struct con_app *a, int top, int rows, int cols)
     attrset(A_NORMAL);
 }
 
-static int sessions_enter(struct con_app *a)
+/* The selected session, NULL if none. */
+static const struct con_session *sessions_selected(struct con_app *a)
 {
     struct con_table *t = &a->m.sessions;
+    size_t k;
 
-    con_table_view(t, 0, a->now_us);
-    if (!t->nidx || strcmp(t->env_id, a->env_id) != 0)
-        return CON_R_NONE;
-    return con_detail_show(a, con_session_at(t, a->pos[CON_VIEW_SESSIONS].cur)->id);
+    return con_app_selected(a, t, 0, &k) < 0 ? NULL : con_session_at(t, k);
 }
 
-static int sessions_work(struct con_app *a)
+static int sessions_enter(struct con_app *a)
 {
-    a->view = CON_VIEW_WORK;
-    return CON_R_DRAW | CON_R_REFRESH;
+    const struct con_session *s = sessions_selected(a);
+
+    return s ? con_detail_show(a, s->id) : CON_R_NONE;
 }
 
-static const struct con_binding sessions_keys[] = {
-    {'w', sessions_work},
-    {'\t', sessions_work},
-    {0, NULL},
-};
+static int sessions_tab(struct con_app *a)
+{
+    return con_app_show(a, CON_VIEW_WORK);
+}
 
 /* The sessions table (a stop finds a session's work item on the action
  * thread), and the event lists of the visible sessions that are due. */
@@ -162,13 +161,10 @@ static void sessions_refresh(struct con_app *a, int64_t now_ms, int force)
 
 static int sessions_target(struct con_app *a, struct con_target *t)
 {
-    struct con_table *tb = &a->m.sessions;
-    const struct con_session *s;
+    const struct con_session *s = sessions_selected(a);
 
-    con_table_view(tb, 0, a->now_us);
-    if (!tb->nidx || strcmp(tb->env_id, a->env_id) != 0)
+    if (!s)
         return -1;
-    s = con_session_at(tb, a->pos[CON_VIEW_SESSIONS].cur);
     snprintf(t->session_id, sizeof t->session_id, "%s", s->id);
     t->held = s->nheld ? &s->held : NULL;
     return 0;
@@ -187,7 +183,7 @@ const struct con_view_class con_view_sessions = {
     .count = sessions_count,
     .enter = sessions_enter,
     .back = con_envs_back,
-    .keys = sessions_keys,
+    .tab = sessions_tab,
     .refresh = sessions_refresh,
     .target = sessions_target,
     .table = sessions_table,

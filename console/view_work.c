@@ -90,15 +90,21 @@ static void work_draw(struct con_app *a, int top, int rows, int cols)
     attrset(A_NORMAL);
 }
 
-static int work_enter(struct con_app *a)
+/* The selected work item, NULL if none. */
+static const struct con_work *work_selected(struct con_app *a)
 {
     struct con_table *t = &a->m.work;
-    const struct con_work *w;
+    size_t k;
 
-    con_table_view(t, 1, a->now_us);
-    if (!t->nidx || strcmp(t->env_id, a->env_id) != 0)
+    return con_app_selected(a, t, 1, &k) < 0 ? NULL : con_work_at(t, k);
+}
+
+static int work_enter(struct con_app *a)
+{
+    const struct con_work *w = work_selected(a);
+
+    if (!w)
         return CON_R_NONE;
-    w = con_work_at(t, a->pos[CON_VIEW_WORK].cur);
     if (!w->session_id[0] || strcmp(w->data_type, "session") != 0) {
         ui_status(a, 1, "work %s is not session work", w->id);
         return CON_R_DRAW;
@@ -106,17 +112,10 @@ static int work_enter(struct con_app *a)
     return con_detail_show(a, w->session_id);
 }
 
-static int work_sessions(struct con_app *a)
+static int work_tab(struct con_app *a)
 {
-    a->view = CON_VIEW_SESSIONS;
-    return CON_R_DRAW | CON_R_REFRESH;
+    return con_app_show(a, CON_VIEW_SESSIONS);
 }
-
-static const struct con_binding work_keys[] = {
-    {'w', work_sessions},
-    {'\t', work_sessions},
-    {0, NULL},
-};
 
 static void work_refresh(struct con_app *a, int64_t now_ms, int force)
 {
@@ -125,13 +124,10 @@ static void work_refresh(struct con_app *a, int64_t now_ms, int force)
 
 static int work_target(struct con_app *a, struct con_target *t)
 {
-    struct con_table *tb = &a->m.work;
-    const struct con_work *w;
+    const struct con_work *w = work_selected(a);
 
-    con_table_view(tb, 1, a->now_us);
-    if (!tb->nidx || strcmp(tb->env_id, a->env_id) != 0)
+    if (!w)
         return -1;
-    w = con_work_at(tb, a->pos[CON_VIEW_WORK].cur);
     snprintf(t->session_id, sizeof t->session_id, "%s", w->session_id);
     snprintf(t->work_id, sizeof t->work_id, "%s", w->id);
     t->no_held_hint = " (open its session with Enter)"; /* held calls are not listed here */
@@ -151,7 +147,7 @@ const struct con_view_class con_view_work = {
     .count = work_count,
     .enter = work_enter,
     .back = con_envs_back,
-    .keys = work_keys,
+    .tab = work_tab,
     .refresh = work_refresh,
     .target = work_target,
     .table = work_table,
