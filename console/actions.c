@@ -1,6 +1,5 @@
 #include "console.h"
 
-#include "fatal.h"
 #include "timeutil.h"
 
 #include <curses.h>
@@ -13,13 +12,15 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
+static const struct con_view_class *view(const struct con_app *a)
+{
+    return con_views[a->view];
+}
+
+/* The table / and < > r work on, NULL if the view has none. */
 static struct con_table *view_table(struct con_app *a)
 {
-    if (a->view == CON_VIEW_SESSIONS)
-        return &a->m.sessions;
-    if (a->view == CON_VIEW_WORK)
-        return &a->m.work;
-    return NULL;
+    return view(a)->table ? view(a)->table(a) : NULL;
 }
 
 static int page_rows(void)
@@ -27,48 +28,19 @@ static int page_rows(void)
     return LINES > 8 ? LINES - 6 : 1;
 }
 
-/* The session (and work item, when known) an action applies to. */
-struct target {
-    char session_id[OMNI_ID_MAX];
-    char work_id[OMNI_ID_MAX];
-    char env_id[OMNI_ID_MAX];
-    const struct con_held *held; /* the first held call, NULL if none */
-};
-
-static int pick_target(struct con_app *a, struct target *t)
+/* What the view's selection points at (the view's target hook); -1: nothing. */
+static int view_target(struct con_app *a, struct con_target *t)
 {
     memset(t, 0, sizeof *t);
     snprintf(t->env_id, sizeof t->env_id, "%s", a->env_id);
-    switch (a->view) {
-    case CON_VIEW_SESSIONS: {
-        struct con_table *tb = &a->m.sessions;
-        const struct con_session *s;
-        con_table_view(tb, 0, a->now_us);
-        if (!tb->nidx || strcmp(tb->env_id, a->env_id) != 0)
-            break;
-        s = con_session_at(tb, a->pos[CON_VIEW_SESSIONS].cur);
-        snprintf(t->session_id, sizeof t->session_id, "%s", s->id);
-        t->held = s->nheld ? &s->held : NULL;
+    return view(a)->target ? view(a)->target(a, t) : -1;
+}
+
+/* The session (and work item, when known) an action applies to. */
+static int pick_target(struct con_app *a, struct con_target *t)
+{
+    if (view_target(a, t) == 0 && (t->session_id[0] || t->work_id[0]))
         return 0;
-    }
-    case CON_VIEW_WORK: {
-        struct con_table *tb = &a->m.work;
-        const struct con_work *w;
-        con_table_view(tb, 1, a->now_us);
-        if (!tb->nidx || strcmp(tb->env_id, a->env_id) != 0)
-            break;
-        w = con_work_at(tb, a->pos[CON_VIEW_WORK].cur);
-        snprintf(t->session_id, sizeof t->session_id, "%s", w->session_id);
-        snprintf(t->work_id, sizeof t->work_id, "%s", w->id);
-        return 0;
-    }
-    case CON_VIEW_DETAIL:
-        snprintf(t->session_id, sizeof t->session_id, "%s", a->m.detail.session_id);
-        t->held = a->m.detail.ap.n ? &a->m.detail.ap.held[0] : NULL;
-        return 0;
-    default:
-        break;
-    }
     ui_status(a, 1, "select a session or a work item first");
     return -1;
 }
@@ -92,10 +64,10 @@ static void submit(struct con_app *a, const struct net_job *j)
 static int move_by(struct con_app *a, long delta)
 {
     struct con_cursor *c = &a->pos[a->view];
-    size_t n = con_views[a->view]->count(a);
+    size_t n = view(a)->count(a);
 
-    if (a->view == CON_VIEW_DETAIL && a->detail_follow) {
-        a->detail_follow = 0;
+    if (view(a)->tail && a->follow) {
+        a->follow = 0;
         c->cur = n ? n - 1 : 0;
     }
     if (!n)
@@ -130,17 +102,17 @@ static int act_pgdn(struct con_app *a)
 static int act_home(struct con_app *a)
 {
     a->pos[a->view] = (struct con_cursor){0, 0};
-    if (a->view == CON_VIEW_DETAIL)
-        a->detail_follow = 0;
+    if (view(a)->tail)
+        a->follow = 0;
     return CON_R_DRAW;
 }
 
 static int act_end(struct con_app *a)
 {
-    size_t n = con_views[a->view]->count(a);
+    size_t n = view(a)->count(a);
     a->pos[a->view].cur = n ? n - 1 : 0;
-    if (a->view == CON_VIEW_DETAIL)
-        a->detail_follow = 1;
+    if (view(a)->tail)
+        a->follow = 1;
     return CON_R_DRAW;
 }
 
@@ -148,49 +120,17 @@ static int act_end(struct con_app *a)
 
 static int act_enter(struct con_app *a)
 {
-    return con_views[a->view]->enter(a);
+    return view(a)->enter(a);
 }
 
 static int act_back(struct con_app *a)
 {
-    switch (a->view) {
-    case CON_VIEW_DETAIL:
-        if (a->net)
-            net_stream_follow(a->net, NULL);
-        con_detail_close(&a->m.detail);
-        a->view = a->detail_from;
-        return CON_R_DRAW | CON_R_REFRESH;
-    case CON_VIEW_SESSIONS:
-    case CON_VIEW_WORK:
-        a->view = CON_VIEW_ENVS;
-        return CON_R_DRAW;
-    default:
-        return CON_R_NONE;
-    }
+    return view(a)->back ? view(a)->back(a) : CON_R_NONE;
 }
 
-static int act_work(struct con_app *a)
+static int act_tab(struct con_app *a)
 {
-    switch (a->view) {
-    case CON_VIEW_ENVS:
-        if (!a->m.nenvs)
-            return CON_R_NONE;
-        if (strcmp(a->env_id, a->m.envs[a->pos[CON_VIEW_ENVS].cur].id) != 0) {
-            snprintf(a->env_id, sizeof a->env_id, "%s", a->m.envs[a->pos[CON_VIEW_ENVS].cur].id);
-            a->pos[CON_VIEW_SESSIONS] = a->pos[CON_VIEW_WORK] = (struct con_cursor){0, 0};
-        }
-        a->view = CON_VIEW_WORK;
-        break;
-    case CON_VIEW_SESSIONS:
-        a->view = CON_VIEW_WORK;
-        break;
-    case CON_VIEW_WORK:
-        a->view = CON_VIEW_SESSIONS;
-        break;
-    default:
-        return CON_R_NONE;
-    }
-    return CON_R_DRAW | CON_R_REFRESH;
+    return view(a)->tab ? view(a)->tab(a) : CON_R_NONE;
 }
 
 static int act_help(struct con_app *a)
@@ -236,7 +176,7 @@ static int act_filter(struct con_app *a)
 static int sort_step(struct con_app *a, int step)
 {
     struct con_table *t = view_table(a);
-    const struct con_view_class *v = con_views[a->view];
+    const struct con_view_class *v = view(a);
     if (!t || !v->nsort)
         return CON_R_NONE;
     con_table_set_sort(t, (t->sort_col + step + v->nsort) % v->nsort, t->sort_desc);
@@ -265,7 +205,7 @@ static int act_reverse(struct con_app *a)
 
 /* ---- actions on sessions and work -------------------------------------------------- */
 
-static int stop_job(struct con_app *a, int force, struct net_job *j, struct target *t)
+static int stop_job(struct con_app *a, int force, struct net_job *j, struct con_target *t)
 {
     if (pick_target(a, t) < 0)
         return -1;
@@ -291,7 +231,7 @@ static int stop_job(struct con_app *a, int force, struct net_job *j, struct targ
 static int act_stop(struct con_app *a)
 {
     struct net_job j;
-    struct target t;
+    struct con_target t;
 
     if (readonly_refuse(a, "stop") || stop_job(a, 0, &j, &t) < 0)
         return CON_R_DRAW;
@@ -302,7 +242,7 @@ static int act_stop(struct con_app *a)
 
 static int act_force_stop(struct con_app *a)
 {
-    struct target t;
+    struct con_target t;
 
     if (readonly_refuse(a, "force stop") || stop_job(a, 1, &a->confirm_job, &t) < 0)
         return CON_R_DRAW;
@@ -315,7 +255,7 @@ static int act_force_stop(struct con_app *a)
 static int act_interrupt(struct con_app *a)
 {
     struct net_job j = {0};
-    struct target t;
+    struct con_target t;
 
     if (readonly_refuse(a, "interrupt") || pick_target(a, &t) < 0)
         return CON_R_DRAW;
@@ -333,13 +273,13 @@ static int act_interrupt(struct con_app *a)
 static int confirm_call(struct con_app *a, int allow)
 {
     struct net_job j = {0};
-    struct target t;
+    struct con_target t;
 
     if (readonly_refuse(a, allow ? "approve" : "deny") || pick_target(a, &t) < 0)
         return CON_R_DRAW;
     if (!t.held) {
         ui_status(a, 1, "no held tool call in %s%s", t.session_id[0] ? t.session_id : t.work_id,
-                  a->view == CON_VIEW_WORK ? " (open its session with Enter)" : "");
+                  t.no_held_hint ? t.no_held_hint : "");
         return CON_R_DRAW;
     }
     j.kind = NET_CONFIRM;
@@ -365,18 +305,16 @@ static int act_deny(struct con_app *a)
 static int act_new(struct con_app *a)
 {
     struct net_job j = {0};
+    struct con_target t;
 
     if (readonly_refuse(a, "new session"))
         return CON_R_DRAW;
-    if (a->view == CON_VIEW_ENVS) {
-        if (!a->m.nenvs) {
-            ui_status(a, 1, "no environment to create a session in");
-            return CON_R_DRAW;
-        }
-        snprintf(a->new_env, sizeof a->new_env, "%s", a->m.envs[a->pos[CON_VIEW_ENVS].cur].id);
-    } else {
-        snprintf(a->new_env, sizeof a->new_env, "%s", a->env_id);
+    view_target(a, &t); /* a session or none: its environment is enough */
+    if (!t.env_id[0]) {
+        ui_status(a, 1, "no environment to create a session in");
+        return CON_R_DRAW;
     }
+    snprintf(a->new_env, sizeof a->new_env, "%s", t.env_id);
     j.kind = NET_AGENTS;
     submit(a, &j);
     ui_status(a, 0, "loading agents...");
@@ -479,6 +417,7 @@ static int prompt_key(struct con_app *a, int key)
 
 typedef int (*con_action_fn)(struct con_app *a);
 
+/* Key bindings; what a key does in each view is up to the view's hooks. */
 static const struct {
     int key;
     con_action_fn fn;
@@ -501,8 +440,8 @@ static const struct {
     {KEY_LEFT, act_back},
     {KEY_BACKSPACE, act_back},
     {'h', act_back},
-    {'w', act_work},
-    {'\t', act_work},
+    {'w', act_tab},
+    {'\t', act_tab},
     {'?', act_help},
     {KEY_F(1), act_help},
     {'q', act_quit},
@@ -666,8 +605,6 @@ void actions_result(struct con_app *a, struct net_result *r)
         d->gen++;
         break;
     }
-    if (ours && a->inflight > 0 &&
-        (r->job.kind == NET_ENVS || r->job.kind == NET_SESSIONS || r->job.kind == NET_WORK ||
-         r->job.kind == NET_EVENTS))
+    if (ours && a->inflight > 0 && net_kind_is_refresh(r->job.kind))
         a->inflight--;
 }

@@ -6,7 +6,7 @@
  */
 #include "console.h"
 
-#include "fatal.h"
+#include "alloc.h"
 #include "timeutil.h"
 
 #include <curses.h>
@@ -39,8 +39,8 @@ static void fake_lists(int rows, int64_t now, struct omni_session_list *sl, stru
     static const char *const st[] = {"idle", "running", "rescheduling", "terminated"};
     static const char *const ws[] = {"queued", "starting", "active", "stopping", "stopped"};
 
-    sl->items = con_xcalloc((size_t)rows, sizeof *sl->items);
-    wl->items = con_xcalloc((size_t)rows, sizeof *wl->items);
+    sl->items = omni_xcalloc((size_t)rows, sizeof *sl->items);
+    wl->items = omni_xcalloc((size_t)rows, sizeof *wl->items);
     sl->n = wl->n = (size_t)rows;
     for (int i = 0; i < rows; i++) {
         struct omni_session *s = &sl->items[i];
@@ -77,8 +77,6 @@ int con_bench_render(long frames, int rows)
     SCREEN *scr;
     int64_t now = omni_wall_us();
     double t0, c0, apply_ms;
-    static const enum con_view_id views[] = {CON_VIEW_ENVS, CON_VIEW_SESSIONS, CON_VIEW_WORK,
-                                             CON_VIEW_DETAIL};
 
     if (!out || !in) {
         fprintf(stderr, "omni-console: cannot open /dev/null\n");
@@ -99,7 +97,7 @@ int con_bench_render(long frames, int rows)
     a.color = 1;
     ui_init(&a);
 
-    el.items = con_xcalloc(BENCH_ENVS, sizeof *el.items);
+    el.items = omni_xcalloc(BENCH_ENVS, sizeof *el.items);
     el.n = BENCH_ENVS;
     for (int i = 0; i < BENCH_ENVS; i++) {
         snprintf(el.items[i].id, sizeof el.items[i].id, "env_bench%d", i);
@@ -140,9 +138,9 @@ int con_bench_render(long frames, int rows)
         }
         cJSON_Delete(ev);
     }
-    for (size_t v = 0; v < sizeof views / sizeof views[0]; v++) {
+    for (int v = 0; v < CON_VIEW_COUNT; v++) {
         double worst = 0, c1;
-        a.view = views[v];
+        a.view = (enum con_view_id)v;
         a.pos[a.view].cur = (size_t)rows / 2;
         t0 = now_ms();
         c0 = cpu_ms();

@@ -3,13 +3,49 @@
  *
  * The UI thread owns struct con_app (and the model inside it); the network
  * threads only ever see copies of jobs (net.h). Views are small classes
- * (struct con_view_class, one file each, listed in con_views[]); key
- * handlers (actions.c) return a CON_R_* bitmask and only the main loop
- * decides what to repaint or fetch.
+ * (struct con_view_class below); key handlers return a CON_R_* mask and only
+ * the main loop (main.c) decides what to repaint or fetch. actions.c, app.c
+ * and ui.c never test which view is shown: they call its hooks.
  *
- * Adding a view: write console/view_foo.c with one const struct
- * con_view_class, add it to enum con_view_id and con_views[] (ui.c), and
- * give Enter/Esc a path to it in actions.c.
+ * Adding a view (checklist):
+ *  1. Create console/view_<name>.c with everything static except ONE
+ *     `const struct con_view_class con_view_<name>` in designated
+ *     initializers: name, hints (the bottom bar), in_env / tail, and the hooks
+ *     draw, count and enter (required), back, tab, refresh, target, table
+ *     with sort_names / nsort (optional; NULL means "not here": Esc and w
+ *     stay, actions answer "select a session or a work item first", / and
+ *     < > r do nothing).
+ *  2. Add one line X(CON_VIEW_<NAME>, con_view_<name>) to CON_VIEWS() below.
+ *     The enum id, the declaration, the con_views[] entry (app.c), its cursor
+ *     a->pos[] and --bench-render (bench.c) follow from it; the Makefile
+ *     builds every console/ source file.
+ *  3. Give it a way in and out: another view's enter (or tab) hook returns
+ *     con_app_show(a, CON_VIEW_<NAME>) (switch, and fetch for it at once);
+ *     its back hook says where Esc goes.
+ *  4. Data it needs that no refresh fetches yet: a job kind in net.h, its
+ *     exec in net.c and its case in net_kind_is_refresh() (which puts it on
+ *     the poll thread and counts it in the refresh), a con_model_apply_*() in
+ *     model.c (no curses; unit test in tests/unit/test_console_model.c) and
+ *     a case in actions_result() (actions.c). Submit it from the refresh hook
+ *     with con_refresh_submit().
+ *  5. Document it under "Views" in man/omni-console.1 and check it in
+ *     tests/integration/t4001-console-views.t (tmux against omni-sim).
+ *
+ * Adding an action (a key):
+ *  1. Write `static int act_<name>(struct con_app *a)` in actions.c returning
+ *     CON_R_*, and bind it in bindings[] there. It never tests a->view: what
+ *     differs between views is a hook in struct con_view_class (as Enter,
+ *     Esc and w are), which views without it leave NULL.
+ *  2. If it changes anything on the server: readonly_refuse() first, then
+ *     pick_target() for the session / work item (the view's target hook
+ *     answers), then submit a net_job. A new job kind goes in net.h, its
+ *     exec in net.c (kinds that net_kind_is_refresh() does not list run on
+ *     the action thread) and its result in actions_result() (apply_action():
+ *     status line, quick refresh).
+ *     Ask first with a->confirm_job / confirm_text and CON_PROMPT_CONFIRM.
+ *  3. Document the key in help_lines[] (ui.c), under "Keys" in
+ *     man/omni-console.1 and, if the view shows it, in the view's hints; test
+ *     it in tests/integration/t4002-console-actions.t.
  */
 #ifndef CONSOLE_CONSOLE_H
 #define CONSOLE_CONSOLE_H
@@ -41,27 +77,66 @@
 #define CON_R_REFRESH 0x2   /* fetch now (do not wait for the next tick) */
 #define CON_R_QUIT 0x4
 
-enum con_view_id { CON_VIEW_ENVS = 0, CON_VIEW_SESSIONS, CON_VIEW_WORK, CON_VIEW_DETAIL,
-                   CON_VIEW_COUNT };
+/*
+ * The views, one X(id, class) line each, in the order of enum con_view_id
+ * (the first is where the console starts). The enum, the class declarations
+ * and con_views[] (app.c) all come from this one list.
+ */
+#define CON_VIEWS(X)                        \
+    X(CON_VIEW_ENVS, con_view_envs)         \
+    X(CON_VIEW_SESSIONS, con_view_sessions) \
+    X(CON_VIEW_WORK, con_view_work)         \
+    X(CON_VIEW_DETAIL, con_view_detail)
+
+#define CON_VIEW_ENUM_(id, cls) id,
+enum con_view_id { CON_VIEWS(CON_VIEW_ENUM_) CON_VIEW_COUNT };
+#undef CON_VIEW_ENUM_
 
 enum con_prompt { CON_PROMPT_NONE = 0, CON_PROMPT_FILTER, CON_PROMPT_CONFIRM, CON_PROMPT_AGENT,
                   CON_PROMPT_MESSAGE };
 
 struct con_app;
 
+/* What an action (stop, interrupt, approve, new session) applies to. */
+struct con_target {
+    char env_id[OMNI_ID_MAX];     /* a->env_id unless the view picks another */
+    char session_id[OMNI_ID_MAX];
+    char work_id[OMNI_ID_MAX];
+    const struct con_held *held;  /* the first held call, NULL if none (known) */
+    const char *no_held_hint;     /* appended to "no held tool call in X"; NULL: none */
+};
+
+/*
+ * A view. Every hook gets the app and runs on the UI thread; the ones marked
+ * optional may be NULL. Hooks that return int return a CON_R_* mask.
+ */
 struct con_view_class {
-    const char *name;
+    const char *name;                                    /* header, --bench-render */
     const char *hints;                                   /* bottom bar */
+    int in_env;          /* shows the environment a->env_id (the header names it) */
+    int tail;            /* its cursor can follow the newest row (a->follow) */
     /* Draw the body between rows top and top+rows-1 (header row included). */
     void (*draw)(struct con_app *a, int top, int rows, int cols);
     size_t (*count)(struct con_app *a);                  /* selectable rows */
-    int (*enter)(struct con_app *a);                     /* Enter: CON_R_* */
-    const char *const *sort_names;                       /* NULL: no sorting */
+    int (*enter)(struct con_app *a);                     /* Enter, Right */
+    int (*back)(struct con_app *a);                      /* Esc, Left, h, Backspace; optional */
+    int (*tab)(struct con_app *a);                       /* w, Tab: the other list; optional */
+    /* Jobs of a refresh beyond the environment list (which every view gets):
+     * submit them with con_refresh_submit(). force: the user asked (R, an
+     * action's effect), ignore throttles. Optional. */
+    void (*refresh)(struct con_app *a, int64_t now_ms, int force);
+    /* Fill t (zeroed, env_id preset to a->env_id) from the selection;
+     * -1: nothing selected. Optional (no target: actions refuse). */
+    int (*target)(struct con_app *a, struct con_target *t);
+    /* The table that / filters and < > r sort; optional (NULL: none). */
+    struct con_table *(*table)(struct con_app *a);
+    const char *const *sort_names;                       /* nsort column names */
     int nsort;
 };
 
-extern const struct con_view_class con_view_envs, con_view_sessions, con_view_work,
-    con_view_detail;
+#define CON_VIEW_DECLARE_(id, cls) extern const struct con_view_class cls;
+CON_VIEWS(CON_VIEW_DECLARE_)
+#undef CON_VIEW_DECLARE_
 extern const struct con_view_class *const con_views[CON_VIEW_COUNT];
 
 struct con_cursor {
@@ -84,7 +159,7 @@ struct con_app {
     int status_err;
     int64_t status_ms;               /* monotonic; 0 = none */
     int help;
-    int detail_follow;               /* keep the newest event line in view */
+    int follow;                      /* a tail view keeps its newest line in view */
     size_t detail_scroll;            /* first line shown when not following */
     /* prompts */
     enum con_prompt prompt;
@@ -134,6 +209,24 @@ void actions_result(struct con_app *a, struct net_result *r);
 /* app.c */
 void con_app_init(struct con_app *a);
 void con_app_release(struct con_app *a);
+/* Show view id; returns CON_R_DRAW | CON_R_REFRESH (fetch for it now). */
+int con_app_show(struct con_app *a, enum con_view_id id);
+/* The current view's selected row of table t (a->m.sessions, is_work 0, or
+ * a->m.work, is_work 1): *k is its place in t's shown order (con_session_at,
+ * con_work_at). -1: t shows no row of a->env_id. */
+int con_app_selected(struct con_app *a, struct con_table *t, int is_work, size_t *k);
+/* Start a refresh: the environment list, then the view's refresh hook. */
+void con_app_refresh(struct con_app *a, int64_t now_ms);
+/* Submit one job of the current refresh (tagged, counted in a->inflight). */
+void con_refresh_submit(struct con_app *a, struct net_job *j);
+/* The sessions or the work table (kind NET_SESSIONS or NET_WORK) of
+ * a->env_id, unless its CPU throttle holds it back (force: never). */
+void con_refresh_table(struct con_app *a, enum net_kind kind, int64_t now_ms, int force);
+
+/* view_envs.c: the back hook of the views inside an environment. */
+int con_envs_back(struct con_app *a);
+/* view_session.c: open the events of session_id (Esc returns to this view). */
+int con_detail_show(struct con_app *a, const char *session_id);
 
 /* Plain-text tables (--once). */
 void con_print_envs(FILE *fp, struct con_app *a);

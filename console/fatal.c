@@ -3,7 +3,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 static void (*fatal_hook)(void);
 
@@ -31,36 +30,4 @@ void con_fatal(const char *fmt, ...)
 void con_oom(void)
 {
     con_fatal("out of memory");
-}
-
-void *con_xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        con_oom();
-    return p;
-}
-
-void *con_xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p)
-        con_oom();
-    return p;
-}
-
-void *con_xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q)
-        con_oom();
-    return q;
-}
-
-char *con_xstrdup(const char *s)
-{
-    char *p = strdup(s ? s : "");
-    if (!p)
-        con_oom();
-    return p;
 }

@@ -7,6 +7,7 @@
  */
 #include "console.h"
 
+#include "alloc.h"
 #include "config.h"
 #include "creds.h"
 #include "fatal.h"
@@ -239,56 +240,6 @@ static void setup_release(struct setup *s)
 
 /* ---- the app ----------------------------------------------------------------- */
 
-static void schedule_refresh(struct con_app *a, int64_t now_ms)
-{
-    struct net_job j = {0};
-    int in_env = a->view != CON_VIEW_ENVS && a->env_id[0];
-    int force = a->force_tables;
-
-    a->force_tables = 0;
-    a->refresh_gen++;
-    a->inflight = 0;
-    a->refresh_started_ms = now_ms;
-    j.tag = a->refresh_gen;
-    j.kind = NET_ENVS;
-    net_submit(a->net, &j);
-    a->inflight++;
-    if (!in_env)
-        return;
-    snprintf(j.env_id, sizeof j.env_id, "%s", a->env_id);
-    /* sessions for the sessions and detail views, work for the work view
-     * (a stop from the sessions view finds its work item on the action thread) */
-    if (a->view != CON_VIEW_WORK &&
-        (force || now_ms >= a->table_next_ms[0] || strcmp(a->m.sessions.env_id, a->env_id))) {
-        j.kind = NET_SESSIONS;
-        net_submit(a->net, &j);
-        a->inflight++;
-    }
-    if (a->view == CON_VIEW_WORK &&
-        (force || now_ms >= a->table_next_ms[1] || strcmp(a->m.work.env_id, a->env_id))) {
-        j.kind = NET_WORK;
-        net_submit(a->net, &j);
-        a->inflight++;
-    }
-    if (a->view == CON_VIEW_SESSIONS && strcmp(a->m.sessions.env_id, a->env_id) == 0) {
-        struct con_table *t = &a->m.sessions;
-        const struct con_cursor *c = &a->pos[CON_VIEW_SESSIONS];
-        int sent = 0;
-        con_table_view(t, 0, a->now_us);
-        for (size_t i = c->top; i < t->nidx && i < c->top + (size_t)LINES && sent <
-                                CON_EVENTS_PER_TICK; i++) {
-            const struct con_session *s = con_session_at(t, i);
-            if (!con_session_events_due(s, a->now_us, CON_EVENTS_MIN_AGE_MS))
-                continue;
-            j.kind = NET_EVENTS;
-            snprintf(j.session_id, sizeof j.session_id, "%s", s->id);
-            net_submit(a->net, &j);
-            a->inflight++;
-            sent++;
-        }
-    }
-}
-
 static void fatal_hook(void)
 {
     ui_end();
@@ -329,7 +280,7 @@ static int run_ui(struct con_app *a, long iterations)
 
         a->now_us = omni_wall_us();
         if (a->inflight == 0 && now >= a->next_refresh_ms)
-            schedule_refresh(a, now);
+            con_app_refresh(a, now);
         timeout = CON_TICK_MS;
         if (a->inflight == 0 && a->next_refresh_ms - now < timeout)
             timeout = (int)(a->next_refresh_ms - now < 0 ? 0 : a->next_refresh_ms - now);
@@ -485,6 +436,7 @@ int main(int argc, char **argv)
     const char *nc;
     int code, rc;
 
+    omni_set_oom_hook(con_oom); /* endwin first, then "out of memory", exit 1 */
     setlocale(LC_ALL, "");
     log_setup("omni-console", LOG_TEXT, LOG_QUIET);
     keep_heap();

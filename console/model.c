@@ -2,7 +2,7 @@
 #include "event.h"
 #include "hash.h"
 
-#include "fatal.h"
+#include "alloc.h"
 #include "timeutil.h"
 
 #include <ctype.h>
@@ -11,9 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#define xrealloc con_xrealloc
-#define xcalloc con_xcalloc
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -349,7 +346,7 @@ struct con_env *con_model_env(struct con_model *m, const char *env_id)
 void con_model_apply_envs(struct con_model *m, const struct omni_environment_list *l,
                           int (*has_key)(const char *env_id, void *ud), void *ud, int64_t now_us)
 {
-    struct con_env *nenv = xcalloc(l->n, sizeof *nenv);
+    struct con_env *nenv = omni_xcalloc(l->n, sizeof *nenv);
     size_t k = 0;
 
     for (size_t i = 0; i < l->n; i++) {
@@ -431,7 +428,7 @@ static void idmap_build(struct idmap *im, const void *rows, size_t n, size_t str
     size_t cap = 16;
     while (cap < n * 2)
         cap <<= 1;
-    im->slot = xcalloc(cap, sizeof *im->slot);
+    im->slot = omni_xcalloc(cap, sizeof *im->slot);
     im->mask = cap - 1;
     for (size_t i = 0; i < n; i++) {
         const char *id = (const char *)rows + i * stride; /* id is the first member */
@@ -472,7 +469,7 @@ void con_model_apply_sessions(struct con_model *m, const char *env_id,
 
     if (same_env && t->n)
         idmap_build(&im, old, t->n, sizeof *old);
-    rows = xcalloc(n, sizeof *rows);
+    rows = omni_xcalloc(n, sizeof *rows);
     for (size_t i = 0; i < n; i++) {
         const struct omni_session *s = &l->items[i];
         struct con_session *r = &rows[k];
@@ -554,7 +551,7 @@ void con_model_apply_work(struct con_model *m, const char *env_id, const struct 
 {
     struct con_table *t = &m->work;
     size_t n = l->n < CON_ROWS_MAX ? l->n : CON_ROWS_MAX;
-    struct con_work *rows = xcalloc(n, sizeof *rows);
+    struct con_work *rows = omni_xcalloc(n, sizeof *rows);
 
     for (size_t i = 0; i < n; i++) {
         const struct omni_work *w = &l->items[i];
@@ -708,7 +705,7 @@ void con_table_view(struct con_table *t, int is_work, int64_t now_us)
 
     if (!t->dirty)
         return;
-    t->idx = xrealloc(t->idx, (t->n ? t->n : 1) * sizeof *t->idx);
+    t->idx = omni_xrealloc(t->idx, (t->n ? t->n : 1) * sizeof *t->idx);
     t->nidx = 0;
     for (size_t i = 0; i < t->n; i++)
         if (row_matches(t, i, is_work))
@@ -722,9 +719,9 @@ void con_table_view(struct con_table *t, int is_work, int64_t now_us)
 void con_detail_open(struct con_detail *d, const char *session_id)
 {
     if (!d->lines)
-        d->lines = xcalloc(CON_DETAIL_LINES, sizeof *d->lines);
+        d->lines = omni_xcalloc(CON_DETAIL_LINES, sizeof *d->lines);
     if (!d->seen)
-        d->seen = xcalloc(CON_SEEN_IDS, sizeof *d->seen);
+        d->seen = omni_xcalloc(CON_SEEN_IDS, sizeof *d->seen);
     if (strcmp(d->session_id, session_id) == 0)
         return;
     snprintf(d->session_id, sizeof d->session_id, "%s", session_id);

@@ -1,5 +1,6 @@
 #include "net.h"
 
+#include "alloc.h"
 #include "creds.h"
 #include "session_work.h"
 #include "fatal.h"
@@ -43,11 +44,11 @@ static struct omni_client *client_new(const struct net_exec *x, enum omni_auth a
 static struct net_exec *exec_new(const struct net_opts *o, volatile int *abort,
                                  struct omni_err *err)
 {
-    struct net_exec *x = con_xcalloc(1, sizeof *x);
+    struct net_exec *x = omni_xcalloc(1, sizeof *x);
 
     x->o = *o;
     x->abort = abort;
-    x->org_key = con_xstrdup(o->org_key);
+    x->org_key = omni_xstrdup(o->org_key);
     x->o.org_key = NULL;
     x->org = client_new(x, OMNI_AUTH_API_KEY, x->org_key, err);
     if (!x->org) {
@@ -107,7 +108,7 @@ static void exec_envs(struct net_exec *x, struct net_result *res)
 {
     if (omni_env_list(x->org, 0, &res->envs, &res->err) < 0)
         return;
-    res->stats = con_xcalloc(res->envs.n, sizeof *res->stats);
+    res->stats = omni_xcalloc(res->envs.n, sizeof *res->stats);
     for (size_t i = 0; i < res->envs.n; i++) {
         struct omni_err e = OMNI_ERR_INIT;
         if (res->envs.items[i].archived_at)
@@ -335,7 +336,7 @@ static void *worker_main(void *ud)
             wk->q->tail = NULL;
         pthread_mutex_unlock(&wk->q->mu);
 
-        res = con_xcalloc(1, sizeof *res);
+        res = omni_xcalloc(1, sizeof *res);
         t0 = thread_cpu_us();
         net_exec_run(wk->x, &nd->job, res);
         res->cpu_us = thread_cpu_us() - t0;
@@ -366,7 +367,7 @@ static int stream_changed(struct stream_ctx *s)
 
 static void stream_push_event(struct stream_ctx *s, cJSON *obj)
 {
-    struct net_result *r = con_xcalloc(1, sizeof *r);
+    struct net_result *r = omni_xcalloc(1, sizeof *r);
     r->job.kind = NET_STREAM_EVENT;
     r->job.tag = s->gen;
     snprintf(r->job.session_id, sizeof r->job.session_id, "%s", s->session_id);
@@ -378,7 +379,7 @@ static void stream_push_event(struct stream_ctx *s, cJSON *obj)
 
 static void stream_push_state(struct stream_ctx *s, int ok, const struct omni_err *err)
 {
-    struct net_result *r = con_xcalloc(1, sizeof *r);
+    struct net_result *r = omni_xcalloc(1, sizeof *r);
     r->job.kind = NET_STREAM_STATE;
     r->job.tag = s->gen;
     snprintf(r->job.session_id, sizeof r->job.session_id, "%s", s->session_id);
@@ -488,7 +489,7 @@ static void *stream_main(void *ud)
 
 struct net *net_start(const struct net_opts *o, struct omni_err *err)
 {
-    struct net *n = con_xcalloc(1, sizeof *n);
+    struct net *n = omni_xcalloc(1, sizeof *n);
     struct net_worker *wp, *wa;
 
     n->o = *o;
@@ -512,8 +513,8 @@ struct net *net_start(const struct net_opts *o, struct omni_err *err)
         net_stop(n);
         return NULL;
     }
-    wp = con_xcalloc(1, sizeof *wp);
-    wa = con_xcalloc(1, sizeof *wa);
+    wp = omni_xcalloc(1, sizeof *wp);
+    wa = omni_xcalloc(1, sizeof *wa);
     *wp = (struct net_worker){n, &n->qpoll, n->xpoll};
     *wa = (struct net_worker){n, &n->qact, n->xact};
     if (pthread_create(&n->th_poll, NULL, worker_main, wp) != 0) {
@@ -552,22 +553,25 @@ void net_wake_drain(struct net *n)
         ;
 }
 
-void net_submit(struct net *n, const struct net_job *job)
+int net_kind_is_refresh(enum net_kind kind)
 {
-    struct net_queue *q;
-    struct net_node *nd = con_xcalloc(1, sizeof *nd);
-
-    switch (job->kind) {
+    switch (kind) {
     case NET_ENVS:
     case NET_SESSIONS:
     case NET_WORK:
     case NET_EVENTS:
-        q = &n->qpoll;
-        break;
+        return 1;
     default:
-        q = &n->qact;
-        break;
+        return 0;
     }
+}
+
+void net_submit(struct net *n, const struct net_job *job)
+{
+    struct net_queue *q;
+    struct net_node *nd = omni_xcalloc(1, sizeof *nd);
+
+    q = net_kind_is_refresh(job->kind) ? &n->qpoll : &n->qact;
     nd->job = *job;
     pthread_mutex_lock(&q->mu);
     if (q->tail)

@@ -108,6 +108,10 @@ void net_result_release(struct net_result *r);
 /* The configured environment key file for env_id, or NULL. */
 const char *net_env_key_file(const struct net_opts *o, const char *env_id);
 
+/* Whether jobs of this kind are part of a refresh (the poll thread runs
+ * them; the rest run on the action thread). */
+int net_kind_is_refresh(enum net_kind kind);
+
 struct net;
 struct net *net_start(const struct net_opts *o, struct omni_err *err);
 int net_wake_fd(const struct net *n);

@@ -1,6 +1,5 @@
 #include "console.h"
 
-#include "fatal.h"
 #include "timeutil.h"
 
 #include <curses.h>
@@ -12,13 +11,6 @@
 
 #define UI_ESCDELAY_MS 25
 #define UI_HELP_W 64
-
-const struct con_view_class *const con_views[CON_VIEW_COUNT] = {
-    [CON_VIEW_ENVS] = &con_view_envs,
-    [CON_VIEW_SESSIONS] = &con_view_sessions,
-    [CON_VIEW_WORK] = &con_view_work,
-    [CON_VIEW_DETAIL] = &con_view_detail,
-};
 
 static int ui_on;
 
@@ -203,7 +195,7 @@ static void draw_header(struct con_app *a)
     int64_t fresh = a->m.envs_at_us;
     int stale;
 
-    if (a->view != CON_VIEW_ENVS && a->env_id[0]) {
+    if (con_views[a->view]->in_env && a->env_id[0]) {
         struct con_env *e = con_model_env(&a->m, a->env_id);
         env = e && e->name[0] ? e->name : a->env_id;
     }

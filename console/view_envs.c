@@ -89,7 +89,8 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
     }
 }
 
-static int envs_enter(struct con_app *a)
+/* Open the selected environment in view id (its sessions or its work). */
+static int envs_open(struct con_app *a, enum con_view_id id)
 {
     const struct con_env *e;
 
@@ -101,8 +102,34 @@ static int envs_enter(struct con_app *a)
         a->pos[CON_VIEW_SESSIONS] = (struct con_cursor){0, 0};
         a->pos[CON_VIEW_WORK] = (struct con_cursor){0, 0};
     }
-    a->view = CON_VIEW_SESSIONS;
-    return CON_R_DRAW | CON_R_REFRESH;
+    return con_app_show(a, id);
+}
+
+static int envs_enter(struct con_app *a)
+{
+    return envs_open(a, CON_VIEW_SESSIONS);
+}
+
+static int envs_tab(struct con_app *a)
+{
+    return envs_open(a, CON_VIEW_WORK);
+}
+
+/* The selected environment (n creates a session in it); no session. */
+static int envs_target(struct con_app *a, struct con_target *t)
+{
+    if (!a->m.nenvs) {
+        t->env_id[0] = '\0';
+        return -1;
+    }
+    snprintf(t->env_id, sizeof t->env_id, "%s", a->m.envs[a->pos[CON_VIEW_ENVS].cur].id);
+    return 0;
+}
+
+int con_envs_back(struct con_app *a)
+{
+    a->view = CON_VIEW_ENVS;
+    return CON_R_DRAW;
 }
 
 const struct con_view_class con_view_envs = {
@@ -111,6 +138,6 @@ const struct con_view_class con_view_envs = {
     .draw = envs_draw,
     .count = envs_count,
     .enter = envs_enter,
-    .sort_names = NULL,
-    .nsort = 0,
+    .tab = envs_tab,
+    .target = envs_target,
 };

@@ -73,7 +73,7 @@ static void detail_draw(struct con_app *a, int top, int rows, int cols)
     list_rows = top + rows - y;
     if (list_rows < 1)
         return;
-    if (a->detail_follow) {
+    if (a->follow) {
         c->cur = d->n ? d->n - 1 : 0;
         c->top = d->n > (size_t)list_rows ? d->n - (size_t)list_rows : 0;
     } else {
@@ -95,8 +95,7 @@ static void detail_draw(struct con_app *a, int top, int rows, int cols)
             snprintf(ts, sizeof ts, "--:--:--");
         }
         snprintf(line, sizeof line, "%s %s", ts, ln->text);
-        attrset(!a->detail_follow && k == c->cur ? ui_attr(a, CON_A_SEL)
-                                                 : kind_attr(a, ln->kind));
+        attrset(!a->follow && k == c->cur ? ui_attr(a, CON_A_SEL) : kind_attr(a, ln->kind));
         ui_put(y + i, 0, cols, line, 1);
         attrset(A_NORMAL);
     }
@@ -104,16 +103,54 @@ static void detail_draw(struct con_app *a, int top, int rows, int cols)
 
 static int detail_enter(struct con_app *a)
 {
-    a->detail_follow = 1;
+    a->follow = 1;
     return CON_R_DRAW;
+}
+
+int con_detail_show(struct con_app *a, const char *session_id)
+{
+    con_detail_open(&a->m.detail, session_id);
+    if (a->net)
+        net_stream_follow(a->net, session_id);
+    a->detail_from = a->view;
+    a->follow = 1;
+    a->view = CON_VIEW_DETAIL;
+    return CON_R_DRAW;
+}
+
+static int detail_back(struct con_app *a)
+{
+    if (a->net)
+        net_stream_follow(a->net, NULL);
+    con_detail_close(&a->m.detail);
+    a->view = a->detail_from;
+    return CON_R_DRAW | CON_R_REFRESH;
+}
+
+/* The session's list (its status and title in the header). */
+static void detail_refresh(struct con_app *a, int64_t now_ms, int force)
+{
+    con_refresh_table(a, NET_SESSIONS, now_ms, force);
+}
+
+static int detail_target(struct con_app *a, struct con_target *t)
+{
+    const struct con_detail *d = &a->m.detail;
+
+    snprintf(t->session_id, sizeof t->session_id, "%s", d->session_id);
+    t->held = d->ap.n ? &d->ap.held[0] : NULL;
+    return 0;
 }
 
 const struct con_view_class con_view_detail = {
     .name = "session",
     .hints = "Esc back  s stop  S force  i interrupt  a approve  d deny  End follow",
+    .in_env = 1,
+    .tail = 1,
     .draw = detail_draw,
     .count = detail_count,
     .enter = detail_enter,
-    .sort_names = NULL,
-    .nsort = 0,
+    .back = detail_back,
+    .refresh = detail_refresh,
+    .target = detail_target,
 };

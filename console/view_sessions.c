@@ -112,30 +112,81 @@ static void sessions_draw(struct con_app *a, int top, int rows, int cols)
     attrset(A_NORMAL);
 }
 
-static int sessions_enter(struct con_app *a)
+/* The selected session, NULL if none. */
+static const struct con_session *sessions_selected(struct con_app *a)
 {
     struct con_table *t = &a->m.sessions;
-    const struct con_session *s;
+    size_t k;
 
+    return con_app_selected(a, t, 0, &k) < 0 ? NULL : con_session_at(t, k);
+}
+
+static int sessions_enter(struct con_app *a)
+{
+    const struct con_session *s = sessions_selected(a);
+
+    return s ? con_detail_show(a, s->id) : CON_R_NONE;
+}
+
+static int sessions_tab(struct con_app *a)
+{
+    return con_app_show(a, CON_VIEW_WORK);
+}
+
+/* The sessions table (a stop finds a session's work item on the action
+ * thread), and the event lists of the visible sessions that are due. */
+static void sessions_refresh(struct con_app *a, int64_t now_ms, int force)
+{
+    struct con_table *t = &a->m.sessions;
+    const struct con_cursor *c = &a->pos[CON_VIEW_SESSIONS];
+    struct net_job j = {0};
+    int sent = 0;
+
+    con_refresh_table(a, NET_SESSIONS, now_ms, force);
+    if (!a->env_id[0] || strcmp(t->env_id, a->env_id) != 0)
+        return;
+    snprintf(j.env_id, sizeof j.env_id, "%s", a->env_id);
+    j.kind = NET_EVENTS;
     con_table_view(t, 0, a->now_us);
-    if (!t->nidx || strcmp(t->env_id, a->env_id) != 0)
-        return CON_R_NONE;
-    s = con_session_at(t, a->pos[CON_VIEW_SESSIONS].cur);
-    con_detail_open(&a->m.detail, s->id);
-    if (a->net)
-        net_stream_follow(a->net, s->id);
-    a->detail_from = CON_VIEW_SESSIONS;
-    a->detail_follow = 1;
-    a->view = CON_VIEW_DETAIL;
-    return CON_R_DRAW;
+    for (size_t i = c->top;
+         i < t->nidx && i < c->top + (size_t)LINES && sent < CON_EVENTS_PER_TICK; i++) {
+        const struct con_session *s = con_session_at(t, i);
+        if (!con_session_events_due(s, a->now_us, CON_EVENTS_MIN_AGE_MS))
+            continue;
+        snprintf(j.session_id, sizeof j.session_id, "%s", s->id);
+        con_refresh_submit(a, &j);
+        sent++;
+    }
+}
+
+static int sessions_target(struct con_app *a, struct con_target *t)
+{
+    const struct con_session *s = sessions_selected(a);
+
+    if (!s)
+        return -1;
+    snprintf(t->session_id, sizeof t->session_id, "%s", s->id);
+    t->held = s->nheld ? &s->held : NULL;
+    return 0;
+}
+
+static struct con_table *sessions_table(struct con_app *a)
+{
+    return &a->m.sessions;
 }
 
 const struct con_view_class con_view_sessions = {
     .name = "sessions",
     .hints = "Enter events  s stop  S force  i interrupt  a/d approve/deny  / filter  < > sort",
+    .in_env = 1,
     .draw = sessions_draw,
     .count = sessions_count,
     .enter = sessions_enter,
+    .back = con_envs_back,
+    .tab = sessions_tab,
+    .refresh = sessions_refresh,
+    .target = sessions_target,
+    .table = sessions_table,
     .sort_names = sess_sort_names,
     .nsort = CON_SC_NCOLS,
 };

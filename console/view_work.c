@@ -90,34 +90,67 @@ static void work_draw(struct con_app *a, int top, int rows, int cols)
     attrset(A_NORMAL);
 }
 
-static int work_enter(struct con_app *a)
+/* The selected work item, NULL if none. */
+static const struct con_work *work_selected(struct con_app *a)
 {
     struct con_table *t = &a->m.work;
-    const struct con_work *w;
+    size_t k;
 
-    con_table_view(t, 1, a->now_us);
-    if (!t->nidx || strcmp(t->env_id, a->env_id) != 0)
+    return con_app_selected(a, t, 1, &k) < 0 ? NULL : con_work_at(t, k);
+}
+
+static int work_enter(struct con_app *a)
+{
+    const struct con_work *w = work_selected(a);
+
+    if (!w)
         return CON_R_NONE;
-    w = con_work_at(t, a->pos[CON_VIEW_WORK].cur);
     if (!w->session_id[0] || strcmp(w->data_type, "session") != 0) {
         ui_status(a, 1, "work %s is not session work", w->id);
         return CON_R_DRAW;
     }
-    con_detail_open(&a->m.detail, w->session_id);
-    if (a->net)
-        net_stream_follow(a->net, w->session_id);
-    a->detail_from = CON_VIEW_WORK;
-    a->detail_follow = 1;
-    a->view = CON_VIEW_DETAIL;
-    return CON_R_DRAW;
+    return con_detail_show(a, w->session_id);
+}
+
+static int work_tab(struct con_app *a)
+{
+    return con_app_show(a, CON_VIEW_SESSIONS);
+}
+
+static void work_refresh(struct con_app *a, int64_t now_ms, int force)
+{
+    con_refresh_table(a, NET_WORK, now_ms, force);
+}
+
+static int work_target(struct con_app *a, struct con_target *t)
+{
+    const struct con_work *w = work_selected(a);
+
+    if (!w)
+        return -1;
+    snprintf(t->session_id, sizeof t->session_id, "%s", w->session_id);
+    snprintf(t->work_id, sizeof t->work_id, "%s", w->id);
+    t->no_held_hint = " (open its session with Enter)"; /* held calls are not listed here */
+    return 0;
+}
+
+static struct con_table *work_table(struct con_app *a)
+{
+    return &a->m.work;
 }
 
 const struct con_view_class con_view_work = {
     .name = "work items",
     .hints = "Enter events  s stop  S force  w sessions  / filter  < > sort",
+    .in_env = 1,
     .draw = work_draw,
     .count = work_count,
     .enter = work_enter,
+    .back = con_envs_back,
+    .tab = work_tab,
+    .refresh = work_refresh,
+    .target = work_target,
+    .table = work_table,
     .sort_names = work_sort_names,
     .nsort = CON_WC_NCOLS,
 };
