@@ -4,7 +4,7 @@
  * re-enqueue), and the SSE stream (only events after attach, pings, fault
  * cuts and error frames, end after termination).
  */
-#include "sim.h"
+#include "reply.h"
 
 #include "timeutil.h"
 
@@ -258,6 +258,9 @@ void simh_events_send(struct sim_req *rq, struct sim_resp *rs)
     sim_json_raw(rs, 200, buf_detach(&out, NULL));
 }
 
+static sim_stream_read_fn ev_stream_read;
+static sim_stream_release_fn ev_stream_release;
+
 void simh_events_stream(struct sim_req *rq, struct sim_resp *rs)
 {
     struct sim *sim = rq->sim;
@@ -277,8 +280,7 @@ void simh_events_stream(struct sim_req *rq, struct sim_resp *rs)
     st->ending = s->archived_us != 0;
     buf_init(&st->out, SIZE_MAX / 2);
     s->nstreams++;
-    rs->stream = st;
-    rs->status = 200;
+    sim_sse(rs, st, ev_stream_read, ev_stream_release);
 }
 
 static void ev_frame(struct buf *b, const char *type, const char *json, size_t len)
@@ -290,7 +292,7 @@ static void ev_frame(struct buf *b, const char *type, const char *json, size_t l
     buf_adds(b, "\n\n");
 }
 
-long simevents_stream_read(struct sim_stream *st, char *out, size_t max)
+static long ev_stream_read(struct sim_stream *st, char *out, size_t max)
 {
     struct sim *sim = st->sim;
     struct sim_session *s = st->s;
@@ -354,7 +356,7 @@ long simevents_stream_read(struct sim_stream *st, char *out, size_t max)
     return (long)n;
 }
 
-void simevents_stream_free(struct sim_stream *st)
+static void ev_stream_release(struct sim_stream *st)
 {
     if (!st)
         return;

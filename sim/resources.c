@@ -2,7 +2,7 @@
  * resources — environments (§5), agents and sessions (§7) routes.
  * Handlers run with sim->mu held (server.c).
  */
-#include "sim.h"
+#include "reply.h"
 
 #include "timeutil.h"
 

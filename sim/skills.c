@@ -9,7 +9,7 @@
  * the older PY0.121 resolver (list + largest numeric) understands.
  * Handlers run with sim->mu held; skills are never freed before shutdown.
  */
-#include "sim.h"
+#include "reply.h"
 
 #include "log.h"
 #include "timeutil.h"

@@ -4,7 +4,7 @@
  * retrieve, update, stats, and lease expiry (simwork_tick). Handlers run with
  * sim->mu held (server.c); the poll wait releases it while blocked.
  */
-#include "sim.h"
+#include "reply.h"
 
 #include "timeutil.h"
 
