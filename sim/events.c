@@ -6,6 +6,7 @@
  */
 #include "reply.h"
 
+#include "alloc.h"
 #include "timeutil.h"
 
 #include <stdio.h>
@@ -232,9 +233,7 @@ void simh_events_send(struct sim_req *rq, struct sim_resp *rs)
             return;
         }
     }
-    struct sim_event **posted = calloc((size_t)count, sizeof(*posted));
-    if (!posted)
-        abort();
+    struct sim_event **posted = omni_xcalloc((size_t)count, sizeof(*posted));
     i = 0;
     cJSON_ArrayForEach(ev, evs)
     {
@@ -267,9 +266,7 @@ void simh_events_stream(struct sim_req *rq, struct sim_resp *rs)
     struct sim_session *s = ev_session(rq, rs);
     if (!s)
         return;
-    struct sim_stream *st = calloc(1, sizeof(*st));
-    if (!st)
-        abort();
+    struct sim_stream *st = omni_xcalloc(1, sizeof(*st));
     st->sim = sim;
     st->s = s;
     st->next = s->nevents;

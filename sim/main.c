@@ -8,6 +8,7 @@
  */
 #include "sim.h"
 
+#include "alloc.h"
 #include "log.h"
 #include "timeutil.h"
 #include "version.h"
@@ -273,6 +274,13 @@ static void *main_tick(void *arg)
     }
 }
 
+/* Running out of memory is fatal, said with the program's name. */
+static void main_oom(void)
+{
+    fputs("omni-sim: out of memory\n", stderr);
+    abort();
+}
+
 static void main_raise_nofile(void)
 {
     struct rlimit rl;
@@ -296,6 +304,7 @@ int main(int argc, char **argv)
     long lv;
     int c;
 
+    omni_set_oom_hook(main_oom);
     while ((c = getopt_long(argc, argv, "h", main_opts, NULL)) != -1) {
         int bad = 0;
         switch (c) {

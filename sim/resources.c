@@ -4,6 +4,7 @@
  */
 #include "reply.h"
 
+#include "alloc.h"
 #include "timeutil.h"
 
 #include <stdio.h>
@@ -13,14 +14,6 @@
 #define RES_MEMORY_STORES_MAX 8
 #define RES_RESOURCES_MAX 64
 #define RES_TITLE_MAX 1024
-
-static char *res_strdup(const char *s)
-{
-    char *p = strdup(s);
-    if (!p)
-        abort();
-    return p;
-}
 
 static int res_page_bounds(struct sim_req *rq, struct sim_resp *rs, size_t n, long *limit,
                            size_t *start, int *given)
@@ -109,12 +102,12 @@ void simh_env_create(struct sim_req *rq, struct sim_resp *rs)
     }
     struct sim_env *e = simstore_env_create(rq->sim, name->valuestring, config);
     if (cJSON_IsString(desc))
-        e->description = res_strdup(desc->valuestring);
+        e->description = omni_xstrdup(desc->valuestring);
     if (cJSON_IsObject(md))
         simstore_metadata_patch(e->metadata, md, 0);
     if (cJSON_IsString(sc)) {
         free(e->scope);
-        e->scope = res_strdup(sc->valuestring);
+        e->scope = omni_xstrdup(sc->valuestring);
     }
     cJSON_Delete(b);
     sim_json(rs, 200, simstore_env_json(e));
@@ -197,11 +190,11 @@ void simh_env_update(struct sim_req *rq, struct sim_resp *rs)
     }
     if (name) {
         free(e->name);
-        e->name = res_strdup(name->valuestring);
+        e->name = omni_xstrdup(name->valuestring);
     }
     if (desc) {
         free(e->description);
-        e->description = cJSON_IsString(desc) ? res_strdup(desc->valuestring) : NULL;
+        e->description = cJSON_IsString(desc) ? omni_xstrdup(desc->valuestring) : NULL;
     }
     if (cfg) {
         cJSON_Delete(e->config);
@@ -211,7 +204,7 @@ void simh_env_update(struct sim_req *rq, struct sim_resp *rs)
         simstore_metadata_patch(e->metadata, md, 1);
     if (sc) {
         free(e->scope);
-        e->scope = res_strdup(sc->valuestring);
+        e->scope = omni_xstrdup(sc->valuestring);
     }
     e->updated_us = omni_wall_us();
     cJSON_Delete(b);
@@ -451,14 +444,12 @@ void simh_session_create(struct sim_req *rq, struct sim_resp *rs)
         return;
     }
 
-    struct sim_session *s = calloc(1, sizeof(*s));
-    if (!s)
-        abort();
+    struct sim_session *s = omni_xcalloc(1, sizeof(*s));
     simstore_new_id(sim, "sesn_", s->id, sizeof(s->id));
     s->index = sim->session_list.n;
     s->env = e;
     s->agent = res_agent_snapshot(a, ovr);
-    s->title = cJSON_IsString(title) ? res_strdup(title->valuestring) : NULL;
+    s->title = cJSON_IsString(title) ? omni_xstrdup(title->valuestring) : NULL;
     s->metadata = cJSON_IsObject(md) ? cJSON_Duplicate(md, 1) : cJSON_CreateObject();
     s->resources = cJSON_IsArray(res) ? cJSON_Duplicate(res, 1) : cJSON_CreateArray();
     snprintf(s->status, sizeof(s->status), "idle");
@@ -654,7 +645,7 @@ void simh_session_update(struct sim_req *rq, struct sim_resp *rs)
     }
     if (title) {
         free(s->title);
-        s->title = cJSON_IsString(title) ? res_strdup(title->valuestring) : NULL;
+        s->title = cJSON_IsString(title) ? omni_xstrdup(title->valuestring) : NULL;
     }
     if (cJSON_IsObject(md)) {
         simstore_metadata_patch(s->metadata, md, 0);

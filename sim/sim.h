@@ -55,7 +55,7 @@ struct sim_map; /* string -> pointer hash map (map.c) */
 struct sim_map *simmap_new(void);
 void simmap_free(struct sim_map *m);
 void *simmap_get(const struct sim_map *m, const char *key);
-/* Insert or replace; the key is copied. Returns -1 on allocation failure. */
+/* Insert or replace; the key is copied. Returns 0 (running out of memory is fatal). */
 int simmap_put(struct sim_map *m, const char *key, void *val);
 
 /* A growable array of pointers. */

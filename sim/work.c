@@ -6,6 +6,7 @@
  */
 #include "reply.h"
 
+#include "alloc.h"
 #include "timeutil.h"
 
 #include <stdio.h>
@@ -17,9 +18,7 @@
 static char *work_b64url(const unsigned char *in, size_t len)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char *out = malloc(len / 3 * 4 + 5);
-    if (!out)
-        abort();
+    char *out = omni_xmalloc(len / 3 * 4 + 5);
     size_t o = 0, i = 0;
     for (; i + 2 < len; i += 3) {
         unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
@@ -71,9 +70,7 @@ static void work_record_worker(struct sim_env *e, const char *id, int64_t now)
             return;
         }
     }
-    struct sim_worker_seen *ws = calloc(1, sizeof(*ws));
-    if (!ws)
-        abort();
+    struct sim_worker_seen *ws = omni_xcalloc(1, sizeof(*ws));
     snprintf(ws->id, sizeof(ws->id), "%s", id);
     ws->last_ms = now;
     simvec_push(&e->workers, ws);
@@ -147,7 +144,7 @@ void simh_work_poll(struct sim_req *rq, struct sim_resp *rs)
     }
     if (!w) {
         sim->ctr.polls_empty++;
-        sim_json_raw(rs, 200, strdup("null"));
+        sim_json_raw(rs, 200, omni_xstrdup("null"));
         return;
     }
     w->delivered = 1;
@@ -160,7 +157,7 @@ void simh_work_poll(struct sim_req *rq, struct sim_resp *rs)
     char *sj = cJSON_PrintUnformatted(sec);
     cJSON_Delete(sec);
     if (!sj)
-        abort();
+        omni_oom();
     char *wire = work_b64url((const unsigned char *)sj, strlen(sj));
     free(sj);
     cJSON *o = simstore_work_json(w);
