@@ -41,21 +41,6 @@ static struct sim_session *ev_session(struct sim_req *rq, struct sim_resp *rs)
     return s;
 }
 
-static int ev_ts(struct sim_req *rq, struct sim_resp *rs, const char *name, int64_t *out)
-{
-    const char *v = sim_query(rq, name);
-    *out = 0;
-    if (!v)
-        return 0;
-    if (omni_rfc3339_parse(v, out) < 0) {
-        sim_err(rq, rs, 400, NULL, NULL, "invalid '%s': expected an RFC 3339 timestamp", name);
-        return -1;
-    }
-    if (!*out)
-        *out = 1;
-    return 0;
-}
-
 void simh_events_list(struct sim_req *rq, struct sim_resp *rs)
 {
     struct sim_session *s = ev_session(rq, rs);
@@ -71,10 +56,11 @@ void simh_events_list(struct sim_req *rq, struct sim_resp *rs)
         return;
     }
     int desc = order && strcmp(order, "desc") == 0;
-    if (sim_query_int(rq, rs, "limit", 1, SIM_PAGE_MAX, SIM_PAGE_DEFAULT, &limit) < 0 ||
-        sim_page_parse(rq, rs, s->nevents, &start, &given) < 0 ||
-        ev_ts(rq, rs, "created_at[gt]", &gt) < 0 || ev_ts(rq, rs, "created_at[gte]", &gte) < 0 ||
-        ev_ts(rq, rs, "created_at[lt]", &lt) < 0 || ev_ts(rq, rs, "created_at[lte]", &lte) < 0)
+    if (sim_page_bounds(rq, rs, s->nevents, &limit, &start, &given) < 0 ||
+        sim_query_ts(rq, rs, "created_at[gt]", &gt) < 0 ||
+        sim_query_ts(rq, rs, "created_at[gte]", &gte) < 0 ||
+        sim_query_ts(rq, rs, "created_at[lt]", &lt) < 0 ||
+        sim_query_ts(rq, rs, "created_at[lte]", &lte) < 0)
         return;
     struct sim_vec types = {0};
     sim_query_all(rq, "types", &types);

@@ -6,6 +6,7 @@
 #include "reply.h"
 
 #include "alloc.h"
+#include "timeutil.h"
 
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -178,6 +179,21 @@ int sim_query_bool(struct sim_req *rq, struct sim_resp *rs, const char *name, in
     return 0;
 }
 
+int sim_query_ts(struct sim_req *rq, struct sim_resp *rs, const char *name, int64_t *out)
+{
+    const char *v = sim_query(rq, name);
+    *out = 0;
+    if (!v)
+        return 0;
+    if (omni_rfc3339_parse(v, out) < 0) {
+        sim_err(rq, rs, 400, NULL, NULL, "invalid '%s': expected an RFC 3339 timestamp", name);
+        return -1;
+    }
+    if (!*out)
+        *out = 1;
+    return 0;
+}
+
 int sim_page_parse(struct sim_req *rq, struct sim_resp *rs, size_t max, size_t *out, int *given)
 {
     const char *v = sim_query(rq, "page");
@@ -199,10 +215,24 @@ int sim_page_parse(struct sim_req *rq, struct sim_resp *rs, size_t max, size_t *
     return 0;
 }
 
-char *sim_page_token(size_t idx, char *out, size_t outlen)
+int sim_page_bounds(struct sim_req *rq, struct sim_resp *rs, size_t n_all, long *limit,
+                    size_t *start, int *given)
 {
-    snprintf(out, outlen, "page_%zu", idx);
-    return out;
+    if (sim_query_int(rq, rs, "limit", 1, SIM_PAGE_MAX, SIM_PAGE_DEFAULT, limit) < 0 ||
+        sim_page_parse(rq, rs, n_all, start, given) < 0)
+        return -1;
+    return 0;
+}
+
+void sim_page_next(cJSON *o, int more, size_t idx)
+{
+    char tok[40];
+    if (more) {
+        snprintf(tok, sizeof(tok), "page_%zu", idx);
+        cJSON_AddStringToObject(o, "next_page", tok);
+    } else {
+        cJSON_AddNullToObject(o, "next_page");
+    }
 }
 
 int sim_need_org(struct sim_req *rq, struct sim_resp *rs)

@@ -85,15 +85,23 @@ cJSON *sim_body(struct sim_req *rq, struct sim_resp *rs, int required);
 int sim_query_int(struct sim_req *rq, struct sim_resp *rs, const char *name, long lo, long hi,
                   long def, long *out);
 int sim_query_bool(struct sim_req *rq, struct sim_resp *rs, const char *name, int *out);
+/* An RFC 3339 query parameter in microseconds: 0 when absent (the epoch
+ * itself gives 1, so 0 keeps meaning "not given"). -1 + rs on error. */
+int sim_query_ts(struct sim_req *rq, struct sim_resp *rs, const char *name, int64_t *out);
 /* Scope checks: return 1 when allowed, else fill rs (403) and return 0. */
 int sim_need_org(struct sim_req *rq, struct sim_resp *rs);
 int sim_can_env(struct sim_req *rq, struct sim_resp *rs, struct sim_env *e);
 int sim_can_session(struct sim_req *rq, struct sim_resp *rs, struct sim_session *s);
 int sim_can_work(struct sim_req *rq, struct sim_resp *rs, struct sim_work *w);
 
-/* Cursor helpers: "page_<n>" tokens. */
+/* Cursor helpers: "page_<n>" tokens, n an index into the list. */
 int sim_page_parse(struct sim_req *rq, struct sim_resp *rs, size_t max, size_t *out, int *given);
-char *sim_page_token(size_t idx, char *out, size_t outlen);
+/* The "limit" (1..SIM_PAGE_MAX, default SIM_PAGE_DEFAULT) and "page" query
+ * parameters of a list of n_all. -1 + rs on error. */
+int sim_page_bounds(struct sim_req *rq, struct sim_resp *rs, size_t n_all, long *limit,
+                    size_t *start, int *given);
+/* "next_page": the cursor of idx when more, else null. */
+void sim_page_next(cJSON *o, int more, size_t idx);
 
 /* Queue rs on rq->conn with its headers (the router, once per request).
  * Returns 0, or -1 when libmicrohttpd refused it (the connection is dropped). */

@@ -15,24 +15,6 @@
 #define RES_RESOURCES_MAX 64
 #define RES_TITLE_MAX 1024
 
-static int res_page_bounds(struct sim_req *rq, struct sim_resp *rs, size_t n, long *limit,
-                           size_t *start, int *given)
-{
-    if (sim_query_int(rq, rs, "limit", 1, SIM_PAGE_MAX, SIM_PAGE_DEFAULT, limit) < 0 ||
-        sim_page_parse(rq, rs, n, start, given) < 0)
-        return -1;
-    return 0;
-}
-
-static void res_next_page(cJSON *o, int more, size_t idx)
-{
-    char tok[40];
-    if (more)
-        cJSON_AddStringToObject(o, "next_page", sim_page_token(idx, tok, sizeof(tok)));
-    else
-        cJSON_AddNullToObject(o, "next_page");
-}
-
 /* ---- environments ---- */
 
 static struct sim_env *res_env(struct sim_req *rq, struct sim_resp *rs)
@@ -122,7 +104,7 @@ void simh_env_list(struct sim_req *rq, struct sim_resp *rs)
     long limit;
     size_t start = 0;
     if (sim_query_bool(rq, rs, "include_archived", &inc) < 0 ||
-        res_page_bounds(rq, rs, sim->env_list.n, &limit, &start, &given) < 0)
+        sim_page_bounds(rq, rs, sim->env_list.n, &limit, &start, &given) < 0)
         return;
     cJSON *o = cJSON_CreateObject();
     cJSON *data = cJSON_AddArrayToObject(o, "data");
@@ -140,7 +122,7 @@ void simh_env_list(struct sim_req *rq, struct sim_resp *rs)
         cJSON_AddItemToArray(data, simstore_env_json(e));
         n++;
     }
-    res_next_page(o, more, i);
+    sim_page_next(o, more, i);
     sim_json(rs, 200, o);
 }
 
@@ -267,7 +249,7 @@ void simh_agent_list(struct sim_req *rq, struct sim_resp *rs)
     long limit;
     size_t start = 0;
     int given;
-    if (res_page_bounds(rq, rs, sim->agent_list.n, &limit, &start, &given) < 0)
+    if (sim_page_bounds(rq, rs, sim->agent_list.n, &limit, &start, &given) < 0)
         return;
     cJSON *o = cJSON_CreateObject();
     cJSON *data = cJSON_AddArrayToObject(o, "data");
@@ -276,7 +258,7 @@ void simh_agent_list(struct sim_req *rq, struct sim_resp *rs)
         struct sim_agent *a = sim->agent_list.v[i];
         cJSON_AddItemToArray(data, cJSON_Duplicate(a->obj, 1));
     }
-    res_next_page(o, i < sim->agent_list.n, i);
+    sim_page_next(o, i < sim->agent_list.n, i);
     sim_json(rs, 200, o);
 }
 
@@ -492,20 +474,6 @@ struct res_filter {
     int64_t gt, gte, lt, lte; /* 0 = unset */
 };
 
-static int res_ts_param(struct sim_req *rq, struct sim_resp *rs, const char *name, int64_t *out)
-{
-    const char *v = sim_query(rq, name);
-    if (!v)
-        return 0;
-    if (omni_rfc3339_parse(v, out) < 0) {
-        sim_err(rq, rs, 400, NULL, NULL, "invalid '%s': expected an RFC 3339 timestamp", name);
-        return -1;
-    }
-    if (*out == 0)
-        *out = 1;
-    return 0;
-}
-
 static int res_session_match(const struct res_filter *f, const struct sim_session *s)
 {
     if (s->deleted || (s->archived_us && !f->include_archived))
@@ -554,12 +522,12 @@ void simh_session_list(struct sim_req *rq, struct sim_resp *rs)
     }
     int desc = !order || strcmp(order, "desc") == 0;
     if (sim_query_bool(rq, rs, "include_archived", &f.include_archived) < 0 ||
-        res_page_bounds(rq, rs, sim->session_list.n, &limit, &start, &given) < 0 ||
+        sim_page_bounds(rq, rs, sim->session_list.n, &limit, &start, &given) < 0 ||
         sim_query_int(rq, rs, "agent_version", 0, 1L << 30, -1, &f.agent_version) < 0 ||
-        res_ts_param(rq, rs, "created_at[gt]", &f.gt) < 0 ||
-        res_ts_param(rq, rs, "created_at[gte]", &f.gte) < 0 ||
-        res_ts_param(rq, rs, "created_at[lt]", &f.lt) < 0 ||
-        res_ts_param(rq, rs, "created_at[lte]", &f.lte) < 0)
+        sim_query_ts(rq, rs, "created_at[gt]", &f.gt) < 0 ||
+        sim_query_ts(rq, rs, "created_at[gte]", &f.gte) < 0 ||
+        sim_query_ts(rq, rs, "created_at[lt]", &f.lt) < 0 ||
+        sim_query_ts(rq, rs, "created_at[lte]", &f.lte) < 0)
         return;
     f.agent_id = sim_query(rq, "agent_id");
     f.env_id = sim_query(rq, "environment_id");
@@ -609,7 +577,7 @@ void simh_session_list(struct sim_req *rq, struct sim_resp *rs)
             n++;
         }
     }
-    res_next_page(o, more, next);
+    sim_page_next(o, more, next);
     cJSON_AddNullToObject(o, "prev_page");
     simvec_release(&f.statuses);
     sim_json(rs, 200, o);

@@ -216,20 +216,14 @@ void simh_work_list(struct sim_req *rq, struct sim_resp *rs)
     long limit;
     size_t start = 0;
     int given;
-    if (sim_query_int(rq, rs, "limit", 1, SIM_PAGE_MAX, SIM_PAGE_DEFAULT, &limit) < 0 ||
-        sim_page_parse(rq, rs, e->works.n, &start, &given) < 0)
+    if (sim_page_bounds(rq, rs, e->works.n, &limit, &start, &given) < 0)
         return;
     cJSON *o = cJSON_CreateObject();
     cJSON *data = cJSON_AddArrayToObject(o, "data");
     size_t i = start;
     for (long n = 0; i < e->works.n && n < limit; i++, n++)
         cJSON_AddItemToArray(data, simstore_work_json(e->works.v[i]));
-    if (i < e->works.n) {
-        char tok[40];
-        cJSON_AddStringToObject(o, "next_page", sim_page_token(i, tok, sizeof(tok)));
-    } else {
-        cJSON_AddNullToObject(o, "next_page");
-    }
+    sim_page_next(o, i < e->works.n, i);
     sim_json(rs, 200, o);
 }
 
