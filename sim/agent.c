@@ -13,6 +13,8 @@
 #include "sim.h"
 #include "event.h"
 
+#include "alloc.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +112,7 @@ static int agent_cmd_spec(const struct sim_session *s, int b, struct agent_spec 
         cJSON *check = cJSON_Parse(raw->valuestring);
         if (cJSON_IsObject(check)) {
             sp->input = cJSON_CreateObject();
-            sp->raw_input = strdup(raw->valuestring);
+            sp->raw_input = omni_xstrdup(raw->valuestring);
         } else {
             sp->name = NULL;
         }
@@ -308,15 +310,10 @@ static struct sim_call *agent_add_call(struct sim_session *s)
 {
     if (s->ncalls == s->callcap) {
         size_t nc = s->callcap ? s->callcap * 2 : 16;
-        struct sim_call **nv = realloc(s->calls, nc * sizeof(*nv));
-        if (!nv)
-            abort();
-        s->calls = nv;
+        s->calls = omni_xreallocarray(s->calls, nc, sizeof(*s->calls));
         s->callcap = nc;
     }
-    struct sim_call *c = calloc(1, sizeof(*c));
-    if (!c)
-        abort();
+    struct sim_call *c = omni_xcalloc(1, sizeof(*c));
     s->calls[s->ncalls++] = c;
     return c;
 }
@@ -383,11 +380,8 @@ static void agent_run(struct sim *sim, struct sim_session *s)
             c->ask = sp->ask;
             c->deny = sp->deny;
             c->expect_exact = sp->exact;
-            if (sp->has_expect) {
-                c->expect = strdup(sp->expect);
-                if (!c->expect)
-                    abort();
-            }
+            if (sp->has_expect)
+                c->expect = omni_xstrdup(sp->expect);
             s->calls_emitted++;
             sim->ctr.tool_calls_emitted++;
             if (sp->deny)

@@ -4,9 +4,10 @@
  * re-enqueue), and the SSE stream (only events after attach, pings, fault
  * cuts and error frames, end after termination).
  */
-#include "sim.h"
-#include "event.h"
+#include "reply.h"
 
+#include "alloc.h"
+#include "event.h"
 #include "timeutil.h"
 
 #include <stdio.h>
@@ -41,21 +42,6 @@ static struct sim_session *ev_session(struct sim_req *rq, struct sim_resp *rs)
     return s;
 }
 
-static int ev_ts(struct sim_req *rq, struct sim_resp *rs, const char *name, int64_t *out)
-{
-    const char *v = sim_query(rq, name);
-    *out = 0;
-    if (!v)
-        return 0;
-    if (omni_rfc3339_parse(v, out) < 0) {
-        sim_err(rq, rs, 400, NULL, NULL, "invalid '%s': expected an RFC 3339 timestamp", name);
-        return -1;
-    }
-    if (!*out)
-        *out = 1;
-    return 0;
-}
-
 void simh_events_list(struct sim_req *rq, struct sim_resp *rs)
 {
     struct sim_session *s = ev_session(rq, rs);
@@ -71,10 +57,11 @@ void simh_events_list(struct sim_req *rq, struct sim_resp *rs)
         return;
     }
     int desc = order && strcmp(order, "desc") == 0;
-    if (sim_query_int(rq, rs, "limit", 1, SIM_PAGE_MAX, SIM_PAGE_DEFAULT, &limit) < 0 ||
-        sim_page_parse(rq, rs, s->nevents, &start, &given) < 0 ||
-        ev_ts(rq, rs, "created_at[gt]", &gt) < 0 || ev_ts(rq, rs, "created_at[gte]", &gte) < 0 ||
-        ev_ts(rq, rs, "created_at[lt]", &lt) < 0 || ev_ts(rq, rs, "created_at[lte]", &lte) < 0)
+    if (sim_page_bounds(rq, rs, s->nevents, &limit, &start, &given) < 0 ||
+        sim_query_ts(rq, rs, "created_at[gt]", &gt) < 0 ||
+        sim_query_ts(rq, rs, "created_at[gte]", &gte) < 0 ||
+        sim_query_ts(rq, rs, "created_at[lt]", &lt) < 0 ||
+        sim_query_ts(rq, rs, "created_at[lte]", &lte) < 0)
         return;
     struct sim_vec types = {0};
     sim_query_all(rq, "types", &types);
@@ -240,9 +227,7 @@ void simh_events_send(struct sim_req *rq, struct sim_resp *rs)
             return;
         }
     }
-    struct sim_event **posted = calloc((size_t)count, sizeof(*posted));
-    if (!posted)
-        abort();
+    struct sim_event **posted = omni_xcalloc((size_t)count, sizeof(*posted));
     i = 0;
     cJSON_ArrayForEach(ev, evs)
     {
@@ -265,15 +250,16 @@ void simh_events_send(struct sim_req *rq, struct sim_resp *rs)
     sim_json_raw(rs, 200, buf_detach(&out, NULL));
 }
 
+static sim_stream_read_fn ev_stream_read;
+static sim_stream_release_fn ev_stream_release;
+
 void simh_events_stream(struct sim_req *rq, struct sim_resp *rs)
 {
     struct sim *sim = rq->sim;
     struct sim_session *s = ev_session(rq, rs);
     if (!s)
         return;
-    struct sim_stream *st = calloc(1, sizeof(*st));
-    if (!st)
-        abort();
+    struct sim_stream *st = omni_xcalloc(1, sizeof(*st));
     st->sim = sim;
     st->s = s;
     st->next = s->nevents;
@@ -284,8 +270,7 @@ void simh_events_stream(struct sim_req *rq, struct sim_resp *rs)
     st->ending = s->archived_us != 0;
     buf_init(&st->out, SIZE_MAX / 2);
     s->nstreams++;
-    rs->stream = st;
-    rs->status = 200;
+    sim_sse(rs, st, ev_stream_read, ev_stream_release);
 }
 
 static void ev_frame(struct buf *b, const char *type, const char *json, size_t len)
@@ -297,7 +282,7 @@ static void ev_frame(struct buf *b, const char *type, const char *json, size_t l
     buf_adds(b, "\n\n");
 }
 
-long simevents_stream_read(struct sim_stream *st, char *out, size_t max)
+static long ev_stream_read(struct sim_stream *st, char *out, size_t max)
 {
     struct sim *sim = st->sim;
     struct sim_session *s = st->s;
@@ -360,7 +345,7 @@ long simevents_stream_read(struct sim_stream *st, char *out, size_t max)
     return (long)n;
 }
 
-void simevents_stream_free(struct sim_stream *st)
+static void ev_stream_release(struct sim_stream *st)
 {
     if (!st)
         return;

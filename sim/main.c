@@ -8,6 +8,7 @@
  */
 #include "sim.h"
 
+#include "alloc.h"
 #include "log.h"
 #include "timeutil.h"
 #include "version.h"
@@ -16,6 +17,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,76 +30,153 @@
 #define MAIN_KEY_FILE_MAX 4096
 #define MAIN_TICK_MS 100
 
-enum {
-    OPT_PORT = 256,
-    OPT_LISTEN,
-    OPT_ENV_FILE,
-    OPT_ORG_KEY_FILE,
-    OPT_ENV_KEY_FILE,
-    OPT_TLS_CERT,
-    OPT_TLS_KEY,
-    OPT_REQUEST_LOG,
-    OPT_LEASE_TTL,
-    OPT_PING,
-    OPT_STOP_REPLY,
-    OPT_SEED,
-    OPT_F5XX,
-    OPT_F429,
-    OPT_LATENCY,
-    OPT_JITTER,
-    OPT_CUT,
-    OPT_SSE_ERR,
-    OPT_STEAL,
-    OPT_RETRY_AFTER,
-    OPT_LOG_FORMAT,
-    OPT_LOG_LEVEL,
-    OPT_SKILL,
-    OPT_SKILL_FORMAT,
-    OPT_VERSION,
+/*
+ * The options: one table row each, from which come getopt_long's option
+ * array, the short-option string, --help and the parsing. A row names the
+ * option, its short letter (0: none), its argument (metavar; NULL: none), a
+ * line of help and what to do with a value: store the string, an integer in
+ * lo..hi, a fraction in 0..1 (at off in struct main_args), or call fn.
+ *
+ * Adding an option: a row here (its place is its place in --help), a field
+ * in struct sim_config or struct main_args, and the .Op and .It lines of
+ * man/omni-sim.1.
+ */
+
+/* What the command line sets. */
+struct main_args {
+    struct sim_config cfg;
+    enum log_format lf;
+    enum log_level ll;
 };
 
-static const struct option main_opts[] = {
-    {"port", required_argument, NULL, OPT_PORT},
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"env-file", required_argument, NULL, OPT_ENV_FILE},
-    {"org-key-file", required_argument, NULL, OPT_ORG_KEY_FILE},
-    {"env-key-file", required_argument, NULL, OPT_ENV_KEY_FILE},
-    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
-    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
-    {"request-log", required_argument, NULL, OPT_REQUEST_LOG},
-    {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
-    {"ping-interval", required_argument, NULL, OPT_PING},
-    {"stop-reply", required_argument, NULL, OPT_STOP_REPLY},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"fault-5xx", required_argument, NULL, OPT_F5XX},
-    {"fault-429", required_argument, NULL, OPT_F429},
-    {"latency-ms", required_argument, NULL, OPT_LATENCY},
-    {"jitter-ms", required_argument, NULL, OPT_JITTER},
-    {"cut-stream-after", required_argument, NULL, OPT_CUT},
-    {"sse-error-every", required_argument, NULL, OPT_SSE_ERR},
-    {"steal-lease-every", required_argument, NULL, OPT_STEAL},
-    {"retry-after-ms", required_argument, NULL, OPT_RETRY_AFTER},
-    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-    {"skill", required_argument, NULL, OPT_SKILL},
-    {"skill-format", required_argument, NULL, OPT_SKILL_FORMAT},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+enum main_kind {
+    MAIN_STR,  /* const char * at off */
+    MAIN_INT,  /* int at off, lo..hi */
+    MAIN_FRAC, /* double at off, 0..1 */
+    MAIN_FN,   /* fn(args, value) */
 };
 
-static void main_usage(FILE *f)
+/* fn results besides 0 (go on) */
+#define MAIN_BAD (-1) /* usage error, said on stderr: exit 2 */
+#define MAIN_DONE 1   /* done (--help, --version): exit 0 */
+
+#define MAIN_REPEAT 0x1 /* may be given again and again (usage shows "...") */
+
+struct main_opt {
+    const char *name;
+    char shortopt;
+    const char *metavar;
+    enum main_kind kind;
+    size_t off;
+    long lo, hi;
+    int (*fn)(struct main_args *a, const char *v);
+    unsigned flags;
+    const char *help;
+};
+
+static int main_seed(struct main_args *a, const char *v);
+static int main_stop_reply(struct main_args *a, const char *v);
+static int main_log_format(struct main_args *a, const char *v);
+static int main_log_level(struct main_args *a, const char *v);
+static int main_skill(struct main_args *a, const char *v);
+static int main_skill_format(struct main_args *a, const char *v);
+static int main_version(struct main_args *a, const char *v);
+static int main_help(struct main_args *a, const char *v);
+
+/* Rows: a string, an integer in lo..hi or a fraction stored in struct
+ * sim_config; or a function called with the value (NULL without one). */
+#define MAIN_OPT_STR(name, meta, field, help)                                                      \
+    {name, 0, meta, MAIN_STR, offsetof(struct main_args, cfg.field), 0, 0, NULL, 0, help}
+#define MAIN_OPT_INT(name, meta, field, lo, hi, help)                                              \
+    {name, 0, meta, MAIN_INT, offsetof(struct main_args, cfg.field), lo, hi, NULL, 0, help}
+#define MAIN_OPT_FRAC(name, meta, field, help)                                                     \
+    {name, 0, meta, MAIN_FRAC, offsetof(struct main_args, cfg.field), 0, 0, NULL, 0, help}
+#define MAIN_OPT_FN(name, shortopt, meta, fn, flags, help)                                         \
+    {name, shortopt, meta, MAIN_FN, 0, 0, 0, fn, flags, help}
+
+static const struct main_opt main_opts[] = {
+    MAIN_OPT_INT("port", "N", port, 0, 65535, "TCP port; 0 (the default) picks a free one"),
+    MAIN_OPT_STR("listen", "ADDR", listen, "address to bind (default 127.0.0.1)"),
+    MAIN_OPT_STR("env-file", "FILE", env_file, "write the connection settings (mode 0600)"),
+    MAIN_OPT_STR("org-key-file", "FILE", org_key_file,
+                 "organisation API key (first line of a 0600 file)"),
+    MAIN_OPT_STR("env-key-file", "FILE", env_key_file,
+                 "key of the initial environment (likewise)"),
+    MAIN_OPT_STR("tls-cert", "FILE", tls_cert, "serve HTTPS with this PEM certificate (chain)"),
+    MAIN_OPT_STR("tls-key", "FILE", tls_key, "and this PEM private key (both or neither)"),
+    MAIN_OPT_STR("request-log", "FILE", request_log, "append one line per request"),
+    MAIN_OPT_INT("lease-ttl", "SECONDS", lease_ttl, 1, 86400,
+                 "default lease TTL of acknowledged work (default 120)"),
+    MAIN_OPT_INT("ping-interval", "SECONDS", ping_interval, 1, 3600,
+                 "seconds between pings on idle streams (default 15)"),
+    MAIN_OPT_FN("stop-reply", 0, "204|200", main_stop_reply, 0,
+                "answer work stop with 204 (default) or 200"),
+    MAIN_OPT_FN("seed", 0, "N", main_seed, 0, "fault generator seed (default random, logged)"),
+    MAIN_OPT_FRAC("fault-5xx", "FRACTION", faults.p5xx,
+                  "answer this fraction of /v1 with 500, 503 or 529"),
+    MAIN_OPT_FRAC("fault-429", "FRACTION", faults.p429, "answer this fraction of /v1 with 429"),
+    MAIN_OPT_INT("latency-ms", "N", faults.latency_ms, 0, 600000,
+                 "delay every /v1 request by N ms"),
+    MAIN_OPT_INT("jitter-ms", "N", faults.jitter_ms, 0, 600000, "plus a seeded random 0..N ms"),
+    MAIN_OPT_INT("cut-stream-after", "K", faults.cut_stream_after, 0, 1000000000,
+                 "end every event stream after K events"),
+    MAIN_OPT_INT("sse-error-every", "K", faults.sse_error_every, 0, 1000000000,
+                 "end a stream with an error frame every K events"),
+    MAIN_OPT_INT("steal-lease-every", "K", faults.steal_lease_every, 0, 1000000000,
+                 "refuse every K-th good heartbeat with 412"),
+    MAIN_OPT_INT("retry-after-ms", "N", faults.retry_after_ms, 1, 600000,
+                 "retry-after-ms of injected 429s (default 100)"),
+    MAIN_OPT_FN("log-format", 0, "text|json", main_log_format, 0, "log format (default text)"),
+    MAIN_OPT_FN("log-level", 0, "LEVEL", main_log_level, 0,
+                "debug, info (default), warn or error"),
+    MAIN_OPT_FN("skill", 0, "DIR", main_skill, MAIN_REPEAT,
+                "serve DIR as a skill (repeatable, up to 64)"),
+    MAIN_OPT_FN("skill-format", 0, "tar.gz|zip", main_skill_format, 0,
+                "archive format of --skill (default tar.gz)"),
+    MAIN_OPT_FN("version", 0, NULL, main_version, 0, "print the version and exit"),
+    MAIN_OPT_FN("help", 'h', NULL, main_help, 0, "print this help and exit"),
+};
+#define MAIN_NOPTS (sizeof(main_opts) / sizeof(main_opts[0]))
+#define MAIN_OPT_LONG 256 /* getopt value of row i without a short letter: 256 + i */
+#define MAIN_USAGE_WIDTH 80
+#define MAIN_HELP_COLUMN 28 /* where the help text of an option starts */
+
+/* "usage: omni-sim [--port N] ..." wrapped at MAIN_USAGE_WIDTH; with help,
+ * then a line per option (two when its name and argument are long). */
+static void main_usage(FILE *f, int help)
 {
-    fputs("usage: omni-sim [--port N] [--listen ADDR] [--env-file FILE]\n"
-          "                [--org-key-file FILE] [--env-key-file FILE] [--request-log FILE]\n"
-          "                [--tls-cert FILE --tls-key FILE]\n"
-          "                [--lease-ttl SECONDS] [--ping-interval SECONDS] [--stop-reply 204|200]\n"
-          "                [--seed N] [--fault-5xx FRACTION] [--fault-429 FRACTION]\n"
-          "                [--latency-ms N] [--jitter-ms N] [--retry-after-ms N]\n"
-          "                [--cut-stream-after K] [--sse-error-every K] [--steal-lease-every K]\n"
-          "                [--skill DIR]... [--skill-format tar.gz|zip]\n"
-          "                [--log-format text|json] [--log-level LEVEL] [--version]\n",
-          f);
+    static const char lead[] = "usage: omni-sim";
+    size_t col = sizeof(lead) - 1;
+
+    fputs(lead, f);
+    for (size_t i = 0; i < MAIN_NOPTS; i++) {
+        const struct main_opt *o = &main_opts[i];
+        char item[64];
+        int n = snprintf(item, sizeof(item), "[--%s%s%s]%s", o->name, o->metavar ? " " : "",
+                         o->metavar ? o->metavar : "", o->flags & MAIN_REPEAT ? "..." : "");
+        if (col + 1 + (size_t)n > MAIN_USAGE_WIDTH) {
+            fprintf(f, "\n%*s", (int)(sizeof(lead) - 1), "");
+            col = sizeof(lead) - 1;
+        }
+        fprintf(f, " %s", item);
+        col += 1 + (size_t)n;
+    }
+    fputc('\n', f);
+    if (!help)
+        return;
+    fputs("\noptions:\n", f);
+    for (size_t i = 0; i < MAIN_NOPTS; i++) {
+        const struct main_opt *o = &main_opts[i];
+        char left[64];
+        snprintf(left, sizeof(left), "%c%c%c --%s%s%s", o->shortopt ? '-' : ' ',
+                 o->shortopt ? o->shortopt : ' ', o->shortopt ? ',' : ' ', o->name,
+                 o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        if (strlen(left) > MAIN_HELP_COLUMN - 3)
+            fprintf(f, "  %s\n  %-*s %s\n", left, MAIN_HELP_COLUMN - 3, "", o->help);
+        else
+            fprintf(f, "  %-*s %s\n", MAIN_HELP_COLUMN - 3, left, o->help);
+    }
+    fputs("\nSee omni-sim(1) for the API, the scenarios and the exit codes.\n", f);
 }
 
 static int main_long(const char *opt, const char *v, long lo, long hi, long *out)
@@ -108,18 +187,9 @@ static int main_long(const char *opt, const char *v, long lo, long hi, long *out
     if (!*v || *end || errno || n < lo || n > hi) {
         fprintf(stderr, "omni-sim: invalid --%s '%s': expected an integer in %ld..%ld\n", opt, v,
                 lo, hi);
-        return -1;
+        return MAIN_BAD;
     }
     *out = n;
-    return 0;
-}
-
-static int main_int(const char *opt, const char *v, long lo, long hi, int *out)
-{
-    long n;
-    if (main_long(opt, v, lo, hi, &n) < 0)
-        return -1;
-    *out = (int)n;
     return 0;
 }
 
@@ -129,9 +199,161 @@ static int main_frac(const char *opt, const char *v, double *out)
     double d = strtod(v, &end);
     if (!*v || *end || !(d >= 0.0 && d <= 1.0)) {
         fprintf(stderr, "omni-sim: invalid --%s '%s': expected a fraction in 0..1\n", opt, v);
-        return -1;
+        return MAIN_BAD;
     }
     *out = d;
+    return 0;
+}
+
+static int main_seed(struct main_args *a, const char *v)
+{
+    long n;
+    if (main_long("seed", v, 0, 9007199254740991L, &n) < 0)
+        return MAIN_BAD;
+    a->cfg.seed = (uint64_t)n;
+    a->cfg.seed_given = 1;
+    return 0;
+}
+
+static int main_stop_reply(struct main_args *a, const char *v)
+{
+    long n;
+    if (main_long("stop-reply", v, 200, 204, &n) < 0)
+        return MAIN_BAD;
+    if (n != 200 && n != 204) {
+        fprintf(stderr, "omni-sim: invalid --stop-reply '%s': expected 204 or 200\n", v);
+        return MAIN_BAD;
+    }
+    a->cfg.stop_reply = (int)n;
+    return 0;
+}
+
+static int main_log_format(struct main_args *a, const char *v)
+{
+    if (log_format_parse(v, &a->lf) < 0) {
+        fprintf(stderr, "omni-sim: invalid --log-format '%s': expected text or json\n", v);
+        return MAIN_BAD;
+    }
+    return 0;
+}
+
+static int main_log_level(struct main_args *a, const char *v)
+{
+    if (log_level_parse(v, &a->ll) < 0) {
+        fprintf(stderr, "omni-sim: invalid --log-level '%s'\n", v);
+        return MAIN_BAD;
+    }
+    return 0;
+}
+
+static int main_skill(struct main_args *a, const char *v)
+{
+    if (a->cfg.nskill_dirs == SIM_SKILL_DIRS_MAX) {
+        fprintf(stderr, "omni-sim: too many --skill options (at most %d)\n", SIM_SKILL_DIRS_MAX);
+        return MAIN_BAD;
+    }
+    a->cfg.skill_dirs[a->cfg.nskill_dirs++] = v;
+    return 0;
+}
+
+static int main_skill_format(struct main_args *a, const char *v)
+{
+    if (strcmp(v, "zip") != 0 && strcmp(v, "tar.gz") != 0) {
+        fprintf(stderr, "omni-sim: invalid --skill-format '%s': expected tar.gz or zip\n", v);
+        return MAIN_BAD;
+    }
+    a->cfg.skill_zip = strcmp(v, "zip") == 0;
+    return 0;
+}
+
+static int main_version(struct main_args *a, const char *v)
+{
+    (void)a;
+    (void)v;
+    printf("omni-sim %s\n", OMNI_VERSION);
+    return MAIN_DONE;
+}
+
+static int main_help(struct main_args *a, const char *v)
+{
+    (void)a;
+    (void)v;
+    main_usage(stdout, 1);
+    return MAIN_DONE;
+}
+
+/* Set what row o says with value v (NULL for options without one). */
+static int main_set(struct main_args *a, const struct main_opt *o, const char *v)
+{
+    char *field = (char *)a + o->off;
+    long n;
+
+    switch (o->kind) {
+    case MAIN_STR:
+        *(const char **)(void *)field = v;
+        return 0;
+    case MAIN_INT:
+        if (main_long(o->name, v, o->lo, o->hi, &n) < 0)
+            return MAIN_BAD;
+        *(int *)(void *)field = (int)n;
+        return 0;
+    case MAIN_FRAC:
+        return main_frac(o->name, v, (double *)(void *)field);
+    case MAIN_FN:
+        break;
+    }
+    return o->fn(a, v);
+}
+
+/*
+ * Parse the command line into a (defaults already set). Returns 0 to go on,
+ * or MAIN_DONE with *exit_code set: 0 after --help/--version, 2 after a usage
+ * error (said on stderr).
+ */
+static int main_parse(int argc, char **argv, struct main_args *a, int *exit_code)
+{
+    struct option longopts[MAIN_NOPTS + 1];
+    char shortopts[2 * MAIN_NOPTS + 1];
+    size_t ns = 0;
+    int c;
+
+    for (size_t i = 0; i < MAIN_NOPTS; i++) {
+        const struct main_opt *o = &main_opts[i];
+        longopts[i].name = o->name;
+        longopts[i].has_arg = o->metavar ? required_argument : no_argument;
+        longopts[i].flag = NULL;
+        longopts[i].val = o->shortopt ? o->shortopt : MAIN_OPT_LONG + (int)i;
+        if (o->shortopt) {
+            shortopts[ns++] = o->shortopt;
+            if (o->metavar)
+                shortopts[ns++] = ':';
+        }
+    }
+    memset(&longopts[MAIN_NOPTS], 0, sizeof(longopts[MAIN_NOPTS]));
+    shortopts[ns] = '\0';
+
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        const struct main_opt *o = NULL;
+        for (size_t i = 0; i < MAIN_NOPTS && !o; i++)
+            if (c == longopts[i].val)
+                o = &main_opts[i];
+        if (!o) { /* getopt_long said what was wrong */
+            main_usage(stderr, 0);
+            *exit_code = 2;
+            return MAIN_DONE;
+        }
+        int rc = main_set(a, o, o->metavar ? optarg : NULL);
+        if (rc != 0) {
+            *exit_code = rc == MAIN_DONE ? 0 : 2;
+            return MAIN_DONE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "omni-sim: unexpected argument '%s'\n", argv[optind]);
+        main_usage(stderr, 0);
+        *exit_code = 2;
+        return MAIN_DONE;
+    }
     return 0;
 }
 
@@ -273,6 +495,13 @@ static void *main_tick(void *arg)
     }
 }
 
+/* Running out of memory is fatal, said with the program's name. */
+static void main_oom(void)
+{
+    fputs("omni-sim: out of memory\n", stderr);
+    abort();
+}
+
 static void main_raise_nofile(void)
 {
     struct rlimit rl;
@@ -284,138 +513,24 @@ static void main_raise_nofile(void)
 
 int main(int argc, char **argv)
 {
-    struct sim_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.listen = "127.0.0.1";
-    cfg.lease_ttl = SIM_LEASE_TTL_DEFAULT;
-    cfg.ping_interval = SIM_PING_DEFAULT;
-    cfg.stop_reply = 204;
-    cfg.faults.retry_after_ms = 100;
-    enum log_format lf = LOG_TEXT;
-    enum log_level ll = LOG_INFO;
-    long lv;
-    int c;
+    struct main_args args;
+    int exit_code;
 
-    while ((c = getopt_long(argc, argv, "h", main_opts, NULL)) != -1) {
-        int bad = 0;
-        switch (c) {
-        case OPT_PORT:
-            bad = main_int("port", optarg, 0, 65535, &cfg.port);
-            break;
-        case OPT_LISTEN:
-            cfg.listen = optarg;
-            break;
-        case OPT_ENV_FILE:
-            cfg.env_file = optarg;
-            break;
-        case OPT_ORG_KEY_FILE:
-            cfg.org_key_file = optarg;
-            break;
-        case OPT_ENV_KEY_FILE:
-            cfg.env_key_file = optarg;
-            break;
-        case OPT_TLS_CERT:
-            cfg.tls_cert = optarg;
-            break;
-        case OPT_TLS_KEY:
-            cfg.tls_key = optarg;
-            break;
-        case OPT_REQUEST_LOG:
-            cfg.request_log = optarg;
-            break;
-        case OPT_LEASE_TTL:
-            bad = main_int("lease-ttl", optarg, 1, 86400, &cfg.lease_ttl);
-            break;
-        case OPT_PING:
-            bad = main_int("ping-interval", optarg, 1, 3600, &cfg.ping_interval);
-            break;
-        case OPT_STOP_REPLY:
-            bad = main_int("stop-reply", optarg, 200, 204, &cfg.stop_reply);
-            if (!bad && cfg.stop_reply != 200 && cfg.stop_reply != 204) {
-                fprintf(stderr, "omni-sim: invalid --stop-reply '%s': expected 204 or 200\n",
-                        optarg);
-                bad = -1;
-            }
-            break;
-        case OPT_SEED:
-            bad = main_long("seed", optarg, 0, 9007199254740991L, &lv);
-            cfg.seed = (uint64_t)lv;
-            cfg.seed_given = 1;
-            break;
-        case OPT_F5XX:
-            bad = main_frac("fault-5xx", optarg, &cfg.faults.p5xx);
-            break;
-        case OPT_F429:
-            bad = main_frac("fault-429", optarg, &cfg.faults.p429);
-            break;
-        case OPT_LATENCY:
-            bad = main_int("latency-ms", optarg, 0, 600000, &cfg.faults.latency_ms);
-            break;
-        case OPT_JITTER:
-            bad = main_int("jitter-ms", optarg, 0, 600000, &cfg.faults.jitter_ms);
-            break;
-        case OPT_CUT:
-            bad = main_int("cut-stream-after", optarg, 0, 1000000000, &cfg.faults.cut_stream_after);
-            break;
-        case OPT_SSE_ERR:
-            bad = main_int("sse-error-every", optarg, 0, 1000000000, &cfg.faults.sse_error_every);
-            break;
-        case OPT_STEAL:
-            bad = main_int("steal-lease-every", optarg, 0, 1000000000,
-                           &cfg.faults.steal_lease_every);
-            break;
-        case OPT_RETRY_AFTER:
-            bad = main_int("retry-after-ms", optarg, 1, 600000, &cfg.faults.retry_after_ms);
-            break;
-        case OPT_LOG_FORMAT:
-            if (log_format_parse(optarg, &lf) < 0) {
-                fprintf(stderr, "omni-sim: invalid --log-format '%s': expected text or json\n",
-                        optarg);
-                bad = -1;
-            }
-            break;
-        case OPT_LOG_LEVEL:
-            if (log_level_parse(optarg, &ll) < 0) {
-                fprintf(stderr, "omni-sim: invalid --log-level '%s'\n", optarg);
-                bad = -1;
-            }
-            break;
-        case OPT_SKILL:
-            if (cfg.nskill_dirs == SIM_SKILL_DIRS_MAX) {
-                fprintf(stderr, "omni-sim: too many --skill options (at most %d)\n",
-                        SIM_SKILL_DIRS_MAX);
-                bad = -1;
-            } else {
-                cfg.skill_dirs[cfg.nskill_dirs++] = optarg;
-            }
-            break;
-        case OPT_SKILL_FORMAT:
-            if (strcmp(optarg, "zip") == 0 || strcmp(optarg, "tar.gz") == 0) {
-                cfg.skill_zip = strcmp(optarg, "zip") == 0;
-            } else {
-                fprintf(stderr, "omni-sim: invalid --skill-format '%s': expected tar.gz or zip\n",
-                        optarg);
-                bad = -1;
-            }
-            break;
-        case OPT_VERSION:
-            printf("omni-sim %s\n", OMNI_VERSION);
-            return 0;
-        case 'h':
-            main_usage(stdout);
-            return 0;
-        default:
-            main_usage(stderr);
-            return 2;
-        }
-        if (bad)
-            return 2;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "omni-sim: unexpected argument '%s'\n", argv[optind]);
-        main_usage(stderr);
-        return 2;
-    }
+    omni_set_oom_hook(main_oom);
+    memset(&args, 0, sizeof(args));
+    args.cfg.listen = "127.0.0.1";
+    args.cfg.lease_ttl = SIM_LEASE_TTL_DEFAULT;
+    args.cfg.ping_interval = SIM_PING_DEFAULT;
+    args.cfg.stop_reply = 204;
+    args.cfg.faults.retry_after_ms = 100;
+    args.lf = LOG_TEXT;
+    args.ll = LOG_INFO;
+    if (main_parse(argc, argv, &args, &exit_code) == MAIN_DONE)
+        return exit_code;
+    struct sim_config cfg = args.cfg;
+    enum log_format lf = args.lf;
+    enum log_level ll = args.ll;
+
     if (!cfg.tls_cert != !cfg.tls_key) {
         fprintf(stderr, "omni-sim: --tls-cert and --tls-key go together\n");
         return 2;
@@ -445,8 +560,7 @@ int main(int argc, char **argv)
         simstore_new_key("sk-ant-api03-", sim.org_key, sizeof(sim.org_key));
     }
     if (cfg.request_log) {
-        sim.request_log_fd =
-            open(cfg.request_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        sim.request_log_fd = open(cfg.request_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (sim.request_log_fd < 0) {
             fprintf(stderr, "omni-sim: cannot open request log '%s': %s\n", cfg.request_log,
                     strerror(errno));
@@ -531,8 +645,7 @@ int main(int argc, char **argv)
 
     int sig = 0;
     sigwait(&sigs, &sig);
-    log_kv(LOG_INFO, "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
-           (char *)NULL);
+    log_kv(LOG_INFO, "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", (char *)NULL);
     simserver_stop(srv);
     pthread_mutex_lock(&sim.mu);
     ticker.stop = 1;

@@ -3,9 +3,10 @@
  * a growable pointer array. Allocation failure is fatal for the simulator.
  */
 #include "sim.h"
+
+#include "alloc.h"
 #include "hash.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,21 +22,11 @@ struct sim_map {
     size_t nslots, count;
 };
 
-static void *map_xalloc(size_t n)
-{
-    void *p = calloc(1, n);
-    if (!p) {
-        fputs("omni-sim: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
 struct sim_map *simmap_new(void)
 {
-    struct sim_map *m = map_xalloc(sizeof(*m));
+    struct sim_map *m = omni_xcalloc(1, sizeof(*m));
     m->nslots = 64;
-    m->slots = map_xalloc(m->nslots * sizeof(*m->slots));
+    m->slots = omni_xcalloc(m->nslots, sizeof(*m->slots));
     return m;
 }
 
@@ -67,7 +58,7 @@ void *simmap_get(const struct sim_map *m, const char *key)
 static void map_grow(struct sim_map *m)
 {
     size_t ns = m->nslots * 2;
-    struct map_node **slots = map_xalloc(ns * sizeof(*slots));
+    struct map_node **slots = omni_xcalloc(ns, sizeof(*slots));
     for (size_t i = 0; i < m->nslots; i++) {
         struct map_node *n = m->slots[i];
         while (n) {
@@ -94,7 +85,7 @@ int simmap_put(struct sim_map *m, const char *key, void *val)
     if (m->count >= m->nslots)
         map_grow(m);
     size_t kl = strlen(key);
-    struct map_node *n = map_xalloc(sizeof(*n) + kl + 1);
+    struct map_node *n = omni_xcalloc(1, sizeof(*n) + kl + 1);
     memcpy(n->key, key, kl + 1);
     n->hash = h;
     n->val = val;
@@ -108,12 +99,7 @@ void simvec_push(struct sim_vec *v, void *p)
 {
     if (v->n == v->cap) {
         size_t nc = v->cap ? v->cap * 2 : 16;
-        void **nv = realloc(v->v, nc * sizeof(*nv));
-        if (!nv) {
-            fputs("omni-sim: out of memory\n", stderr);
-            abort();
-        }
-        v->v = nv;
+        v->v = omni_xreallocarray(v->v, nc, sizeof(*v->v));
         v->cap = nc;
     }
     v->v[v->n++] = p;

@@ -4,7 +4,7 @@
  * introspection routes (/_sim/faults, /_sim/environments/{id}/key,
  * /_sim/environments/{id}/healthcheck). Called with sim->mu held unless noted.
  */
-#include "sim.h"
+#include "reply.h"
 
 #include "log.h"
 #include "timeutil.h"
@@ -17,11 +17,14 @@
 
 #define REPORT_MISMATCH_MAX 200
 
-void simreport_count(struct sim *sim, int route, int status)
+void simreport_count(struct sim *sim, int route, const char *name, int status)
 {
     sim->ctr.requests++;
-    if (route < 0 || route >= SIM_ROUTES_MAX)
+    if (route < 0 || route >= SIM_ROUTES_MAX) {
         route = SIM_ROUTES_MAX - 1;
+        name = "other";
+    }
+    sim->ctr.route_name[route] = name;
     struct sim_route_stat *rs = sim->ctr.route[route];
     for (int i = 0; i < 16; i++) {
         if (rs[i].status == status || rs[i].status == 0) {
@@ -153,7 +156,7 @@ cJSON *simreport_json(struct sim *sim)
     for (int r = 0; r < SIM_ROUTES_MAX; r++) {
         if (!c->route[r][0].status)
             continue;
-        cJSON *rj = cJSON_AddObjectToObject(by, simserver_route_name(r));
+        cJSON *rj = cJSON_AddObjectToObject(by, c->route_name[r]);
         for (int i = 0; i < 16 && c->route[r][i].status; i++) {
             char k[16];
             snprintf(k, sizeof(k), "%d", c->route[r][i].status);

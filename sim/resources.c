@@ -2,9 +2,10 @@
  * resources — environments (§5), agents and sessions (§7) routes.
  * Handlers run with sim->mu held (server.c).
  */
-#include "sim.h"
-#include "event.h"
+#include "reply.h"
 
+#include "alloc.h"
+#include "event.h"
 #include "timeutil.h"
 
 #include <stdio.h>
@@ -14,32 +15,6 @@
 #define RES_MEMORY_STORES_MAX 8
 #define RES_RESOURCES_MAX 64
 #define RES_TITLE_MAX 1024
-
-static char *res_strdup(const char *s)
-{
-    char *p = strdup(s);
-    if (!p)
-        abort();
-    return p;
-}
-
-static int res_page_bounds(struct sim_req *rq, struct sim_resp *rs, size_t n, long *limit,
-                           size_t *start, int *given)
-{
-    if (sim_query_int(rq, rs, "limit", 1, SIM_PAGE_MAX, SIM_PAGE_DEFAULT, limit) < 0 ||
-        sim_page_parse(rq, rs, n, start, given) < 0)
-        return -1;
-    return 0;
-}
-
-static void res_next_page(cJSON *o, int more, size_t idx)
-{
-    char tok[40];
-    if (more)
-        cJSON_AddStringToObject(o, "next_page", sim_page_token(idx, tok, sizeof(tok)));
-    else
-        cJSON_AddNullToObject(o, "next_page");
-}
 
 /* ---- environments ---- */
 
@@ -110,12 +85,12 @@ void simh_env_create(struct sim_req *rq, struct sim_resp *rs)
     }
     struct sim_env *e = simstore_env_create(rq->sim, name->valuestring, config);
     if (cJSON_IsString(desc))
-        e->description = res_strdup(desc->valuestring);
+        e->description = omni_xstrdup(desc->valuestring);
     if (cJSON_IsObject(md))
         simstore_metadata_patch(e->metadata, md, 0);
     if (cJSON_IsString(sc)) {
         free(e->scope);
-        e->scope = res_strdup(sc->valuestring);
+        e->scope = omni_xstrdup(sc->valuestring);
     }
     cJSON_Delete(b);
     sim_json(rs, 200, simstore_env_json(e));
@@ -130,7 +105,7 @@ void simh_env_list(struct sim_req *rq, struct sim_resp *rs)
     long limit;
     size_t start = 0;
     if (sim_query_bool(rq, rs, "include_archived", &inc) < 0 ||
-        res_page_bounds(rq, rs, sim->env_list.n, &limit, &start, &given) < 0)
+        sim_page_bounds(rq, rs, sim->env_list.n, &limit, &start, &given) < 0)
         return;
     cJSON *o = cJSON_CreateObject();
     cJSON *data = cJSON_AddArrayToObject(o, "data");
@@ -148,7 +123,7 @@ void simh_env_list(struct sim_req *rq, struct sim_resp *rs)
         cJSON_AddItemToArray(data, simstore_env_json(e));
         n++;
     }
-    res_next_page(o, more, i);
+    sim_page_next(o, more, i);
     sim_json(rs, 200, o);
 }
 
@@ -198,11 +173,11 @@ void simh_env_update(struct sim_req *rq, struct sim_resp *rs)
     }
     if (name) {
         free(e->name);
-        e->name = res_strdup(name->valuestring);
+        e->name = omni_xstrdup(name->valuestring);
     }
     if (desc) {
         free(e->description);
-        e->description = cJSON_IsString(desc) ? res_strdup(desc->valuestring) : NULL;
+        e->description = cJSON_IsString(desc) ? omni_xstrdup(desc->valuestring) : NULL;
     }
     if (cfg) {
         cJSON_Delete(e->config);
@@ -212,7 +187,7 @@ void simh_env_update(struct sim_req *rq, struct sim_resp *rs)
         simstore_metadata_patch(e->metadata, md, 1);
     if (sc) {
         free(e->scope);
-        e->scope = res_strdup(sc->valuestring);
+        e->scope = omni_xstrdup(sc->valuestring);
     }
     e->updated_us = omni_wall_us();
     cJSON_Delete(b);
@@ -275,7 +250,7 @@ void simh_agent_list(struct sim_req *rq, struct sim_resp *rs)
     long limit;
     size_t start = 0;
     int given;
-    if (res_page_bounds(rq, rs, sim->agent_list.n, &limit, &start, &given) < 0)
+    if (sim_page_bounds(rq, rs, sim->agent_list.n, &limit, &start, &given) < 0)
         return;
     cJSON *o = cJSON_CreateObject();
     cJSON *data = cJSON_AddArrayToObject(o, "data");
@@ -284,7 +259,7 @@ void simh_agent_list(struct sim_req *rq, struct sim_resp *rs)
         struct sim_agent *a = sim->agent_list.v[i];
         cJSON_AddItemToArray(data, cJSON_Duplicate(a->obj, 1));
     }
-    res_next_page(o, i < sim->agent_list.n, i);
+    sim_page_next(o, i < sim->agent_list.n, i);
     sim_json(rs, 200, o);
 }
 
@@ -452,14 +427,12 @@ void simh_session_create(struct sim_req *rq, struct sim_resp *rs)
         return;
     }
 
-    struct sim_session *s = calloc(1, sizeof(*s));
-    if (!s)
-        abort();
+    struct sim_session *s = omni_xcalloc(1, sizeof(*s));
     simstore_new_id(sim, "sesn_", s->id, sizeof(s->id));
     s->index = sim->session_list.n;
     s->env = e;
     s->agent = res_agent_snapshot(a, ovr);
-    s->title = cJSON_IsString(title) ? res_strdup(title->valuestring) : NULL;
+    s->title = cJSON_IsString(title) ? omni_xstrdup(title->valuestring) : NULL;
     s->metadata = cJSON_IsObject(md) ? cJSON_Duplicate(md, 1) : cJSON_CreateObject();
     s->resources = cJSON_IsArray(res) ? cJSON_Duplicate(res, 1) : cJSON_CreateArray();
     snprintf(s->status, sizeof(s->status), "idle");
@@ -501,20 +474,6 @@ struct res_filter {
     long agent_version;
     int64_t gt, gte, lt, lte; /* 0 = unset */
 };
-
-static int res_ts_param(struct sim_req *rq, struct sim_resp *rs, const char *name, int64_t *out)
-{
-    const char *v = sim_query(rq, name);
-    if (!v)
-        return 0;
-    if (omni_rfc3339_parse(v, out) < 0) {
-        sim_err(rq, rs, 400, NULL, NULL, "invalid '%s': expected an RFC 3339 timestamp", name);
-        return -1;
-    }
-    if (*out == 0)
-        *out = 1;
-    return 0;
-}
 
 static int res_session_match(const struct res_filter *f, const struct sim_session *s)
 {
@@ -564,12 +523,12 @@ void simh_session_list(struct sim_req *rq, struct sim_resp *rs)
     }
     int desc = !order || strcmp(order, "desc") == 0;
     if (sim_query_bool(rq, rs, "include_archived", &f.include_archived) < 0 ||
-        res_page_bounds(rq, rs, sim->session_list.n, &limit, &start, &given) < 0 ||
+        sim_page_bounds(rq, rs, sim->session_list.n, &limit, &start, &given) < 0 ||
         sim_query_int(rq, rs, "agent_version", 0, 1L << 30, -1, &f.agent_version) < 0 ||
-        res_ts_param(rq, rs, "created_at[gt]", &f.gt) < 0 ||
-        res_ts_param(rq, rs, "created_at[gte]", &f.gte) < 0 ||
-        res_ts_param(rq, rs, "created_at[lt]", &f.lt) < 0 ||
-        res_ts_param(rq, rs, "created_at[lte]", &f.lte) < 0)
+        sim_query_ts(rq, rs, "created_at[gt]", &f.gt) < 0 ||
+        sim_query_ts(rq, rs, "created_at[gte]", &f.gte) < 0 ||
+        sim_query_ts(rq, rs, "created_at[lt]", &f.lt) < 0 ||
+        sim_query_ts(rq, rs, "created_at[lte]", &f.lte) < 0)
         return;
     f.agent_id = sim_query(rq, "agent_id");
     f.env_id = sim_query(rq, "environment_id");
@@ -619,7 +578,7 @@ void simh_session_list(struct sim_req *rq, struct sim_resp *rs)
             n++;
         }
     }
-    res_next_page(o, more, next);
+    sim_page_next(o, more, next);
     cJSON_AddNullToObject(o, "prev_page");
     simvec_release(&f.statuses);
     sim_json(rs, 200, o);
@@ -655,7 +614,7 @@ void simh_session_update(struct sim_req *rq, struct sim_resp *rs)
     }
     if (title) {
         free(s->title);
-        s->title = cJSON_IsString(title) ? res_strdup(title->valuestring) : NULL;
+        s->title = cJSON_IsString(title) ? omni_xstrdup(title->valuestring) : NULL;
     }
     if (cJSON_IsObject(md)) {
         simstore_metadata_patch(s->metadata, md, 0);

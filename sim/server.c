@@ -2,16 +2,16 @@
  * server — the HTTP side of omni-sim: libmicrohttpd in thread-per-connection
  * mode (long-polls and SSE streams block on condition variables in their own
  * thread), routing, credential checks, required headers, fault injection,
- * error envelopes, request counting and the request log.
+ * request counting and the request log. The router calls the handlers; both
+ * answer through reply.c, which calls neither.
  */
-#include "sim.h"
+#include "reply.h"
 
 #include "timeutil.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,6 @@
 #define SERVER_STACK_SIZE (512u * 1024)
 #define SERVER_CONN_LIMIT 16384
 #define SERVER_CONN_TIMEOUT_S 600
-#define SERVER_SSE_BLOCK (64u * 1024)
 #define SERVER_SEGS_MAX 8
 
 #define R_V1 1  /* Managed Agents route: version/beta headers, credentials, faults */
@@ -88,7 +87,8 @@ struct conn_ctx {
     int64_t start_us;
 };
 
-const char *simserver_route_name(int idx)
+/* "METHOD /pattern" of route idx; "other" when it is not a route. */
+static const char *server_route_name(int idx)
 {
     static char names[SIM_ROUTES_MAX][96];
     if (idx < 0 || (size_t)idx >= ROUTES_N)
@@ -97,200 +97,6 @@ const char *simserver_route_name(int idx)
         snprintf(names[idx], sizeof(names[idx]), "%s %s", routes[idx].method,
                  routes[idx].pattern);
     return names[idx];
-}
-
-/* ---- response helpers ---- */
-
-static const char *server_err_message_type(int status)
-{
-    switch (status) {
-    case 400:
-        return "invalid_request_error";
-    case 401:
-        return "authentication_error";
-    case 403:
-        return "permission_error";
-    case 404:
-        return "not_found_error";
-    case 409:
-        return "conflict_error";
-    case 413:
-        return "request_too_large";
-    case 429:
-        return "rate_limit_error";
-    case 529:
-        return "overloaded_error";
-    default:
-        return "api_error";
-    }
-}
-
-int sim_err(struct sim_req *rq, struct sim_resp *rs, int status, const char *type,
-            const char *code, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", "error");
-    cJSON *e = cJSON_AddObjectToObject(o, "error");
-    cJSON_AddStringToObject(e, "type", type ? type : server_err_message_type(status));
-    cJSON_AddStringToObject(e, "message", msg);
-    if (code) {
-        cJSON *d = cJSON_AddObjectToObject(e, "details");
-        cJSON_AddStringToObject(d, "error_code", code);
-    }
-    cJSON_AddStringToObject(o, "request_id", rq->request_id);
-    free(rs->body);
-    rs->body = NULL;
-    sim_json(rs, status, o);
-    return 0;
-}
-
-void sim_json(struct sim_resp *rs, int status, cJSON *obj)
-{
-    char *text = cJSON_PrintUnformatted(obj);
-    cJSON_Delete(obj);
-    if (!text) {
-        fputs("omni-sim: out of memory\n", stderr);
-        abort();
-    }
-    sim_json_raw(rs, status, text);
-}
-
-void sim_json_raw(struct sim_resp *rs, int status, char *text)
-{
-    free(rs->body);
-    rs->status = status;
-    rs->body = text;
-    rs->content_type = "application/json";
-}
-
-const char *sim_header(struct sim_req *rq, const char *name)
-{
-    return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
-}
-
-const char *sim_query(struct sim_req *rq, const char *name)
-{
-    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-struct query_collect {
-    const char *name;
-    size_t nlen;
-    struct sim_vec *out;
-};
-
-static enum MHD_Result server_query_iter(void *cls, enum MHD_ValueKind kind, const char *key,
-                                         const char *value)
-{
-    struct query_collect *qc = cls;
-    (void)kind;
-    if (!key || !value)
-        return MHD_YES;
-    if (strcmp(key, qc->name) == 0 ||
-        (strncmp(key, qc->name, qc->nlen) == 0 && strcmp(key + qc->nlen, "[]") == 0))
-        simvec_push(qc->out, (void *)(uintptr_t)value);
-    return MHD_YES;
-}
-
-void sim_query_all(struct sim_req *rq, const char *name, struct sim_vec *out)
-{
-    struct query_collect qc = {name, strlen(name), out};
-    MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, server_query_iter, &qc);
-}
-
-cJSON *sim_body(struct sim_req *rq, struct sim_resp *rs, int required)
-{
-    size_t i = 0;
-    while (i < rq->body_len && (rq->body[i] == ' ' || rq->body[i] == '\n' ||
-                                rq->body[i] == '\r' || rq->body[i] == '\t'))
-        i++;
-    if (i == rq->body_len) {
-        if (required) {
-            sim_err(rq, rs, 400, NULL, NULL, "request body is empty: expected a JSON object");
-            return NULL;
-        }
-        return cJSON_CreateObject();
-    }
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(rq->body, rq->body_len, &end, 0);
-    if (!j) {
-        size_t off = end && end >= rq->body ? (size_t)(end - rq->body) : 0;
-        sim_err(rq, rs, 400, NULL, NULL, "request body is not valid JSON (near byte %zu)", off);
-        return NULL;
-    }
-    if (!cJSON_IsObject(j)) {
-        cJSON_Delete(j);
-        sim_err(rq, rs, 400, NULL, NULL, "request body must be a JSON object");
-        return NULL;
-    }
-    return j;
-}
-
-int sim_query_int(struct sim_req *rq, struct sim_resp *rs, const char *name, long lo, long hi,
-                  long def, long *out)
-{
-    const char *v = sim_query(rq, name);
-    if (!v) {
-        *out = def;
-        return 0;
-    }
-    char *end = NULL;
-    long n = strtol(v, &end, 10);
-    if (!*v || *end || n < lo || n > hi) {
-        sim_err(rq, rs, 400, NULL, NULL, "invalid '%s': must be an integer between %ld and %ld",
-                name, lo, hi);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
-
-int sim_query_bool(struct sim_req *rq, struct sim_resp *rs, const char *name, int *out)
-{
-    const char *v = sim_query(rq, name);
-    if (!v)
-        return 0;
-    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-        *out = 1;
-    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-        *out = 0;
-    else {
-        sim_err(rq, rs, 400, NULL, NULL, "invalid '%s': must be true or false", name);
-        return -1;
-    }
-    return 0;
-}
-
-int sim_page_parse(struct sim_req *rq, struct sim_resp *rs, size_t max, size_t *out, int *given)
-{
-    const char *v = sim_query(rq, "page");
-    *given = 0;
-    if (!v || !*v)
-        return 0;
-    char *end = NULL;
-    if (strncmp(v, "page_", 5) != 0 || !v[5]) {
-        sim_err(rq, rs, 400, NULL, NULL, "invalid 'page': not a cursor returned by this API");
-        return -1;
-    }
-    unsigned long long n = strtoull(v + 5, &end, 10);
-    if (*end || n > max) {
-        sim_err(rq, rs, 400, NULL, NULL, "invalid 'page': not a cursor returned by this API");
-        return -1;
-    }
-    *out = (size_t)n;
-    *given = 1;
-    return 0;
-}
-
-char *sim_page_token(size_t idx, char *out, size_t outlen)
-{
-    snprintf(out, outlen, "page_%zu", idx);
-    return out;
 }
 
 static const char *server_cred_name(enum sim_cred_kind k)
@@ -305,42 +111,6 @@ static const char *server_cred_name(enum sim_cred_kind k)
     default:
         return "none";
     }
-}
-
-int sim_need_org(struct sim_req *rq, struct sim_resp *rs)
-{
-    if (rq->cred.kind == CRED_ORG)
-        return 1;
-    sim_err(rq, rs, 403, NULL, NULL, "this operation requires an organisation API key, not %s",
-            rq->cred.kind == CRED_ENV ? "an environment key" : "a sessions token");
-    return 0;
-}
-
-int sim_can_env(struct sim_req *rq, struct sim_resp *rs, struct sim_env *e)
-{
-    if (rq->cred.kind == CRED_ORG || (rq->cred.kind == CRED_ENV && rq->cred.env == e))
-        return 1;
-    sim_err(rq, rs, 403, NULL, NULL, "credential is not allowed to access environment '%s'",
-            e->id);
-    return 0;
-}
-
-int sim_can_session(struct sim_req *rq, struct sim_resp *rs, struct sim_session *s)
-{
-    if (rq->cred.kind == CRED_ORG || (rq->cred.kind == CRED_ENV && rq->cred.env == s->env) ||
-        (rq->cred.kind == CRED_TOKEN && rq->cred.work->session == s))
-        return 1;
-    sim_err(rq, rs, 403, NULL, NULL, "credential is not allowed to access session '%s'", s->id);
-    return 0;
-}
-
-int sim_can_work(struct sim_req *rq, struct sim_resp *rs, struct sim_work *w)
-{
-    if ((rq->cred.kind == CRED_ENV && rq->cred.env == w->env) ||
-        (rq->cred.kind == CRED_TOKEN && rq->cred.work == w))
-        return 1;
-    sim_err(rq, rs, 403, NULL, NULL, "credential is not allowed to access work item '%s'", w->id);
-    return 0;
 }
 
 /* ---- routing ---- */
@@ -450,8 +220,8 @@ static int server_has_beta(const char *v)
 static int server_check_v1(struct sim_req *rq, struct sim_resp *rs, int need_beta)
 {
     struct sim *sim = rq->sim;
-    const char *xkey = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "x-api-key");
-    const char *authz = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "authorization");
+    const char *xkey = sim_header(rq, "x-api-key");
+    const char *authz = sim_header(rq, "authorization");
     const char *key = NULL;
     if (xkey && authz)
         return sim_err(rq, rs, 401, NULL, NULL,
@@ -477,12 +247,12 @@ static int server_check_v1(struct sim_req *rq, struct sim_resp *rs, int need_bet
     pthread_mutex_unlock(&sim->mu);
     if (rq->cred.kind == CRED_NONE)
         return sim_err(rq, rs, 401, NULL, NULL, "invalid credential"), -1;
-    const char *ver = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "anthropic-version");
+    const char *ver = sim_header(rq, "anthropic-version");
     if (!ver)
         return sim_err(rq, rs, 400, NULL, NULL, "missing 'anthropic-version' header"), -1;
     if (strcmp(ver, "2023-06-01") != 0 && strcmp(ver, "2026-10-21") != 0)
         return sim_err(rq, rs, 400, NULL, NULL, "unsupported anthropic-version '%.40s'", ver), -1;
-    const char *beta = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "anthropic-beta");
+    const char *beta = sim_header(rq, "anthropic-beta");
     if (need_beta && !server_has_beta(beta))
         return sim_err(rq, rs, 400, NULL, NULL,
                        "'anthropic-beta' header must include managed-agents-2026-04-01"),
@@ -526,63 +296,6 @@ static int server_faults(struct sim_req *rq, struct sim_resp *rs)
     return 0;
 }
 
-static ssize_t server_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    (void)pos;
-    long n = simevents_stream_read(cls, buf, max);
-    if (n == -1)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    if (n < 0)
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    return (ssize_t)n;
-}
-
-static void server_sse_free(void *cls)
-{
-    simevents_stream_free(cls);
-}
-
-static enum MHD_Result server_send(struct MHD_Connection *c, struct sim_req *rq,
-                                   struct sim_resp *rs)
-{
-    struct MHD_Response *r;
-    if (rs->stream) {
-        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SERVER_SSE_BLOCK, server_sse_read,
-                                              rs->stream, server_sse_free);
-        if (!r) {
-            simevents_stream_free(rs->stream);
-            return MHD_NO;
-        }
-        MHD_add_response_header(r, "content-type", "text/event-stream");
-        MHD_add_response_header(r, "cache-control", "no-cache");
-    } else {
-        size_t len = !rs->body ? 0 : rs->body_len ? rs->body_len : strlen(rs->body);
-        r = MHD_create_response_from_buffer(len, rs->body ? rs->body : (void *)(uintptr_t)"",
-                                            rs->body ? MHD_RESPMEM_MUST_FREE
-                                                     : MHD_RESPMEM_PERSISTENT);
-        if (!r) {
-            free(rs->body);
-            return MHD_NO;
-        }
-        rs->body = NULL;
-        if (rs->status != 204 && rs->content_type)
-            MHD_add_response_header(r, "content-type", rs->content_type);
-    }
-    MHD_add_response_header(r, "request-id", rq->request_id);
-    if (rs->retry_after_ms >= 0) {
-        char v[32];
-        snprintf(v, sizeof(v), "%ld", rs->retry_after_ms);
-        MHD_add_response_header(r, "retry-after-ms", v);
-        snprintf(v, sizeof(v), "%ld", (rs->retry_after_ms + 999) / 1000);
-        MHD_add_response_header(r, "retry-after", v);
-    }
-    if (rs->should_retry >= 0)
-        MHD_add_response_header(r, "x-should-retry", rs->should_retry ? "true" : "false");
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)rs->status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
 static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c, const char *url,
                                      const char *method, const char *version,
                                      const char *upload, size_t *upload_size, void **con_cls)
@@ -607,12 +320,9 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c, const 
     }
 
     struct sim_req rq;
-    struct sim_resp rs;
+    struct sim_resp rs = SIM_RESP_INIT;
     char pathbuf[1024];
     memset(&rq, 0, sizeof(rq));
-    memset(&rs, 0, sizeof(rs));
-    rs.should_retry = -1;
-    rs.retry_after_ms = -1;
     rq.sim = sim;
     rq.conn = c;
     rq.method = method;
@@ -653,11 +363,11 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c, const 
         rs.status = 200;
     int status = rs.status;
     pthread_mutex_lock(&sim->mu);
-    simreport_count(sim, ri < 0 ? ROUTE_OTHER : ri, status);
+    simreport_count(sim, ri < 0 ? ROUTE_OTHER : ri, server_route_name(ri), status);
     pthread_mutex_unlock(&sim->mu);
     simreport_log_request(sim, method, url, status, server_cred_name(rq.cred.kind),
                        omni_wall_us() - ctx->start_us);
-    return server_send(c, &rq, &rs);
+    return simreply_send(&rq, &rs) < 0 ? MHD_NO : MHD_YES;
 }
 
 static void server_completed(void *cls, struct MHD_Connection *c, void **con_cls,

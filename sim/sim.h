@@ -3,14 +3,16 @@
  *
  * One struct sim holds everything. All state (environments, agents, sessions,
  * events, work items, credentials, counters) is guarded by sim->mu; every
- * function named simstore_*, simwork_*, simevents_*, simagent_*, simreport_* that touches
+ * function named simstore_*, simwork_*, simagent_*, simreport_* that touches
  * state expects the caller to hold sim->mu unless its comment says otherwise.
  * Objects are never freed before shutdown (deleted ones are only flagged), so
  * a pointer taken under the lock stays valid after it is released.
  *
  * Request flow (server.c): MHD thread per connection -> body collected (capped)
  * -> route matched -> faults drawn (/v1 only) -> credential resolved -> route
- * handler fills a struct sim_resp -> response queued, request logged/counted.
+ * handler fills a struct sim_resp (reply.h) -> request logged/counted ->
+ * response queued (reply.c). Calls go one way: server.c -> handlers ->
+ * reply.c; the handlers never call the router.
  * Long-polls wait on env->work_cv; SSE readers wait on session->cv.
  */
 #ifndef OMNI_SIM_H
@@ -53,7 +55,7 @@ struct sim_map; /* string -> pointer hash map (map.c) */
 struct sim_map *simmap_new(void);
 void simmap_free(struct sim_map *m);
 void *simmap_get(const struct sim_map *m, const char *key);
-/* Insert or replace; the key is copied. Returns -1 on allocation failure. */
+/* Insert or replace; the key is copied. Returns 0 (running out of memory is fatal). */
 int simmap_put(struct sim_map *m, const char *key, void *val);
 
 /* A growable array of pointers. */
@@ -237,6 +239,7 @@ struct sim_counters {
     long leases_lost, leases_stolen, heartbeats, hb_matched, polls, polls_empty, deliveries;
     long faults_5xx, faults_429, streams_cut, sse_errors;
     struct sim_route_stat route[SIM_ROUTES_MAX][16];
+    const char *route_name[SIM_ROUTES_MAX]; /* static strings of the router */
     struct sim_vec mismatch_log; /* char*, capped */
 };
 
@@ -315,11 +318,11 @@ cJSON *simfaults_json(const struct sim_faults *f, uint64_t seed);
 struct sim_server;
 struct sim_server *simserver_start(struct sim *sim, int *port_out, char *err, size_t errlen);
 void simserver_stop(struct sim_server *srv);
-const char *simserver_route_name(int idx);
 
 /* ---- report.c ---- */
 cJSON *simreport_json(struct sim *sim);
-void simreport_count(struct sim *sim, int route, int status);
+/* Count a request on route index route (name: "METHOD /pattern", or "other"). */
+void simreport_count(struct sim *sim, int route, const char *name, int status);
 void simreport_log_request(struct sim *sim, const char *method, const char *path, int status,
                         const char *cred_kind, int64_t dur_us);
 void simreport_mismatch(struct sim *sim, struct sim_session *s, const char *fmt, ...)
@@ -329,66 +332,15 @@ void simreport_mismatch(struct sim *sim, struct sim_session *s, const char *fmt,
 void simwork_tick(struct sim *sim); /* lease expiry */
 void simwork_session_ended(struct sim *sim, struct sim_session *s);
 
-/* ---- request / response (server.c) ---- */
-struct MHD_Connection;
-
-struct sim_req {
-    struct sim *sim;
-    struct MHD_Connection *conn;
-    const char *method;
-    const char *path;
-    const char *param[3]; /* captured path segments */
-    const char *body;
-    size_t body_len;
-    struct sim_cred cred;
-    char request_id[SIM_ID_MAX];
-};
-
-struct sim_stream;
-
-struct sim_resp {
-    int status;
-    char *body; /* malloc'd; NULL = empty */
-    size_t body_len; /* bytes of a binary body; 0 = strlen(body) */
-    const char *content_type;
-    int should_retry; /* -1 absent, 0 false, 1 true */
-    long retry_after_ms;
-    struct sim_stream *stream; /* SSE response when set */
-};
+/* ---- route handlers ----
+ * Called by the router (server.c) only, with sim->mu held; they answer
+ * through the helpers of reply.h (struct sim_req and struct sim_resp). */
+struct sim_req;
+struct sim_resp;
+struct sim_stream; /* an SSE reader (events.c) */
 
 typedef void sim_handler_fn(struct sim_req *rq, struct sim_resp *rs);
 
-/* Fill rs with an API error envelope. Returns 0 for `return sim_err(...)` convenience. */
-int sim_err(struct sim_req *rq, struct sim_resp *rs, int status, const char *type,
-            const char *code, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-/* 200 (or status) with the JSON of obj (obj is freed). */
-void sim_json(struct sim_resp *rs, int status, cJSON *obj);
-/* Take ownership of a malloc'd JSON string. */
-void sim_json_raw(struct sim_resp *rs, int status, char *text);
-/* A request header (case-insensitive name), NULL if absent. */
-const char *sim_header(struct sim_req *rq, const char *name);
-/* First value of a query parameter (NULL if absent). */
-const char *sim_query(struct sim_req *rq, const char *name);
-/* All values of name and name[] (collected into v as const char*). */
-void sim_query_all(struct sim_req *rq, const char *name, struct sim_vec *out);
-/* Parse the body as a JSON object. Returns NULL and fills rs on error; an
- * empty body yields an empty object when !required. */
-cJSON *sim_body(struct sim_req *rq, struct sim_resp *rs, int required);
-/* Parse an integer query parameter in [lo, hi]; def when absent. -1 + rs on error. */
-int sim_query_int(struct sim_req *rq, struct sim_resp *rs, const char *name, long lo, long hi,
-                  long def, long *out);
-int sim_query_bool(struct sim_req *rq, struct sim_resp *rs, const char *name, int *out);
-/* Scope checks: return 1 when allowed, else fill rs (403) and return 0. */
-int sim_need_org(struct sim_req *rq, struct sim_resp *rs);
-int sim_can_env(struct sim_req *rq, struct sim_resp *rs, struct sim_env *e);
-int sim_can_session(struct sim_req *rq, struct sim_resp *rs, struct sim_session *s);
-int sim_can_work(struct sim_req *rq, struct sim_resp *rs, struct sim_work *w);
-
-/* Cursor helpers: "page_<n>" tokens. */
-int sim_page_parse(struct sim_req *rq, struct sim_resp *rs, size_t max, size_t *out, int *given);
-char *sim_page_token(size_t idx, char *out, size_t outlen);
-
-/* handlers */
 sim_handler_fn simh_env_create, simh_env_list, simh_env_get, simh_env_update, simh_env_archive, simh_env_delete;
 sim_handler_fn simh_agent_create, simh_agent_list, simh_agent_get;
 sim_handler_fn simh_session_create, simh_session_list, simh_session_get, simh_session_update;
@@ -399,9 +351,5 @@ sim_handler_fn simh_work_ack, simh_work_heartbeat, simh_work_stop;
 sim_handler_fn simh_skill_version_get, simh_skill_versions_list, simh_skill_content;
 sim_handler_fn simh_sim_skills_add, simh_sim_skills_list;
 sim_handler_fn simh_sim_report, simh_sim_report_session, simh_sim_faults_get, simh_sim_faults_set, simh_sim_env_key, simh_sim_healthcheck;
-
-/* SSE (events.c) */
-long simevents_stream_read(struct sim_stream *st, char *out, size_t max);
-void simevents_stream_free(struct sim_stream *st);
 
 #endif

@@ -9,8 +9,9 @@
  * the older PY0.121 resolver (list + largest numeric) understands.
  * Handlers run with sim->mu held; skills are never freed before shutdown.
  */
-#include "sim.h"
+#include "reply.h"
 
+#include "alloc.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -47,23 +48,6 @@ struct sim_skill {
 
 static int64_t skills_last_number; /* guarded by sim->mu */
 
-static void *skills_xalloc(size_t n)
-{
-    void *p = calloc(1, n ? n : 1);
-    if (!p) {
-        fputs("omni-sim: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
-static char *skills_xstrdup(const char *s)
-{
-    char *p = skills_xalloc(strlen(s) + 1);
-    memcpy(p, s, strlen(s) + 1);
-    return p;
-}
-
 static struct sim_skill *skills_find(struct sim *sim, const char *id)
 {
     for (size_t i = 0; i < sim->skill_list.n; i++) {
@@ -96,23 +80,23 @@ static struct sim_skill_version *skills_put(struct sim *sim, const char *id, con
 {
     struct sim_skill *k = id ? skills_find(sim, id) : NULL;
     if (!k) {
-        k = skills_xalloc(sizeof(*k));
+        k = omni_xcalloc(1, sizeof(*k));
         if (id)
             snprintf(k->id, sizeof(k->id), "%s", id);
         else
             simstore_new_id(sim, "skill_", k->id, sizeof(k->id));
-        k->name = skills_xstrdup(name);
-        k->description = skills_xstrdup(description ? description : "");
+        k->name = omni_xstrdup(name);
+        k->description = omni_xstrdup(description ? description : "");
         simvec_push(&sim->skill_list, k);
     } else {
         free(k->name);
-        k->name = skills_xstrdup(name);
+        k->name = omni_xstrdup(name);
         if (description) {
             free(k->description);
-            k->description = skills_xstrdup(description);
+            k->description = omni_xstrdup(description);
         }
     }
-    struct sim_skill_version *v = skills_xalloc(sizeof(*v));
+    struct sim_skill_version *v = omni_xcalloc(1, sizeof(*v));
     simstore_new_id(sim, "skver_", v->id, sizeof(v->id));
     v->created_us = omni_wall_us();
     int64_t num = v->created_us > skills_last_number ? v->created_us : skills_last_number + 1;
@@ -237,7 +221,7 @@ static int skills_pack_dir(struct skills_pack *pk, int dfd, const char *prefix, 
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            simvec_push(&names, skills_xstrdup(de->d_name));
+            simvec_push(&names, omni_xstrdup(de->d_name));
     }
     closedir(d);
     if (names.n)
@@ -489,7 +473,7 @@ void simh_skill_content(struct sim_req *rq, struct sim_resp *rs)
     struct sim_skill_version *v = skills_resolve(rq, rs, &k);
     if (!v)
         return;
-    char *copy = skills_xalloc(v->len + 1);
+    char *copy = omni_xcalloc(1, v->len + 1);
     memcpy(copy, v->data, v->len);
     free(rs->body);
     rs->status = 200;
@@ -521,7 +505,7 @@ void simh_sim_skills_add(struct sim_req *rq, struct sim_resp *rs)
         sim_err(rq, rs, 400, NULL, NULL, "request body is empty: expected archive bytes");
         return;
     }
-    char *data = skills_xalloc(rq->body_len);
+    char *data = omni_xcalloc(1, rq->body_len);
     memcpy(data, rq->body, rq->body_len);
     struct sim_skill *k;
     struct sim_skill_version *v = skills_put(rq->sim, id, name, desc, data, rq->body_len, &k);

@@ -6,6 +6,7 @@
 #include "sim.h"
 #include "event.h"
 
+#include "alloc.h"
 #include "timeutil.h"
 
 #include <stdio.h>
@@ -15,26 +16,6 @@
 #include <time.h>
 
 static const char store_alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-static void *store_xcalloc(size_t n)
-{
-    void *p = calloc(1, n);
-    if (!p) {
-        fputs("omni-sim: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
-static char *store_xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (!p) {
-        fputs("omni-sim: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
 
 static void store_random(unsigned char *out, size_t n)
 {
@@ -146,11 +127,11 @@ int simstore_init(struct sim *sim, const struct sim_config *cfg)
 
 struct sim_env *simstore_env_create(struct sim *sim, const char *name, cJSON *config)
 {
-    struct sim_env *e = store_xcalloc(sizeof(*e));
+    struct sim_env *e = omni_xcalloc(1, sizeof(*e));
     simstore_new_id(sim, "env_", e->id, sizeof(e->id));
     simstore_new_key("sk-ant-oat01-", e->key, sizeof(e->key));
-    e->name = store_xstrdup(name);
-    e->scope = store_xstrdup("organization");
+    e->name = omni_xstrdup(name);
+    e->scope = omni_xstrdup("organization");
     e->config = config ? config : cJSON_CreateObject();
     if (!config)
         cJSON_AddStringToObject(e->config, "type", "self_hosted");
@@ -200,7 +181,7 @@ static struct store_cred_rec *store_cred_add(struct sim *sim, const char *key,
                                              enum sim_cred_kind kind, struct sim_env *e,
                                              struct sim_work *w)
 {
-    struct store_cred_rec *r = store_xcalloc(sizeof(*r));
+    struct store_cred_rec *r = omni_xcalloc(1, sizeof(*r));
     snprintf(r->key, sizeof(r->key), "%s", key);
     r->kind = kind;
     r->env = e;
@@ -245,7 +226,7 @@ char *simstore_token_new(struct sim *sim, struct sim_work *w)
 
 struct sim_agent *simstore_agent_create(struct sim *sim, cJSON *body)
 {
-    struct sim_agent *a = store_xcalloc(sizeof(*a));
+    struct sim_agent *a = omni_xcalloc(1, sizeof(*a));
     simstore_new_id(sim, "agent_", a->id, sizeof(a->id));
     cJSON *o = cJSON_CreateObject();
     const cJSON *v;
@@ -354,7 +335,7 @@ cJSON *simstore_work_json(const struct sim_work *w)
 struct sim_event *simstore_event_append(struct sim *sim, struct sim_session *s, cJSON *ev,
                                      const char *id_prefix)
 {
-    struct sim_event *e = store_xcalloc(sizeof(*e));
+    struct sim_event *e = omni_xcalloc(1, sizeof(*e));
     simstore_new_id(sim, id_prefix ? id_prefix : "sevt_", e->id, sizeof(e->id));
     /* rebuild with "type" first and the server's "id" second */
     cJSON_DeleteItemFromObjectCaseSensitive(ev, "id");
@@ -366,7 +347,7 @@ struct sim_event *simstore_event_append(struct sim *sim, struct sim_session *s, 
     cJSON_AddStringToObject(o, "id", e->id);
     while (ev->child) {
         cJSON *c = ev->child;
-        char *k = c->string ? strdup(c->string) : NULL;
+        char *k = c->string ? omni_xstrdup(c->string) : NULL;
         cJSON_DetachItemViaPointer(ev, c);
         if (k)
             cJSON_AddItemToObject(o, k, c);
@@ -383,20 +364,13 @@ struct sim_event *simstore_event_append(struct sim *sim, struct sim_session *s, 
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
     snprintf(e->type, sizeof(e->type), "%s", cJSON_IsString(t) ? t->valuestring : "");
     e->json = cJSON_PrintUnformatted(ev);
-    if (!e->json) {
-        fputs("omni-sim: out of memory\n", stderr);
-        abort();
-    }
+    if (!e->json)
+        omni_oom();
     e->len = strlen(e->json);
     cJSON_Delete(ev);
     if (s->nevents == s->evcap) {
         size_t nc = s->evcap ? s->evcap * 2 : 32;
-        struct sim_event **nv = realloc(s->events, nc * sizeof(*nv));
-        if (!nv) {
-            fputs("omni-sim: out of memory\n", stderr);
-            abort();
-        }
-        s->events = nv;
+        s->events = omni_xreallocarray(s->events, nc, sizeof(*s->events));
         s->evcap = nc;
     }
     s->events[s->nevents++] = e;
@@ -424,7 +398,7 @@ struct sim_event *simstore_event_append(struct sim *sim, struct sim_session *s, 
 struct sim_work *simstore_work_enqueue(struct sim *sim, struct sim_env *e, struct sim_session *s,
                                     const char *data_type)
 {
-    struct sim_work *w = store_xcalloc(sizeof(*w));
+    struct sim_work *w = omni_xcalloc(1, sizeof(*w));
     simstore_new_id(sim, "work_", w->id, sizeof(w->id));
     w->env = e;
     w->session = s;

@@ -4,8 +4,9 @@
  * retrieve, update, stats, and lease expiry (simwork_tick). Handlers run with
  * sim->mu held (server.c); the poll wait releases it while blocked.
  */
-#include "sim.h"
+#include "reply.h"
 
+#include "alloc.h"
 #include "timeutil.h"
 
 #include <stdio.h>
@@ -17,9 +18,7 @@
 static char *work_b64url(const unsigned char *in, size_t len)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char *out = malloc(len / 3 * 4 + 5);
-    if (!out)
-        abort();
+    char *out = omni_xmalloc(len / 3 * 4 + 5);
     size_t o = 0, i = 0;
     for (; i + 2 < len; i += 3) {
         unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
@@ -71,9 +70,7 @@ static void work_record_worker(struct sim_env *e, const char *id, int64_t now)
             return;
         }
     }
-    struct sim_worker_seen *ws = calloc(1, sizeof(*ws));
-    if (!ws)
-        abort();
+    struct sim_worker_seen *ws = omni_xcalloc(1, sizeof(*ws));
     snprintf(ws->id, sizeof(ws->id), "%s", id);
     ws->last_ms = now;
     simvec_push(&e->workers, ws);
@@ -147,7 +144,7 @@ void simh_work_poll(struct sim_req *rq, struct sim_resp *rs)
     }
     if (!w) {
         sim->ctr.polls_empty++;
-        sim_json_raw(rs, 200, strdup("null"));
+        sim_json_raw(rs, 200, omni_xstrdup("null"));
         return;
     }
     w->delivered = 1;
@@ -160,7 +157,7 @@ void simh_work_poll(struct sim_req *rq, struct sim_resp *rs)
     char *sj = cJSON_PrintUnformatted(sec);
     cJSON_Delete(sec);
     if (!sj)
-        abort();
+        omni_oom();
     char *wire = work_b64url((const unsigned char *)sj, strlen(sj));
     free(sj);
     cJSON *o = simstore_work_json(w);
@@ -219,20 +216,14 @@ void simh_work_list(struct sim_req *rq, struct sim_resp *rs)
     long limit;
     size_t start = 0;
     int given;
-    if (sim_query_int(rq, rs, "limit", 1, SIM_PAGE_MAX, SIM_PAGE_DEFAULT, &limit) < 0 ||
-        sim_page_parse(rq, rs, e->works.n, &start, &given) < 0)
+    if (sim_page_bounds(rq, rs, e->works.n, &limit, &start, &given) < 0)
         return;
     cJSON *o = cJSON_CreateObject();
     cJSON *data = cJSON_AddArrayToObject(o, "data");
     size_t i = start;
     for (long n = 0; i < e->works.n && n < limit; i++, n++)
         cJSON_AddItemToArray(data, simstore_work_json(e->works.v[i]));
-    if (i < e->works.n) {
-        char tok[40];
-        cJSON_AddStringToObject(o, "next_page", sim_page_token(i, tok, sizeof(tok)));
-    } else {
-        cJSON_AddNullToObject(o, "next_page");
-    }
+    sim_page_next(o, i < e->works.n, i);
     sim_json(rs, 200, o);
 }
 

@@ -1,17 +1,17 @@
 /*
  * Fuzz omni-sim's input handling that does not need a live connection
- * (sim/sim.h): request bodies (sim_body), session metadata checks and
+ * (sim/sim.h, sim/reply.h): request bodies (sim_body), session metadata checks and
  * patches (simstore_metadata_check/_patch), the fault settings codec
  * (simfaults_parse_json / simfaults_json, as POST /_sim/faults) and scenario
- * names (simagent_scenario_parse). The route matcher and query parsing in
- * sim/server.c are static and bound to libmicrohttpd, so they are covered by
- * the integration tests, not here.
+ * names (simagent_scenario_parse). The route matcher (static in sim/server.c)
+ * and query parsing (sim/reply.c) are bound to libmicrohttpd, so they are
+ * covered by the integration tests, not here.
  *
  * First byte: which function; the rest is the input. Checks: errors are
  * 400 API envelopes; accepted values are in range; the faults codec
  * round-trips; valid metadata patched into {} stays valid.
  */
-#include "../../sim/sim.h"
+#include "../../sim/reply.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -58,6 +58,10 @@ is "bad stop reply exits 2" "$?" 2
 "$BIN/omni-sim" --help >"$T/help.out"
 is "--help exits 0" "$?" 0
 like "--help shows usage" "$(cat "$T/help.out")" '^usage: omni-sim'
+# --help comes from the option table: every option it names is in the man page
+for opt in $(grep -oE -- '--[a-z0-9-]+' "$T/help.out" | sort -u); do
+    ok "man page documents $opt" grep -qE -- "Fl -${opt#--}( |\$)" "$TOP/man/omni-sim.1"
+done
 "$BIN/omni-sim" --listen 999.1.1.1 --port 0 >/dev/null 2>&1
 is "bad listen address exits 1" "$?" 1
 
