@@ -3,6 +3,9 @@
  */
 #include "worker.h"
 
+#include "client.h"
+#include "shutdown.h"
+
 #include "confine.h"
 #include "egress.h"
 #include "creds.h"
@@ -157,7 +160,8 @@ static enum wk_end item_session_run(const struct wk_config *cfg, const struct om
                w->data_id, NULL);
     /* skills: after the terminated check, before the runner (toolset.md §10);
      * no call of the session has run yet */
-    if (nskills > 0 && skills_install(cfg, base_url, cred, s.json, cf->dir, &wk_abort_now) >= 0)
+    if (nskills > 0 &&
+        skills_install(cfg, base_url, cred, s.json, cf->dir, wk_hard_stop_flag()) >= 0)
         confine_give(cf, "skills"); /* made by us (root): the session's uid must read them */
     omni_session_release(&s);
 

@@ -22,6 +22,9 @@
  */
 #include "worker.h"
 
+#include "client.h"
+#include "shutdown.h"
+
 #include "confine.h"
 #include "creds.h"
 #include "log.h"
@@ -49,8 +52,6 @@
 #define POLLER_PIPE_TIMEOUT_MS 5000
 #define POLLER_CHILD_INPUT_MAX (2u * 1024 * 1024)
 
-_Static_assert(sizeof(sig_atomic_t) == sizeof(int), "sig_atomic_t must be an int");
-#define SHUTDOWN_FLAG ((volatile int *)&wk_shutdown)
 
 extern char **environ;
 
@@ -360,7 +361,7 @@ static void slot_done(struct poller *p, struct slot *s, int status)
                        "status", code, NULL);
             /* §10.2 step 9: a non-force stop after the script returns (409
              * ignored); a forced one when we are shutting down or it was killed. */
-            on_work_stop(p, s, wk_shutdown || WIFSIGNALED(status));
+            on_work_stop(p, s, wk_shutdown_requested() || WIFSIGNALED(status));
         }
     } else if (ec == 0 || ec == WK_CHILD_FAILED || ec == WK_CHILD_RELEASED) {
         log_kv(LOG_DEBUG, "session child finished", "work", s->work_id, "status", code, NULL);
@@ -408,14 +409,15 @@ static void drain_children(struct poller *p)
         reap(p);
         if (!p->busy)
             break;
-        if (wk_shutdown && !p->term_sent) {
+        if (wk_shutdown_requested() && !p->term_sent) {
             log_info("shutting down: asking %d child process(es) to drain", p->busy);
             signal_children(p, SIGTERM);
             p->term_sent = 1;
             p->term_at = omni_mono_ms();
         }
         if (p->term_sent && !p->kill_sent &&
-            (wk_hard_stop || omni_mono_ms() - p->term_at >= p->cfg->child_grace_ms)) {
+            (wk_hard_stop_requested() ||
+             omni_mono_ms() - p->term_at >= p->cfg->child_grace_ms)) {
             log_warn("killing %d child process(es) that did not exit in time", p->busy);
             signal_children(p, SIGKILL);
             p->kill_sent = 1;
@@ -445,13 +447,14 @@ static pid_t dispatch_spawn(struct poller *p, const struct omni_work *w, int slo
     for (int i = 0;; i++) {
         pid_t pid = p->cfg->on_work ? spawn_on_work(p, w, slot) : spawn_serve_child(p, w, slot);
         int e = errno;
-        if (pid >= 0 || (e != EAGAIN && e != ENOMEM) || i + 1 >= POLLER_SPAWN_TRIES || wk_shutdown) {
+        if (pid >= 0 || (e != EAGAIN && e != ENOMEM) || i + 1 >= POLLER_SPAWN_TRIES ||
+            wk_shutdown_requested()) {
             errno = e;
             return pid;
         }
         log_kv(LOG_WARN, "cannot start a process for the item; retrying", "work", w->id, "error",
                strerror(e), NULL);
-        omni_sleep_ms(delay, SHUTDOWN_FLAG);
+        omni_sleep_ms(delay, wk_shutdown_flag());
         delay *= 2;
     }
 }
@@ -558,7 +561,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
            cfg->on_work ? "on-work" : cfg->concurrency > 1 ? "child per session" : "in-process",
            NULL);
 
-    while (!wk_shutdown) {
+    while (!wk_shutdown_requested()) {
         struct omni_work w;
         int got = 0;
 
@@ -566,17 +569,17 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
         if (cfg->max_items && p.items >= cfg->max_items) {
             if (!p.busy)
                 break;
-            omni_sleep_ms(POLLER_TICK_MS, SHUTDOWN_FLAG);
+            omni_sleep_ms(POLLER_TICK_MS, wk_shutdown_flag());
             continue;
         }
         if (p.busy >= p.nslots) {
-            omni_sleep_ms(POLLER_TICK_MS, SHUTDOWN_FLAG);
+            omni_sleep_ms(POLLER_TICK_MS, wk_shutdown_flag());
             continue;
         }
         omni_err_clear(&err);
         if (omni_work_poll(pc, cfg->environment_id, OMNI_POLL_BLOCK_MS, 0, cfg->worker_id,
-                           SHUTDOWN_FLAG, &w, &got, &err) < 0) {
-            if (wk_shutdown)
+                           wk_shutdown_flag(), &w, &got, &err) < 0) {
+            if (wk_shutdown_requested())
                 break;
             if (omni_err_is_fatal(&err)) {
                 log_kv(LOG_ERROR, "poll refused; stopping the worker", "error", err.msg, NULL);
@@ -586,7 +589,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
             long d = omni_backoff_ms(failures, WK_POLL_BACKOFF_BASE_MS, WK_POLL_BACKOFF_CAP_MS);
             failures++;
             log_kv(LOG_WARN, "poll failed; backing off", "error", err.msg, NULL);
-            omni_sleep_ms(d, SHUTDOWN_FLAG);
+            omni_sleep_ms(d, wk_shutdown_flag());
             continue;
         }
         failures = 0;
@@ -597,7 +600,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
                 first_empty = 0;
                 last_idle_log = now;
             }
-            omni_sleep_ms(idle_sleep_ms(cfg), SHUTDOWN_FLAG);
+            omni_sleep_ms(idle_sleep_ms(cfg), wk_shutdown_flag());
             continue;
         }
         first_empty = 1;
@@ -622,7 +625,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
                 failures++;
                 log_kv(LOG_WARN, "ack failed; skipping the item (it will be re-delivered)",
                        "work", w.id, "error", err.msg, NULL);
-                omni_sleep_ms(d, SHUTDOWN_FLAG);
+                omni_sleep_ms(d, wk_shutdown_flag());
             }
             omni_work_release(&w);
             continue;
@@ -638,11 +641,11 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
             p.spawn_backoff = 0;
             omni_sleep_ms(omni_backoff_ms(failures++, WK_POLL_BACKOFF_BASE_MS,
                                           WK_POLL_BACKOFF_CAP_MS),
-                          SHUTDOWN_FLAG);
+                          wk_shutdown_flag());
         }
     }
 
-    if (wk_shutdown)
+    if (wk_shutdown_requested())
         log_info("shutting down: no new claims");
     drain_children(&p);
     confine_sweep(cfg);

@@ -18,6 +18,9 @@
  */
 #include "worker.h"
 
+#include "client.h"
+#include "shutdown.h"
+
 #include "executor.h"
 #include "runstate.h"
 #include "toolset.h"
@@ -284,7 +287,7 @@ static enum wk_end run_check_end(struct run *r)
         enum wk_end e = r->o->lease ? lease_end(r->o->lease) : WK_END_NONE;
         return e != WK_END_NONE ? e : WK_END_SHUTDOWN;
     }
-    if (wk_shutdown)
+    if (wk_shutdown_requested())
         return WK_END_SHUTDOWN;
     if (rstate_ended(r->rs)) {
         log_kv(LOG_INFO, "session terminated or deleted; ending the run", "session",
@@ -375,14 +378,14 @@ static enum rs_outcome run_post(struct run *r, const struct rs_call *c, int is_e
         }
         long delay = omni_backoff_ms(k, WK_POST_BACKOFF_BASE_MS, WK_POST_BACKOFF_CAP_MS);
         int64_t left = window - (omni_mono_ms() - start);
-        if (left <= delay || *r->o->end_flag || wk_hard_stop) {
+        if (left <= delay || *r->o->end_flag || wk_hard_stop_requested()) {
             log_kv(LOG_WARN, "result post failed; result cached for a later re-post",
                    "tool_use_id", c->id, "error", err.msg, NULL);
             break;
         }
         log_kv(LOG_WARN, "result post failed; retrying", "tool_use_id", c->id, "error", err.msg,
                NULL);
-        omni_sleep_ms(delay, &wk_abort_now);
+        omni_sleep_ms(delay, wk_hard_stop_flag());
     }
     cJSON_Delete(arr);
     if (how == RS_POST_FAILED)
@@ -437,9 +440,9 @@ static void run_call(struct run *r, struct rs_call *c)
             if (executor_collect(r->o->exec, cancel, &out))
                 break;
             run_drain_queue(r);
-            if (*r->o->end_flag || wk_hard_stop) {
+            if (*r->o->end_flag || wk_hard_stop_requested()) {
                 cancel = 1;
-            } else if (wk_shutdown) {
+            } else if (wk_shutdown_requested()) {
                 if (!drain_deadline) {
                     drain_deadline = omni_mono_ms() + r->o->cfg->drain_ms;
                     log_kv(LOG_INFO, "shutting down: letting the running tool call finish",
@@ -454,7 +457,7 @@ static void run_call(struct run *r, struct rs_call *c)
     }
 
     log_call(r, c, omni_mono_ms() - t0, out.text ? strlen(out.text) : 0, out.is_error);
-    if (*r->o->end_flag || wk_hard_stop) {
+    if (*r->o->end_flag || wk_hard_stop_requested()) {
         /* The lease is gone or we must stop now: the result is not posted. */
         how = RS_ABANDONED;
     } else {

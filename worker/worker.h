@@ -13,6 +13,8 @@
  *   runstate.c the pure routing/dedup/confirmation/idle state machine (§8.7,
  *              §8.8, §9.6) — no I/O, unit-tested on its own
  *   lease.c    protocol.md §9.4: the heartbeat loop on its own thread
+ * and, used by all of them: client.h (the API-client factory) and
+ * shutdown.h (the signal-set stop flags). Nothing below main.c calls into it.
  *
  * Secrets: the environment key and the sessions token live only in heap
  * strings owned by main / item (wiped on free) and inside lib clients. They
@@ -25,7 +27,6 @@
 #include "api.h"
 #include "err.h"
 
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -175,22 +176,6 @@ struct wk_config {
     int child_argc;
     char **child_argv;
 };
-
-void wk_config_defaults(struct wk_config *cfg);
-
-/* Shutdown flags, set only by signal handlers (main.c) and read everywhere. */
-extern volatile sig_atomic_t wk_shutdown;   /* first SIGTERM/SIGINT: drain */
-extern volatile sig_atomic_t wk_hard_stop;  /* second signal: stop now */
-/* Install the handlers (no SA_RESTART, so blocking waits wake up). */
-void wk_signals_install(void);
-/* Set with wk_hard_stop, as an int for APIs taking a volatile int * abort. */
-extern volatile int wk_abort_now;
-
-/* Build a bearer client for one purpose: timeout_ms bounds each request,
- * retries -1 = none, 0 = default. */
-struct omni_client *wk_client_new(const struct wk_config *cfg, const char *base_url,
-                                  const char *cred, long timeout_ms, int retries,
-                                  struct omni_err *err);
 
 /* ---- lease.c: heartbeat loop (protocol.md §9.4) ------------------------- */
 
