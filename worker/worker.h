@@ -197,22 +197,34 @@ enum wk_end lease_end(struct lease *l);
 long lease_ttl_ms(struct lease *l);
 void lease_free(struct lease *l);
 
-/* ---- runner.c: session tool runner (protocol.md §8.9, §9.5) ------------- */
+/* ---- the item being served (item.c fills it, runner.c reads it) -------- */
 
-struct executor;
+struct confine;
 
-struct runner_opts {
+/*
+ * One claimed item as it is served: what item_serve() learns step by step
+ * (credential, heartbeat, sandbox) and the layers below it read, passed by
+ * pointer instead of one parameter each. It lives on item_serve()'s stack
+ * for one item; every pointer in it is borrowed from there.
+ */
+struct wk_item_ctx {
     const struct wk_config *cfg;
-    const char *base_url;          /* per-item base URL */
-    const char *cred;              /* per-item credential */
-    const char *session_id;
-    struct executor *exec;         /* the session's sandboxed tool executor */
-    struct lease *lease;           /* for the result retry window (may be NULL) */
-    volatile int *end_flag;        /* set by the lease: end now */
+    const struct omni_work *w;     /* the claimed item; w->data_id is the session */
+    const char *env_id;            /* the item's environment, else the worker's */
+    const char *base_url;          /* per-item base URL (the secret's, when allowed) */
+    const char *cred;              /* per-item credential: the sessions token, or the key */
+    int have_token;                /* cred is the item's sessions token */
+    struct lease *lease;           /* the heartbeat, once started (result retry window) */
+    volatile int end_flag;         /* set by the lease: end now */
+    int fatal;                     /* the failure is permanent (a fatal 4xx): poison */
+    struct confine *cf;            /* the session's directory and sandbox, once open */
 };
 
-/* Serve the session until one of §9.7's causes; returns why it ended. */
-enum wk_end runner_run(const struct runner_opts *o);
+/* ---- runner.c: session tool runner (protocol.md §8.9, §9.5) ------------- */
+
+/* Serve the session ic->w->data_id with the tools of ic->cf's executor until
+ * one of §9.7's causes; returns why it ended. */
+enum wk_end runner_run(const struct wk_item_ctx *ic);
 
 /* ---- item.c: per-item flow (protocol.md §9.3) ---------------------------- */
 
