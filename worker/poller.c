@@ -2,8 +2,9 @@
  * poller — the poll loop (protocol.md §9.1, §9.2) and how claimed items are
  * served: in-process (--concurrency 1), one supervised child process per
  * session (--concurrency N > 1: fork + exec of /proc/self/exe in the internal
- * `serve-item` mode, the work JSON and the slot number over a socketpair —
- * never the environment key, which stays in this process), or an --on-work
+ * `serve-item` mode, the slot number and the work item's text as claimed
+ * over a socketpair — never the environment key, which stays in this
+ * process), or an --on-work
  * script (§10.2), counted against --concurrency.
  *
  * Supervision: children run in their own process group. A child's exit
@@ -50,7 +51,7 @@
 #define POLLER_SPAWN_TRIES 5          /* fork retries for one item (EAGAIN/ENOMEM) */
 #define POLLER_SPAWN_BACKOFF_MS 200L  /* doubled each try */
 #define POLLER_PIPE_TIMEOUT_MS 5000
-#define POLLER_CHILD_INPUT_MAX (2u * 1024 * 1024)
+#define HANDOVER_HEADER_MAX (16 + OMNI_ID_MAX) /* "<slot> <environment id>\n" */
 
 
 extern char **environ;
@@ -206,16 +207,17 @@ static pid_t spawn(const char *path, char *const argv[], char *const envp[], int
     return pid;
 }
 
-/* A serve-item child: argv = omni-worker serve-item <our options>; the work
- * item and its slot go over the socket. No environment key. */
+/* A serve-item child: argv = omni-worker serve-item <our options>; over the
+ * socket, one header line "<slot> <environment id>" and then the work item
+ * exactly as claimed (its raw text, secret inside: parsed once, by the
+ * child). No environment key. */
 static pid_t spawn_serve_child(struct poller *p, const struct omni_work *w, int slot)
 {
     const struct wk_config *cfg = p->cfg;
     char **argv = calloc((size_t)cfg->child_argc + 3, sizeof *argv);
-    cJSON *msg = NULL, *work = NULL;
-    char *text = NULL;
+    char hdr[HANDOVER_HEADER_MAX];
     pid_t pid = -1;
-    int in_fd = -1;
+    int in_fd = -1, hl;
 
     if (!argv)
         return -1;
@@ -230,24 +232,11 @@ static pid_t spawn_serve_child(struct poller *p, const struct omni_work *w, int 
         errno = e;
         return -1;
     }
-    msg = cJSON_CreateObject();
-    work = cJSON_Parse(w->raw ? w->raw : "null");
-    cJSON_AddStringToObject(msg, "environment_id", cfg->environment_id);
-    cJSON_AddNumberToObject(msg, "slot", slot);
-    if (work)
-        cJSON_AddItemToObject(msg, "work", work);
-    text = cJSON_PrintUnformatted(msg);
-    if (!text || write_all(in_fd, text, strlen(text), POLLER_PIPE_TIMEOUT_MS) < 0)
+    hl = snprintf(hdr, sizeof hdr, "%d %s\n", slot, cfg->environment_id);
+    if (!w->raw || hl < 0 || (size_t)hl >= sizeof hdr ||
+        write_all(in_fd, hdr, (size_t)hl, POLLER_PIPE_TIMEOUT_MS) < 0 ||
+        write_all(in_fd, w->raw, strlen(w->raw), POLLER_PIPE_TIMEOUT_MS) < 0)
         log_kv(LOG_ERROR, "cannot hand the item to its child process", "work", w->id, NULL);
-    if (text) {
-        explicit_bzero(text, strlen(text));
-        free(text);
-    }
-    /* wipe the secret inside the JSON tree before freeing it */
-    cJSON *sec = cJSON_GetObjectItemCaseSensitive(work, "secret");
-    if (cJSON_IsString(sec))
-        explicit_bzero(sec->valuestring, strlen(sec->valuestring));
-    cJSON_Delete(msg);
     close(in_fd);
     return pid;
 }
@@ -660,15 +649,36 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
 
 /* ---- the child side ------------------------------------------------------------------------ */
 
+/* The hand-over header "<slot> <environment id>\n" at the start of data:
+ * fills cfg, returns the header's length, or -1. */
+static long handover_header(const char *data, size_t len, struct wk_config *cfg)
+{
+    const char *nl = memchr(data, '\n', len < HANDOVER_HEADER_MAX ? len : HANDOVER_HEADER_MAX);
+    const char *sp;
+    char *end;
+    long slot;
+
+    if (!nl || !(sp = memchr(data, ' ', (size_t)(nl - data))))
+        return -1;
+    errno = 0;
+    slot = strtol(data, &end, 10);
+    if (errno || end != sp || slot < 0 || slot >= WK_CONCURRENCY_MAX ||
+        (size_t)(nl - sp - 1) >= sizeof cfg->environment_id)
+        return -1;
+    cfg->slot = (int)slot;
+    memcpy(cfg->environment_id, sp + 1, (size_t)(nl - sp - 1));
+    cfg->environment_id[nl - sp - 1] = '\0';
+    return nl + 1 - data;
+}
+
 int poller_serve_child(const struct wk_config *cfg_in)
 {
     struct wk_config cfg = *cfg_in;
-    struct buf in = BUF_INIT_MAX(POLLER_CHILD_INPUT_MAX);
+    struct buf in = BUF_INIT_MAX(HANDOVER_HEADER_MAX + WK_WORK_STDIN_MAX);
     struct omni_work w;
     struct omni_err err = OMNI_ERR_INIT;
-    cJSON *msg, *id, *work, *slot;
-    char *raw = NULL;
-    int devnull;
+    long hl = -1;
+    int devnull, rc = 0;
 
     wk_read_all(0, &in);
     devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -676,35 +686,16 @@ int poller_serve_child(const struct wk_config *cfg_in)
         dup2(devnull, 0);
         close(devnull);
     }
-    msg = in.overflow ? NULL : cJSON_ParseWithLength(in.data, in.len);
+    if (!in.overflow && in.len)
+        hl = handover_header(in.data, in.len, &cfg);
+    if (hl < 0)
+        log_error("serve-item: no valid hand-over message on stdin");
+    else if ((rc = omni_work_parse(in.data + hl, in.len - (size_t)hl, &w, &err)) < 0)
+        log_error("serve-item: the work item is invalid: %s", err.msg);
     explicit_bzero(in.data, in.len);
     buf_release(&in);
-    if (!msg) {
-        log_error("serve-item: no valid hand-over message on stdin");
+    if (hl < 0 || rc < 0)
         return WK_EXIT_USAGE;
-    }
-    id = cJSON_GetObjectItemCaseSensitive(msg, "environment_id");
-    work = cJSON_GetObjectItemCaseSensitive(msg, "work");
-    slot = cJSON_GetObjectItemCaseSensitive(msg, "slot");
-    if (cJSON_IsString(id))
-        snprintf(cfg.environment_id, sizeof cfg.environment_id, "%s", id->valuestring);
-    if (cJSON_IsNumber(slot) && slot->valuedouble >= 0 && slot->valuedouble < WK_CONCURRENCY_MAX)
-        cfg.slot = (int)slot->valuedouble;
-    raw = work ? cJSON_PrintUnformatted(work) : NULL;
-    cJSON *sec = cJSON_GetObjectItemCaseSensitive(work, "secret");
-    if (cJSON_IsString(sec))
-        explicit_bzero(sec->valuestring, strlen(sec->valuestring));
-    cJSON_Delete(msg);
-    if (!raw || omni_work_parse(raw, strlen(raw), &w, &err) < 0) {
-        log_error("serve-item: the work item is invalid: %s", raw ? err.msg : "missing");
-        if (raw) {
-            explicit_bzero(raw, strlen(raw));
-            free(raw);
-        }
-        return WK_EXIT_USAGE;
-    }
-    explicit_bzero(raw, strlen(raw));
-    free(raw);
     enum item_outcome out = item_serve(&cfg, &w, NULL);
     omni_work_release(&w);
     switch (out) {

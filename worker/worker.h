@@ -89,7 +89,7 @@
 #define WK_SANDBOX_UIDS 4096
 #define WK_UID_LOCK_DIR "/run/omni-worker-uids"
 #define WK_LIMIT_SIZE_MIN (1024LL * 1024)
-#define WK_WORK_STDIN_MAX (1024u * 1024) /* run --work-stdin: the work item JSON */
+#define WK_WORK_STDIN_MAX (1024u * 1024) /* run --work-stdin, serve-item: the work item JSON */
 #define WK_LIMIT_PIDS_MIN 8L
 #define WK_VM_MEMORY_DEFAULT (512LL << 20)
 #define WK_VM_MEMORY_MIN (128LL << 20)
@@ -294,8 +294,9 @@ int skills_install(const struct wk_config *cfg, const char *base_url, const char
 
 /* Returns an exit code. env_key is borrowed. */
 int poller_run(const struct wk_config *cfg, const char *env_key);
-/* Internal mode of a child: read {"environment_key","work"} from stdin and
- * serve it. Returns an exit code. */
+/* Internal mode of a child: read the hand-over from stdin (a line
+ * "<slot> <environment id>", then the work item as claimed, at most
+ * WK_WORK_STDIN_MAX bytes) and serve it. Returns an exit code. */
 int poller_serve_child(const struct wk_config *cfg);
 
 /*
