@@ -16,8 +16,13 @@
 
 struct wk_config;
 struct omni_client;
+struct omni_client_opts;
 struct omni_err;
 
+/* Fill *o as wk_client_new() would, for a caller that sets more (an abort
+ * flag, a response cap) before omni_client_new(). */
+void wk_client_opts_init(struct omni_client_opts *o, const struct wk_config *cfg,
+                         const char *base_url, const char *cred, long timeout_ms, int retries);
 struct omni_client *wk_client_new(const struct wk_config *cfg, const char *base_url,
                                   const char *cred, long timeout_ms, int retries,
                                   struct omni_err *err);
