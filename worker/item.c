@@ -3,6 +3,9 @@
  */
 #include "worker.h"
 
+#include "client.h"
+#include "shutdown.h"
+
 #include "confine.h"
 #include "egress.h"
 #include "creds.h"
@@ -85,25 +88,25 @@ static int skills_count(const cJSON *session)
 
 /* Steps 4-9 for a session item, its sandbox already started; returns how
  * the run ended. */
-static enum wk_end item_session_run(const struct wk_config *cfg, const struct omni_work *w,
-                                    const char *base_url, const char *cred, int have_token,
-                                    struct lease *lease, volatile int *end_flag, int *fatal,
-                                    struct confine *cf)
+static enum wk_end item_session_run(struct wk_item_ctx *ic)
 {
+    const struct wk_config *cfg = ic->cfg;
+    const struct omni_work *w = ic->w;
+    struct confine *cf = ic->cf;
     struct omni_err err = OMNI_ERR_INIT;
     struct omni_client *c;
     struct omni_session s;
     int nmem, nskills;
 
-    c = wk_client_new(cfg, base_url, cred, WK_CALL_TIMEOUT_MS, 0, &err);
+    c = wk_client_new(cfg, ic->base_url, ic->cred, WK_CALL_TIMEOUT_MS, 0, &err);
     if (!c || omni_session_get(c, w->data_id, &s, &err) < 0) {
         omni_client_free(c);
         log_kv(LOG_ERROR, "cannot retrieve the session", "work", w->id, "session", w->data_id,
                "error", err.msg, NULL);
-        *fatal = omni_err_is_fatal(&err);
+        ic->fatal = omni_err_is_fatal(&err);
         /* transient (5xx/429/network after retries): release, do not stop,
          * so the item is delivered again when its lease expires */
-        return *fatal ? WK_END_FATAL : WK_END_ASSUMED_LOST;
+        return ic->fatal ? WK_END_FATAL : WK_END_ASSUMED_LOST;
     }
     omni_client_free(c);
     if (strcmp(s.status, "terminated") == 0) {
@@ -145,77 +148,71 @@ static enum wk_end item_session_run(const struct wk_config *cfg, const struct om
                "session has memory_store resources, which this worker does not support; "
                "refusing it (run with --no-memory to serve it without memory)",
                "work", w->id, "session", w->data_id, NULL);
-        *fatal = 1;
+        ic->fatal = 1;
         return WK_END_FATAL;
     }
     if (nmem > 0)
         log_kv(LOG_WARN, "session has memory_store resources; running without memory "
                          "(--no-memory)",
                "session", w->data_id, NULL);
-    if (nmem > 0 && !have_token)
+    if (nmem > 0 && !ic->have_token)
         log_kv(LOG_WARN, "no sessions token for this item (memory would need one)", "session",
                w->data_id, NULL);
     /* skills: after the terminated check, before the runner (toolset.md §10);
      * no call of the session has run yet */
-    if (nskills > 0 && skills_install(cfg, base_url, cred, s.json, cf->dir, &wk_abort_now) >= 0)
+    if (nskills > 0 &&
+        skills_install(cfg, ic->base_url, ic->cred, s.json, cf->dir, wk_hard_stop_flag()) >= 0)
         confine_give(cf, "skills"); /* made by us (root): the session's uid must read them */
     omni_session_release(&s);
-
-    struct runner_opts ro = {0};
-    ro.cfg = cfg;
-    ro.base_url = base_url;
-    ro.cred = cred;
-    ro.session_id = w->data_id;
-    ro.exec = cf->ex;
-    ro.lease = lease;
-    ro.end_flag = end_flag;
-    return runner_run(&ro);
+    return runner_run(ic);
 }
 
 /* A session item in its sandbox, which starts first: its start (mostly the
  * kernel's namespace and cgroup set-up) overlaps the session lookup and the
  * runner's own start. */
-static enum wk_end item_session(const struct wk_config *cfg, const struct omni_work *w,
-                                const char *base_url, const char *cred, int have_token,
-                                struct lease *lease, volatile int *end_flag, int *fatal)
+static enum wk_end item_session(struct wk_item_ctx *ic)
 {
+    const struct wk_config *cfg = ic->cfg;
+    const char *sid = ic->w->data_id;
     struct omni_err err = OMNI_ERR_INIT;
     struct confine cf;
     enum wk_end end;
     int64_t c0 = omni_mono_us();
 
-    int rc = confine_open(cfg, w->data_id, &cf, &err);
+    int rc = confine_open(cfg, sid, &cf, &err);
     if (rc < 0) {
-        log_kv(LOG_ERROR, "cannot prepare the session's sandbox", "session", w->data_id, "error",
+        log_kv(LOG_ERROR, "cannot prepare the session's sandbox", "session", sid, "error",
                err.msg, NULL);
         /* busy: keep the directory (someone else's) and leave the item to
          * come back; otherwise the item fails */
         confine_close(&cf, rc == -2);
         return rc == -2 ? WK_END_ASSUMED_LOST : WK_END_FATAL;
     }
+    ic->cf = &cf;
     char cus[32];
     snprintf(cus, sizeof cus, "%lld", (long long)(omni_mono_us() - c0));
-    log_kv(LOG_DEBUG, "session directory, identity and cgroup ready", "session", w->data_id,
+    log_kv(LOG_DEBUG, "session directory, identity and cgroup ready", "session", sid,
            "setup_us", cus, NULL);
     /* (with an egress allow-list the session's own list is needed first:
      * item_session_run starts the sandbox after the lookup) */
-    if (!cfg->egress_names[0] && confine_start(cfg, w->data_id, NULL, &cf, &err) < 0) {
-        log_kv(LOG_ERROR, "cannot start the session's sandbox", "session", w->data_id, "error",
+    if (!cfg->egress_names[0] && confine_start(cfg, sid, NULL, &cf, &err) < 0) {
+        log_kv(LOG_ERROR, "cannot start the session's sandbox", "session", sid, "error",
                err.msg, NULL);
         end = WK_END_FATAL;
     } else {
-        end = item_session_run(cfg, w, base_url, cred, have_token, lease, end_flag, fatal, &cf);
+        end = item_session_run(ic);
     }
     /* A lost lease sends the item back to the queue with the session still
      * live: keep its files for whoever serves it next here. */
     int keep = cfg->keep_workdir;
     /* (omni-worker run serves one item: nobody would sweep a kept tmpfs) */
     if (!keep && !(cfg->single_item && cf.mounted) &&
-        (wk_end_is_release(end) || wk_end_is_release(lease_end(lease)))) {
+        (wk_end_is_release(end) || wk_end_is_release(lease_end(ic->lease)))) {
         log_kv(LOG_INFO, "keeping the session directory: the item returns to the queue",
-               "session", w->data_id, NULL);
+               "session", sid, NULL);
         keep = 1;
     }
+    ic->cf = NULL;
     confine_close(&cf, keep);
     return end;
 }
@@ -279,17 +276,17 @@ enum item_outcome item_serve(const struct wk_config *cfg, const struct omni_work
 {
     struct omni_err err = OMNI_ERR_INIT;
     char *token = NULL, *secret_base = NULL;
-    const char *cred, *base_url = cfg->base_url;
+    struct wk_item_ctx ic = {0};
     struct omni_client *hb;
-    struct lease *lease = NULL;
-    volatile int end_flag = 0;
     enum wk_end end = WK_END_NONE;
     enum item_outcome out = ITEM_DONE;
-    const char *env_id = w->environment_id[0] ? w->environment_id : cfg->environment_id;
     int64_t t0 = omni_mono_ms();
-    int fatal = 0;
     char dur[32];
 
+    ic.cfg = cfg;
+    ic.w = w;
+    ic.env_id = w->environment_id[0] ? w->environment_id : cfg->environment_id;
+    ic.base_url = cfg->base_url;
     /* 1. the item credential: its sessions token; the environment key only
      * where the operator gave it to this process (omni-worker run) */
     if (w->secret && omni_secret_decode(w->secret, &token, &secret_base, &err) < 0) {
@@ -298,14 +295,15 @@ enum item_outcome item_serve(const struct wk_config *cfg, const struct omni_work
     }
     if (token && secret_base && cfg->honour_secret_base_url) {
         if (secret_url_allowed(cfg, secret_base))
-            base_url = secret_base;
+            ic.base_url = secret_base;
         else
             log_kv(LOG_WARN, "ignoring the work secret's api_base_url: not the configured API's "
                              "origin (allow one with --secret-base-url-allow)",
                    "work", w->id, NULL);
     }
-    cred = token ? token : env_key;
-    if (!cred) {
+    ic.cred = token ? token : env_key;
+    ic.have_token = token != NULL;
+    if (!ic.cred) {
         log_kv(LOG_ERROR, "work item has no usable sessions token; not serving it (the "
                           "environment key never leaves the poller)",
                "work", w->id, NULL);
@@ -317,10 +315,10 @@ enum item_outcome item_serve(const struct wk_config *cfg, const struct omni_work
            token ? "sessions token" : "environment key", NULL);
 
     /* 2. heartbeat at once */
-    hb = wk_client_new(cfg, base_url, cred, 0, -1, &err);
+    hb = wk_client_new(cfg, ic.base_url, ic.cred, 0, -1, &err);
     if (hb)
-        lease = lease_start(hb, env_id, w->id, &end_flag, &err);
-    if (!lease) {
+        ic.lease = lease_start(hb, ic.env_id, w->id, &ic.end_flag, &err);
+    if (!ic.lease) {
         log_kv(LOG_ERROR, "cannot start the heartbeat", "work", w->id, "error", err.msg, NULL);
         end = WK_END_FATAL;
     } else if (strcmp(w->data_type, "session") != 0) {
@@ -330,16 +328,16 @@ enum item_outcome item_serve(const struct wk_config *cfg, const struct omni_work
         end = WK_END_CLEAN;
     } else if (!omni_id_valid(w->data_id)) {
         log_kv(LOG_ERROR, "work item has no valid session id", "work", w->id, NULL);
-        fatal = 1;
+        ic.fatal = 1;
         end = WK_END_FATAL;
     } else {
-        end = item_session(cfg, w, base_url, cred, token != NULL, lease, &end_flag, &fatal);
+        end = item_session(&ic);
     }
 
     /* 10. teardown: stop the heartbeat, then stop or release */
-    if (lease) {
-        lease_stop(lease);
-        enum wk_end le = lease_end(lease);
+    if (ic.lease) {
+        lease_stop(ic.lease);
+        enum wk_end le = lease_end(ic.lease);
         if (wk_end_is_release(le))
             end = le;
         else if (le != WK_END_NONE && end == WK_END_SHUTDOWN)
@@ -354,17 +352,17 @@ enum item_outcome item_serve(const struct wk_config *cfg, const struct omni_work
         log_kv(LOG_INFO, "session run ended", "work", w->id, "session", w->data_id, "reason",
                wk_end_name(end), "duration_ms", dur, NULL);
         if (end == WK_END_FATAL)
-            out = fatal ? ITEM_POISON : ITEM_FAILED;
+            out = ic.fatal ? ITEM_POISON : ITEM_FAILED;
         /* A rejected sessions token cannot stop its item either: the
          * environment key can, where this process has it; else the poller. */
-        if (item_stop(cfg, base_url, cred, env_id, w->id, 1) < 0) {
+        if (item_stop(cfg, ic.base_url, ic.cred, ic.env_id, w->id, 1) < 0) {
             if (token && env_key)
-                item_stop(cfg, cfg->base_url, env_key, env_id, w->id, 1);
+                item_stop(cfg, cfg->base_url, env_key, ic.env_id, w->id, 1);
             else if (token)
                 out = ITEM_NEEDS_STOP;
         }
     }
-    lease_free(lease);
+    lease_free(ic.lease);
     omni_key_free(token);
     free(secret_base);
     return out;

@@ -23,6 +23,7 @@
 #include "file.h"
 #include "microvm.h"
 #include "sandbox.h"
+#include "shutdown.h"
 #include "size.h"
 #include "timeutil.h"
 #include "version.h"
@@ -31,21 +32,15 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 extern char **environ;
-
-volatile sig_atomic_t wk_shutdown;
-volatile sig_atomic_t wk_hard_stop;
-volatile int wk_abort_now;
 
 static const char usage_text[] =
     "usage: omni-worker poll [options]\n"
@@ -192,52 +187,9 @@ struct cli {
     int work_stdin;
 };
 
-/* ---- signals ---------------------------------------------------------------- */
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    if (wk_shutdown) {
-        wk_hard_stop = 1;
-        wk_abort_now = 1;
-    }
-    wk_shutdown = 1;
-}
-
-/* SIGHUP: the poller that started us is gone (its parent-death signal):
- * stop now, as after a second SIGTERM. */
-static void on_orphaned(int sig)
-{
-    (void)sig;
-    wk_shutdown = 1;
-    wk_hard_stop = 1;
-    wk_abort_now = 1;
-}
-
-static void wk_signals_orphan(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_orphaned;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGHUP, &sa, NULL);
-}
-
-void wk_signals_install(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
 /* ---- helpers ------------------------------------------------------------------ */
 
-void wk_config_defaults(struct wk_config *cfg)
+static void wk_config_defaults(struct wk_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->honour_secret_base_url = 1;
@@ -260,22 +212,6 @@ void wk_config_defaults(struct wk_config *cfg)
     cfg->vm_accel = MICROVM_AUTO;
     cfg->vm_snapshot = 1;
     cfg->egress_uid = 65534;
-}
-
-struct omni_client *wk_client_new(const struct wk_config *cfg, const char *base_url,
-                                  const char *cred, long timeout_ms, int retries,
-                                  struct omni_err *err)
-{
-    struct omni_client_opts o = {0};
-    o.base_url = base_url;
-    o.auth = OMNI_AUTH_BEARER;
-    o.credential = cred;
-    o.timeout_ms = timeout_ms;
-    o.max_retries = retries;
-    o.ca_file = cfg->ca_file;
-    o.unix_socket = cfg->api_socket;
-    o.debug = cfg->http_debug;
-    return omni_client_new(&o, err);
 }
 
 static int die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -2,8 +2,9 @@
  * poller — the poll loop (protocol.md §9.1, §9.2) and how claimed items are
  * served: in-process (--concurrency 1), one supervised child process per
  * session (--concurrency N > 1: fork + exec of /proc/self/exe in the internal
- * `serve-item` mode, the work JSON and the slot number over a socketpair —
- * never the environment key, which stays in this process), or an --on-work
+ * `serve-item` mode, the slot number and the work item's text as claimed
+ * over a socketpair — never the environment key, which stays in this
+ * process), or an --on-work
  * script (§10.2), counted against --concurrency.
  *
  * Supervision: children run in their own process group. A child's exit
@@ -21,6 +22,9 @@
  * the grace.
  */
 #include "worker.h"
+
+#include "client.h"
+#include "shutdown.h"
 
 #include "confine.h"
 #include "creds.h"
@@ -47,10 +51,8 @@
 #define POLLER_SPAWN_TRIES 5          /* fork retries for one item (EAGAIN/ENOMEM) */
 #define POLLER_SPAWN_BACKOFF_MS 200L  /* doubled each try */
 #define POLLER_PIPE_TIMEOUT_MS 5000
-#define POLLER_CHILD_INPUT_MAX (2u * 1024 * 1024)
+#define HANDOVER_HEADER_MAX (16 + OMNI_ID_MAX) /* "<slot> <environment id>\n" */
 
-_Static_assert(sizeof(sig_atomic_t) == sizeof(int), "sig_atomic_t must be an int");
-#define SHUTDOWN_FLAG ((volatile int *)&wk_shutdown)
 
 extern char **environ;
 
@@ -205,16 +207,17 @@ static pid_t spawn(const char *path, char *const argv[], char *const envp[], int
     return pid;
 }
 
-/* A serve-item child: argv = omni-worker serve-item <our options>; the work
- * item and its slot go over the socket. No environment key. */
+/* A serve-item child: argv = omni-worker serve-item <our options>; over the
+ * socket, one header line "<slot> <environment id>" and then the work item
+ * exactly as claimed (its raw text, secret inside: parsed once, by the
+ * child). No environment key. */
 static pid_t spawn_serve_child(struct poller *p, const struct omni_work *w, int slot)
 {
     const struct wk_config *cfg = p->cfg;
     char **argv = calloc((size_t)cfg->child_argc + 3, sizeof *argv);
-    cJSON *msg = NULL, *work = NULL;
-    char *text = NULL;
+    char hdr[HANDOVER_HEADER_MAX];
     pid_t pid = -1;
-    int in_fd = -1;
+    int in_fd = -1, hl;
 
     if (!argv)
         return -1;
@@ -229,24 +232,11 @@ static pid_t spawn_serve_child(struct poller *p, const struct omni_work *w, int 
         errno = e;
         return -1;
     }
-    msg = cJSON_CreateObject();
-    work = cJSON_Parse(w->raw ? w->raw : "null");
-    cJSON_AddStringToObject(msg, "environment_id", cfg->environment_id);
-    cJSON_AddNumberToObject(msg, "slot", slot);
-    if (work)
-        cJSON_AddItemToObject(msg, "work", work);
-    text = cJSON_PrintUnformatted(msg);
-    if (!text || write_all(in_fd, text, strlen(text), POLLER_PIPE_TIMEOUT_MS) < 0)
+    hl = snprintf(hdr, sizeof hdr, "%d %s\n", slot, cfg->environment_id);
+    if (!w->raw || hl < 0 || (size_t)hl >= sizeof hdr ||
+        write_all(in_fd, hdr, (size_t)hl, POLLER_PIPE_TIMEOUT_MS) < 0 ||
+        write_all(in_fd, w->raw, strlen(w->raw), POLLER_PIPE_TIMEOUT_MS) < 0)
         log_kv(LOG_ERROR, "cannot hand the item to its child process", "work", w->id, NULL);
-    if (text) {
-        explicit_bzero(text, strlen(text));
-        free(text);
-    }
-    /* wipe the secret inside the JSON tree before freeing it */
-    cJSON *sec = cJSON_GetObjectItemCaseSensitive(work, "secret");
-    if (cJSON_IsString(sec))
-        explicit_bzero(sec->valuestring, strlen(sec->valuestring));
-    cJSON_Delete(msg);
     close(in_fd);
     return pid;
 }
@@ -360,7 +350,7 @@ static void slot_done(struct poller *p, struct slot *s, int status)
                        "status", code, NULL);
             /* §10.2 step 9: a non-force stop after the script returns (409
              * ignored); a forced one when we are shutting down or it was killed. */
-            on_work_stop(p, s, wk_shutdown || WIFSIGNALED(status));
+            on_work_stop(p, s, wk_shutdown_requested() || WIFSIGNALED(status));
         }
     } else if (ec == 0 || ec == WK_CHILD_FAILED || ec == WK_CHILD_RELEASED) {
         log_kv(LOG_DEBUG, "session child finished", "work", s->work_id, "status", code, NULL);
@@ -408,14 +398,15 @@ static void drain_children(struct poller *p)
         reap(p);
         if (!p->busy)
             break;
-        if (wk_shutdown && !p->term_sent) {
+        if (wk_shutdown_requested() && !p->term_sent) {
             log_info("shutting down: asking %d child process(es) to drain", p->busy);
             signal_children(p, SIGTERM);
             p->term_sent = 1;
             p->term_at = omni_mono_ms();
         }
         if (p->term_sent && !p->kill_sent &&
-            (wk_hard_stop || omni_mono_ms() - p->term_at >= p->cfg->child_grace_ms)) {
+            (wk_hard_stop_requested() ||
+             omni_mono_ms() - p->term_at >= p->cfg->child_grace_ms)) {
             log_warn("killing %d child process(es) that did not exit in time", p->busy);
             signal_children(p, SIGKILL);
             p->kill_sent = 1;
@@ -445,13 +436,14 @@ static pid_t dispatch_spawn(struct poller *p, const struct omni_work *w, int slo
     for (int i = 0;; i++) {
         pid_t pid = p->cfg->on_work ? spawn_on_work(p, w, slot) : spawn_serve_child(p, w, slot);
         int e = errno;
-        if (pid >= 0 || (e != EAGAIN && e != ENOMEM) || i + 1 >= POLLER_SPAWN_TRIES || wk_shutdown) {
+        if (pid >= 0 || (e != EAGAIN && e != ENOMEM) || i + 1 >= POLLER_SPAWN_TRIES ||
+            wk_shutdown_requested()) {
             errno = e;
             return pid;
         }
         log_kv(LOG_WARN, "cannot start a process for the item; retrying", "work", w->id, "error",
                strerror(e), NULL);
-        omni_sleep_ms(delay, SHUTDOWN_FLAG);
+        omni_sleep_ms(delay, wk_shutdown_flag());
         delay *= 2;
     }
 }
@@ -558,7 +550,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
            cfg->on_work ? "on-work" : cfg->concurrency > 1 ? "child per session" : "in-process",
            NULL);
 
-    while (!wk_shutdown) {
+    while (!wk_shutdown_requested()) {
         struct omni_work w;
         int got = 0;
 
@@ -566,17 +558,17 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
         if (cfg->max_items && p.items >= cfg->max_items) {
             if (!p.busy)
                 break;
-            omni_sleep_ms(POLLER_TICK_MS, SHUTDOWN_FLAG);
+            omni_sleep_ms(POLLER_TICK_MS, wk_shutdown_flag());
             continue;
         }
         if (p.busy >= p.nslots) {
-            omni_sleep_ms(POLLER_TICK_MS, SHUTDOWN_FLAG);
+            omni_sleep_ms(POLLER_TICK_MS, wk_shutdown_flag());
             continue;
         }
         omni_err_clear(&err);
         if (omni_work_poll(pc, cfg->environment_id, OMNI_POLL_BLOCK_MS, 0, cfg->worker_id,
-                           SHUTDOWN_FLAG, &w, &got, &err) < 0) {
-            if (wk_shutdown)
+                           wk_shutdown_flag(), &w, &got, &err) < 0) {
+            if (wk_shutdown_requested())
                 break;
             if (omni_err_is_fatal(&err)) {
                 log_kv(LOG_ERROR, "poll refused; stopping the worker", "error", err.msg, NULL);
@@ -586,7 +578,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
             long d = omni_backoff_ms(failures, WK_POLL_BACKOFF_BASE_MS, WK_POLL_BACKOFF_CAP_MS);
             failures++;
             log_kv(LOG_WARN, "poll failed; backing off", "error", err.msg, NULL);
-            omni_sleep_ms(d, SHUTDOWN_FLAG);
+            omni_sleep_ms(d, wk_shutdown_flag());
             continue;
         }
         failures = 0;
@@ -597,7 +589,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
                 first_empty = 0;
                 last_idle_log = now;
             }
-            omni_sleep_ms(idle_sleep_ms(cfg), SHUTDOWN_FLAG);
+            omni_sleep_ms(idle_sleep_ms(cfg), wk_shutdown_flag());
             continue;
         }
         first_empty = 1;
@@ -622,7 +614,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
                 failures++;
                 log_kv(LOG_WARN, "ack failed; skipping the item (it will be re-delivered)",
                        "work", w.id, "error", err.msg, NULL);
-                omni_sleep_ms(d, SHUTDOWN_FLAG);
+                omni_sleep_ms(d, wk_shutdown_flag());
             }
             omni_work_release(&w);
             continue;
@@ -638,11 +630,11 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
             p.spawn_backoff = 0;
             omni_sleep_ms(omni_backoff_ms(failures++, WK_POLL_BACKOFF_BASE_MS,
                                           WK_POLL_BACKOFF_CAP_MS),
-                          SHUTDOWN_FLAG);
+                          wk_shutdown_flag());
         }
     }
 
-    if (wk_shutdown)
+    if (wk_shutdown_requested())
         log_info("shutting down: no new claims");
     drain_children(&p);
     confine_sweep(cfg);
@@ -657,15 +649,36 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
 
 /* ---- the child side ------------------------------------------------------------------------ */
 
+/* The hand-over header "<slot> <environment id>\n" at the start of data:
+ * fills cfg, returns the header's length, or -1. */
+static long handover_header(const char *data, size_t len, struct wk_config *cfg)
+{
+    const char *nl = memchr(data, '\n', len < HANDOVER_HEADER_MAX ? len : HANDOVER_HEADER_MAX);
+    const char *sp;
+    char *end;
+    long slot;
+
+    if (!nl || !(sp = memchr(data, ' ', (size_t)(nl - data))))
+        return -1;
+    errno = 0;
+    slot = strtol(data, &end, 10);
+    if (errno || end != sp || slot < 0 || slot >= WK_CONCURRENCY_MAX ||
+        (size_t)(nl - sp - 1) >= sizeof cfg->environment_id)
+        return -1;
+    cfg->slot = (int)slot;
+    memcpy(cfg->environment_id, sp + 1, (size_t)(nl - sp - 1));
+    cfg->environment_id[nl - sp - 1] = '\0';
+    return nl + 1 - data;
+}
+
 int poller_serve_child(const struct wk_config *cfg_in)
 {
     struct wk_config cfg = *cfg_in;
-    struct buf in = BUF_INIT_MAX(POLLER_CHILD_INPUT_MAX);
+    struct buf in = BUF_INIT_MAX(HANDOVER_HEADER_MAX + WK_WORK_STDIN_MAX);
     struct omni_work w;
     struct omni_err err = OMNI_ERR_INIT;
-    cJSON *msg, *id, *work, *slot;
-    char *raw = NULL;
-    int devnull;
+    long hl = -1;
+    int devnull, rc = 0;
 
     wk_read_all(0, &in);
     devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -673,35 +686,16 @@ int poller_serve_child(const struct wk_config *cfg_in)
         dup2(devnull, 0);
         close(devnull);
     }
-    msg = in.overflow ? NULL : cJSON_ParseWithLength(in.data, in.len);
+    if (!in.overflow && in.len)
+        hl = handover_header(in.data, in.len, &cfg);
+    if (hl < 0)
+        log_error("serve-item: no valid hand-over message on stdin");
+    else if ((rc = omni_work_parse(in.data + hl, in.len - (size_t)hl, &w, &err)) < 0)
+        log_error("serve-item: the work item is invalid: %s", err.msg);
     explicit_bzero(in.data, in.len);
     buf_release(&in);
-    if (!msg) {
-        log_error("serve-item: no valid hand-over message on stdin");
+    if (hl < 0 || rc < 0)
         return WK_EXIT_USAGE;
-    }
-    id = cJSON_GetObjectItemCaseSensitive(msg, "environment_id");
-    work = cJSON_GetObjectItemCaseSensitive(msg, "work");
-    slot = cJSON_GetObjectItemCaseSensitive(msg, "slot");
-    if (cJSON_IsString(id))
-        snprintf(cfg.environment_id, sizeof cfg.environment_id, "%s", id->valuestring);
-    if (cJSON_IsNumber(slot) && slot->valuedouble >= 0 && slot->valuedouble < WK_CONCURRENCY_MAX)
-        cfg.slot = (int)slot->valuedouble;
-    raw = work ? cJSON_PrintUnformatted(work) : NULL;
-    cJSON *sec = cJSON_GetObjectItemCaseSensitive(work, "secret");
-    if (cJSON_IsString(sec))
-        explicit_bzero(sec->valuestring, strlen(sec->valuestring));
-    cJSON_Delete(msg);
-    if (!raw || omni_work_parse(raw, strlen(raw), &w, &err) < 0) {
-        log_error("serve-item: the work item is invalid: %s", raw ? err.msg : "missing");
-        if (raw) {
-            explicit_bzero(raw, strlen(raw));
-            free(raw);
-        }
-        return WK_EXIT_USAGE;
-    }
-    explicit_bzero(raw, strlen(raw));
-    free(raw);
     enum item_outcome out = item_serve(&cfg, &w, NULL);
     omni_work_release(&w);
     switch (out) {

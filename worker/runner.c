@@ -18,6 +18,10 @@
  */
 #include "worker.h"
 
+#include "client.h"
+#include "confine.h"
+#include "shutdown.h"
+
 #include "executor.h"
 #include "runstate.h"
 #include "toolset.h"
@@ -48,7 +52,7 @@ struct qitem {
 };
 
 struct run {
-    const struct runner_opts *o;
+    const struct wk_item_ctx *ic;
     struct omni_client *list_client;
     struct omni_client *post_client;
     struct omni_client *stream_client;
@@ -185,7 +189,7 @@ static void *reader_main(void *arg)
         h.ud = &c;
         h.abort = &r->reader_stop;
         h.idle_ms = WK_STREAM_IDLE_MS;
-        rc = omni_events_stream(r->stream_client, r->o->session_id, &h, &ended, &err);
+        rc = omni_events_stream(r->stream_client, r->ic->w->data_id, &h, &ended, &err);
         if (r->reader_stop)
             break;
         if (rc < 0 && omni_err_is_fatal(&err)) {
@@ -199,7 +203,7 @@ static void *reader_main(void *arg)
             backoff = WK_STREAM_BACKOFF_MIN_MS;
         log_kv(LOG_INFO, rc < 0 ? "event stream failed; reconnecting" : "event stream ended; "
                                                                        "reconnecting",
-               "session", r->o->session_id, "error", rc < 0 ? err.msg : "", NULL);
+               "session", r->ic->w->data_id, "error", rc < 0 ? err.msg : "", NULL);
         q_push(r, Q_END, NULL);
         omni_sleep_ms(backoff, &r->reader_stop);
         backoff = backoff * 2 > WK_STREAM_BACKOFF_MAX_MS ? WK_STREAM_BACKOFF_MAX_MS : backoff * 2;
@@ -217,9 +221,9 @@ static void run_reconcile(struct run *r)
 
     r->reconcile_at = 0;
     rstate_reconcile_begin(r->rs);
-    if (omni_events_list(r->list_client, r->o->session_id, &l, &err) < 0) {
+    if (omni_events_list(r->list_client, r->ic->w->data_id, &l, &err) < 0) {
         log_kv(LOG_WARN, "cannot list session history; continuing with the live stream",
-               "session", r->o->session_id, "error", err.msg, NULL);
+               "session", r->ic->w->data_id, "error", err.msg, NULL);
         rstate_reconcile_end(r->rs, 0);
         r->reconcile_at = omni_mono_ms() + RUN_REPOST_DELAY_MS;
         return;
@@ -228,7 +232,7 @@ static void run_reconcile(struct run *r)
         rstate_reconcile_add(r->rs, l.items[i].obj);
     rstate_reconcile_end(r->rs, 1);
     snprintf(n, sizeof n, "%zu", l.n);
-    log_kv(LOG_DEBUG, "reconciled session history", "session", r->o->session_id, "events", n,
+    log_kv(LOG_DEBUG, "reconciled session history", "session", r->ic->w->data_id, "events", n,
            NULL);
     omni_event_list_release(&l);
 }
@@ -252,7 +256,7 @@ static int run_drain_queue(struct run *r)
         case Q_FATAL:
             pthread_mutex_lock(&r->mu);
             log_kv(LOG_ERROR, "event stream refused; ending the session", "session",
-                   r->o->session_id, "error", r->fatal_msg, NULL);
+                   r->ic->w->data_id, "error", r->fatal_msg, NULL);
             pthread_mutex_unlock(&r->mu);
             if (r->end == WK_END_NONE)
                 r->end = WK_END_FATAL;
@@ -267,7 +271,7 @@ static int run_drain_queue(struct run *r)
     pthread_mutex_unlock(&r->mu);
     if (overflow) {
         log_warn("too many buffered events for session \"%s\"; reconciling from history",
-                 r->o->session_id);
+                 r->ic->w->data_id);
         run_reconcile(r);
     }
     if (r->reconcile_at && omni_mono_ms() >= r->reconcile_at)
@@ -280,15 +284,15 @@ static enum wk_end run_check_end(struct run *r)
 {
     if (r->end != WK_END_NONE)
         return r->end;
-    if (*r->o->end_flag) {
-        enum wk_end e = r->o->lease ? lease_end(r->o->lease) : WK_END_NONE;
+    if (r->ic->end_flag) {
+        enum wk_end e = r->ic->lease ? lease_end(r->ic->lease) : WK_END_NONE;
         return e != WK_END_NONE ? e : WK_END_SHUTDOWN;
     }
-    if (wk_shutdown)
+    if (wk_shutdown_requested())
         return WK_END_SHUTDOWN;
     if (rstate_ended(r->rs)) {
         log_kv(LOG_INFO, "session terminated or deleted; ending the run", "session",
-               r->o->session_id, NULL);
+               r->ic->w->data_id, NULL);
         return WK_END_CLEAN;
     }
     return WK_END_NONE;
@@ -342,14 +346,14 @@ static enum rs_outcome run_post(struct run *r, const struct rs_call *c, int is_e
     const char *text = fit_result(text_in, &owned);
     int fallback = 0;
     cJSON *arr = cJSON_CreateArray();
-    long window = r->o->lease ? lease_ttl_ms(r->o->lease) : WK_POST_WINDOW_DEFAULT_MS;
+    long window = r->ic->lease ? lease_ttl_ms(r->ic->lease) : WK_POST_WINDOW_DEFAULT_MS;
     int64_t start = omni_mono_ms();
     enum rs_outcome how = RS_POST_FAILED;
 
     cJSON_AddItemToArray(arr, rstate_result_event(c->id, c->custom, is_error, text));
     for (int k = 0;; k++) {
         struct omni_err err = OMNI_ERR_INIT;
-        if (omni_events_send(r->post_client, r->o->session_id, arr, &err) == 0) {
+        if (omni_events_send(r->post_client, r->ic->w->data_id, arr, &err) == 0) {
             how = RS_POSTED;
             break;
         }
@@ -375,14 +379,14 @@ static enum rs_outcome run_post(struct run *r, const struct rs_call *c, int is_e
         }
         long delay = omni_backoff_ms(k, WK_POST_BACKOFF_BASE_MS, WK_POST_BACKOFF_CAP_MS);
         int64_t left = window - (omni_mono_ms() - start);
-        if (left <= delay || *r->o->end_flag || wk_hard_stop) {
+        if (left <= delay || r->ic->end_flag || wk_hard_stop_requested()) {
             log_kv(LOG_WARN, "result post failed; result cached for a later re-post",
                    "tool_use_id", c->id, "error", err.msg, NULL);
             break;
         }
         log_kv(LOG_WARN, "result post failed; retrying", "tool_use_id", c->id, "error", err.msg,
                NULL);
-        omni_sleep_ms(delay, &wk_abort_now);
+        omni_sleep_ms(delay, wk_hard_stop_flag());
     }
     cJSON_Delete(arr);
     if (how == RS_POST_FAILED)
@@ -399,7 +403,7 @@ static void log_call(const struct run *r, const struct rs_call *c, int64_t ms, s
 
     snprintf(d, sizeof d, "%lld", (long long)ms);
     snprintf(b, sizeof b, "%zu", bytes);
-    if (r->o->cfg->log_inputs) {
+    if (r->ic->cfg->log_inputs) {
         in = cJSON_PrintUnformatted(c->input);
         if (in && strlen(in) > RUN_INPUT_LOG_MAX)
             in[RUN_INPUT_LOG_MAX] = '\0';
@@ -427,21 +431,21 @@ static void run_call(struct run *r, struct rs_call *c)
         rs_call_free(c);
         return;
     }
-    if (executor_begin(r->o->exec, c->name, c->input, &out) == 0) {
+    if (executor_begin(r->ic->cf->ex, c->name, c->input, &out) == 0) {
         for (;;) {
-            struct pollfd p[2] = {{executor_fd(r->o->exec), POLLIN, 0}, {r->wake_fd, POLLIN, 0}};
+            struct pollfd p[2] = {{executor_fd(r->ic->cf->ex), POLLIN, 0}, {r->wake_fd, POLLIN, 0}};
             if (poll(p, 2, EXECUTOR_TICK_MS) > 0 && (p[1].revents & POLLIN)) {
                 uint64_t n;
                 (void)!read(r->wake_fd, &n, sizeof n);
             }
-            if (executor_collect(r->o->exec, cancel, &out))
+            if (executor_collect(r->ic->cf->ex, cancel, &out))
                 break;
             run_drain_queue(r);
-            if (*r->o->end_flag || wk_hard_stop) {
+            if (r->ic->end_flag || wk_hard_stop_requested()) {
                 cancel = 1;
-            } else if (wk_shutdown) {
+            } else if (wk_shutdown_requested()) {
                 if (!drain_deadline) {
-                    drain_deadline = omni_mono_ms() + r->o->cfg->drain_ms;
+                    drain_deadline = omni_mono_ms() + r->ic->cfg->drain_ms;
                     log_kv(LOG_INFO, "shutting down: letting the running tool call finish",
                            "tool_use_id", c->id, NULL);
                 } else if (omni_mono_ms() >= drain_deadline && !cancel) {
@@ -454,7 +458,7 @@ static void run_call(struct run *r, struct rs_call *c)
     }
 
     log_call(r, c, omni_mono_ms() - t0, out.text ? strlen(out.text) : 0, out.is_error);
-    if (*r->o->end_flag || wk_hard_stop) {
+    if (r->ic->end_flag || wk_hard_stop_requested()) {
         /* The lease is gone or we must stop now: the result is not posted. */
         how = RS_ABANDONED;
     } else {
@@ -475,7 +479,7 @@ static int owns_cb(void *ud, const char *name)
     return toolset_owns(NULL, name);
 }
 
-enum wk_end runner_run(const struct runner_opts *o)
+enum wk_end runner_run(const struct wk_item_ctx *ic)
 {
     struct run r;
     struct omni_err err = OMNI_ERR_INIT;
@@ -486,7 +490,7 @@ enum wk_end runner_run(const struct runner_opts *o)
     enum wk_end end = WK_END_NONE;
 
     memset(&r, 0, sizeof r);
-    r.o = o;
+    r.ic = ic;
     pthread_mutex_init(&r.mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -499,11 +503,11 @@ enum wk_end runner_run(const struct runner_opts *o)
         goto out;
     }
 
-    r.list_client = wk_client_new(o->cfg, o->base_url, o->cred, WK_CALL_TIMEOUT_MS, 0, &err);
+    r.list_client = wk_client_new(ic->cfg, ic->base_url, ic->cred, WK_CALL_TIMEOUT_MS, 0, &err);
     if (r.list_client)
-        r.post_client = wk_client_new(o->cfg, o->base_url, o->cred, WK_CALL_TIMEOUT_MS, -1, &err);
+        r.post_client = wk_client_new(ic->cfg, ic->base_url, ic->cred, WK_CALL_TIMEOUT_MS, -1, &err);
     if (r.post_client)
-        r.stream_client = wk_client_new(o->cfg, o->base_url, o->cred, 0, -1, &err);
+        r.stream_client = wk_client_new(ic->cfg, ic->base_url, ic->cred, 0, -1, &err);
     r.rs = rstate_new(owns_cb, NULL);
     if (!r.stream_client || !r.rs) {
         log_kv(LOG_ERROR, "cannot set up the session runner", "error",
@@ -529,14 +533,14 @@ enum wk_end runner_run(const struct runner_opts *o)
             run_call(&r, c);
             continue;
         }
-        if (o->cfg->max_idle_ms > 0 && rstate_idle_ready(r.rs, &gen)) {
+        if (ic->cfg->max_idle_ms > 0 && rstate_idle_ready(r.rs, &gen)) {
             if (!idle_armed || gen != idle_gen) {
                 idle_armed = 1;
                 idle_gen = gen;
                 idle_since = omni_mono_ms();
-            } else if (omni_mono_ms() - idle_since >= o->cfg->max_idle_ms) {
+            } else if (omni_mono_ms() - idle_since >= ic->cfg->max_idle_ms) {
                 log_kv(LOG_INFO, "session idle for max-idle; ending the run", "session",
-                       o->session_id, NULL);
+                       ic->w->data_id, NULL);
                 end = WK_END_CLEAN;
                 break;
             }

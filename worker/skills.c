@@ -21,6 +21,8 @@
  */
 #include "worker.h"
 
+#include "client.h"
+
 #include "log.h"
 
 #include <archive.h>
@@ -584,14 +586,8 @@ static struct omni_client *sk_client(const struct wk_config *cfg, const char *ba
                                      const char *cred, long timeout_ms, volatile int *abort,
                                      struct omni_err *err)
 {
-    struct omni_client_opts o = {0};
-    o.base_url = base_url;
-    o.auth = OMNI_AUTH_BEARER;
-    o.credential = cred;
-    o.timeout_ms = timeout_ms;
-    o.ca_file = cfg->ca_file;
-    o.unix_socket = cfg->api_socket;
-    o.debug = cfg->http_debug;
+    struct omni_client_opts o;
+    wk_client_opts_init(&o, cfg, base_url, cred, timeout_ms, 0);
     o.abort = abort;
     o.max_response = WK_SKILL_DOWNLOAD_MAX;
     return omni_client_new(&o, err);

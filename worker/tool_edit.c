@@ -42,21 +42,8 @@ void tool_edit(struct tool_call *c)
         tool_errno(c, p, errno);
         goto out;
     }
-    if (fstat(fd, &st) < 0) {
-        tool_errno(c, p, errno);
+    if (tool_regular_file(c, p, fd, &st) < 0)
         goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        tool_err(c, "edit: %s is not a regular file", p);
-        goto out;
-    }
-    if (st.st_nlink > 1) {
-        tool_err(c,
-                 "edit: %s has %lu hard links; refused because a hard link can lead outside the "
-                 "permitted directories",
-                 p, (unsigned long)st.st_nlink);
-        goto out;
-    }
     size_t cap = c->ts->o.max_file_bytes;
     if ((unsigned long long)st.st_size > cap) {
         tool_err(c,

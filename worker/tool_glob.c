@@ -350,7 +350,7 @@ void tool_glob(struct tool_call *c)
     struct glob_run gr;
     struct path_res r = PATH_RES_INIT;
     struct buf out = BUF_INIT;
-    int kind, dfd = -1;
+    int dfd = -1;
     const char *root;
 
     memset(&gr, 0, sizeof(gr));
@@ -369,25 +369,9 @@ void tool_glob(struct tool_call *c)
         tool_err(c, "glob: pattern is longer than %d bytes", GLOB_MAX_PATTERN);
         return;
     }
-    if (path && *path) {
-        kind = paths_open(c->ts->paths, path, O_RDONLY | O_DIRECTORY, &r);
-        if (kind != PATHS_OK) {
-            tool_path_fail(c, path, kind, r.err);
-            return;
-        }
-        dfd = r.fd;
-        r.fd = -1;
-        root = r.abs;
-    } else {
-        dfd = openat(paths_workdir_fd(c->ts->paths), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0) {
-            char tmp[64];
-            tool_err(c, "glob: cannot open the working directory: %s",
-                     paths_reason(errno, tmp, sizeof(tmp)));
-            return;
-        }
-        root = paths_workdir(c->ts->paths);
-    }
+    dfd = tool_search_root(c, path, O_RDONLY | O_DIRECTORY, &r, &root);
+    if (dfd < 0)
+        goto out;
     g = calloc(1, sizeof(*g));
     if (!g) {
         close(dfd);

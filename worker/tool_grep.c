@@ -235,25 +235,9 @@ void tool_grep(struct tool_call *c)
     g.grep_deadline = omni_mono_ms() + c->ts->o.grep_timeout_ms;
 
     const char *root;
-    if (path && *path) {
-        int kind = paths_open(c->ts->paths, path, O_RDONLY | O_NONBLOCK, &r);
-        if (kind != PATHS_OK) {
-            tool_path_fail(c, path, kind, r.err);
-            goto out;
-        }
-        fd = r.fd;
-        r.fd = -1;
-        root = r.abs;
-    } else {
-        fd = openat(paths_workdir_fd(c->ts->paths), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0) {
-            char tmp[64];
-            tool_err(c, "grep: cannot open the working directory: %s",
-                     paths_reason(errno, tmp, sizeof(tmp)));
-            goto out;
-        }
-        root = paths_workdir(c->ts->paths);
-    }
+    fd = tool_search_root(c, path, O_RDONLY | O_NONBLOCK, &r, &root);
+    if (fd < 0)
+        goto out;
     struct stat st;
     if (fstat(fd, &st) < 0) {
         tool_errno(c, path ? path : ".", errno);

@@ -48,6 +48,22 @@ int tool_cancelled(const struct tool_call *c);
 void tool_path_fail(struct tool_call *c, const char *p, int kind, int errnum);
 /* "<tool>: <p>: <reason>" for errno e. */
 void tool_errno(struct tool_call *c, const char *p, int e);
+/*
+ * The guard before a file tool reads p's content through fd: fstat it into
+ * *st and refuse anything but a regular file with one link (a hard link can
+ * lead outside the permitted directories; see toolset.h). 0, or -1 with the
+ * error result set ("<tool>: <p> is not a regular file", ...).
+ */
+struct stat;
+int tool_regular_file(struct tool_call *c, const char *p, int fd, struct stat *st);
+/*
+ * The root of a glob/grep search: path opened with oflags within the
+ * permitted directories, or the working directory when path is NULL or "".
+ * Returns the fd (the caller closes it) and in *root its canonical path
+ * (borrowed from r or the toolset), or -1 with the error result set.
+ */
+int tool_search_root(struct tool_call *c, const char *path, int oflags, struct path_res *r,
+                     const char **root);
 
 /*
  * Input fields. Each returns 0 and the value, or sets the error result and

@@ -181,21 +181,8 @@ void tool_read(struct tool_call *c)
     has_range = read_range(c, &s, &e);
     if (has_range < 0)
         goto out;
-    if (fstat(r.fd, &st) < 0) {
-        tool_errno(c, p, errno);
+    if (tool_regular_file(c, p, r.fd, &st) < 0)
         goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        tool_err(c, "read: %s is not a regular file", p);
-        goto out;
-    }
-    if (st.st_nlink > 1) {
-        tool_err(c,
-                 "read: %s has %lu hard links; refused because a hard link can lead outside the "
-                 "permitted directories",
-                 p, (unsigned long)st.st_nlink);
-        goto out;
-    }
     /* Regular file: blocking reads from here on. */
     fcntl(r.fd, F_SETFL, fcntl(r.fd, F_GETFL) & ~O_NONBLOCK);
     long long from = has_range ? (s > 1 ? s - 1 : 0) : 0;

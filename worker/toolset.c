@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -103,6 +104,53 @@ void tool_errno(struct tool_call *c, const char *p, int e)
 {
     char tmp[64];
     tool_err(c, "%s: %s: %s", c->tool, p, paths_reason(e, tmp, sizeof(tmp)));
+}
+
+int tool_regular_file(struct tool_call *c, const char *p, int fd, struct stat *st)
+{
+    if (fstat(fd, st) < 0) {
+        tool_errno(c, p, errno);
+        return -1;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        tool_err(c, "%s: %s is not a regular file", c->tool, p);
+        return -1;
+    }
+    if (st->st_nlink > 1) {
+        tool_err(c,
+                 "%s: %s has %lu hard links; refused because a hard link can lead outside the "
+                 "permitted directories",
+                 c->tool, p, (unsigned long)st->st_nlink);
+        return -1;
+    }
+    return 0;
+}
+
+int tool_search_root(struct tool_call *c, const char *path, int oflags, struct path_res *r,
+                     const char **root)
+{
+    int fd;
+
+    if (path && *path) {
+        int kind = paths_open(c->ts->paths, path, oflags, r);
+        if (kind != PATHS_OK) {
+            tool_path_fail(c, path, kind, r->err);
+            return -1;
+        }
+        fd = r->fd;
+        r->fd = -1;
+        *root = r->abs;
+        return fd;
+    }
+    fd = openat(paths_workdir_fd(c->ts->paths), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        char tmp[64];
+        tool_err(c, "%s: cannot open the working directory: %s", c->tool,
+                 paths_reason(errno, tmp, sizeof(tmp)));
+        return -1;
+    }
+    *root = paths_workdir(c->ts->paths);
+    return fd;
 }
 
 /* ---- input fields ---- */

@@ -13,6 +13,8 @@
  *   runstate.c the pure routing/dedup/confirmation/idle state machine (§8.7,
  *              §8.8, §9.6) — no I/O, unit-tested on its own
  *   lease.c    protocol.md §9.4: the heartbeat loop on its own thread
+ * and, used by all of them: client.h (the API-client factory) and
+ * shutdown.h (the signal-set stop flags). Nothing below main.c calls into it.
  *
  * Secrets: the environment key and the sessions token live only in heap
  * strings owned by main / item (wiped on free) and inside lib clients. They
@@ -25,7 +27,6 @@
 #include "api.h"
 #include "err.h"
 
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,7 +89,7 @@
 #define WK_SANDBOX_UIDS 4096
 #define WK_UID_LOCK_DIR "/run/omni-worker-uids"
 #define WK_LIMIT_SIZE_MIN (1024LL * 1024)
-#define WK_WORK_STDIN_MAX (1024u * 1024) /* run --work-stdin: the work item JSON */
+#define WK_WORK_STDIN_MAX (1024u * 1024) /* run --work-stdin, serve-item: the work item JSON */
 #define WK_LIMIT_PIDS_MIN 8L
 #define WK_VM_MEMORY_DEFAULT (512LL << 20)
 #define WK_VM_MEMORY_MIN (128LL << 20)
@@ -176,22 +177,6 @@ struct wk_config {
     char **child_argv;
 };
 
-void wk_config_defaults(struct wk_config *cfg);
-
-/* Shutdown flags, set only by signal handlers (main.c) and read everywhere. */
-extern volatile sig_atomic_t wk_shutdown;   /* first SIGTERM/SIGINT: drain */
-extern volatile sig_atomic_t wk_hard_stop;  /* second signal: stop now */
-/* Install the handlers (no SA_RESTART, so blocking waits wake up). */
-void wk_signals_install(void);
-/* Set with wk_hard_stop, as an int for APIs taking a volatile int * abort. */
-extern volatile int wk_abort_now;
-
-/* Build a bearer client for one purpose: timeout_ms bounds each request,
- * retries -1 = none, 0 = default. */
-struct omni_client *wk_client_new(const struct wk_config *cfg, const char *base_url,
-                                  const char *cred, long timeout_ms, int retries,
-                                  struct omni_err *err);
-
 /* ---- lease.c: heartbeat loop (protocol.md §9.4) ------------------------- */
 
 struct lease;
@@ -212,22 +197,34 @@ enum wk_end lease_end(struct lease *l);
 long lease_ttl_ms(struct lease *l);
 void lease_free(struct lease *l);
 
-/* ---- runner.c: session tool runner (protocol.md §8.9, §9.5) ------------- */
+/* ---- the item being served (item.c fills it, runner.c reads it) -------- */
 
-struct executor;
+struct confine;
 
-struct runner_opts {
+/*
+ * One claimed item as it is served: what item_serve() learns step by step
+ * (credential, heartbeat, sandbox) and the layers below it read, passed by
+ * pointer instead of one parameter each. It lives on item_serve()'s stack
+ * for one item; every pointer in it is borrowed from there.
+ */
+struct wk_item_ctx {
     const struct wk_config *cfg;
-    const char *base_url;          /* per-item base URL */
-    const char *cred;              /* per-item credential */
-    const char *session_id;
-    struct executor *exec;         /* the session's sandboxed tool executor */
-    struct lease *lease;           /* for the result retry window (may be NULL) */
-    volatile int *end_flag;        /* set by the lease: end now */
+    const struct omni_work *w;     /* the claimed item; w->data_id is the session */
+    const char *env_id;            /* the item's environment, else the worker's */
+    const char *base_url;          /* per-item base URL (the secret's, when allowed) */
+    const char *cred;              /* per-item credential: the sessions token, or the key */
+    int have_token;                /* cred is the item's sessions token */
+    struct lease *lease;           /* the heartbeat, once started (result retry window) */
+    volatile int end_flag;         /* set by the lease: end now */
+    int fatal;                     /* the failure is permanent (a fatal 4xx): poison */
+    struct confine *cf;            /* the session's directory and sandbox, once open */
 };
 
-/* Serve the session until one of §9.7's causes; returns why it ended. */
-enum wk_end runner_run(const struct runner_opts *o);
+/* ---- runner.c: session tool runner (protocol.md §8.9, §9.5) ------------- */
+
+/* Serve the session ic->w->data_id with the tools of ic->cf's executor until
+ * one of §9.7's causes; returns why it ended. */
+enum wk_end runner_run(const struct wk_item_ctx *ic);
 
 /* ---- item.c: per-item flow (protocol.md §9.3) ---------------------------- */
 
@@ -297,8 +294,9 @@ int skills_install(const struct wk_config *cfg, const char *base_url, const char
 
 /* Returns an exit code. env_key is borrowed. */
 int poller_run(const struct wk_config *cfg, const char *env_key);
-/* Internal mode of a child: read {"environment_key","work"} from stdin and
- * serve it. Returns an exit code. */
+/* Internal mode of a child: read the hand-over from stdin (a line
+ * "<slot> <environment id>", then the work item as claimed, at most
+ * WK_WORK_STDIN_MAX bytes) and serve it. Returns an exit code. */
 int poller_serve_child(const struct wk_config *cfg);
 
 /*

@@ -1,0 +1,70 @@
+/*
+ * shutdown — the signal-set stop flags (see shutdown.h).
+ */
+#include "shutdown.h"
+
+#include <signal.h>
+#include <string.h>
+
+_Static_assert(sizeof(sig_atomic_t) == sizeof(int), "sig_atomic_t must be an int");
+
+static volatile sig_atomic_t shutdown_req;  /* first SIGTERM/SIGINT: drain */
+static volatile sig_atomic_t hard_stop_req; /* second signal: stop now */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (shutdown_req)
+        hard_stop_req = 1;
+    shutdown_req = 1;
+}
+
+/* SIGHUP: the poller that started us is gone (its parent-death signal):
+ * stop now, as after a second SIGTERM. */
+static void on_orphaned(int sig)
+{
+    (void)sig;
+    shutdown_req = 1;
+    hard_stop_req = 1;
+}
+
+void wk_signals_orphan(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_orphaned;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+void wk_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int wk_shutdown_requested(void)
+{
+    return shutdown_req;
+}
+
+int wk_hard_stop_requested(void)
+{
+    return hard_stop_req;
+}
+
+volatile int *wk_shutdown_flag(void)
+{
+    return (volatile int *)&shutdown_req;
+}
+
+volatile int *wk_hard_stop_flag(void)
+{
+    return (volatile int *)&hard_stop_req;
+}
