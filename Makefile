@@ -4,6 +4,7 @@
 #   make check           install missing -dev packages, build, run every test
 #   make demo            build, start omni-sim + workers + sessions, open the console
 #   make bench           benchmarks (bench/)
+#   make format          clang-format the C sources (make check runs format-check)
 #   make fuzz FUZZ_SECONDS=N   run every libFuzzer target for N seconds
 #   make install PREFIX=/usr/local DESTDIR=
 #
@@ -96,7 +97,7 @@ SIM_LIB_OBJS     = $(call obj,$(filter-out sim/main.c,$(SIM_SRCS)))
 ADMIN_LIB_OBJS   = $(call obj,$(filter-out admin/main.c,$(ADMIN_SRCS)))
 CONSOLE_LIB_OBJS = $(call obj,$(filter-out console/main.c,$(CONSOLE_SRCS)))
 
-.PHONY: microvm valgrind all check unit integration fuzz fuzz-smoke bench demo install clean deps soak conformance
+.PHONY: format format-check microvm valgrind all check unit integration fuzz fuzz-smoke bench demo install clean deps soak conformance
 all: $(PROGRAMS)
 
 deps:
@@ -200,7 +201,19 @@ fuzz: $(FUZZ_BINS)
 fuzz-smoke: $(FUZZ_BINS)
 	$(Q)FUZZ_SECONDS=2 FUZZ_DIR=$(FZ) bash tests/fuzz/run.sh $(FUZZ_BINS)
 
+# The C sources as git tracks them (every .c and .h when this is no checkout).
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null | grep . || \
+                find lib admin console worker sim tests bench -name '*.[ch]')
+CLANG_FORMAT ?= clang-format
+
+format:
+	$(Q)$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+format-check:
+	$(Q)$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_SRCS) || \
+	    { echo "make: these files need \`make format' ($(CLANG_FORMAT) --version: $$($(CLANG_FORMAT) --version))" >&2; exit 1; }
+
 check: deps
+	$(Q)$(MAKE) --no-print-directory format-check
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration

@@ -100,8 +100,7 @@ static int completion_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
                      "completion zsh`\nautoload -U +X bashcompinit && bashcompinit\n");
         bash_script(ctx);
     } else {
-        return ctx_usage_error(ctx, "completion: unknown shell \"%.20s\" (bash, zsh)",
-                               a->argv[0]);
+        return ctx_usage_error(ctx, "completion: unknown shell \"%.20s\" (bash, zsh)", a->argv[0]);
     }
     return CTL_EXIT_OK;
 }

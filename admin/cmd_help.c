@@ -7,8 +7,9 @@
 
 static void help_list(struct ctl_ctx *ctx)
 {
-    ctx_out(ctx, "usage: %s [--profile NAME] [--base-url URL] [--timeout DURATION] [-v] "
-                 "[-o FORMAT] COMMAND [ARGS]\n\ncommands:\n",
+    ctx_out(ctx,
+            "usage: %s [--profile NAME] [--base-url URL] [--timeout DURATION] [-v] "
+            "[-o FORMAT] COMMAND [ARGS]\n\ncommands:\n",
             ctx->prog);
     for (const struct ctl_cmd *const *c = ctl_commands; *c; c++) {
         if ((*c)->flags & CTL_F_HIDDEN)
@@ -20,8 +21,9 @@ static void help_list(struct ctl_ctx *ctx)
             ctx_out(ctx, "  %s\n      %s\n", (*c)->usage, (*c)->summary);
         }
     }
-    ctx_out(ctx, "\nexit codes: 0 ok, 1 failure, 2 usage, 3 config/credentials, 4 not found "
-                 "(stats -o nagios: 0-3)\nsee %s(1) for details\n",
+    ctx_out(ctx,
+            "\nexit codes: 0 ok, 1 failure, 2 usage, 3 config/credentials, 4 not found "
+            "(stats -o nagios: 0-3)\nsee %s(1) for details\n",
             ctx->prog);
 }
 

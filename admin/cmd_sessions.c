@@ -65,8 +65,7 @@ static char *read_message_file(const char *path, struct omni_err *err)
     size_t n;
 
     if (!f) {
-        omni_err_set(err, OMNI_E_IO, "cannot open message file \"%s\": %s", path,
-                     strerror(errno));
+        omni_err_set(err, OMNI_E_IO, "cannot open message file \"%s\": %s", path, strerror(errno));
         return NULL;
     }
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
@@ -174,8 +173,8 @@ static const struct option list_opts[] = {
 static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
 {
     static const char *const statuses[] = {"idle", "running", "rescheduling", "terminated", NULL};
-    static const char *const hdr[] = {"SESSION", "STATUS", "ENVIRONMENT", "AGENT", "CREATED",
-                                      "TITLE"};
+    static const char *const hdr[] = {"SESSION", "STATUS",  "ENVIRONMENT",
+                                      "AGENT",   "CREATED", "TITLE"};
     struct omni_err err = OMNI_ERR_INIT;
     struct omni_session_filter f = {0};
     struct omni_session_list l = {0};
@@ -191,8 +190,9 @@ static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
         for (const char *const *s = statuses; *s; s++)
             ok |= strcmp(*s, f.status) == 0;
         if (!ok)
-            return ctx_usage_error(ctx, "sessions list: unknown status \"%.40s\" (idle, running, "
-                                        "rescheduling, terminated)",
+            return ctx_usage_error(ctx,
+                                   "sessions list: unknown status \"%.40s\" (idle, running, "
+                                   "rescheduling, terminated)",
                                    f.status);
     }
     f.limit = 100;
@@ -219,9 +219,11 @@ static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
         for (size_t i = 0; i < l.n; i++) {
             const struct omni_session *s = &l.items[i];
             char created[40];
-            const char *row[] = {s->id,       s->status,
+            const char *row[] = {s->id,
+                                 s->status,
                                  s->environment_id,
-                                 s->agent_id, ctl_time(s->created_at, created, sizeof created),
+                                 s->agent_id,
+                                 ctl_time(s->created_at, created, sizeof created),
                                  s->title};
             ctl_table_row(&t, row, NULL);
         }
@@ -292,8 +294,7 @@ static const char *content_text(const cJSON *content)
     const cJSON *b;
     if (cJSON_IsString(content))
         return content->valuestring;
-    cJSON_ArrayForEach(b, content)
-    {
+    cJSON_ArrayForEach(b, content) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "text");
         if (cJSON_IsString(t))
             return t->valuestring;
@@ -369,8 +370,7 @@ static void event_print(struct ctl_ctx *ctx, const struct omni_event *ev)
         ctx_json(ctx, ev->obj);
     } else {
         event_summary(ev->obj, ev->type, sum, sizeof sum);
-        ctx_out(ctx, "%-20s  %-28s  %s\n", ctl_time(ev->processed_at, t, sizeof t), ev->type,
-                sum);
+        ctx_out(ctx, "%-20s  %-28s  %s\n", ctl_time(ev->processed_at, t, sizeof t), ev->type, sum);
         ctx_note_id(ctx, ev->id);
     }
     fflush(ctx->out);
@@ -675,8 +675,8 @@ static const struct ctl_cmd cmd_confirm = {
 };
 
 static const struct ctl_cmd *const sessions_table[] = {
-    &cmd_create, &cmd_list, &cmd_show, &cmd_events, &cmd_archive, &cmd_interrupt, &cmd_confirm,
-    NULL,
+    &cmd_create,  &cmd_list,      &cmd_show,    &cmd_events,
+    &cmd_archive, &cmd_interrupt, &cmd_confirm, NULL,
 };
 
 const struct ctl_cmd ctl_cmd_sessions = {

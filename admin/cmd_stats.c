@@ -121,8 +121,8 @@ static int stats_collect(struct ctl_ctx *ctx, const struct ctl_args *a, struct s
 
 static void out_table(struct ctl_ctx *ctx, const struct stats_run *run)
 {
-    static const char *const hdr[] = {"ENVIRONMENT", "NAME",    "DEPTH",  "PENDING",
-                                      "OLDEST",      "AGE",     "WORKERS"};
+    static const char *const hdr[] = {"ENVIRONMENT", "NAME", "DEPTH",  "PENDING",
+                                      "OLDEST",      "AGE",  "WORKERS"};
     struct ctl_table t;
 
     ctl_table_init(&t, 7, hdr);
@@ -143,7 +143,7 @@ static void out_table(struct ctl_ctx *ctx, const struct stats_run *run)
             snprintf(workers, sizeof workers, "%ld", e->st.workers_polling);
         if (e->st.depth + e->st.pending > 0)
             color = e->st.workers_polling == 0 ? CTL_RED : CTL_YELLOW;
-        const char *row[] = {e->id, e->name_known ? e->name : NULL, depth, pend, oldest, age,
+        const char *row[] = {e->id,  e->name_known ? e->name : NULL, depth, pend, oldest, age,
                              workers};
         ctl_table_row(&t, row, color);
     }
@@ -224,13 +224,15 @@ static void prom_render(struct buf *b, const struct stats_run *run, int success,
         prom_metric(b, run, "omni_workers_polling",
                     "Distinct workers that polled in the last 30 seconds.", 3);
     }
-    buf_addf(b, "# HELP omni_stats_scrape_success Whether the last omnictl stats run reached "
-                "the API (1) or not (0).\n# TYPE omni_stats_scrape_success gauge\n"
-                "omni_stats_scrape_success %d\n",
+    buf_addf(b,
+             "# HELP omni_stats_scrape_success Whether the last omnictl stats run reached "
+             "the API (1) or not (0).\n# TYPE omni_stats_scrape_success gauge\n"
+             "omni_stats_scrape_success %d\n",
              success ? 1 : 0);
-    buf_addf(b, "# HELP omni_stats_scrape_timestamp_seconds When the last omnictl stats run "
-                "finished.\n# TYPE omni_stats_scrape_timestamp_seconds gauge\n"
-                "omni_stats_scrape_timestamp_seconds %.3f\n",
+    buf_addf(b,
+             "# HELP omni_stats_scrape_timestamp_seconds When the last omnictl stats run "
+             "finished.\n# TYPE omni_stats_scrape_timestamp_seconds gauge\n"
+             "omni_stats_scrape_timestamp_seconds %.3f\n",
              (double)now_us / 1e6);
 }
 
@@ -287,8 +289,8 @@ static int textfile_write(const char *path, const struct buf *b, struct omni_err
 
 /* ---- nagios ------------------------------------------------------------- */
 
-static int thresholds_get(struct ctl_ctx *ctx, const struct ctl_args *a,
-                          struct omni_thresholds *th, struct omni_err *err)
+static int thresholds_get(struct ctl_ctx *ctx, const struct ctl_args *a, struct omni_thresholds *th,
+                          struct omni_err *err)
 {
     const struct omni_threshold_flags f = {
         .warn_depth = args_get(a, OPT_WARN_DEPTH),
@@ -342,8 +344,7 @@ static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run,
             " | depth=%ld;%s;%s;0 pending=%ld;;;0 oldest_age=%lds;%s;%s;0 workers=%ld;;%s;0\n",
             omni_level_name(state), why.data, run->n, run->n == 1 ? "" : "s", depth, pending, age,
             workers, workers == 1 ? "" : "s", depth, th->warn_depth.text, th->crit_depth.text,
-            pending, (long)oldest, th->warn_age.text, th->crit_age.text,
-            workers, minw);
+            pending, (long)oldest, th->warn_age.text, th->crit_age.text, workers, minw);
     buf_release(&why);
     return (int)state;
 }

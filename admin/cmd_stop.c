@@ -80,8 +80,8 @@ static int resolve_session(struct ctl_ctx *ctx, struct omni_client *api, const c
     w = omni_work_for_session(&wl, t->session_id);
     if (!w) {
         omni_work_list_release(&wl);
-        omni_err_set(err, OMNI_E_HTTP, "no work item for session \"%s\" in \"%s\"",
-                     t->session_id, t->env_id);
+        omni_err_set(err, OMNI_E_HTTP, "no work item for session \"%s\" in \"%s\"", t->session_id,
+                     t->env_id);
         err->status = 404;
         return -1;
     }
@@ -110,8 +110,8 @@ static int wait_stopped(struct ctl_ctx *ctx, struct omni_client *api, const stru
     }
 }
 
-static void report(struct ctl_ctx *ctx, const struct target *t, const char *state,
-                   int already, const char *what)
+static void report(struct ctl_ctx *ctx, const struct target *t, const char *state, int already,
+                   const char *what)
 {
     if (ctx->output == CTL_OUT_JSON) {
         cJSON *o = cJSON_CreateObject();
@@ -191,9 +191,9 @@ static int stop_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
         return CTL_EXIT_OK;
     }
     if (!args_has(a, OPT_YES) &&
-        !ctx_confirm(ctx, "%s work item %s%s%s in %s (state %s)?",
-                     force ? "force-stop" : "stop", t.work_id,
-                     t.session_id[0] ? " of session " : "", t.session_id, t.env_id, t.state)) {
+        !ctx_confirm(ctx, "%s work item %s%s%s in %s (state %s)?", force ? "force-stop" : "stop",
+                     t.work_id, t.session_id[0] ? " of session " : "", t.session_id, t.env_id,
+                     t.state)) {
         ctx_error(ctx, "stop: not confirmed, nothing done");
         return CTL_EXIT_FAIL;
     }

@@ -67,23 +67,23 @@ struct ctl_optval {
 /* A parsed command line, handed to exec. */
 struct ctl_args {
     const struct ctl_cmd *cmd;
-    char path[64];                /* "stats", "sessions create" */
+    char path[64]; /* "stats", "sessions create" */
     struct ctl_optval opts[CTL_MAX_OPTS];
     size_t nopts;
-    int argc;                     /* positional arguments */
+    int argc; /* positional arguments */
     char **argv;
 };
 
 struct ctl_cmd {
     const char *name;
     const char *alias;
-    const char *usage;            /* "stats [-o FORMAT] [ENV ...]" */
+    const char *usage; /* "stats [-o FORMAT] [ENV ...]" */
     const char *summary;
-    const char *shortopts;        /* getopt string, without -o/-h */
+    const char *shortopts;         /* getopt string, without -o/-h */
     const struct option *longopts; /* may be NULL; {0} terminated */
-    int min_args, max_args;       /* max -1: unlimited */
+    int min_args, max_args;        /* max -1: unlimited */
     unsigned flags;
-    unsigned outputs;             /* CTL_O_*; 0 = CTL_O_DEFAULT */
+    unsigned outputs; /* CTL_O_*; 0 = CTL_O_DEFAULT */
     int (*exec)(struct ctl_ctx *ctx, const struct ctl_args *a);
     const struct ctl_cmd *const *subcmds; /* group: its sub-table */
 };

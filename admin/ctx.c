@@ -46,8 +46,11 @@ static char *clean_text(const char *s)
     char *out = omni_xmalloc(n + 1), *o = out;
 
     while (*p) {
-        size_t len = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
-                                 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+        size_t len = *p < 0x80             ? 1
+                     : (*p & 0xe0) == 0xc0 ? 2
+                     : (*p & 0xf0) == 0xe0 ? 3
+                     : (*p & 0xf8) == 0xf0 ? 4
+                                           : 0;
         int ok = len > 0;
         unsigned cp = len == 1 ? *p : len == 2 ? *p & 0x1fu : len == 3 ? *p & 0x0fu : *p & 0x07u;
         for (size_t i = 1; ok && i < len; i++) {
@@ -55,7 +58,9 @@ static char *clean_text(const char *s)
             cp = cp << 6 | (p[i] & 0x3fu);
         }
         if (ok && len > 1) /* no overlong forms, surrogates or values past U+10FFFF */
-            ok = cp >= (len == 2 ? 0x80u : len == 3 ? 0x800u : 0x10000u) &&
+            ok = cp >= (len == 2   ? 0x80u
+                        : len == 3 ? 0x800u
+                                   : 0x10000u) &&
                  !(cp >= 0xd800 && cp <= 0xdfff) && cp <= 0x10ffff;
         if (ok && ((cp < 0x20 && cp != '\n' && cp != '\t') || (cp >= 0x7f && cp <= 0x9f)))
             ok = 0;
@@ -231,8 +236,8 @@ int ctx_confirm(struct ctl_ctx *ctx, const char *fmt, ...)
 
 void ctx_note_id(struct ctl_ctx *ctx, const char *s)
 {
-    static const char *const prefixes[] = {"env_", "work_", "sesn_", "agent_", "sevt_", "toolu_",
-                                           NULL};
+    static const char *const prefixes[] = {"env_",  "work_",  "sesn_", "agent_",
+                                           "sevt_", "toolu_", NULL};
     int match = 0;
 
     if (!s || !omni_id_valid(s))
@@ -263,8 +268,7 @@ static void note_ids_json(struct ctl_ctx *ctx, const cJSON *j, int depth)
     const cJSON *it;
     if (depth > 4 || !j)
         return;
-    cJSON_ArrayForEach(it, j)
-    {
+    cJSON_ArrayForEach(it, j) {
         if (cJSON_IsString(it) && it->string &&
             (strcmp(it->string, "id") == 0 || strstr(it->string, "_id")))
             ctx_note_id(ctx, it->valuestring);
@@ -304,7 +308,6 @@ const char *ctx_col(const struct ctl_ctx *ctx, const char *code)
 }
 
 /* ---- tables ----------------------------------------------------------- */
-
 
 void ctl_table_init(struct ctl_table *t, size_t ncols, const char *const *headers)
 {

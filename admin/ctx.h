@@ -31,14 +31,14 @@ enum ctl_output { CTL_OUT_TABLE = 0, CTL_OUT_JSON, CTL_OUT_PROM, CTL_OUT_NAGIOS 
 
 struct ctl_ctx {
     FILE *out, *err, *in;
-    const char *prog;            /* "omnictl" */
-    enum ctl_output output;      /* for the running command */
+    const char *prog;       /* "omnictl" */
+    enum ctl_output output; /* for the running command */
     enum ctl_output default_output;
-    int output_given;            /* -o was given globally */
-    int color;                   /* ANSI colour on out */
+    int output_given; /* -o was given globally */
+    int color;        /* ANSI colour on out */
     int in_shell;
-    int exec_started;            /* dispatch reached the command's exec */
-    volatile int *abort;         /* set by SIGINT during long waits; may be NULL */
+    int exec_started;    /* dispatch reached the command's exec */
+    volatile int *abort; /* set by SIGINT during long waits; may be NULL */
 
     /* global options (NULL/0: not given) */
     const char *profile;
@@ -106,7 +106,7 @@ const char *ctx_col(const struct ctl_ctx *ctx, const char *code);
 
 struct ctl_table {
     size_t ncols;
-    char **cells;     /* row-major, header first */
+    char **cells; /* row-major, header first */
     const char **row_color;
     size_t nrows, alloc;
 };

@@ -132,8 +132,8 @@ static int parse_opts(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, int argc, 
     while ((c = getopt_long(argc, argv, so, lo, NULL)) != -1) {
         if (c == '?') {
             if (optopt && optopt < CTL_OPT_LONG && optopt > ' ')
-                return ctx_usage_error(ctx, "%s: unknown option \"-%c\" (see %s help %s)",
-                                       a->path, optopt, ctx->prog, a->path);
+                return ctx_usage_error(ctx, "%s: unknown option \"-%c\" (see %s help %s)", a->path,
+                                       optopt, ctx->prog, a->path);
             return ctx_usage_error(ctx, "%s: unknown option \"%.80s\" (see %s help %s)", a->path,
                                    argv[optind - 1], ctx->prog, a->path);
         }
@@ -201,7 +201,8 @@ int ctl_dispatch(struct ctl_ctx *ctx, int argc, char **argv)
     ctx->output = ctx->default_output;
     o = args_get(&a, 'o');
     if (o && output_parse(o, &ctx->output) < 0)
-        return ctx_usage_error(ctx, "%s: unknown output format \"%.40s\" (table, json, prom, "
+        return ctx_usage_error(ctx,
+                               "%s: unknown output format \"%.40s\" (table, json, prom, "
                                "nagios)",
                                a.path, o);
     outs = cmd->outputs ? cmd->outputs : CTL_O_DEFAULT;

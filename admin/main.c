@@ -86,8 +86,7 @@ int main(int argc, char **argv)
             break;
         case G_TIMEOUT:
             if (omni_duration_parse(optarg, &ms) < 0 || ms <= 0 || ms > 86400000) {
-                ctx_error(&ctx, "--timeout \"%.40s\" is not a duration (e.g. 30s, 500ms)",
-                          optarg);
+                ctx_error(&ctx, "--timeout \"%.40s\" is not a duration (e.g. 30s, 500ms)", optarg);
                 return nagios ? CTL_NAGIOS_UNKNOWN : CTL_EXIT_USAGE;
             }
             ctx.timeout_ms = (long)ms;

@@ -221,8 +221,7 @@ static int stop_job(struct con_app *a, int force, struct net_job *j, struct con_
     }
     snprintf(j->work_id, sizeof j->work_id, "%s", t->work_id);
     if (!j->work_id[0] && (!a->nopts || !net_env_key_file(a->nopts, t->env_id))) {
-        ui_status(a, 1, "finding the work item needs env_key_file.%s in the config",
-                  t->env_id);
+        ui_status(a, 1, "finding the work item needs env_key_file.%s in the config", t->env_id);
         return -1;
     }
     return 0;
@@ -287,8 +286,7 @@ static int confirm_call(struct con_app *a, int allow)
     snprintf(j.session_id, sizeof j.session_id, "%s", t.session_id);
     snprintf(j.tool_use_id, sizeof j.tool_use_id, "%s", t.held->id);
     submit(a, &j);
-    ui_status(a, 0, "%s %s %s...", allow ? "approving" : "denying", t.held->name,
-              t.held->id);
+    ui_status(a, 0, "%s %s %s...", allow ? "approving" : "denying", t.held->name, t.held->id);
     return CON_R_DRAW;
 }
 

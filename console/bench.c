@@ -34,7 +34,8 @@ static double cpu_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void fake_lists(int rows, int64_t now, struct omni_session_list *sl, struct omni_work_list *wl)
+static void fake_lists(int rows, int64_t now, struct omni_session_list *sl,
+                       struct omni_work_list *wl)
 {
     static const char *const st[] = {"idle", "running", "rescheduling", "terminated"};
     static const char *const ws[] = {"queued", "starting", "active", "stopping", "stopped"};

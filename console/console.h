@@ -58,10 +58,10 @@
 #include <stdio.h>
 
 #define CON_INPUT_MAX 256
-#define CON_STATUS_TTL_MS 15000     /* an outcome stays on the status line */
-#define CON_EVENTS_MIN_AGE_MS 5000  /* a session's event list at most every 5 s */
-#define CON_EVENTS_PER_TICK 8       /* event lists fetched per refresh */
-#define CON_ONCE_EVENTS_MAX 50      /* event lists fetched by --once */
+#define CON_STATUS_TTL_MS 15000    /* an outcome stays on the status line */
+#define CON_EVENTS_MIN_AGE_MS 5000 /* a session's event list at most every 5 s */
+#define CON_EVENTS_PER_TICK 8      /* event lists fetched per refresh */
+#define CON_ONCE_EVENTS_MAX 50     /* event lists fetched by --once */
 /*
  * Big listings are throttled: after a sessions or work refresh that cost C of
  * CPU (fetch, parse, apply, sort), the next one waits at least C times this
@@ -69,12 +69,12 @@
  * rows it has. Small tables (a few ms) still follow the refresh interval.
  */
 #define CON_CPU_BUDGET_FACTOR 80
-#define CON_HEAP_KEEP (64L << 20)   /* freed heap kept for the next refresh (main.c) */
+#define CON_HEAP_KEEP (64L << 20) /* freed heap kept for the next refresh (main.c) */
 
 /* What a key handler asks of the main loop. */
 #define CON_R_NONE 0x0
-#define CON_R_DRAW 0x1      /* repaint the frame */
-#define CON_R_REFRESH 0x2   /* fetch now (do not wait for the next tick) */
+#define CON_R_DRAW 0x1    /* repaint the frame */
+#define CON_R_REFRESH 0x2 /* fetch now (do not wait for the next tick) */
 #define CON_R_QUIT 0x4
 
 /*
@@ -82,28 +82,33 @@
  * (the first is where the console starts). The enum, the class declarations
  * and con_views[] (app.c) all come from this one list.
  */
-#define CON_VIEWS(X)                        \
-    X(CON_VIEW_ENVS, con_view_envs)         \
-    X(CON_VIEW_SESSIONS, con_view_sessions) \
-    X(CON_VIEW_WORK, con_view_work)         \
+#define CON_VIEWS(X)                                                                               \
+    X(CON_VIEW_ENVS, con_view_envs)                                                                \
+    X(CON_VIEW_SESSIONS, con_view_sessions)                                                        \
+    X(CON_VIEW_WORK, con_view_work)                                                                \
     X(CON_VIEW_DETAIL, con_view_detail)
 
 #define CON_VIEW_ENUM_(id, cls) id,
 enum con_view_id { CON_VIEWS(CON_VIEW_ENUM_) CON_VIEW_COUNT };
 #undef CON_VIEW_ENUM_
 
-enum con_prompt { CON_PROMPT_NONE = 0, CON_PROMPT_FILTER, CON_PROMPT_CONFIRM, CON_PROMPT_AGENT,
-                  CON_PROMPT_MESSAGE };
+enum con_prompt {
+    CON_PROMPT_NONE = 0,
+    CON_PROMPT_FILTER,
+    CON_PROMPT_CONFIRM,
+    CON_PROMPT_AGENT,
+    CON_PROMPT_MESSAGE
+};
 
 struct con_app;
 
 /* What an action (stop, interrupt, approve, new session) applies to. */
 struct con_target {
-    char env_id[OMNI_ID_MAX];     /* a->env_id unless the view picks another */
+    char env_id[OMNI_ID_MAX]; /* a->env_id unless the view picks another */
     char session_id[OMNI_ID_MAX];
     char work_id[OMNI_ID_MAX];
-    const struct con_held *held;  /* the first held call, NULL if none (known) */
-    const char *no_held_hint;     /* appended to "no held tool call in X"; NULL: none */
+    const struct con_held *held; /* the first held call, NULL if none (known) */
+    const char *no_held_hint;    /* appended to "no held tool call in X"; NULL: none */
 };
 
 /*
@@ -111,16 +116,16 @@ struct con_target {
  * optional may be NULL. Hooks that return int return a CON_R_* mask.
  */
 struct con_view_class {
-    const char *name;                                    /* header, --bench-render */
-    const char *hints;                                   /* bottom bar */
-    int in_env;          /* shows the environment a->env_id (the header names it) */
-    int tail;            /* its cursor can follow the newest row (a->follow) */
+    const char *name;  /* header, --bench-render */
+    const char *hints; /* bottom bar */
+    int in_env;        /* shows the environment a->env_id (the header names it) */
+    int tail;          /* its cursor can follow the newest row (a->follow) */
     /* Draw the body between rows top and top+rows-1 (header row included). */
     void (*draw)(struct con_app *a, int top, int rows, int cols);
-    size_t (*count)(struct con_app *a);                  /* selectable rows */
-    int (*enter)(struct con_app *a);                     /* Enter, Right */
-    int (*back)(struct con_app *a);                      /* Esc, Left, h, Backspace; optional */
-    int (*tab)(struct con_app *a);                       /* w, Tab: the other list; optional */
+    size_t (*count)(struct con_app *a); /* selectable rows */
+    int (*enter)(struct con_app *a);    /* Enter, Right */
+    int (*back)(struct con_app *a);     /* Esc, Left, h, Backspace; optional */
+    int (*tab)(struct con_app *a);      /* w, Tab: the other list; optional */
     /* Jobs of a refresh beyond the environment list (which every view gets):
      * submit them with con_refresh_submit(). force: the user asked (R, an
      * action's effect), ignore throttles. Optional. */
@@ -130,7 +135,7 @@ struct con_view_class {
     int (*target)(struct con_app *a, struct con_target *t);
     /* The table that / filters and < > r sort; optional (NULL: none). */
     struct con_table *(*table)(struct con_app *a);
-    const char *const *sort_names;                       /* nsort column names */
+    const char *const *sort_names; /* nsort column names */
     int nsort;
 };
 
@@ -145,43 +150,43 @@ struct con_cursor {
 
 struct con_app {
     struct con_model m;
-    struct net *net;                 /* NULL in --once / bench mode */
+    struct net *net; /* NULL in --once / bench mode */
     const struct net_opts *nopts;
     enum con_view_id view;
-    enum con_view_id detail_from;    /* where Esc returns from the detail view */
+    enum con_view_id detail_from; /* where Esc returns from the detail view */
     struct con_cursor pos[CON_VIEW_COUNT];
-    char env_id[OMNI_ID_MAX];        /* environment of the sessions/work views */
+    char env_id[OMNI_ID_MAX]; /* environment of the sessions/work views */
     int readonly, utf8, color;
     long refresh_ms;
     const char *base_url;
     /* status line */
     char status[CON_MSG_MAX];
     int status_err;
-    int64_t status_ms;               /* monotonic; 0 = none */
+    int64_t status_ms; /* monotonic; 0 = none */
     int help;
-    int follow;                      /* a tail view keeps its newest line in view */
-    size_t detail_scroll;            /* first line shown when not following */
+    int follow;           /* a tail view keeps its newest line in view */
+    size_t detail_scroll; /* first line shown when not following */
     /* prompts */
     enum con_prompt prompt;
     char input[CON_INPUT_MAX];
     size_t inlen;
     char confirm_text[CON_MSG_MAX];
-    struct net_job confirm_job;      /* submitted on 'y' */
+    struct net_job confirm_job; /* submitted on 'y' */
     struct omni_agent_list agents;
     size_t agent_cur;
     char new_env[OMNI_ID_MAX];
     char new_agent[OMNI_ID_MAX];
     /* refresh bookkeeping */
     unsigned refresh_gen;
-    int inflight;                    /* jobs of the current refresh not back yet */
+    int inflight; /* jobs of the current refresh not back yet */
     int64_t refresh_started_ms;
     int64_t next_refresh_ms;
-    int refresh_soon;                /* refresh again as soon as this one is done */
-    int force_tables;                /* next refresh ignores the table throttle */
-    int64_t table_next_ms[2];        /* sessions, work: not before (monotonic) */
+    int refresh_soon;         /* refresh again as soon as this one is done */
+    int force_tables;         /* next refresh ignores the table throttle */
+    int64_t table_next_ms[2]; /* sessions, work: not before (monotonic) */
     long refreshes_done;
-    int64_t now_us;                  /* wall clock of this frame */
-    int64_t last_result_us;          /* wall clock of the newest result */
+    int64_t now_us;         /* wall clock of this frame */
+    int64_t last_result_us; /* wall clock of the newest result */
 };
 
 /* ui.c */
@@ -192,8 +197,19 @@ void ui_draw(struct con_app *a);
 void ui_status(struct con_app *a, int is_err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Colour pairs / attributes by meaning. */
-enum con_attr { CON_A_NORMAL = 0, CON_A_OK, CON_A_WARN, CON_A_CRIT, CON_A_DIM, CON_A_HEAD,
-                CON_A_SEL, CON_A_TOOL, CON_A_USER, CON_A_ERR, CON_A_STATUS_BAR };
+enum con_attr {
+    CON_A_NORMAL = 0,
+    CON_A_OK,
+    CON_A_WARN,
+    CON_A_CRIT,
+    CON_A_DIM,
+    CON_A_HEAD,
+    CON_A_SEL,
+    CON_A_TOOL,
+    CON_A_USER,
+    CON_A_ERR,
+    CON_A_STATUS_BAR
+};
 unsigned ui_attr(const struct con_app *a, enum con_attr k);
 unsigned ui_level_attr(const struct con_app *a, enum omni_level l);
 /* Print s clipped to width cells at (y, x); pads with blanks when pad. */

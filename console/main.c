@@ -68,8 +68,20 @@ struct opts {
     long bench;
 };
 
-enum { OPT_REFRESH = 256, OPT_ENV, OPT_PROFILE, OPT_BASE_URL, OPT_READONLY, OPT_ONCE,
-       OPT_WARN_DEPTH, OPT_CRIT_DEPTH, OPT_WARN_AGE, OPT_CRIT_AGE, OPT_MIN_WORKERS, OPT_BENCH };
+enum {
+    OPT_REFRESH = 256,
+    OPT_ENV,
+    OPT_PROFILE,
+    OPT_BASE_URL,
+    OPT_READONLY,
+    OPT_ONCE,
+    OPT_WARN_DEPTH,
+    OPT_CRIT_DEPTH,
+    OPT_WARN_AGE,
+    OPT_CRIT_AGE,
+    OPT_MIN_WORKERS,
+    OPT_BENCH
+};
 
 static int parse_long(const char *s, long min, long *out)
 {

@@ -202,8 +202,7 @@ static const char *first_text(const cJSON *content)
 
     if (cJSON_IsString(content))
         return content->valuestring;
-    cJSON_ArrayForEach(b, content)
-    {
+    cJSON_ArrayForEach(b, content) {
         const char *t = omni_json_string(b, "type"), *x = omni_json_string(b, "text");
         if (t && strcmp(t, "text") == 0 && x)
             return x;
@@ -247,7 +246,8 @@ enum con_line_kind con_event_summary(const cJSON *ev, char *out, size_t outlen)
     case OMNI_EV_AGENT_CUSTOM_TOOL_USE:
     case OMNI_EV_AGENT_MCP_TOOL_USE:
         perm = omni_event_permission(ev);
-        con_sanitize(a, sizeof a, omni_json_string(ev, "name") ? omni_json_string(ev, "name") : "?");
+        con_sanitize(a, sizeof a,
+                     omni_json_string(ev, "name") ? omni_json_string(ev, "name") : "?");
         con_tool_input_summary(a, cJSON_GetObjectItemCaseSensitive(ev, "input"), b, sizeof b);
         snprintf(out, outlen, "%s %s: %s%s%s%s",
                  kind == OMNI_EV_AGENT_TOOL_USE          ? "tool"
@@ -281,7 +281,8 @@ enum con_line_kind con_event_summary(const cJSON *ev, char *out, size_t outlen)
         return CON_LK_USER;
     case OMNI_EV_SESSION_ERROR:
         v = cJSON_GetObjectItemCaseSensitive(ev, "error");
-        con_sanitize(a, sizeof a, omni_json_string(v, "type") ? omni_json_string(v, "type") : "error");
+        con_sanitize(a, sizeof a,
+                     omni_json_string(v, "type") ? omni_json_string(v, "type") : "error");
         con_sanitize(b, sizeof b, omni_json_string(v, "message"));
         snprintf(out, outlen, "session error %s: %s", a, b);
         return CON_LK_ERROR;

@@ -28,18 +28,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CON_SPARK_SAMPLES 120      /* depth samples kept per environment */
-#define CON_TITLE_MAX 128          /* session title kept (bytes) */
-#define CON_MSG_MAX 256            /* error / outcome text */
-#define CON_HELD_MAX 16            /* held tool calls remembered per session */
-#define CON_HELD_INPUT 120         /* summarised input of a held call (bytes) */
-#define CON_LINE_MAX 240           /* one summarised event line (bytes) */
-#define CON_DETAIL_LINES 2000      /* event lines kept in the detail view */
-#define CON_SEEN_IDS 4096          /* event ids remembered for de-duplication */
-#define CON_STUCK_MS 60000         /* `starting` without a heartbeat for longer: stuck */
+#define CON_SPARK_SAMPLES 120 /* depth samples kept per environment */
+#define CON_TITLE_MAX 128     /* session title kept (bytes) */
+#define CON_MSG_MAX 256       /* error / outcome text */
+#define CON_HELD_MAX 16       /* held tool calls remembered per session */
+#define CON_HELD_INPUT 120    /* summarised input of a held call (bytes) */
+#define CON_LINE_MAX 240      /* one summarised event line (bytes) */
+#define CON_DETAIL_LINES 2000 /* event lines kept in the detail view */
+#define CON_SEEN_IDS 4096     /* event ids remembered for de-duplication */
+#define CON_STUCK_MS 60000    /* `starting` without a heartbeat for longer: stuck */
 #define CON_FILTER_MAX 64
-#define CON_ROWS_MAX 100000        /* rows kept per table */
-
+#define CON_ROWS_MAX 100000 /* rows kept per table */
 
 /* ---- environments ------------------------------------------------------ */
 
@@ -48,12 +47,12 @@ struct con_env {
     char name[OMNI_NAME_MAX];
     int have_stats;
     struct omni_stats stats;
-    int64_t stats_at_us;         /* wall time of the last good stats */
-    char err[CON_MSG_MAX];       /* last stats error, "" when fine */
+    int64_t stats_at_us;   /* wall time of the last good stats */
+    char err[CON_MSG_MAX]; /* last stats error, "" when fine */
     long spark[CON_SPARK_SAMPLES];
-    int nspark;                  /* samples stored (<= CON_SPARK_SAMPLES) */
-    int64_t spark_at_us;         /* when the newest sample slot began */
-    int has_key_file;            /* env_key_file.<id> configured */
+    int nspark;          /* samples stored (<= CON_SPARK_SAMPLES) */
+    int64_t spark_at_us; /* when the newest sample slot began */
+    int has_key_file;    /* env_key_file.<id> configured */
     enum omni_level level;
     char why[64];
 };
@@ -61,9 +60,9 @@ struct con_env {
 /* ---- sessions ---------------------------------------------------------- */
 
 struct con_held {
-    char id[OMNI_ID_MAX];        /* the agent.tool_use event id */
-    char name[64];               /* tool name */
-    char input[CON_HELD_INPUT];  /* summarised input */
+    char id[OMNI_ID_MAX];       /* the agent.tool_use event id */
+    char name[64];              /* tool name */
+    char input[CON_HELD_INPUT]; /* summarised input */
 };
 
 /* Ask-gated tool calls with neither a confirmation nor a result yet, and
@@ -87,13 +86,13 @@ struct con_session {
     char agent_id[OMNI_ID_MAX];
     int64_t created_at, updated_at;
     /* From its event list (events_at_us == 0 until fetched). */
-    int64_t events_at_us;        /* wall time of the fetch */
-    int64_t events_updated_at;   /* the session's updated_at when fetched */
+    int64_t events_at_us;      /* wall time of the fetch */
+    int64_t events_updated_at; /* the session's updated_at when fetched */
     char last_event[48];
     int64_t last_event_at;
-    int nheld;                   /* held (ask-gated, unanswered) tool calls */
-    struct con_held held;        /* the first of them */
-    int ncustom;                 /* unanswered custom tool calls */
+    int nheld;            /* held (ask-gated, unanswered) tool calls */
+    struct con_held held; /* the first of them */
+    int ncustom;          /* unanswered custom tool calls */
 };
 
 struct con_work {
@@ -109,46 +108,67 @@ int con_work_stuck(const struct con_work *w, int64_t now_us);
 
 /* ---- tables: rows plus a filtered, sorted index ------------------------- */
 
-enum con_sess_col { CON_SC_STATUS, CON_SC_ID, CON_SC_TITLE, CON_SC_AGE, CON_SC_EVENT,
-                    CON_SC_WAIT, CON_SC_NCOLS };
-enum con_work_col { CON_WC_STATE, CON_WC_ID, CON_WC_SESSION, CON_WC_AGE, CON_WC_HEARTBEAT,
-                    CON_WC_STUCK, CON_WC_NCOLS };
+enum con_sess_col {
+    CON_SC_STATUS,
+    CON_SC_ID,
+    CON_SC_TITLE,
+    CON_SC_AGE,
+    CON_SC_EVENT,
+    CON_SC_WAIT,
+    CON_SC_NCOLS
+};
+enum con_work_col {
+    CON_WC_STATE,
+    CON_WC_ID,
+    CON_WC_SESSION,
+    CON_WC_AGE,
+    CON_WC_HEARTBEAT,
+    CON_WC_STUCK,
+    CON_WC_NCOLS
+};
 
 struct con_table {
-    void *rows;                  /* struct con_session[] or struct con_work[] */
+    void *rows; /* struct con_session[] or struct con_work[] */
     size_t n, cap;
-    size_t *idx;                 /* rows shown, in order */
+    size_t *idx; /* rows shown, in order */
     size_t nidx;
     int sort_col;
     int sort_desc;
     char filter[CON_FILTER_MAX];
-    int dirty;                   /* idx must be rebuilt */
-    char env_id[OMNI_ID_MAX];    /* whose rows these are */
-    int64_t fetched_at_us;       /* 0: never */
+    int dirty;                /* idx must be rebuilt */
+    char env_id[OMNI_ID_MAX]; /* whose rows these are */
+    int64_t fetched_at_us;    /* 0: never */
     char err[CON_MSG_MAX];
 };
 
 /* ---- the session detail view -------------------------------------------- */
 
-enum con_line_kind { CON_LK_INFO = 0, CON_LK_USER, CON_LK_AGENT, CON_LK_TOOL, CON_LK_RESULT,
-                     CON_LK_ERROR, CON_LK_STATUS };
+enum con_line_kind {
+    CON_LK_INFO = 0,
+    CON_LK_USER,
+    CON_LK_AGENT,
+    CON_LK_TOOL,
+    CON_LK_RESULT,
+    CON_LK_ERROR,
+    CON_LK_STATUS
+};
 
 struct con_line {
-    int64_t at;                  /* processed_at, 0 if unknown */
+    int64_t at; /* processed_at, 0 if unknown */
     enum con_line_kind kind;
     char text[CON_LINE_MAX];
 };
 
 struct con_detail {
     char session_id[OMNI_ID_MAX];
-    struct con_line *lines;      /* ring of CON_DETAIL_LINES */
-    size_t head, n;              /* oldest at head */
-    char (*seen)[OMNI_ID_MAX];   /* ring of CON_SEEN_IDS event ids */
+    struct con_line *lines;    /* ring of CON_DETAIL_LINES */
+    size_t head, n;            /* oldest at head */
+    char (*seen)[OMNI_ID_MAX]; /* ring of CON_SEEN_IDS event ids */
     size_t seen_head, seen_n;
     struct con_approvals ap;
-    int streaming;               /* 1 while the stream is open */
+    int streaming; /* 1 while the stream is open */
     char err[CON_MSG_MAX];
-    unsigned gen;                /* bumped on every change (for redraw) */
+    unsigned gen; /* bumped on every change (for redraw) */
 };
 
 /* ---- the model ------------------------------------------------------------ */
@@ -156,13 +176,13 @@ struct con_detail {
 struct con_model {
     struct con_env *envs;
     size_t nenvs, capenvs;
-    int64_t envs_at_us;          /* last good environments refresh */
+    int64_t envs_at_us; /* last good environments refresh */
     char envs_err[CON_MSG_MAX];
     struct con_table sessions;
     struct con_table work;
     struct con_detail detail;
     struct omni_thresholds th;
-    int64_t spark_step_us;       /* one sparkline sample per step */
+    int64_t spark_step_us; /* one sparkline sample per step */
 };
 
 void con_model_init(struct con_model *m);
@@ -171,8 +191,7 @@ void con_model_release(struct con_model *m);
 /* Replace the environment list (archived ones dropped); keeps stats and
  * sparklines of environments that stay. has_key(env_id) may be NULL. */
 void con_model_apply_envs(struct con_model *m, const struct omni_environment_list *l,
-                          int (*has_key)(const char *env_id, void *ud), void *ud,
-                          int64_t now_us);
+                          int (*has_key)(const char *env_id, void *ud), void *ud, int64_t now_us);
 void con_model_envs_error(struct con_model *m, const char *msg);
 /* Stats (or an error when st is NULL) for one environment. */
 void con_model_apply_stats(struct con_model *m, const char *env_id, const struct omni_stats *st,

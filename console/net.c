@@ -156,9 +156,9 @@ static void exec_stop(struct net_exec *x, const struct net_job *j, struct net_re
     if (already)
         snprintf(res->msg, sizeof res->msg, "work %s was already stopped", work_id);
     else
-        snprintf(res->msg, sizeof res->msg, "%s work %s%s%s", j->force ? "force-stopped" :
-                 "stop requested for", work_id, j->session_id[0] ? " of session " : "",
-                 j->session_id);
+        snprintf(res->msg, sizeof res->msg, "%s work %s%s%s",
+                 j->force ? "force-stopped" : "stop requested for", work_id,
+                 j->session_id[0] ? " of session " : "", j->session_id);
 }
 
 void net_exec_run(struct net_exec *x, const struct net_job *j, struct net_result *res)

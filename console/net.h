@@ -35,25 +35,25 @@
 
 #include <stdint.h>
 
-#define NET_TEXT_MAX 2048           /* first message of a new session */
-#define NET_STREAM_IDLE_MS 60000L   /* no byte (not even a ping) for that long: reconnect */
+#define NET_TEXT_MAX 2048         /* first message of a new session */
+#define NET_STREAM_IDLE_MS 60000L /* no byte (not even a ping) for that long: reconnect */
 #define NET_STREAM_BACKOFF_MIN_MS 500
 #define NET_STREAM_BACKOFF_MAX_MS 10000
-#define NET_SESSIONS_MAX 10000      /* sessions fetched per refresh */
-#define NET_RESULTS_MAX 20000       /* queued results before stream events are dropped */
+#define NET_SESSIONS_MAX 10000 /* sessions fetched per refresh */
+#define NET_RESULTS_MAX 20000  /* queued results before stream events are dropped */
 
 enum net_kind {
-    NET_ENVS,          /* environments + stats of each */
-    NET_SESSIONS,      /* sessions of env_id */
-    NET_WORK,          /* work items of env_id (environment key) */
-    NET_EVENTS,        /* event list of session_id (approval flags, last event) */
-    NET_AGENTS,        /* agents (for the new-session picker) */
-    NET_STOP,          /* work_id, or the live work item of session_id; force */
-    NET_INTERRUPT,     /* session_id */
-    NET_CONFIRM,       /* session_id, tool_use_id, allow */
-    NET_CREATE,        /* env_id, agent_id, text */
-    NET_STREAM_EVENT,  /* result only: one event of the followed stream */
-    NET_STREAM_STATE,  /* result only: stream opened (ok=1) or ended (ok=0, err) */
+    NET_ENVS,         /* environments + stats of each */
+    NET_SESSIONS,     /* sessions of env_id */
+    NET_WORK,         /* work items of env_id (environment key) */
+    NET_EVENTS,       /* event list of session_id (approval flags, last event) */
+    NET_AGENTS,       /* agents (for the new-session picker) */
+    NET_STOP,         /* work_id, or the live work item of session_id; force */
+    NET_INTERRUPT,    /* session_id */
+    NET_CONFIRM,      /* session_id, tool_use_id, allow */
+    NET_CREATE,       /* env_id, agent_id, text */
+    NET_STREAM_EVENT, /* result only: one event of the followed stream */
+    NET_STREAM_STATE, /* result only: stream opened (ok=1) or ended (ok=0, err) */
 };
 
 struct net_job {
@@ -65,7 +65,7 @@ struct net_job {
     char agent_id[OMNI_ID_MAX];
     int force, allow;
     char text[NET_TEXT_MAX];
-    unsigned tag;                   /* the caller's (refresh generation) */
+    unsigned tag; /* the caller's (refresh generation) */
 };
 
 struct net_env_stats {
@@ -78,16 +78,16 @@ struct net_result {
     struct net_job job;
     int ok;
     struct omni_err err;
-    int64_t at_us;                  /* wall clock when the job finished */
-    int64_t cpu_us;                 /* CPU the job took on its thread (fetch + parse) */
-    char msg[CON_MSG_MAX];          /* outcome of an action */
+    int64_t at_us;         /* wall clock when the job finished */
+    int64_t cpu_us;        /* CPU the job took on its thread (fetch + parse) */
+    char msg[CON_MSG_MAX]; /* outcome of an action */
     struct omni_environment_list envs;
-    struct net_env_stats *stats;    /* envs.n entries */
+    struct net_env_stats *stats; /* envs.n entries */
     struct omni_session_list sessions;
     struct omni_work_list work;
     struct omni_event_list events;
     struct omni_agent_list agents;
-    cJSON *event;                   /* NET_STREAM_EVENT */
+    cJSON *event; /* NET_STREAM_EVENT */
     struct net_result *next;
 };
 

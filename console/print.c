@@ -34,8 +34,8 @@ void con_print_sessions(FILE *fp, struct con_app *a)
     char age[32], wait[16];
 
     con_table_view(t, 0, a->now_us);
-    fprintf(fp, "%-12s %-32s %7s %-6s %-28s %s\n", "STATUS", "SESSION", "AGE", "WAIT",
-            "LAST EVENT", "TITLE");
+    fprintf(fp, "%-12s %-32s %7s %-6s %-28s %s\n", "STATUS", "SESSION", "AGE", "WAIT", "LAST EVENT",
+            "TITLE");
     for (size_t i = 0; i < t->nidx; i++) {
         const struct con_session *s = con_session_at(t, i);
         if (!s->events_at_us)

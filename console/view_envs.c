@@ -36,8 +36,10 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
     ui_clamp(c, a->m.nenvs, list_rows);
     if (!a->m.nenvs) {
         ui_put(top + 1, 1, cols - 1,
-               a->m.envs_err[0] ? "no environments (the last refresh failed)"
-                                : a->m.envs_at_us ? "no environments" : "loading...", 0);
+               a->m.envs_err[0]  ? "no environments (the last refresh failed)"
+               : a->m.envs_at_us ? "no environments"
+                                 : "loading...",
+               0);
         return;
     }
     for (int i = 0; i < list_rows; i++) {

@@ -40,9 +40,11 @@ static void detail_draw(struct con_app *a, int top, int rows, int cols)
     int list_rows;
 
     attrset(ui_attr(a, CON_A_HEAD));
-    snprintf(line, sizeof line, "session %s  %s  %s  stream: %s", d->session_id,
-             s ? s->status : "", s ? s->title : "",
-             d->streaming ? "live" : d->err[0] ? "reconnecting" : "connecting...");
+    snprintf(line, sizeof line, "session %s  %s  %s  stream: %s", d->session_id, s ? s->status : "",
+             s ? s->title : "",
+             d->streaming ? "live"
+             : d->err[0]  ? "reconnecting"
+                          : "connecting...");
     ui_put(y++, 0, cols, line, 1);
     attrset(A_NORMAL);
     if (!d->streaming && d->err[0]) {

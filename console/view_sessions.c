@@ -5,8 +5,9 @@
 #include <string.h>
 
 static const char *const sess_sort_names[CON_SC_NCOLS] = {
-    [CON_SC_STATUS] = "status", [CON_SC_ID] = "id",         [CON_SC_TITLE] = "title",
-    [CON_SC_AGE] = "age",       [CON_SC_EVENT] = "last event", [CON_SC_WAIT] = "waiting",
+    [CON_SC_STATUS] = "status",    [CON_SC_ID] = "id",
+    [CON_SC_TITLE] = "title",      [CON_SC_AGE] = "age",
+    [CON_SC_EVENT] = "last event", [CON_SC_WAIT] = "waiting",
 };
 
 static size_t sessions_count(struct con_app *a)
@@ -55,9 +56,10 @@ static void sessions_draw(struct con_app *a, int top, int rows, int cols)
     ui_clamp(c, same_env ? t->nidx : 0, list_rows);
     if (!same_env || !t->nidx) {
         ui_put(top + 1, 1, cols - 1,
-               t->err[0] && same_env ? t->err
+               t->err[0] && same_env            ? t->err
                : !same_env || !t->fetched_at_us ? "loading..."
-               : t->filter[0] ? "no session matches the filter" : "no sessions",
+               : t->filter[0]                   ? "no session matches the filter"
+                                                : "no sessions",
                0);
     }
     for (int i = 0; same_env && i < list_rows; i++) {
@@ -148,8 +150,8 @@ static void sessions_refresh(struct con_app *a, int64_t now_ms, int force)
     snprintf(j.env_id, sizeof j.env_id, "%s", a->env_id);
     j.kind = NET_EVENTS;
     con_table_view(t, 0, a->now_us);
-    for (size_t i = c->top;
-         i < t->nidx && i < c->top + (size_t)LINES && sent < CON_EVENTS_PER_TICK; i++) {
+    for (size_t i = c->top; i < t->nidx && i < c->top + (size_t)LINES && sent < CON_EVENTS_PER_TICK;
+         i++) {
         const struct con_session *s = con_session_at(t, i);
         if (!con_session_events_due(s, a->now_us, CON_EVENTS_MIN_AGE_MS))
             continue;

@@ -5,8 +5,9 @@
 #include <string.h>
 
 static const char *const work_sort_names[CON_WC_NCOLS] = {
-    [CON_WC_STATE] = "state", [CON_WC_ID] = "id",               [CON_WC_SESSION] = "session",
-    [CON_WC_AGE] = "age",     [CON_WC_HEARTBEAT] = "heartbeat", [CON_WC_STUCK] = "stuck",
+    [CON_WC_STATE] = "state",         [CON_WC_ID] = "id",
+    [CON_WC_SESSION] = "session",     [CON_WC_AGE] = "age",
+    [CON_WC_HEARTBEAT] = "heartbeat", [CON_WC_STUCK] = "stuck",
 };
 
 static size_t work_count(struct con_app *a)
@@ -36,8 +37,7 @@ static void work_draw(struct con_app *a, int top, int rows, int cols)
     if (e && !e->has_key_file) {
         ui_put(top + 1, 1, cols - 1,
                "work items are listed with the environment key, which is not configured:", 0);
-        snprintf(line, sizeof line, "add env_key_file.%s = PATH to the config profile",
-                 a->env_id);
+        snprintf(line, sizeof line, "add env_key_file.%s = PATH to the config profile", a->env_id);
         ui_put(top + 2, 1, cols - 1, line, 0);
         return;
     }
@@ -45,9 +45,10 @@ static void work_draw(struct con_app *a, int top, int rows, int cols)
     ui_clamp(c, same_env ? t->nidx : 0, list_rows);
     if (!same_env || !t->nidx)
         ui_put(top + 1, 1, cols - 1,
-               t->err[0] && same_env ? t->err
+               t->err[0] && same_env            ? t->err
                : !same_env || !t->fetched_at_us ? "loading..."
-               : t->filter[0] ? "no work item matches the filter" : "no work items",
+               : t->filter[0]                   ? "no work item matches the filter"
+                                                : "no work items",
                0);
     for (int i = 0; same_env && i < list_rows; i++) {
         size_t k = c->top + (size_t)i;

@@ -145,9 +145,8 @@ cJSON *omni_json_parse(const char *text, size_t len)
     return j;
 }
 
-static int call_json(struct omni_client *c, const char *method, const char *path,
-                     const char *body, unsigned flags, cJSON **out, struct omni_response *keep,
-                     struct omni_err *err)
+static int call_json(struct omni_client *c, const char *method, const char *path, const char *body,
+                     unsigned flags, cJSON **out, struct omni_response *keep, struct omni_err *err)
 {
     struct omni_response rs = OMNI_RESPONSE_INIT;
     struct omni_request rq = {0};
@@ -165,8 +164,7 @@ static int call_json(struct omni_client *c, const char *method, const char *path
             if (!*out) {
                 char p[128];
                 snprintf(p, sizeof p, "%.*s", (int)strcspn(path, "?"), path);
-                r = omni_err_set(err, OMNI_E_PARSE, "%s %s: response is not valid JSON", method,
-                                 p);
+                r = omni_err_set(err, OMNI_E_PARSE, "%s %s: response is not valid JSON", method, p);
             }
         }
     }
@@ -199,7 +197,7 @@ struct pager {
     size_t item_size;
     item_parse_fn parse;
     size_t max_items;
-    char *next_page;    /* last page's cursor, OMNI_NAME_MAX */
+    char *next_page; /* last page's cursor, OMNI_NAME_MAX */
 };
 
 static int fetch_pages(struct omni_client *c, const char *base_path, const char *what,
@@ -295,8 +293,8 @@ static int env_parse(cJSON *list, cJSON *j, void *slot, struct omni_err *err)
 int omni_env_list(struct omni_client *c, int include_archived, struct omni_environment_list *out,
                   struct omni_err *err)
 {
-    struct pager pg = {(void **)&out->items, &out->n, sizeof *out->items, env_parse,
-                       OMNI_LIST_MAX_ITEMS, out->next_page};
+    struct pager pg = {(void **)&out->items, &out->n,       sizeof *out->items, env_parse,
+                       OMNI_LIST_MAX_ITEMS,  out->next_page};
     const char *path = include_archived ? "/v1/environments?limit=100&include_archived=true"
                                         : "/v1/environments?limit=100";
     return fetch_pages(c, path, "GET /v1/environments", &pg, 1, err);
@@ -534,8 +532,8 @@ int omni_work_ack(struct omni_client *c, const char *env_id, const char *work_id
 static int heartbeat_parse(const cJSON *j, struct omni_heartbeat *hb, struct omni_err *err)
 {
     const cJSON *le = cJSON_GetObjectItemCaseSensitive(j, "lease_extended");
-    if (omni_json_str(j, "last_heartbeat", hb->last_heartbeat, sizeof hb->last_heartbeat, 0,
-                      err) < 0 ||
+    if (omni_json_str(j, "last_heartbeat", hb->last_heartbeat, sizeof hb->last_heartbeat, 0, err) <
+            0 ||
         omni_json_str(j, "state", hb->state, sizeof hb->state, 0, err) < 0 ||
         json_long(j, "ttl_seconds", &hb->ttl_seconds, 0, err) < 0)
         return -1;
@@ -556,8 +554,7 @@ int omni_work_heartbeat(struct omni_client *c, const char *env_id, const char *w
     int r;
 
     memset(out, 0, sizeof *out);
-    if (path_build(&p, err, "/v1/environments", env_id, "/work", work_id, "/heartbeat", NULL) <
-        0) {
+    if (path_build(&p, err, "/v1/environments", env_id, "/work", work_id, "/heartbeat", NULL) < 0) {
         buf_release(&p);
         return -1;
     }
@@ -625,8 +622,8 @@ int omni_work_list(struct omni_client *c, const char *env_id, struct omni_work_l
                    struct omni_err *err)
 {
     struct buf p = BUF_INIT_MAX(2048);
-    struct pager pg = {(void **)&out->items, &out->n, sizeof *out->items, work_parse_slot,
-                       OMNI_LIST_MAX_ITEMS, out->next_page};
+    struct pager pg = {(void **)&out->items, &out->n,       sizeof *out->items, work_parse_slot,
+                       OMNI_LIST_MAX_ITEMS,  out->next_page};
     int r = path_build(&p, err, "/v1/environments", env_id, "/work", NULL);
     if (r == 0) {
         omni_query_add(&p, "limit", "1000");
@@ -695,7 +692,7 @@ static int agent_parse(cJSON *list, cJSON *j, void *slot, struct omni_err *err)
 int omni_agents_list(struct omni_client *c, struct omni_agent_list *out, struct omni_err *err)
 {
     struct pager pg = {(void **)&out->items, &out->n, sizeof *out->items, agent_parse,
-                       OMNI_LIST_MAX_ITEMS, NULL};
+                       OMNI_LIST_MAX_ITEMS,  NULL};
     return fetch_pages(c, "/v1/agents?limit=100", "GET /v1/agents", &pg, 1, err);
 }
 
@@ -802,8 +799,7 @@ int omni_session_create(struct omni_client *c, const struct omni_session_create 
             char key[128];
             if (!eq || eq == *kv || (size_t)(eq - *kv) >= sizeof key) {
                 cJSON_Delete(b);
-                return omni_err_set(err, OMNI_E_USAGE, "metadata \"%.80s\" is not KEY=VALUE",
-                                    *kv);
+                return omni_err_set(err, OMNI_E_USAGE, "metadata \"%.80s\" is not KEY=VALUE", *kv);
             }
             snprintf(key, sizeof key, "%.*s", (int)(eq - *kv), *kv);
             cJSON_DeleteItemFromObjectCaseSensitive(md, key);
@@ -858,9 +854,10 @@ int omni_session_list(struct omni_client *c, const struct omni_session_filter *f
 {
     struct buf p = BUF_INIT_MAX(2048);
     struct omni_session_list all = {0};
-    struct pager pg = {(void **)&all.items, &all.n, sizeof *all.items,
-                       f && f->fields_only ? session_parse_fields : session_parse,
-                       OMNI_LIST_MAX_ITEMS, all.next_page};
+    struct pager pg = {
+        (void **)&all.items, &all.n,
+        sizeof *all.items,   f && f->fields_only ? session_parse_fields : session_parse,
+        OMNI_LIST_MAX_ITEMS, all.next_page};
     long limit = f && f->limit > 0 ? f->limit : 100;
     char num[32];
     int r;
@@ -883,9 +880,8 @@ int omni_session_list(struct omni_client *c, const struct omni_session_filter *f
         return -1;
     }
     for (size_t i = 0; i < all.n; i++) {
-        if ((long)out->n < limit &&
-            (!f || !f->environment_id ||
-             strcmp(all.items[i].environment_id, f->environment_id) == 0)) {
+        if ((long)out->n < limit && (!f || !f->environment_id ||
+                                     strcmp(all.items[i].environment_id, f->environment_id) == 0)) {
             all.items[out->n] = all.items[i];
             if (i != out->n)
                 all.items[i].json = NULL;
@@ -950,7 +946,7 @@ int omni_events_list(struct omni_client *c, const char *session_id, struct omni_
 {
     struct buf p = BUF_INIT_MAX(1024);
     struct pager pg = {(void **)&out->items, &out->n, sizeof *out->items, event_parse_slot,
-                       OMNI_LIST_MAX_ITEMS, NULL};
+                       OMNI_LIST_MAX_ITEMS,  NULL};
     int r;
 
     memset(out, 0, sizeof *out);
@@ -989,8 +985,7 @@ int omni_events_send(struct omni_client *c, const char *session_id, const cJSON 
     return r;
 }
 
-static int send_one(struct omni_client *c, const char *session_id, cJSON *ev,
-                    struct omni_err *err)
+static int send_one(struct omni_client *c, const char *session_id, cJSON *ev, struct omni_err *err)
 {
     cJSON *arr = cJSON_CreateArray();
     int r;
@@ -1020,9 +1015,8 @@ int omni_send_interrupt(struct omni_client *c, const char *session_id, struct om
     return send_one(c, session_id, ev, err);
 }
 
-int omni_send_confirmation(struct omni_client *c, const char *session_id,
-                           const char *tool_use_id, int allow, const char *deny_message,
-                           struct omni_err *err)
+int omni_send_confirmation(struct omni_client *c, const char *session_id, const char *tool_use_id,
+                           int allow, const char *deny_message, struct omni_err *err)
 {
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddStringToObject(ev, "type", "user.tool_confirmation");
@@ -1040,8 +1034,8 @@ struct stream_ctx {
     struct sse_parser parser;
     struct omni_err *err;
     int opened;
-    int failed;     /* -1 on error frame or bad data */
-    int stopped;    /* callback asked to stop */
+    int failed;  /* -1 on error frame or bad data */
+    int stopped; /* callback asked to stop */
 };
 
 static int on_frame(const struct sse_frame *f, void *ud)

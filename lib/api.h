@@ -37,9 +37,9 @@ struct omni_environment {
     char id[OMNI_ID_MAX];
     char name[OMNI_NAME_MAX];
     char description[OMNI_NAME_MAX];
-    char config_type[32];     /* "self_hosted", "cloud" */
-    int64_t created_at;       /* us since epoch, 0 if absent */
-    int64_t archived_at;      /* 0 if not archived */
+    char config_type[32]; /* "self_hosted", "cloud" */
+    int64_t created_at;   /* us since epoch, 0 if absent */
+    int64_t archived_at;  /* 0 if not archived */
 };
 
 struct omni_environment_list {
@@ -63,13 +63,13 @@ void omni_environment_list_release(struct omni_environment_list *l);
 struct omni_work {
     char id[OMNI_ID_MAX];
     char environment_id[OMNI_ID_MAX];
-    char data_type[32];          /* "session", "healthcheck", ... */
-    char data_id[OMNI_ID_MAX];   /* session id for session work */
-    char state[16];              /* queued starting active stopping stopped */
+    char data_type[32];        /* "session", "healthcheck", ... */
+    char data_id[OMNI_ID_MAX]; /* session id for session work */
+    char state[16];            /* queued starting active stopping stopped */
     int64_t created_at, acknowledged_at, started_at, latest_heartbeat_at, stop_requested_at,
-        stopped_at;              /* us; 0 when null */
-    char *secret;                /* poll only; malloc'd; wiped by release */
-    char *raw;                   /* the object as received (JSON text); malloc'd */
+        stopped_at; /* us; 0 when null */
+    char *secret;   /* poll only; malloc'd; wiped by release */
+    char *raw;      /* the object as received (JSON text); malloc'd */
 };
 
 struct omni_work_list {
@@ -79,17 +79,17 @@ struct omni_work_list {
 };
 
 struct omni_heartbeat {
-    char last_heartbeat[64];     /* echo this exactly next time */
+    char last_heartbeat[64]; /* echo this exactly next time */
     int lease_extended;
     char state[16];
-    long ttl_seconds;            /* 0 when absent */
+    long ttl_seconds; /* 0 when absent */
 };
 
 struct omni_stats {
     long depth;
     long pending;
-    int64_t oldest_queued_at;    /* us; 0 when null */
-    long workers_polling;        /* -1 when null */
+    int64_t oldest_queued_at; /* us; 0 when null */
+    long workers_polling;     /* -1 when null */
 };
 
 /*
@@ -152,12 +152,12 @@ void omni_agent_list_release(struct omni_agent_list *l);
 
 struct omni_session {
     char id[OMNI_ID_MAX];
-    char status[16];             /* idle running rescheduling terminated */
+    char status[16]; /* idle running rescheduling terminated */
     char environment_id[OMNI_ID_MAX];
     char agent_id[OMNI_ID_MAX];
     char title[OMNI_NAME_MAX];
     int64_t created_at, updated_at, archived_at;
-    cJSON *json;                 /* the whole object (agent.skills, resources, ...) */
+    cJSON *json; /* the whole object (agent.skills, resources, ...) */
 };
 
 struct omni_session_list {
@@ -169,18 +169,18 @@ struct omni_session_list {
 struct omni_session_create {
     const char *agent_id;
     const char *environment_id;
-    const char *title;             /* may be NULL */
-    const char *const *metadata;   /* "k=v" strings, NULL-terminated; may be NULL */
-    const char *message;           /* first user.message (initial_events); may be NULL */
+    const char *title;           /* may be NULL */
+    const char *const *metadata; /* "k=v" strings, NULL-terminated; may be NULL */
+    const char *message;         /* first user.message (initial_events); may be NULL */
 };
 
 struct omni_session_filter {
-    const char *environment_id;    /* filtered client-side when the API has no filter */
-    const char *status;            /* idle|running|rescheduling|terminated or NULL */
+    const char *environment_id; /* filtered client-side when the API has no filter */
+    const char *status;         /* idle|running|rescheduling|terminated or NULL */
     const char *agent_id;
     int include_archived;
-    long limit;                    /* max items to return overall; 0 = 100 */
-    int fields_only;               /* leave each session's json NULL (cheaper lists) */
+    long limit;      /* max items to return overall; 0 = 100 */
+    int fields_only; /* leave each session's json NULL (cheaper lists) */
 };
 
 int omni_session_create(struct omni_client *c, const struct omni_session_create *rq,
@@ -198,9 +198,9 @@ void omni_session_list_release(struct omni_session_list *l);
 /* An event: the parsed object plus its envelope fields (pointers into obj). */
 struct omni_event {
     cJSON *obj;
-    const char *type;            /* never NULL ("" if absent) */
-    const char *id;              /* never NULL */
-    int64_t processed_at;        /* us; 0 when null */
+    const char *type;     /* never NULL ("" if absent) */
+    const char *id;       /* never NULL */
+    int64_t processed_at; /* us; 0 when null */
 };
 
 struct omni_event_list {
@@ -223,9 +223,8 @@ int omni_events_send(struct omni_client *c, const char *session_id, const cJSON 
 int omni_send_user_message(struct omni_client *c, const char *session_id, const char *text,
                            struct omni_err *err);
 int omni_send_interrupt(struct omni_client *c, const char *session_id, struct omni_err *err);
-int omni_send_confirmation(struct omni_client *c, const char *session_id,
-                           const char *tool_use_id, int allow, const char *deny_message,
-                           struct omni_err *err);
+int omni_send_confirmation(struct omni_client *c, const char *session_id, const char *tool_use_id,
+                           int allow, const char *deny_message, struct omni_err *err);
 
 /*
  * Open the event stream and deliver each event (ping frames and frames
@@ -243,7 +242,7 @@ struct omni_stream_handler {
     void *ud;
     volatile int *abort;
     long idle_ms;
-    size_t max_frame;            /* 0: SSE_DEFAULT_MAX_FRAME */
+    size_t max_frame; /* 0: SSE_DEFAULT_MAX_FRAME */
 };
 
 int omni_events_stream(struct omni_client *c, const char *session_id,

@@ -131,11 +131,21 @@ int buf_add_json_str(struct buf *b, const char *s)
     for (; *p; p++) {
         int r;
         switch (*p) {
-        case '"': r = buf_add(b, "\\\"", 2); break;
-        case '\\': r = buf_add(b, "\\\\", 2); break;
-        case '\n': r = buf_add(b, "\\n", 2); break;
-        case '\r': r = buf_add(b, "\\r", 2); break;
-        case '\t': r = buf_add(b, "\\t", 2); break;
+        case '"':
+            r = buf_add(b, "\\\"", 2);
+            break;
+        case '\\':
+            r = buf_add(b, "\\\\", 2);
+            break;
+        case '\n':
+            r = buf_add(b, "\\n", 2);
+            break;
+        case '\r':
+            r = buf_add(b, "\\r", 2);
+            break;
+        case '\t':
+            r = buf_add(b, "\\t", 2);
+            break;
         default:
             if (*p < 0x20)
                 r = buf_addf(b, "\\u%04x", *p);

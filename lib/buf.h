@@ -28,7 +28,10 @@ struct buf {
 };
 
 extern char buf_empty_[];
-#define BUF_INIT_MAX(m) {buf_empty_, 0, 0, (m), 0}
+#define BUF_INIT_MAX(m)                                                                            \
+    {                                                                                              \
+        buf_empty_, 0, 0, (m), 0                                                                   \
+    }
 #define BUF_INIT BUF_INIT_MAX(BUF_DEFAULT_MAX)
 
 void buf_init(struct buf *b, size_t max);

@@ -36,18 +36,12 @@ static const struct {
     const char *key;
     enum config_check check;
 } config_keys[] = {
-    {"base_url", CHECK_URL},
-    {"api_key_file", CHECK_NONEMPTY},
-    {"environment", CHECK_NONEMPTY},
-    {"timeout", CHECK_DURATION},
-    {"ca_file", CHECK_NONEMPTY},
-    {"log_format", CHECK_LOG_FORMAT},
-    {"refresh", CHECK_DURATION},
-    {"warn_depth", CHECK_NONEMPTY},
-    {"crit_depth", CHECK_NONEMPTY},
-    {"warn_age", CHECK_NONEMPTY},
-    {"crit_age", CHECK_NONEMPTY},
-    {"min_workers", CHECK_NONEMPTY},
+    {"base_url", CHECK_URL},         {"api_key_file", CHECK_NONEMPTY},
+    {"environment", CHECK_NONEMPTY}, {"timeout", CHECK_DURATION},
+    {"ca_file", CHECK_NONEMPTY},     {"log_format", CHECK_LOG_FORMAT},
+    {"refresh", CHECK_DURATION},     {"warn_depth", CHECK_NONEMPTY},
+    {"crit_depth", CHECK_NONEMPTY},  {"warn_age", CHECK_NONEMPTY},
+    {"crit_age", CHECK_NONEMPTY},    {"min_workers", CHECK_NONEMPTY},
     {"output", CHECK_NONEMPTY},
 };
 
@@ -143,8 +137,8 @@ static struct config_entry *config_find(const struct omni_config *cfg, const cha
 
 static int is_name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
 }
 
 static int is_blank(char c)
@@ -289,8 +283,7 @@ static int config_expand(struct config_parse *ps, char **value)
     return 0;
 }
 
-static int config_check_value(struct config_parse *ps, const char *key, int check,
-                              const char *v)
+static int config_check_value(struct config_parse *ps, const char *key, int check, const char *v)
 {
     int64_t ms;
     enum log_format lf;

@@ -22,8 +22,8 @@
  * times (its keys merge). Values may be quoted with double quotes (\" and \\
  * escapes inside); "~" and "~/..." expand to $HOME (an error when HOME is
  * unset). A bare value ends at a '#' or ';' that starts it or follows a
- * blank (an inline comment: "a#b" stays whole); lines starting with '#' or ';' are comments. CRLF line ends and a
- * leading UTF-8 BOM are accepted; other control characters are errors.
+ * blank (an inline comment: "a#b" stays whole); lines starting with '#' or ';' are comments. CRLF
+ * line ends and a leading UTF-8 BOM are accepted; other control characters are errors.
  *
  * Known keys (anything else is an error, so typos do not pass silently):
  *     base_url        http:// or https:// URL

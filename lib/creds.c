@@ -83,8 +83,7 @@ int omni_key_check(const char *key, const char *what, struct omni_err *err)
         return omni_err_set(err, OMNI_E_CONFIG, "%s is empty", what);
     n = strnlen(key, OMNI_KEY_MAX + 1);
     if (n > OMNI_KEY_MAX)
-        return omni_err_set(err, OMNI_E_CONFIG, "%s is longer than %d bytes", what,
-                            OMNI_KEY_MAX);
+        return omni_err_set(err, OMNI_E_CONFIG, "%s is longer than %d bytes", what, OMNI_KEY_MAX);
     if (!key_bytes_ok(key, n))
         return omni_err_set(err, OMNI_E_CONFIG, "%s contains whitespace or control characters",
                             what);
@@ -119,8 +118,7 @@ char *omni_key_read_file(const char *path, struct omni_err *err)
     }
     if (!key_bytes_ok(raw + start, end - start)) {
         omni_err_set(err, OMNI_E_CONFIG,
-                     "key file \"%s\" holds whitespace or control characters inside the key",
-                     path);
+                     "key file \"%s\" holds whitespace or control characters inside the key", path);
         goto out;
     }
     key = malloc(end - start + 1);
@@ -139,8 +137,7 @@ out:
 
 char *omni_base64url_encode(const unsigned char *data, size_t len)
 {
-    static const char alpha[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     size_t n, o = 0;
     char *out;
 

@@ -66,8 +66,8 @@ int omni_err_is_transient(const struct omni_err *e)
 const char *omni_err_kind_name(enum omni_err_kind kind)
 {
     static const char *const names[] = {
-        "none", "usage", "config", "io", "network", "timeout", "http", "parse", "too-big",
-        "aborted",
+        "none",    "usage", "config", "io",      "network",
+        "timeout", "http",  "parse",  "too-big", "aborted",
     };
     if ((unsigned)kind < sizeof names / sizeof names[0])
         return names[kind];

@@ -2,10 +2,9 @@
 
 #include <string.h>
 
-static const char *const type_names[OMNI_EV_KINDS] = {
-    [OMNI_EV_OTHER] = "",
+static const char *const type_names[OMNI_EV_KINDS] = {[OMNI_EV_OTHER] = "",
 #define OMNI_EV_NAME(kind, name) [kind] = name,
-    OMNI_EVENT_TYPES(OMNI_EV_NAME)
+                                                      OMNI_EVENT_TYPES(OMNI_EV_NAME)
 #undef OMNI_EV_NAME
 };
 
@@ -87,9 +86,8 @@ const char *omni_tool_input_gist(const cJSON *input)
 
 enum omni_permission omni_event_permission(const cJSON *ev)
 {
-    const cJSON *p = cJSON_IsObject(ev)
-                         ? cJSON_GetObjectItemCaseSensitive(ev, "evaluated_permission")
-                         : NULL;
+    const cJSON *p =
+        cJSON_IsObject(ev) ? cJSON_GetObjectItemCaseSensitive(ev, "evaluated_permission") : NULL;
 
     if (!p || cJSON_IsNull(p))
         return OMNI_PERM_ALLOW;

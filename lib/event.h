@@ -16,36 +16,38 @@
 #include <cjson/cJSON.h>
 
 /* X(kind, wire type) for every event type the programs act on. */
-#define OMNI_EVENT_TYPES(X)                                                   \
-    X(OMNI_EV_USER_MESSAGE, "user.message")                                   \
-    X(OMNI_EV_USER_INTERRUPT, "user.interrupt")                               \
-    X(OMNI_EV_USER_TOOL_CONFIRMATION, "user.tool_confirmation")               \
-    X(OMNI_EV_USER_TOOL_RESULT, "user.tool_result")                           \
-    X(OMNI_EV_USER_CUSTOM_TOOL_RESULT, "user.custom_tool_result")             \
-    X(OMNI_EV_USER_DEFINE_OUTCOME, "user.define_outcome")                     \
-    X(OMNI_EV_SYSTEM_MESSAGE, "system.message")                               \
-    X(OMNI_EV_AGENT_MESSAGE, "agent.message")                                 \
-    X(OMNI_EV_AGENT_TOOL_USE, "agent.tool_use")                               \
-    X(OMNI_EV_AGENT_CUSTOM_TOOL_USE, "agent.custom_tool_use")                 \
-    X(OMNI_EV_AGENT_MCP_TOOL_USE, "agent.mcp_tool_use")                       \
-    X(OMNI_EV_AGENT_TOOL_RESULT, "agent.tool_result")                         \
-    X(OMNI_EV_AGENT_MCP_TOOL_RESULT, "agent.mcp_tool_result")                 \
-    X(OMNI_EV_SESSION_STATUS_RUNNING, "session.status_running")               \
-    X(OMNI_EV_SESSION_STATUS_IDLE, "session.status_idle")                     \
-    X(OMNI_EV_SESSION_STATUS_RESCHEDULED, "session.status_rescheduled")       \
-    X(OMNI_EV_SESSION_STATUS_TERMINATED, "session.status_terminated")         \
-    X(OMNI_EV_SESSION_THREAD_STATUS_TERMINATED, "session.thread_status_terminated") \
-    X(OMNI_EV_SESSION_DELETED, "session.deleted")                             \
-    X(OMNI_EV_SESSION_ERROR, "session.error")                                 \
+#define OMNI_EVENT_TYPES(X)                                                                        \
+    X(OMNI_EV_USER_MESSAGE, "user.message")                                                        \
+    X(OMNI_EV_USER_INTERRUPT, "user.interrupt")                                                    \
+    X(OMNI_EV_USER_TOOL_CONFIRMATION, "user.tool_confirmation")                                    \
+    X(OMNI_EV_USER_TOOL_RESULT, "user.tool_result")                                                \
+    X(OMNI_EV_USER_CUSTOM_TOOL_RESULT, "user.custom_tool_result")                                  \
+    X(OMNI_EV_USER_DEFINE_OUTCOME, "user.define_outcome")                                          \
+    X(OMNI_EV_SYSTEM_MESSAGE, "system.message")                                                    \
+    X(OMNI_EV_AGENT_MESSAGE, "agent.message")                                                      \
+    X(OMNI_EV_AGENT_TOOL_USE, "agent.tool_use")                                                    \
+    X(OMNI_EV_AGENT_CUSTOM_TOOL_USE, "agent.custom_tool_use")                                      \
+    X(OMNI_EV_AGENT_MCP_TOOL_USE, "agent.mcp_tool_use")                                            \
+    X(OMNI_EV_AGENT_TOOL_RESULT, "agent.tool_result")                                              \
+    X(OMNI_EV_AGENT_MCP_TOOL_RESULT, "agent.mcp_tool_result")                                      \
+    X(OMNI_EV_SESSION_STATUS_RUNNING, "session.status_running")                                    \
+    X(OMNI_EV_SESSION_STATUS_IDLE, "session.status_idle")                                          \
+    X(OMNI_EV_SESSION_STATUS_RESCHEDULED, "session.status_rescheduled")                            \
+    X(OMNI_EV_SESSION_STATUS_TERMINATED, "session.status_terminated")                              \
+    X(OMNI_EV_SESSION_THREAD_STATUS_TERMINATED, "session.thread_status_terminated")                \
+    X(OMNI_EV_SESSION_DELETED, "session.deleted")                                                  \
+    X(OMNI_EV_SESSION_ERROR, "session.error")                                                      \
     X(OMNI_EV_SESSION_USAGE, "session.usage")
 
+// clang-format off: the list expands inside the enum
 enum omni_event_kind {
     OMNI_EV_OTHER = 0, /* absent, unknown or not acted on (span.*, future types) */
 #define OMNI_EV_ENUM(kind, name) kind,
     OMNI_EVENT_TYPES(OMNI_EV_ENUM)
 #undef OMNI_EV_ENUM
-    OMNI_EV_KINDS
+        OMNI_EV_KINDS
 };
+// clang-format on
 
 /* What evaluated_permission says about a tool call. */
 enum omni_permission {

@@ -14,10 +14,14 @@ static const struct {
     int durations;
     size_t off;
 } range_keys[] = {
-    {"warn_depth", "--warn-depth", OMNI_DEFAULT_WARN_DEPTH, 0, offsetof(struct omni_thresholds, warn_depth)},
-    {"crit_depth", "--crit-depth", OMNI_DEFAULT_CRIT_DEPTH, 0, offsetof(struct omni_thresholds, crit_depth)},
-    {"warn_age", "--warn-age", OMNI_DEFAULT_WARN_AGE, 1, offsetof(struct omni_thresholds, warn_age)},
-    {"crit_age", "--crit-age", OMNI_DEFAULT_CRIT_AGE, 1, offsetof(struct omni_thresholds, crit_age)},
+    {"warn_depth", "--warn-depth", OMNI_DEFAULT_WARN_DEPTH, 0,
+     offsetof(struct omni_thresholds, warn_depth)},
+    {"crit_depth", "--crit-depth", OMNI_DEFAULT_CRIT_DEPTH, 0,
+     offsetof(struct omni_thresholds, crit_depth)},
+    {"warn_age", "--warn-age", OMNI_DEFAULT_WARN_AGE, 1,
+     offsetof(struct omni_thresholds, warn_age)},
+    {"crit_age", "--crit-age", OMNI_DEFAULT_CRIT_AGE, 1,
+     offsetof(struct omni_thresholds, crit_age)},
 };
 
 static struct omni_range *range_at(struct omni_thresholds *th, size_t i)
@@ -53,11 +57,10 @@ int omni_thresholds_resolve(struct omni_thresholds *th, const struct omni_thresh
         if (!v)
             continue;
         if (omni_range_parse(v, range_keys[i].durations, range_at(th, i), &cause) < 0)
-            return omni_err_set(err, from_flag ? OMNI_E_USAGE : OMNI_E_CONFIG,
-                                "%s%s%s: bad range \"%.40s\": %s",
-                                from_flag ? range_keys[i].flag : "config key \"",
-                                from_flag ? "" : range_keys[i].key, from_flag ? "" : "\"", v,
-                                cause);
+            return omni_err_set(
+                err, from_flag ? OMNI_E_USAGE : OMNI_E_CONFIG, "%s%s%s: bad range \"%.40s\": %s",
+                from_flag ? range_keys[i].flag : "config key \"",
+                from_flag ? "" : range_keys[i].key, from_flag ? "" : "\"", v, cause);
     }
     v = f && f->min_workers ? f->min_workers : p ? omni_profile_get(p, "min_workers") : NULL;
     if (v) {
@@ -66,7 +69,8 @@ int omni_thresholds_resolve(struct omni_thresholds *th, const struct omni_thresh
         if (errno || end == v || *end || n < 0 || n > HEALTH_MIN_WORKERS_MAX)
             return omni_err_set(err, f && f->min_workers ? OMNI_E_USAGE : OMNI_E_CONFIG,
                                 "%s \"%.40s\" is not a count of 0 to %ld",
-                                f && f->min_workers ? "--min-workers" : "config key \"min_workers\"",
+                                f && f->min_workers ? "--min-workers"
+                                                    : "config key \"min_workers\"",
                                 v, HEALTH_MIN_WORKERS_MAX);
         th->min_workers = n;
     }

@@ -31,11 +31,16 @@
 #include <stdint.h>
 
 /* The values are the Nagios plugin exit codes. */
-enum omni_level { OMNI_LEVEL_OK = 0, OMNI_LEVEL_WARN = 1, OMNI_LEVEL_CRIT = 2, OMNI_LEVEL_UNKNOWN = 3 };
+enum omni_level {
+    OMNI_LEVEL_OK = 0,
+    OMNI_LEVEL_WARN = 1,
+    OMNI_LEVEL_CRIT = 2,
+    OMNI_LEVEL_UNKNOWN = 3
+};
 
 struct omni_thresholds {
     struct omni_range warn_depth, crit_depth, warn_age, crit_age; /* ages in seconds */
-    long min_workers;                                            /* 0: not checked */
+    long min_workers;                                             /* 0: not checked */
 };
 
 /* Flags as given on the command line (NULL: not given). */

@@ -95,8 +95,7 @@ struct omni_client *omni_client_new(const struct omni_client_opts *o, struct omn
     if (!c->o.max_response)
         c->o.max_response = OMNI_DEFAULT_MAX_RESPONSE;
     c->easy = curl_easy_init();
-    if (!c->base_url || !c->user_agent || !c->easy ||
-        (o->credential && !c->credential) ||
+    if (!c->base_url || !c->user_agent || !c->easy || (o->credential && !c->credential) ||
         (o->unix_socket && *o->unix_socket && !c->unix_socket)) {
         omni_client_free(c);
         omni_err_set(err, OMNI_E_IO, "cannot set up the HTTP client");
@@ -158,8 +157,8 @@ void omni_response_release(struct omni_response *rs)
 struct xfer {
     struct omni_client *c;
     const struct omni_request *rq;
-    struct buf *body;           /* whole-body mode */
-    omni_stream_cb cb;          /* stream mode (2xx only) */
+    struct buf *body;  /* whole-body mode */
+    omni_stream_cb cb; /* stream mode (2xx only) */
     void *ud;
     int stopped_by_cb;
     long status;
@@ -184,8 +183,7 @@ static void trim_value(const char *in, size_t len, char *out, size_t outlen)
     out[len] = '\0';
 }
 
-static int header_is(const char *line, size_t len, const char *name, const char **val,
-                     size_t *vlen)
+static int header_is(const char *line, size_t len, const char *name, const char **val, size_t *vlen)
 {
     size_t n = strlen(name);
     if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
@@ -299,8 +297,9 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
         if (l && p[l - 1] == '\r')
             l--;
         if (l) {
-            const char *mark = type == CURLINFO_HEADER_OUT ? ">" : type == CURLINFO_HEADER_IN ? "<"
-                                                                                             : "*";
+            const char *mark = type == CURLINFO_HEADER_OUT  ? ">"
+                               : type == CURLINFO_HEADER_IN ? "<"
+                                                            : "*";
             if ((l > 10 && strncasecmp(p, "x-api-key:", 10) == 0) ||
                 (l > 14 && strncasecmp(p, "authorization:", 14) == 0)) {
                 const char *colon = memchr(p, ':', l);
@@ -455,8 +454,8 @@ static CURLcode perform(struct omni_client *c, const struct omni_request *rq, st
         if (rc == CURLE_ABORTED_BY_CALLBACK)
             omni_err_set(err, OMNI_E_ABORTED, "%s %s: aborted", rq->method, p);
         else if (rc == CURLE_WRITE_ERROR && x->body->overflow)
-            omni_err_set(err, OMNI_E_TOOBIG, "%s %s: response larger than %zu bytes", rq->method,
-                         p, x->body->max);
+            omni_err_set(err, OMNI_E_TOOBIG, "%s %s: response larger than %zu bytes", rq->method, p,
+                         x->body->max);
         else if (rc == CURLE_OPERATION_TIMEDOUT)
             omni_err_set(err, OMNI_E_TIMEOUT, "%s %s: %s", rq->method, p,
                          stream ? "stream idle timeout" : "request timed out");
@@ -651,9 +650,10 @@ int omni_path_add(struct buf *url, const char *segment)
     if (buf_addc(url, '/') < 0)
         return -1;
     for (const unsigned char *p = (const unsigned char *)segment; *p; p++) {
-        int ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                 (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~';
-        int r = ok ? buf_addc(url, (char)*p) : buf_add(url, (char[]){'%', hex[*p >> 4], hex[*p & 15]}, 3);
+        int ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+                 *p == '-' || *p == '_' || *p == '.' || *p == '~';
+        int r = ok ? buf_addc(url, (char)*p)
+                   : buf_add(url, (char[]){'%', hex[*p >> 4], hex[*p & 15]}, 3);
         if (r < 0) {
             buf_truncate(url, start);
             return -1;

@@ -51,36 +51,36 @@ enum omni_auth {
 };
 
 struct omni_client_opts {
-    const char *base_url;     /* NULL: OMNI_DEFAULT_BASE_URL */
+    const char *base_url; /* NULL: OMNI_DEFAULT_BASE_URL */
     enum omni_auth auth;
-    const char *credential;   /* copied; never logged */
-    long timeout_ms;          /* 0: OMNI_DEFAULT_TIMEOUT_MS */
-    long connect_timeout_ms;  /* 0: OMNI_DEFAULT_CONNECT_TIMEOUT_MS */
-    int max_retries;          /* -1: none; 0: OMNI_DEFAULT_MAX_RETRIES */
-    const char *ca_file;      /* extra CA bundle for private CAs */
-    const char *user_agent;   /* NULL: "omnirun/<version>" */
-    size_t max_response;      /* 0: OMNI_DEFAULT_MAX_RESPONSE */
-    int debug;                /* trace requests to stderr, credentials redacted */
-    volatile int *abort;      /* default for requests without rq->abort (may be NULL) */
-    const char *unix_socket;  /* connect through this AF_UNIX socket (e.g. a relay out of
-                               * a sandbox); the URL's scheme and host still drive HTTP,
-                               * TLS SNI and certificate checks. NULL: plain TCP */
+    const char *credential;  /* copied; never logged */
+    long timeout_ms;         /* 0: OMNI_DEFAULT_TIMEOUT_MS */
+    long connect_timeout_ms; /* 0: OMNI_DEFAULT_CONNECT_TIMEOUT_MS */
+    int max_retries;         /* -1: none; 0: OMNI_DEFAULT_MAX_RETRIES */
+    const char *ca_file;     /* extra CA bundle for private CAs */
+    const char *user_agent;  /* NULL: "omnirun/<version>" */
+    size_t max_response;     /* 0: OMNI_DEFAULT_MAX_RESPONSE */
+    int debug;               /* trace requests to stderr, credentials redacted */
+    volatile int *abort;     /* default for requests without rq->abort (may be NULL) */
+    const char *unix_socket; /* connect through this AF_UNIX socket (e.g. a relay out of
+                              * a sandbox); the URL's scheme and host still drive HTTP,
+                              * TLS SNI and certificate checks. NULL: plain TCP */
 };
 
 /* Per-request flags. */
 #define OMNI_RQ_NO_RETRY_409 0x1 /* a 409 is final (stop of a stopped item) */
 
 struct omni_request {
-    const char *method;            /* "GET", "POST", "DELETE" */
-    const char *path;              /* "/v1/...", query included, already escaped */
-    const char *body;              /* JSON text or NULL (then no content-type) */
-    const char *beta;              /* NULL: managed-agents beta; "": none */
-    const char *const *headers;    /* extra "Name: value" lines, NULL-terminated; an
-                                    * Accept line replaces the default Accept */
-    long timeout_ms;               /* 0: client default; streams: idle timeout */
-    int max_retries;               /* 0: client default; -1: no retries */
+    const char *method;         /* "GET", "POST", "DELETE" */
+    const char *path;           /* "/v1/...", query included, already escaped */
+    const char *body;           /* JSON text or NULL (then no content-type) */
+    const char *beta;           /* NULL: managed-agents beta; "": none */
+    const char *const *headers; /* extra "Name: value" lines, NULL-terminated; an
+                                 * Accept line replaces the default Accept */
+    long timeout_ms;            /* 0: client default; streams: idle timeout */
+    int max_retries;            /* 0: client default; -1: no retries */
     unsigned flags;
-    volatile int *abort;           /* non-zero aborts the transfer and retry waits */
+    volatile int *abort; /* non-zero aborts the transfer and retry waits */
 };
 
 struct omni_response {
@@ -91,7 +91,10 @@ struct omni_response {
     int attempts;
 };
 
-#define OMNI_RESPONSE_INIT {0, BUF_INIT, "", "", 0}
+#define OMNI_RESPONSE_INIT                                                                         \
+    {                                                                                              \
+        0, BUF_INIT, "", "", 0                                                                     \
+    }
 
 struct omni_client;
 

@@ -53,8 +53,7 @@ int omni_profile_load(struct omni_profile *p, const struct omni_profile_args *a,
     } else if ((t = omni_profile_get(p, "timeout")) != NULL) {
         if (omni_duration_parse(t, &ms) < 0 || ms <= 0 || ms > PROFILE_TIMEOUT_MAX_MS) {
             omni_err_set(err, OMNI_E_CONFIG,
-                         "config key \"timeout\" (\"%.40s\") is not a duration of 1 ms to 24 h",
-                         t);
+                         "config key \"timeout\" (\"%.40s\") is not a duration of 1 ms to 24 h", t);
             goto fail;
         }
         p->timeout_ms = (long)ms;

@@ -29,8 +29,8 @@
 
 struct omni_range {
     int set;
-    int inside;           /* '@': alert inside */
-    int has_lo, has_hi;   /* has_lo 0 = -infinity ("~") */
+    int inside;         /* '@': alert inside */
+    int has_lo, has_hi; /* has_lo 0 = -infinity ("~") */
     double lo, hi;
     char text[OMNI_RANGE_TEXT_MAX]; /* normalised, for perfdata */
 };

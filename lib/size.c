@@ -17,9 +17,8 @@ int omni_size_parse(const char *s, long long *bytes)
         const char *suffix;
         int shift;
     } units[] = {
-        {"", 0},     {"B", 0},     {"K", 10},   {"KB", 10}, {"KiB", 10}, {"M", 20},
-        {"MB", 20},  {"MiB", 20},  {"G", 30},   {"GB", 30}, {"GiB", 30}, {"T", 40},
-        {"TB", 40},  {"TiB", 40},
+        {"", 0},     {"B", 0},  {"K", 10},  {"KB", 10},  {"KiB", 10}, {"M", 20},  {"MB", 20},
+        {"MiB", 20}, {"G", 30}, {"GB", 30}, {"GiB", 30}, {"T", 40},   {"TB", 40}, {"TiB", 40},
     };
     char *end;
     if (!s || !isdigit((unsigned char)s[0]))

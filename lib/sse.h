@@ -39,7 +39,7 @@ struct sse_frame {
     const char *event; /* "" when absent */
     const char *data;  /* "" when absent; NUL-terminated */
     size_t data_len;
-    const char *id;    /* "" when absent */
+    const char *id; /* "" when absent */
 };
 
 typedef int (*sse_frame_cb)(const struct sse_frame *f, void *ud);
@@ -53,7 +53,7 @@ struct sse_parser {
     struct buf data;
     struct buf id;
     int have_data;
-    int saw_cr;      /* last byte seen was CR: swallow a following LF */
+    int saw_cr; /* last byte seen was CR: swallow a following LF */
     int failed;
 };
 

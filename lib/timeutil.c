@@ -90,8 +90,7 @@ int omni_rfc3339_parse(const char *s, int64_t *us)
 
     if (!s)
         return -1;
-    if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' ||
-        digits(&p, 2, &D))
+    if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' || digits(&p, 2, &D))
         return -1;
     if (*p != 'T' && *p != 't' && *p != ' ')
         return -1;

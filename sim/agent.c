@@ -42,11 +42,16 @@ int simagent_scenario_parse(const char *text, enum sim_scenario *scen, long *n)
         enum sim_scenario scen;
         long max; /* 0: takes no argument */
     } tab[] = {
-        {"bash-once", SCEN_BASH_ONCE, 0}, {"six-tools", SCEN_SIX_TOOLS, 0},
-        {"ask", SCEN_ASK, 0},             {"custom", SCEN_CUSTOM, 0},
-        {"idle", SCEN_IDLE, 0},           {"deny", SCEN_DENY, 0},
-        {"burst", SCEN_BURST, SIM_BURST_MAX}, {"long-bash", SCEN_LONG_BASH, SIM_SECONDS_MAX},
-        {"busy", SCEN_BUSY, SIM_SECONDS_MAX}, {"noop-read", SCEN_NOOP_READ, AGENT_NOOP_READ_MAX},
+        {"bash-once", SCEN_BASH_ONCE, 0},
+        {"six-tools", SCEN_SIX_TOOLS, 0},
+        {"ask", SCEN_ASK, 0},
+        {"custom", SCEN_CUSTOM, 0},
+        {"idle", SCEN_IDLE, 0},
+        {"deny", SCEN_DENY, 0},
+        {"burst", SCEN_BURST, SIM_BURST_MAX},
+        {"long-bash", SCEN_LONG_BASH, SIM_SECONDS_MAX},
+        {"busy", SCEN_BUSY, SIM_SECONDS_MAX},
+        {"noop-read", SCEN_NOOP_READ, AGENT_NOOP_READ_MAX},
         {"cmd", SCEN_CMD, AGENT_CMD_MAX},
     };
     const char *colon = strchr(text, ':');
@@ -352,8 +357,8 @@ static void agent_run(struct sim *sim, struct sim_session *s)
         for (int i = 0; i < n; i++) {
             struct agent_spec *sp = &specs[i];
             cJSON *ev = cJSON_CreateObject();
-            cJSON_AddStringToObject(ev, "type", sp->custom ? "agent.custom_tool_use"
-                                                           : "agent.tool_use");
+            cJSON_AddStringToObject(ev, "type",
+                                    sp->custom ? "agent.custom_tool_use" : "agent.tool_use");
             cJSON_AddStringToObject(ev, "name", sp->name);
             if (sp->raw_input) {
                 cJSON_Delete(sp->input);
@@ -366,9 +371,10 @@ static void agent_run(struct sim *sim, struct sim_session *s)
                 const char *perm = sp->ask ? "ask" : sp->deny ? "deny" : "allow";
                 cJSON_AddStringToObject(ev, "evaluated_permission", perm);
                 cJSON *evl = cJSON_AddObjectToObject(ev, "evaluation");
-                cJSON_AddStringToObject(evl, "type", sp->ask    ? "always_ask"
-                                                     : sp->deny ? "auto"
-                                                                : "always_allow");
+                cJSON_AddStringToObject(evl, "type",
+                                        sp->ask    ? "always_ask"
+                                        : sp->deny ? "auto"
+                                                   : "always_allow");
             }
             struct sim_event *e =
                 simstore_event_append(sim, s, ev, (s->index % 2) ? "toolu_" : "sevt_");
@@ -435,8 +441,7 @@ static void agent_result_text(const cJSON *ev, struct buf *out)
         return;
     }
     const cJSON *blk;
-    cJSON_ArrayForEach(blk, c)
-    {
+    cJSON_ArrayForEach(blk, c) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(blk, "type");
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(blk, "text");
         if (cJSON_IsString(t) && strcmp(t->valuestring, "text") == 0 && cJSON_IsString(x))
@@ -473,15 +478,14 @@ static void agent_on_result(struct sim *sim, struct sim_session *s, struct sim_c
         struct buf text = BUF_INIT_MAX(SIM_BODY_MAX);
         agent_result_text(ev, &text);
         const cJSON *ie = cJSON_GetObjectItemCaseSensitive(ev, "is_error");
-        int bad = cJSON_IsTrue(ie) ||
-                  (c->expect_exact ? strcmp(text.data, c->expect) != 0
-                                   : strstr(text.data, c->expect) == NULL);
+        int bad = cJSON_IsTrue(ie) || (c->expect_exact ? strcmp(text.data, c->expect) != 0
+                                                       : strstr(text.data, c->expect) == NULL);
         if (bad) {
             s->result_mismatches++;
             sim->ctr.result_mismatches++;
             simreport_mismatch(sim, s, "%s %s: expected %s\"%.80s\"%s, got \"%.200s\"", c->name,
-                            c->id, c->expect_exact ? "" : "text containing ", c->expect,
-                            cJSON_IsTrue(ie) ? " (is_error true)" : "", text.data);
+                               c->id, c->expect_exact ? "" : "text containing ", c->expect,
+                               cJSON_IsTrue(ie) ? " (is_error true)" : "", text.data);
         }
         buf_release(&text);
     }
@@ -493,7 +497,7 @@ static void agent_wrong_kind(struct sim *sim, struct sim_session *s, struct sim_
     s->protocol_errors++;
     sim->ctr.protocol_errors++;
     simreport_mismatch(sim, s, "wrong result kind for %s %s (needs %s)", c->name, c->id,
-                    c->custom ? "user.custom_tool_result" : "user.tool_result");
+                       c->custom ? "user.custom_tool_result" : "user.tool_result");
 }
 
 static struct sim_call *agent_find(struct sim_session *s, const cJSON *ev, const char *field)

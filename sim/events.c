@@ -130,8 +130,8 @@ static struct sim_call *ev_find_call(struct sim_session *s, const char *id)
     return NULL;
 }
 
-static int ev_check(struct sim_req *rq, struct sim_resp *rs, struct sim_session *s,
-                    const cJSON *ev, size_t idx, size_t count)
+static int ev_check(struct sim_req *rq, struct sim_resp *rs, struct sim_session *s, const cJSON *ev,
+                    size_t idx, size_t count)
 {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
     if (!cJSON_IsObject(ev) || !cJSON_IsString(t))
@@ -180,8 +180,7 @@ static int ev_check(struct sim_req *rq, struct sim_resp *rs, struct sim_session 
             return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: '%s' is required", idx, field),
                    -1;
         if (c && !cJSON_IsArray(c) && !cJSON_IsString(c))
-            return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: 'content' must be an array",
-                           idx),
+            return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: 'content' must be an array", idx),
                    -1;
         if (ie && !cJSON_IsBool(ie))
             return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: 'is_error' must be a boolean",
@@ -190,8 +189,8 @@ static int ev_check(struct sim_req *rq, struct sim_resp *rs, struct sim_session 
         if (!ev_find_call(s, id->valuestring)) {
             rq->sim->ctr.unknown_results++;
             return sim_err(rq, rs, 400, NULL, NULL,
-                           "events[%zu]: %s '%.64s' does not name a tool use of session '%s'",
-                           idx, field, id->valuestring, s->id),
+                           "events[%zu]: %s '%.64s' does not name a tool use of session '%s'", idx,
+                           field, id->valuestring, s->id),
                    -1;
         }
     }
@@ -220,8 +219,7 @@ void simh_events_send(struct sim_req *rq, struct sim_resp *rs)
     }
     size_t i = 0;
     const cJSON *ev;
-    cJSON_ArrayForEach(ev, evs)
-    {
+    cJSON_ArrayForEach(ev, evs) {
         if (ev_check(rq, rs, s, ev, i++, (size_t)count) < 0) {
             cJSON_Delete(b);
             return;
@@ -229,8 +227,7 @@ void simh_events_send(struct sim_req *rq, struct sim_resp *rs)
     }
     struct sim_event **posted = omni_xcalloc((size_t)count, sizeof(*posted));
     i = 0;
-    cJSON_ArrayForEach(ev, evs)
-    {
+    cJSON_ArrayForEach(ev, evs) {
         posted[i++] = simstore_event_append(sim, s, cJSON_Duplicate(ev, 1), NULL);
         if (omni_event_kind(ev) == OMNI_EV_USER_MESSAGE && s->env->self_hosted &&
             (!s->live_work || s->live_work->state == WS_STOPPED))

@@ -48,8 +48,8 @@ static int faults_frac(const cJSON *j, const char *name, double *out, const char
 
 int simfaults_parse_json(struct sim_faults *f, const cJSON *j, const char **bad)
 {
-    static const char *const known[] = {"fault-5xx",        "fault-429",        "latency-ms",
-                                        "jitter-ms",        "cut-stream-after", "sse-error-every",
+    static const char *const known[] = {"fault-5xx",         "fault-429",        "latency-ms",
+                                        "jitter-ms",         "cut-stream-after", "sse-error-every",
                                         "steal-lease-every", "retry-after-ms"};
     for (const cJSON *c = j->child; c; c = c->next) {
         size_t i;

@@ -86,13 +86,21 @@ static int main_help(struct main_args *a, const char *v);
 /* Rows: a string, an integer in lo..hi or a fraction stored in struct
  * sim_config; or a function called with the value (NULL without one). */
 #define MAIN_OPT_STR(name, meta, field, help)                                                      \
-    {name, 0, meta, MAIN_STR, offsetof(struct main_args, cfg.field), 0, 0, NULL, 0, help}
+    {                                                                                              \
+        name, 0, meta, MAIN_STR, offsetof(struct main_args, cfg.field), 0, 0, NULL, 0, help        \
+    }
 #define MAIN_OPT_INT(name, meta, field, lo, hi, help)                                              \
-    {name, 0, meta, MAIN_INT, offsetof(struct main_args, cfg.field), lo, hi, NULL, 0, help}
+    {                                                                                              \
+        name, 0, meta, MAIN_INT, offsetof(struct main_args, cfg.field), lo, hi, NULL, 0, help      \
+    }
 #define MAIN_OPT_FRAC(name, meta, field, help)                                                     \
-    {name, 0, meta, MAIN_FRAC, offsetof(struct main_args, cfg.field), 0, 0, NULL, 0, help}
+    {                                                                                              \
+        name, 0, meta, MAIN_FRAC, offsetof(struct main_args, cfg.field), 0, 0, NULL, 0, help       \
+    }
 #define MAIN_OPT_FN(name, shortopt, meta, fn, flags, help)                                         \
-    {name, shortopt, meta, MAIN_FN, 0, 0, 0, fn, flags, help}
+    {                                                                                              \
+        name, shortopt, meta, MAIN_FN, 0, 0, 0, fn, flags, help                                    \
+    }
 
 static const struct main_opt main_opts[] = {
     MAIN_OPT_INT("port", "N", port, 0, 65535, "TCP port; 0 (the default) picks a free one"),
@@ -100,8 +108,7 @@ static const struct main_opt main_opts[] = {
     MAIN_OPT_STR("env-file", "FILE", env_file, "write the connection settings (mode 0600)"),
     MAIN_OPT_STR("org-key-file", "FILE", org_key_file,
                  "organisation API key (first line of a 0600 file)"),
-    MAIN_OPT_STR("env-key-file", "FILE", env_key_file,
-                 "key of the initial environment (likewise)"),
+    MAIN_OPT_STR("env-key-file", "FILE", env_key_file, "key of the initial environment (likewise)"),
     MAIN_OPT_STR("tls-cert", "FILE", tls_cert, "serve HTTPS with this PEM certificate (chain)"),
     MAIN_OPT_STR("tls-key", "FILE", tls_key, "and this PEM private key (both or neither)"),
     MAIN_OPT_STR("request-log", "FILE", request_log, "append one line per request"),
@@ -127,8 +134,7 @@ static const struct main_opt main_opts[] = {
     MAIN_OPT_INT("retry-after-ms", "N", faults.retry_after_ms, 1, 600000,
                  "retry-after-ms of injected 429s (default 100)"),
     MAIN_OPT_FN("log-format", 0, "text|json", main_log_format, 0, "log format (default text)"),
-    MAIN_OPT_FN("log-level", 0, "LEVEL", main_log_level, 0,
-                "debug, info (default), warn or error"),
+    MAIN_OPT_FN("log-level", 0, "LEVEL", main_log_level, 0, "debug, info (default), warn or error"),
     MAIN_OPT_FN("skill", 0, "DIR", main_skill, MAIN_REPEAT,
                 "serve DIR as a skill (repeatable, up to 64)"),
     MAIN_OPT_FN("skill-format", 0, "tar.gz|zip", main_skill_format, 0,
@@ -460,8 +466,7 @@ static int main_write_env_file(const char *path, const struct sim *sim)
                      "ANTHROPIC_ENVIRONMENT_KEY=%s\nOMNI_SIM_AGENT_ID=%s\n",
                      sim->base_url, sim->org_key, sim->first_env->id, sim->first_env->key,
                      sim->first_agent->id);
-    int ok = n > 0 && (size_t)n < sizeof(text) && write(fd, text, (size_t)n) == n &&
-             fsync(fd) == 0;
+    int ok = n > 0 && (size_t)n < sizeof(text) && write(fd, text, (size_t)n) == n && fsync(fd) == 0;
     memset(text, 0, sizeof(text));
     if (close(fd) < 0)
         ok = 0;

@@ -40,8 +40,8 @@ static const char *reply_error_type(int status)
     }
 }
 
-int sim_err(struct sim_req *rq, struct sim_resp *rs, int status, const char *type,
-            const char *code, const char *fmt, ...)
+int sim_err(struct sim_req *rq, struct sim_resp *rs, int status, const char *type, const char *code,
+            const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -98,7 +98,7 @@ struct query_collect {
 };
 
 static enum MHD_Result reply_query_iter(void *cls, enum MHD_ValueKind kind, const char *key,
-                                         const char *value)
+                                        const char *value)
 {
     struct query_collect *qc = cls;
     (void)kind;
@@ -119,8 +119,8 @@ void sim_query_all(struct sim_req *rq, const char *name, struct sim_vec *out)
 cJSON *sim_body(struct sim_req *rq, struct sim_resp *rs, int required)
 {
     size_t i = 0;
-    while (i < rq->body_len && (rq->body[i] == ' ' || rq->body[i] == '\n' ||
-                                rq->body[i] == '\r' || rq->body[i] == '\t'))
+    while (i < rq->body_len && (rq->body[i] == ' ' || rq->body[i] == '\n' || rq->body[i] == '\r' ||
+                                rq->body[i] == '\t'))
         i++;
     if (i == rq->body_len) {
         if (required) {
@@ -248,8 +248,7 @@ int sim_can_env(struct sim_req *rq, struct sim_resp *rs, struct sim_env *e)
 {
     if (rq->cred.kind == CRED_ORG || (rq->cred.kind == CRED_ENV && rq->cred.env == e))
         return 1;
-    sim_err(rq, rs, 403, NULL, NULL, "credential is not allowed to access environment '%s'",
-            e->id);
+    sim_err(rq, rs, 403, NULL, NULL, "credential is not allowed to access environment '%s'", e->id);
     return 0;
 }
 
@@ -326,7 +325,7 @@ int simreply_send(struct sim_req *rq, struct sim_resp *rs)
         MHD_add_response_header(r, "cache-control", "no-cache");
     } else {
         size_t len = !rs->body ? 0 : rs->body_len ? rs->body_len : strlen(rs->body);
-        r = MHD_create_response_from_buffer(len, rs->body ? rs->body : (void *)(uintptr_t)"",
+        r = MHD_create_response_from_buffer(len, rs->body ? rs->body : (void *)(uintptr_t) "",
                                             rs->body ? MHD_RESPMEM_MUST_FREE
                                                      : MHD_RESPMEM_PERSISTENT);
         if (!r) {

@@ -50,21 +50,24 @@ typedef void sim_stream_release_fn(struct sim_stream *st);
 
 struct sim_resp {
     int status;
-    char *body; /* malloc'd; NULL = empty */
+    char *body;      /* malloc'd; NULL = empty */
     size_t body_len; /* bytes of a binary body; 0 = strlen(body) */
     const char *content_type;
-    int should_retry; /* -1 absent, 0 false, 1 true */
-    long retry_after_ms; /* -1 absent */
+    int should_retry;          /* -1 absent, 0 false, 1 true */
+    long retry_after_ms;       /* -1 absent */
     struct sim_stream *stream; /* SSE response when set (sim_sse) */
     sim_stream_read_fn *stream_read;
     sim_stream_release_fn *stream_release;
 };
 
-#define SIM_RESP_INIT {.should_retry = -1, .retry_after_ms = -1}
+#define SIM_RESP_INIT                                                                              \
+    {                                                                                              \
+        .should_retry = -1, .retry_after_ms = -1                                                   \
+    }
 
 /* Fill rs with an API error envelope. Returns 0 for `return sim_err(...)` convenience. */
-int sim_err(struct sim_req *rq, struct sim_resp *rs, int status, const char *type,
-            const char *code, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+int sim_err(struct sim_req *rq, struct sim_resp *rs, int status, const char *type, const char *code,
+            const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* 200 (or status) with the JSON of obj (obj is freed). */
 void sim_json(struct sim_resp *rs, int status, cJSON *obj);
 /* Take ownership of a malloc'd JSON string. */

@@ -37,7 +37,7 @@ void simreport_count(struct sim *sim, int route, const char *name, int status)
 
 /* Thread-safe without sim->mu (uses log_mu). */
 void simreport_log_request(struct sim *sim, const char *method, const char *path, int status,
-                        const char *cred_kind, int64_t dur_us)
+                           const char *cred_kind, int64_t dur_us)
 {
     if (sim->request_log_fd < 0)
         return;

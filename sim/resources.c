@@ -40,8 +40,8 @@ static int res_check_config(struct sim_req *rq, struct sim_resp *rs, const cJSON
 
 static int res_check_scope(struct sim_req *rq, struct sim_resp *rs, const cJSON *sc)
 {
-    if (!cJSON_IsString(sc) || (strcmp(sc->valuestring, "organization") != 0 &&
-                                strcmp(sc->valuestring, "account") != 0)) {
+    if (!cJSON_IsString(sc) ||
+        (strcmp(sc->valuestring, "organization") != 0 && strcmp(sc->valuestring, "account") != 0)) {
         sim_err(rq, rs, 400, NULL, NULL, "invalid 'scope': expected 'organization' or 'account'");
         return -1;
     }
@@ -150,8 +150,7 @@ void simh_env_update(struct sim_req *rq, struct sim_resp *rs)
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(b, "scope");
     const char *why;
     if (e->archived_us)
-        sim_err(rq, rs, 400, NULL, "environment_archived", "environment '%s' is archived",
-                e->id);
+        sim_err(rq, rs, 400, NULL, "environment_archived", "environment '%s' is archived", e->id);
     else if (name && (!cJSON_IsString(name) || !*name->valuestring ||
                       strlen(name->valuestring) > SIM_NAME_MAX))
         sim_err(rq, rs, 400, NULL, NULL, "invalid 'name': a string of 1-256 characters");
@@ -279,8 +278,8 @@ void simh_agent_get(struct sim_req *rq, struct sim_resp *rs)
 
 static cJSON *res_agent_snapshot(const struct sim_agent *a, const cJSON *ovr)
 {
-    static const char *const keep[] = {"type", "id", "version", "name", "description", "model",
-                                       "system", "tools", "mcp_servers", "skills"};
+    static const char *const keep[] = {"type",  "id",     "version", "name",        "description",
+                                       "model", "system", "tools",   "mcp_servers", "skills"};
     static const char *const over[] = {"model", "system", "tools", "mcp_servers", "skills"};
     cJSON *o = cJSON_CreateObject();
     for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
@@ -372,8 +371,7 @@ void simh_session_create(struct sim_req *rq, struct sim_resp *rs)
         sim_err(rq, rs, 404, NULL, "environment_not_found", "environment '%.64s' not found",
                 envid->valuestring);
     } else if (e->archived_us) {
-        sim_err(rq, rs, 400, NULL, "environment_archived", "environment '%s' is archived",
-                e->id);
+        sim_err(rq, rs, 400, NULL, "environment_archived", "environment '%s' is archived", e->id);
     } else if (title && !cJSON_IsNull(title) &&
                (!cJSON_IsString(title) || strlen(title->valuestring) > RES_TITLE_MAX)) {
         sim_err(rq, rs, 400, NULL, NULL, "invalid 'title': a string of at most 1024 characters");
@@ -390,15 +388,13 @@ void simh_session_create(struct sim_req *rq, struct sim_resp *rs)
     if (!rs->status && cJSON_IsArray(res)) {
         int stores = 0;
         const cJSON *r;
-        cJSON_ArrayForEach(r, res)
-        {
+        cJSON_ArrayForEach(r, res) {
             const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "type");
             if (!cJSON_IsString(t)) {
                 sim_err(rq, rs, 400, NULL, NULL, "invalid 'resources': each needs a 'type'");
                 break;
             }
-            if (strcmp(t->valuestring, "memory_store") == 0 &&
-                ++stores > RES_MEMORY_STORES_MAX) {
+            if (strcmp(t->valuestring, "memory_store") == 0 && ++stores > RES_MEMORY_STORES_MAX) {
                 sim_err(rq, rs, 400, NULL, NULL, "at most 8 memory stores per session");
                 break;
             }
@@ -407,8 +403,7 @@ void simh_session_create(struct sim_req *rq, struct sim_resp *rs)
     if (!rs->status && cJSON_IsArray(init)) {
         size_t i = 0;
         const cJSON *ev;
-        cJSON_ArrayForEach(ev, init)
-        {
+        cJSON_ArrayForEach(ev, init) {
             if (res_check_user_event(rq, rs, ev, i++) < 0)
                 break;
         }
@@ -447,8 +442,7 @@ void simh_session_create(struct sim_req *rq, struct sim_resp *rs)
         simstore_work_enqueue(sim, e, s, "session");
     if (cJSON_IsArray(init)) {
         const cJSON *ev;
-        cJSON_ArrayForEach(ev, init)
-        {
+        cJSON_ArrayForEach(ev, init) {
             cJSON *copy = cJSON_Duplicate(ev, 1);
             simstore_event_append(sim, s, copy, NULL);
             simagent_on_event(sim, s, ev);

@@ -23,8 +23,8 @@
 #define SERVER_CONN_TIMEOUT_S 600
 #define SERVER_SEGS_MAX 8
 
-#define R_V1 1  /* Managed Agents route: version/beta headers, credentials, faults */
-#define R_SIM 2 /* introspection: loopback only, no credential, never faulted */
+#define R_V1 1     /* Managed Agents route: version/beta headers, credentials, faults */
+#define R_SIM 2    /* introspection: loopback only, no credential, never faulted */
 #define R_NOBETA 4 /* anthropic-beta not required (skills, protocol.md §11) */
 
 struct route {
@@ -94,8 +94,7 @@ static const char *server_route_name(int idx)
     if (idx < 0 || (size_t)idx >= ROUTES_N)
         return "other";
     if (!names[idx][0])
-        snprintf(names[idx], sizeof(names[idx]), "%s %s", routes[idx].method,
-                 routes[idx].pattern);
+        snprintf(names[idx], sizeof(names[idx]), "%s %s", routes[idx].method, routes[idx].pattern);
     return names[idx];
 }
 
@@ -297,8 +296,8 @@ static int server_faults(struct sim_req *rq, struct sim_resp *rs)
 }
 
 static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c, const char *url,
-                                     const char *method, const char *version,
-                                     const char *upload, size_t *upload_size, void **con_cls)
+                                     const char *method, const char *version, const char *upload,
+                                     size_t *upload_size, void **con_cls)
 {
     struct sim *sim = cls;
     struct conn_ctx *ctx = *con_cls;
@@ -366,7 +365,7 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c, const 
     simreport_count(sim, ri < 0 ? ROUTE_OTHER : ri, server_route_name(ri), status);
     pthread_mutex_unlock(&sim->mu);
     simreport_log_request(sim, method, url, status, server_cred_name(rq.cred.kind),
-                       omni_wall_us() - ctx->start_us);
+                          omni_wall_us() - ctx->start_us);
     return simreply_send(&rq, &rs) < 0 ? MHD_NO : MHD_YES;
 }
 
@@ -431,11 +430,10 @@ struct sim_server *simserver_start(struct sim *sim, int *port_out, char *err, si
         tls_opts[0].option = MHD_OPTION_END;
     srv->d = MHD_start_daemon(
         flags, (uint16_t)sim->cfg.port, NULL, NULL, server_handle, sim, MHD_OPTION_ARRAY, tls_opts,
-        MHD_OPTION_SOCK_ADDR, sa,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_CONN_LIMIT, MHD_OPTION_THREAD_STACK_SIZE,
-        (size_t)SERVER_STACK_SIZE, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONN_TIMEOUT_S,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED,
-        server_completed, NULL, MHD_OPTION_END);
+        MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_CONN_LIMIT,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)SERVER_STACK_SIZE, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)SERVER_CONN_TIMEOUT_S, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        MHD_OPTION_NOTIFY_COMPLETED, server_completed, NULL, MHD_OPTION_END);
     if (!srv->d) {
         snprintf(err, errlen, "cannot listen on %s port %d", sim->cfg.listen, sim->cfg.port);
         free(srv);

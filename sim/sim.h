@@ -27,7 +27,7 @@
 
 #define SIM_ID_MAX 48
 #define SIM_KEY_LEN 96
-#define SIM_BODY_MAX (1024u * 1024)       /* request body cap */
+#define SIM_BODY_MAX (1024u * 1024) /* request body cap */
 #define SIM_METADATA_PAIRS 16
 #define SIM_METADATA_KEY_MAX 64
 #define SIM_METADATA_VALUE_MAX 512
@@ -46,9 +46,9 @@
 #define SIM_BURST_MAX 200
 #define SIM_SECONDS_MAX 86400
 #define SIM_ROUTES_MAX 48
-#define SIM_SKILL_DIRS_MAX 64             /* --skill flags */
+#define SIM_SKILL_DIRS_MAX 64                     /* --skill flags */
 #define SIM_SKILL_ARCHIVE_MAX (64u * 1024 * 1024) /* packed --skill DIR */
-#define SIM_SKILL_VERSIONS_MAX 64         /* versions kept per skill */
+#define SIM_SKILL_VERSIONS_MAX 64                 /* versions kept per skill */
 
 struct sim_map; /* string -> pointer hash map (map.c) */
 
@@ -93,10 +93,10 @@ struct sim_config {
     struct sim_faults faults;
     const char *skill_dirs[SIM_SKILL_DIRS_MAX]; /* --skill DIR (skills.c) */
     int nskill_dirs;
-    int skill_zip; /* --skill-format zip */
-    const char *tls_cert;  /* --tls-cert FILE (PEM); with tls_key: serve HTTPS */
-    const char *tls_key;   /* --tls-key FILE (PEM) */
-    char *tls_cert_pem;    /* their contents, read at start */
+    int skill_zip;        /* --skill-format zip */
+    const char *tls_cert; /* --tls-cert FILE (PEM); with tls_key: serve HTTPS */
+    const char *tls_key;  /* --tls-key FILE (PEM) */
+    char *tls_cert_pem;   /* their contents, read at start */
     char *tls_key_pem;
 };
 
@@ -170,14 +170,14 @@ struct sim_call {
     char name[32];
     int custom;
     int turn;
-    int ask;        /* evaluated_permission "ask" */
-    int deny;       /* evaluated_permission "deny" */
-    int confirmed;  /* user.tool_confirmation allow seen */
-    int denied;     /* denied (by evaluation or confirmation) */
-    int answered;   /* resolved (result or denial) */
-    int cancelled;  /* turn interrupted */
-    int results;    /* results posted for it */
-    char *expect;   /* substring the result text must contain (NULL: none) */
+    int ask;       /* evaluated_permission "ask" */
+    int deny;      /* evaluated_permission "deny" */
+    int confirmed; /* user.tool_confirmation allow seen */
+    int denied;    /* denied (by evaluation or confirmation) */
+    int answered;  /* resolved (result or denial) */
+    int cancelled; /* turn interrupted */
+    int results;   /* results posted for it */
+    char *expect;  /* substring the result text must contain (NULL: none) */
     int expect_exact;
 };
 
@@ -240,7 +240,7 @@ struct sim_counters {
     long faults_5xx, faults_429, streams_cut, sse_errors;
     struct sim_route_stat route[SIM_ROUTES_MAX][16];
     const char *route_name[SIM_ROUTES_MAX]; /* static strings of the router */
-    struct sim_vec mismatch_log; /* char*, capped */
+    struct sim_vec mismatch_log;            /* char*, capped */
 };
 
 struct sim {
@@ -284,9 +284,9 @@ cJSON *simstore_session_json(const struct sim_session *s);
 cJSON *simstore_work_json(const struct sim_work *w);
 /* Append an event (takes ownership of ev; adds id and processed_at). */
 struct sim_event *simstore_event_append(struct sim *sim, struct sim_session *s, cJSON *ev,
-                                     const char *id_prefix);
+                                        const char *id_prefix);
 struct sim_work *simstore_work_enqueue(struct sim *sim, struct sim_env *e, struct sim_session *s,
-                                    const char *data_type);
+                                       const char *data_type);
 const char *simstore_work_state_name(enum sim_work_state st);
 /* Validate a metadata object; returns NULL when fine, else a static message. */
 const char *simstore_metadata_check(const cJSON *md, int patch);
@@ -324,7 +324,7 @@ cJSON *simreport_json(struct sim *sim);
 /* Count a request on route index route (name: "METHOD /pattern", or "other"). */
 void simreport_count(struct sim *sim, int route, const char *name, int status);
 void simreport_log_request(struct sim *sim, const char *method, const char *path, int status,
-                        const char *cred_kind, int64_t dur_us);
+                           const char *cred_kind, int64_t dur_us);
 void simreport_mismatch(struct sim *sim, struct sim_session *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -341,7 +341,8 @@ struct sim_stream; /* an SSE reader (events.c) */
 
 typedef void sim_handler_fn(struct sim_req *rq, struct sim_resp *rs);
 
-sim_handler_fn simh_env_create, simh_env_list, simh_env_get, simh_env_update, simh_env_archive, simh_env_delete;
+sim_handler_fn simh_env_create, simh_env_list, simh_env_get, simh_env_update, simh_env_archive,
+    simh_env_delete;
 sim_handler_fn simh_agent_create, simh_agent_list, simh_agent_get;
 sim_handler_fn simh_session_create, simh_session_list, simh_session_get, simh_session_update;
 sim_handler_fn simh_session_archive, simh_session_delete;
@@ -350,6 +351,7 @@ sim_handler_fn simh_work_poll, simh_work_stats, simh_work_list, simh_work_get, s
 sim_handler_fn simh_work_ack, simh_work_heartbeat, simh_work_stop;
 sim_handler_fn simh_skill_version_get, simh_skill_versions_list, simh_skill_content;
 sim_handler_fn simh_sim_skills_add, simh_sim_skills_list;
-sim_handler_fn simh_sim_report, simh_sim_report_session, simh_sim_faults_get, simh_sim_faults_set, simh_sim_env_key, simh_sim_healthcheck;
+sim_handler_fn simh_sim_report, simh_sim_report_session, simh_sim_faults_get, simh_sim_faults_set,
+    simh_sim_env_key, simh_sim_healthcheck;
 
 #endif

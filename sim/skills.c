@@ -367,8 +367,7 @@ const char *simskills_agent_check(cJSON *body)
         return "'skills' must be an array";
     if (cJSON_GetArraySize(sk) > SIM_SKILL_DIRS_MAX)
         return "'skills' holds too many entries (at most 64)";
-    cJSON_ArrayForEach(it, sk)
-    {
+    cJSON_ArrayForEach(it, sk) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "type");
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "skill_id");
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, "version");

@@ -333,7 +333,7 @@ cJSON *simstore_work_json(const struct sim_work *w)
 }
 
 struct sim_event *simstore_event_append(struct sim *sim, struct sim_session *s, cJSON *ev,
-                                     const char *id_prefix)
+                                        const char *id_prefix)
 {
     struct sim_event *e = omni_xcalloc(1, sizeof(*e));
     simstore_new_id(sim, id_prefix ? id_prefix : "sevt_", e->id, sizeof(e->id));
@@ -396,7 +396,7 @@ struct sim_event *simstore_event_append(struct sim *sim, struct sim_session *s, 
 }
 
 struct sim_work *simstore_work_enqueue(struct sim *sim, struct sim_env *e, struct sim_session *s,
-                                    const char *data_type)
+                                       const char *data_type)
 {
     struct sim_work *w = omni_xcalloc(1, sizeof(*w));
     simstore_new_id(sim, "work_", w->id, sizeof(w->id));

@@ -42,8 +42,7 @@ static char *work_b64url(const unsigned char *in, size_t len)
 }
 
 /* Look up env and work item from the path; 404 when either is unknown. */
-static struct sim_work *work_lookup(struct sim_req *rq, struct sim_resp *rs,
-                                    struct sim_env **envp)
+static struct sim_work *work_lookup(struct sim_req *rq, struct sim_resp *rs, struct sim_env **envp)
 {
     struct sim_env *e = simstore_env_get(rq->sim, rq->param[0]);
     if (!e) {
@@ -91,8 +90,7 @@ static long work_workers_live(struct sim_env *e, int64_t now)
     return (long)j;
 }
 
-static struct sim_work *work_pick(struct sim_env *e, long reclaim, int64_t now,
-                                  int64_t *next_ms)
+static struct sim_work *work_pick(struct sim_env *e, long reclaim, int64_t now, int64_t *next_ms)
 {
     *next_ms = 0;
     for (size_t i = 0; i < e->works.n; i++) {

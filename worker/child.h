@@ -34,20 +34,23 @@ enum child_io {
 };
 
 struct child {
-    const char *path;          /* program to exec, absolute (no PATH lookup) */
-    const char *const *argv;   /* argv, NULL-terminated; borrowed until child_start returns */
-    char *const *env;          /* full environment; borrowed until child_start returns */
-    const char *dir;           /* working directory, or NULL to keep the worker's */
-    enum child_io in;          /* stdin: NULL, PIPE or FD */
-    enum child_io out;         /* stdout: NULL or PIPE */
-    int merge_stderr;          /* stderr to the same place as stdout */
-    int new_session;           /* setsid() in the child (own session and process group) */
+    const char *path;        /* program to exec, absolute (no PATH lookup) */
+    const char *const *argv; /* argv, NULL-terminated; borrowed until child_start returns */
+    char *const *env;        /* full environment; borrowed until child_start returns */
+    const char *dir;         /* working directory, or NULL to keep the worker's */
+    enum child_io in;        /* stdin: NULL, PIPE or FD */
+    enum child_io out;       /* stdout: NULL or PIPE */
+    int merge_stderr;        /* stderr to the same place as stdout */
+    int new_session;         /* setsid() in the child (own session and process group) */
     pid_t pid;
-    int in_fd;                 /* parent's write end (PIPE) or the fd given (FD) */
-    int out_fd;                /* parent's read end (PIPE) */
+    int in_fd;  /* parent's write end (PIPE) or the fd given (FD) */
+    int out_fd; /* parent's read end (PIPE) */
 };
 
-#define CHILD_INIT {NULL, NULL, NULL, NULL, CHILD_IO_NULL, CHILD_IO_NULL, 0, 0, -1, -1, -1}
+#define CHILD_INIT                                                                                 \
+    {                                                                                              \
+        NULL, NULL, NULL, NULL, CHILD_IO_NULL, CHILD_IO_NULL, 0, 0, -1, -1, -1                     \
+    }
 
 int child_start(struct child *c, struct omni_err *err);
 /* Close remaining pipes, reap. Returns the wait status, -1 on failure. */

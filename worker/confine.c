@@ -126,12 +126,12 @@ int confine_open(const struct wk_config *cfg, const char *session_id, struct con
         return omni_err_set(err, OMNI_E_USAGE, "workdir path for session \"%s\" is too long",
                             session_id);
     if (mkdir(c->dir, 0700) < 0 && errno != EEXIST)
-        return omni_err_set(err, OMNI_E_IO, "cannot create session directory \"%s\": %s",
-                            c->dir, strerror(errno));
+        return omni_err_set(err, OMNI_E_IO, "cannot create session directory \"%s\": %s", c->dir,
+                            strerror(errno));
     c->lock_fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (c->lock_fd < 0)
-        return omni_err_set(err, OMNI_E_IO, "cannot open the session directory \"%s\": %s",
-                            c->dir, strerror(errno));
+        return omni_err_set(err, OMNI_E_IO, "cannot open the session directory \"%s\": %s", c->dir,
+                            strerror(errno));
     /* Another runner on this host still holds the session (winding down
      * after a lost lease, say): wait for it a little, then give up without
      * harm to the item (it comes back when its lease expires). */
@@ -141,8 +141,9 @@ int confine_open(const struct wk_config *cfg, const char *session_id, struct con
             return omni_err_set(err, OMNI_E_IO, "cannot lock the session directory \"%s\": %s",
                                 c->dir, strerror(errno));
         if (omni_mono_ms() >= end) {
-            omni_err_set(err, OMNI_E_IO, "another runner on this host still holds the session "
-                                         "directory \"%s\"",
+            omni_err_set(err, OMNI_E_IO,
+                         "another runner on this host still holds the session "
+                         "directory \"%s\"",
                          c->dir);
             return -2;
         }
@@ -165,9 +166,8 @@ int confine_open(const struct wk_config *cfg, const char *session_id, struct con
                      cfg->limit_workdir, inodes < 1024 ? 1024 : inodes, (unsigned)c->uid,
                      (unsigned)c->gid);
             if (mount("omni-session", c->dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
-                return omni_err_set(err, OMNI_E_IO,
-                                    "cannot mount the session directory \"%s\": %s", c->dir,
-                                    strerror(errno));
+                return omni_err_set(err, OMNI_E_IO, "cannot mount the session directory \"%s\": %s",
+                                    c->dir, strerror(errno));
         }
         c->mounted = 1;
         if (kept) { /* from a lost lease, maybe under another uid: all of it is ours now */
@@ -193,8 +193,8 @@ int confine_open(const struct wk_config *cfg, const char *session_id, struct con
 
 /* The session's egress proxy (nginx, egress.h), and the guest's hosts file. */
 static int confine_egress(const struct wk_config *cfg, const char *session_id,
-                          const char *const *names, struct confine *c, char *hosts,
-                          size_t hostslen, struct omni_err *err)
+                          const char *const *names, struct confine *c, char *hosts, size_t hostslen,
+                          struct omni_err *err)
 {
     char run[PATH_MAX];
     struct egress_spec es;
@@ -223,8 +223,8 @@ static int confine_egress(const struct wk_config *cfg, const char *session_id,
     return c->eg ? 0 : -1;
 }
 
-int confine_start(const struct wk_config *cfg, const char *session_id,
-                  const char *const *egress, struct confine *c, struct omni_err *err)
+int confine_start(const struct wk_config *cfg, const char *session_id, const char *const *egress,
+                  struct confine *c, struct omni_err *err)
 {
     struct executor_opts o;
     memset(&o, 0, sizeof(o));
@@ -403,8 +403,8 @@ int confine_host_setup(struct wk_config *cfg, const char *key_file, const char *
     mask_add(cfg, &nmask, getenv("CREDENTIALS_DIRECTORY"));
     cfg->switch_uid = geteuid() == 0;
 
-    if (cfg->egress_names[0] && (cfg->sandbox == SANDBOX_NONE ||
-                                 (cfg->sandbox == SANDBOX_BWRAP && !cfg->switch_uid)))
+    if (cfg->egress_names[0] &&
+        (cfg->sandbox == SANDBOX_NONE || (cfg->sandbox == SANDBOX_BWRAP && !cfg->switch_uid)))
         return omni_err_set(err, OMNI_E_CONFIG,
                             "--egress-allow needs --sandbox microvm, or --sandbox bwrap with the "
                             "worker running as root (--sandbox none shares the host's network)");
@@ -435,8 +435,9 @@ int confine_host_setup(struct wk_config *cfg, const char *key_file, const char *
         cfg->limit_memory < cfg->vm_memory + CONFINE_VM_OVERHEAD) {
         char need[32];
         executor_fmt_bytes(cfg->vm_memory + CONFINE_VM_OVERHEAD, need, sizeof(need));
-        log_kv(LOG_WARN, "--limit-memory is below the guest's memory plus QEMU's own: a busy "
-                         "guest will be killed by the host",
+        log_kv(LOG_WARN,
+               "--limit-memory is below the guest's memory plus QEMU's own: a busy "
+               "guest will be killed by the host",
                "needed", need, NULL);
     }
 
@@ -455,9 +456,8 @@ int confine_host_setup(struct wk_config *cfg, const char *key_file, const char *
                  cg_root_mode(cfg->cg_root), mem, cfg->limit_pids, cfg->limit_cpu);
     else
         snprintf(lim, sizeof(lim), "no cgroup limits");
-    log_kv(LOG_INFO, "session containment", "sandbox", sandbox_kind_name(cfg->sandbox),
-           "identity", who, "limits", lim, "tmp", tmp, "workdir",
-           cfg->switch_uid ? wd : "no size cap", NULL);
+    log_kv(LOG_INFO, "session containment", "sandbox", sandbox_kind_name(cfg->sandbox), "identity",
+           who, "limits", lim, "tmp", tmp, "workdir", cfg->switch_uid ? wd : "no size cap", NULL);
     if (!cfg->cg_root)
         log_kv(LOG_WARN,
                "no cgroup delegation: sessions run without memory, process and CPU limits, so "

@@ -28,18 +28,18 @@ struct executor;
 struct cg;
 
 struct confine {
-    char dir[PATH_MAX];        /* the session's directory (absolute) */
-    int mounted;               /* dir is a tmpfs we mounted */
-    int lock_fd;               /* the directory, flock()ed while the session lives */
-    int root_fd;               /* the tmpfs mounted on it, flock()ed likewise */
-    int uid_fd;                /* the uid's lock file, flock()ed likewise */
+    char dir[PATH_MAX]; /* the session's directory (absolute) */
+    int mounted;        /* dir is a tmpfs we mounted */
+    int lock_fd;        /* the directory, flock()ed while the session lives */
+    int root_fd;        /* the tmpfs mounted on it, flock()ed likewise */
+    int uid_fd;         /* the uid's lock file, flock()ed likewise */
     int switch_uid;
     uid_t uid;
     gid_t gid;
     struct cg *cg;
-    char **env;                /* the executor's environment */
+    char **env; /* the executor's environment */
     struct executor *ex;
-    struct egress *eg;         /* the session's egress proxy, or NULL */
+    struct egress *eg; /* the session's egress proxy, or NULL */
 };
 
 /* 0; -1 with err; -2 when another runner on this host still holds the
@@ -47,8 +47,8 @@ struct confine {
 int confine_open(const struct wk_config *cfg, const char *session_id, struct confine *c,
                  struct omni_err *err);
 /* egress: the session's allow-list (NULL: the worker's own, --egress-allow). */
-int confine_start(const struct wk_config *cfg, const char *session_id,
-                  const char *const *egress, struct confine *c, struct omni_err *err);
+int confine_start(const struct wk_config *cfg, const char *session_id, const char *const *egress,
+                  struct confine *c, struct omni_err *err);
 void confine_close(struct confine *c, int keep_dir);
 
 /* Hand rel (a tree under the session's directory, made by the runner: the

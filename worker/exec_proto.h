@@ -26,7 +26,7 @@
 #include "buf.h"
 
 #define XP_VERSION 1
-#define XP_FRAME_MAX (32u * 1024 * 1024)  /* write content and results stay far below */
+#define XP_FRAME_MAX (32u * 1024 * 1024) /* write content and results stay far below */
 
 /* Both ends keep their descriptors non-blocking (O_NONBLOCK): the timeouts
  * below are enforced with poll(2).

@@ -24,14 +24,14 @@
 
 struct executor {
     struct executor_opts o;
-    struct sandbox_vm vm;       /* microvm: o.spec.vm points here */
-    pid_t pid;                  /* bubblewrap; -1 when not running */
-    int fd;                     /* our end of the socketpair */
-    double seq;                 /* call ids */
-    struct cg_events seen;      /* cgroup counters already reported */
+    struct sandbox_vm vm;  /* microvm: o.spec.vm points here */
+    pid_t pid;             /* bubblewrap; -1 when not running */
+    int fd;                /* our end of the socketpair */
+    double seq;            /* call ids */
+    struct cg_events seen; /* cgroup counters already reported */
     struct buf frame;
     int starts;
-    int ready;                  /* "ready" received from the current sandbox */
+    int ready; /* "ready" received from the current sandbox */
     int64_t spawned_ms;
     int64_t spawned_us;
     /* the call in progress */
@@ -129,8 +129,8 @@ static int executor_spawn(struct executor *ex, struct omni_err *err)
         /* a restore when the template is there; a cold boot otherwise */
         ex->vm.state_fd = open(ex->o.vm_template, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (ex->vm.state_fd < 0)
-            log_kv(LOG_WARN, "microVM template unreadable; booting cold", "path",
-                   ex->o.vm_template, "error", strerror(errno), NULL);
+            log_kv(LOG_WARN, "microVM template unreadable; booting cold", "path", ex->o.vm_template,
+                   "error", strerror(errno), NULL);
     }
     pid_t pid = sandbox_spawn(&ex->o.spec, sv[1], ex->o.env, cgfds, ncg, err);
     close(sv[1]);
@@ -258,8 +258,7 @@ void executor_free(struct executor *ex)
 }
 
 /* Send the call; 0 or -1. */
-static int executor_send(struct executor *ex, const char *op, const char *tool,
-                         const cJSON *input)
+static int executor_send(struct executor *ex, const char *op, const char *tool, const cJSON *input)
 {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "op", op);
@@ -361,8 +360,9 @@ static void executor_died(struct executor *ex, struct tool_result *out)
     ex->in_call = 0;
     log_kv(LOG_WARN, "tool executor ended during a call", "session", ex->o.session_id, "tool",
            ex->tool, note[0] ? "limit" : NULL, note, NULL);
-    executor_fail(out, ex->tool, "the tool executor ended unexpectedly%s%s%s; a new one starts on "
-                                 "the next call (the shell's state is lost)",
+    executor_fail(out, ex->tool,
+                  "the tool executor ended unexpectedly%s%s%s; a new one starts on "
+                  "the next call (the shell's state is lost)",
                   note[0] ? " (" : "", note, note[0] ? ")" : "");
 }
 
@@ -370,15 +370,15 @@ int executor_begin(struct executor *ex, const char *tool, const cJSON *input,
                    struct tool_result *out)
 {
     struct omni_err err = OMNI_ERR_INIT;
-    long limit_ms = ex->o.spec.tool_timeout_ms > 0 ? ex->o.spec.tool_timeout_ms
-                                                   : TOOLSET_TOOL_TIMEOUT_MS;
+    long limit_ms =
+        ex->o.spec.tool_timeout_ms > 0 ? ex->o.spec.tool_timeout_ms : TOOLSET_TOOL_TIMEOUT_MS;
     out->text = NULL;
     out->is_error = 0;
     snprintf(ex->tool, sizeof(ex->tool), "%s", tool ? tool : "");
     ex->in_call = 1;
     if ((ex->pid <= 0 ? executor_start(ex, &err) : executor_ready(ex, &err)) < 0) {
-        log_kv(LOG_ERROR, "cannot start the sandbox", "session", ex->o.session_id, "error",
-               err.msg, NULL);
+        log_kv(LOG_ERROR, "cannot start the sandbox", "session", ex->o.session_id, "error", err.msg,
+               NULL);
         ex->in_call = 0;
         executor_fail(out, ex->tool, "the sandbox for this session could not start; try again");
         return -1;
@@ -446,15 +446,16 @@ int executor_collect(struct executor *ex, int cancel, struct tool_result *out)
         executor_limit_note(ex, note, sizeof(note), &killed);
         executor_kill(ex);
         ex->in_call = 0;
-        executor_fail(out, ex->tool, "timed out after %lds; the session's sandbox was restarted%s%s",
+        executor_fail(out, ex->tool,
+                      "timed out after %lds; the session's sandbox was restarted%s%s",
                       (ex->limit_ms + 999) / 1000, note[0] ? "; " : "", note);
         return 1;
     }
     return 0;
 }
 
-void executor_run(struct executor *ex, const char *tool, const cJSON *input,
-                  volatile int *cancel, struct tool_result *out)
+void executor_run(struct executor *ex, const char *tool, const cJSON *input, volatile int *cancel,
+                  struct tool_result *out)
 {
     if (executor_begin(ex, tool, input, out) < 0)
         return;

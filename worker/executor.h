@@ -27,30 +27,30 @@
 #include "sandbox.h"
 #include "toolset.h"
 
-#define EXECUTOR_READY_TIMEOUT_MS 15000L  /* sandbox start to "ready" */
+#define EXECUTOR_READY_TIMEOUT_MS 15000L    /* sandbox start to "ready" */
 #define EXECUTOR_VM_READY_TIMEOUT_MS 90000L /* microvm: a cold boot, emulated, on a busy host */
-#define EXECUTOR_GRACE_MS 10000L          /* beyond tool_timeout before the kill */
-#define EXECUTOR_EXIT_WAIT_MS 2000L       /* executor_free: clean exit before SIGKILL */
+#define EXECUTOR_GRACE_MS 10000L            /* beyond tool_timeout before the kill */
+#define EXECUTOR_EXIT_WAIT_MS 2000L         /* executor_free: clean exit before SIGKILL */
 #define EXECUTOR_WRITE_TIMEOUT_MS 30000
-#define EXECUTOR_TICK_MS 100              /* collect at least this often */
+#define EXECUTOR_TICK_MS 100               /* collect at least this often */
 #define EXECUTOR_RESULT_MAX (1024u * 1024) /* a result's text, re-checked on the host */
-#define EXECUTOR_SPIN_US 150              /* a call's first answer is awaited on the CPU */
+#define EXECUTOR_SPIN_US 150               /* a call's first answer is awaited on the CPU */
 
 struct executor_opts {
-    struct sandbox_spec spec;   /* strings borrowed for the executor's life */
-    char **env;                 /* the executor's environment; borrowed */
-    struct cg *cg;              /* the session's cgroup, or NULL; borrowed */
-    struct cg_limits limits;    /* for the messages */
-    const char *session_id;     /* for the logs */
-    const char *vm_template;    /* microvm: a saved VM to restore, or NULL (cold boot) */
+    struct sandbox_spec spec; /* strings borrowed for the executor's life */
+    char **env;               /* the executor's environment; borrowed */
+    struct cg *cg;            /* the session's cgroup, or NULL; borrowed */
+    struct cg_limits limits;  /* for the messages */
+    const char *session_id;   /* for the logs */
+    const char *vm_template;  /* microvm: a saved VM to restore, or NULL (cold boot) */
 };
 
 struct executor;
 
 struct executor *executor_new(const struct executor_opts *o, struct omni_err *err);
 /* One call, waiting for it: begin + collect until done. */
-void executor_run(struct executor *ex, const char *tool, const cJSON *input,
-                  volatile int *cancel, struct tool_result *out);
+void executor_run(struct executor *ex, const char *tool, const cJSON *input, volatile int *cancel,
+                  struct tool_result *out);
 /*
  * The same in steps, for a caller that waits on other things meanwhile:
  * executor_begin() sends the call (0), or sets *out and returns -1 when the

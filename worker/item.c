@@ -24,18 +24,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 const char *wk_end_name(enum wk_end e)
 {
     switch (e) {
-    case WK_END_NONE: return "none";
-    case WK_END_CLEAN: return "clean";
-    case WK_END_HB_STOP: return "heartbeat_stop";
-    case WK_END_LEASE_LOST: return "lease_lost";
-    case WK_END_ASSUMED_LOST: return "lease_assumed_lost";
-    case WK_END_REJECTED: return "heartbeat_rejected";
-    case WK_END_FATAL: return "fatal";
-    case WK_END_SHUTDOWN: return "shutdown";
+    case WK_END_NONE:
+        return "none";
+    case WK_END_CLEAN:
+        return "clean";
+    case WK_END_HB_STOP:
+        return "heartbeat_stop";
+    case WK_END_LEASE_LOST:
+        return "lease_lost";
+    case WK_END_ASSUMED_LOST:
+        return "lease_assumed_lost";
+    case WK_END_REJECTED:
+        return "heartbeat_rejected";
+    case WK_END_FATAL:
+        return "fatal";
+    case WK_END_SHUTDOWN:
+        return "shutdown";
     }
     return "unknown";
 }
@@ -70,8 +77,7 @@ static int memory_stores(const cJSON *session)
 {
     const cJSON *res = cJSON_GetObjectItemCaseSensitive(session, "resources"), *it;
     int n = 0;
-    cJSON_ArrayForEach(it, res)
-    {
+    cJSON_ArrayForEach(it, res) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "type");
         if (cJSON_IsString(t) && strcmp(t->valuestring, "memory_store") == 0)
             n++;
@@ -134,8 +140,8 @@ static enum wk_end item_session_run(struct wk_item_ctx *ic)
             use = names;
         }
         if (confine_start(cfg, w->data_id, use, cf, &err) < 0) {
-            log_kv(LOG_ERROR, "cannot start the session's sandbox", "session", w->data_id,
-                   "error", err.msg, NULL);
+            log_kv(LOG_ERROR, "cannot start the session's sandbox", "session", w->data_id, "error",
+                   err.msg, NULL);
             omni_session_release(&s);
             return WK_END_FATAL;
         }
@@ -152,8 +158,9 @@ static enum wk_end item_session_run(struct wk_item_ctx *ic)
         return WK_END_FATAL;
     }
     if (nmem > 0)
-        log_kv(LOG_WARN, "session has memory_store resources; running without memory "
-                         "(--no-memory)",
+        log_kv(LOG_WARN,
+               "session has memory_store resources; running without memory "
+               "(--no-memory)",
                "session", w->data_id, NULL);
     if (nmem > 0 && !ic->have_token)
         log_kv(LOG_WARN, "no sessions token for this item (memory would need one)", "session",
@@ -181,8 +188,8 @@ static enum wk_end item_session(struct wk_item_ctx *ic)
 
     int rc = confine_open(cfg, sid, &cf, &err);
     if (rc < 0) {
-        log_kv(LOG_ERROR, "cannot prepare the session's sandbox", "session", sid, "error",
-               err.msg, NULL);
+        log_kv(LOG_ERROR, "cannot prepare the session's sandbox", "session", sid, "error", err.msg,
+               NULL);
         /* busy: keep the directory (someone else's) and leave the item to
          * come back; otherwise the item fails */
         confine_close(&cf, rc == -2);
@@ -191,13 +198,13 @@ static enum wk_end item_session(struct wk_item_ctx *ic)
     ic->cf = &cf;
     char cus[32];
     snprintf(cus, sizeof cus, "%lld", (long long)(omni_mono_us() - c0));
-    log_kv(LOG_DEBUG, "session directory, identity and cgroup ready", "session", sid,
-           "setup_us", cus, NULL);
+    log_kv(LOG_DEBUG, "session directory, identity and cgroup ready", "session", sid, "setup_us",
+           cus, NULL);
     /* (with an egress allow-list the session's own list is needed first:
      * item_session_run starts the sandbox after the lookup) */
     if (!cfg->egress_names[0] && confine_start(cfg, sid, NULL, &cf, &err) < 0) {
-        log_kv(LOG_ERROR, "cannot start the session's sandbox", "session", sid, "error",
-               err.msg, NULL);
+        log_kv(LOG_ERROR, "cannot start the session's sandbox", "session", sid, "error", err.msg,
+               NULL);
         end = WK_END_FATAL;
     } else {
         end = item_session_run(ic);
@@ -208,8 +215,8 @@ static enum wk_end item_session(struct wk_item_ctx *ic)
     /* (omni-worker run serves one item: nobody would sweep a kept tmpfs) */
     if (!keep && !(cfg->single_item && cf.mounted) &&
         (wk_end_is_release(end) || wk_end_is_release(lease_end(ic->lease)))) {
-        log_kv(LOG_INFO, "keeping the session directory: the item returns to the queue",
-               "session", sid, NULL);
+        log_kv(LOG_INFO, "keeping the session directory: the item returns to the queue", "session",
+               sid, NULL);
         keep = 1;
     }
     ic->cf = NULL;
@@ -297,15 +304,17 @@ enum item_outcome item_serve(const struct wk_config *cfg, const struct omni_work
         if (secret_url_allowed(cfg, secret_base))
             ic.base_url = secret_base;
         else
-            log_kv(LOG_WARN, "ignoring the work secret's api_base_url: not the configured API's "
-                             "origin (allow one with --secret-base-url-allow)",
+            log_kv(LOG_WARN,
+                   "ignoring the work secret's api_base_url: not the configured API's "
+                   "origin (allow one with --secret-base-url-allow)",
                    "work", w->id, NULL);
     }
     ic.cred = token ? token : env_key;
     ic.have_token = token != NULL;
     if (!ic.cred) {
-        log_kv(LOG_ERROR, "work item has no usable sessions token; not serving it (the "
-                          "environment key never leaves the poller)",
+        log_kv(LOG_ERROR,
+               "work item has no usable sessions token; not serving it (the "
+               "environment key never leaves the poller)",
                "work", w->id, NULL);
         free(secret_base);
         return ITEM_NEEDS_STOP;
@@ -323,8 +332,8 @@ enum item_outcome item_serve(const struct wk_config *cfg, const struct omni_work
         end = WK_END_FATAL;
     } else if (strcmp(w->data_type, "session") != 0) {
         /* 3. non-session work: nothing to run */
-        log_kv(LOG_INFO, "non-session work item; stopping it", "work", w->id, "type",
-               w->data_type, NULL);
+        log_kv(LOG_INFO, "non-session work item; stopping it", "work", w->id, "type", w->data_type,
+               NULL);
         end = WK_END_CLEAN;
     } else if (!omni_id_valid(w->data_id)) {
         log_kv(LOG_ERROR, "work item has no valid session id", "work", w->id, NULL);
@@ -345,8 +354,8 @@ enum item_outcome item_serve(const struct wk_config *cfg, const struct omni_work
     }
     snprintf(dur, sizeof dur, "%lld", (long long)(omni_mono_ms() - t0));
     if (wk_end_is_release(end)) {
-        log_kv(LOG_WARN, "lease lost; item released without stopping it", "work", w->id,
-               "reason", wk_end_name(end), "duration_ms", dur, NULL);
+        log_kv(LOG_WARN, "lease lost; item released without stopping it", "work", w->id, "reason",
+               wk_end_name(end), "duration_ms", dur, NULL);
         out = ITEM_RELEASED;
     } else {
         log_kv(LOG_INFO, "session run ended", "work", w->id, "session", w->data_id, "reason",

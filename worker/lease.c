@@ -31,9 +31,9 @@ struct lease {
     int started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int stop;                 /* guarded by mu */
-    enum wk_end end;          /* guarded by mu */
-    long ttl_ms;              /* guarded by mu */
+    int stop;        /* guarded by mu */
+    enum wk_end end; /* guarded by mu */
+    long ttl_ms;     /* guarded by mu */
     long interval_ms;
     char last[64];
     int64_t last_success_ms;
@@ -76,8 +76,8 @@ static int lease_beat(struct lease *l)
     if (omni_work_heartbeat(l->client, l->env_id, l->work_id, l->last, 0, timeout, &hb, &err) ==
         0) {
         l->last_success_ms = sent;
-        snprintf(l->last, sizeof l->last, "%s", hb.last_heartbeat[0] ? hb.last_heartbeat
-                                                                      : "NO_HEARTBEAT");
+        snprintf(l->last, sizeof l->last, "%s",
+                 hb.last_heartbeat[0] ? hb.last_heartbeat : "NO_HEARTBEAT");
         if (hb.ttl_seconds > 0) {
             long iv = hb.ttl_seconds * 1000 / 2;
             if (iv < WK_HB_MIN_INTERVAL_MS)
@@ -101,9 +101,9 @@ static int lease_beat(struct lease *l)
     }
     if (err.kind == OMNI_E_HTTP && err.status == 412) {
         snprintf(ttl, sizeof ttl, "%ld", hb.ttl_seconds);
-        log_kv(LOG_WARN, "lease lost (heartbeat precondition failed); releasing the item",
-               "work", l->work_id, "state", hb.state[0] ? hb.state : "unknown", "ttl_seconds",
-               ttl, "last_heartbeat", hb.last_heartbeat[0] ? hb.last_heartbeat : "null", NULL);
+        log_kv(LOG_WARN, "lease lost (heartbeat precondition failed); releasing the item", "work",
+               l->work_id, "state", hb.state[0] ? hb.state : "unknown", "ttl_seconds", ttl,
+               "last_heartbeat", hb.last_heartbeat[0] ? hb.last_heartbeat : "null", NULL);
         lease_finish(l, WK_END_LEASE_LOST);
         return 1;
     }
@@ -118,8 +118,9 @@ static int lease_beat(struct lease *l)
     long ttl_ms = l->ttl_ms;
     pthread_mutex_unlock(&l->mu);
     if (now - l->last_success_ms > ttl_ms) {
-        log_kv(LOG_WARN, "no successful heartbeat for longer than the lease ttl; assuming the "
-                         "lease lost",
+        log_kv(LOG_WARN,
+               "no successful heartbeat for longer than the lease ttl; assuming the "
+               "lease lost",
                "work", l->work_id, "error", err.msg, NULL);
         lease_finish(l, WK_END_ASSUMED_LOST);
         return 1;
@@ -155,8 +156,9 @@ static void *lease_main(void *arg)
         if (stop)
             break;
         if (omni_mono_ms() >= lease_deadline(l)) {
-            log_kv(LOG_WARN, "no successful heartbeat in time to keep the lease; releasing the "
-                             "item before it can expire",
+            log_kv(LOG_WARN,
+                   "no successful heartbeat in time to keep the lease; releasing the "
+                   "item before it can expire",
                    "work", l->work_id, NULL);
             lease_finish(l, WK_END_ASSUMED_LOST);
             break;

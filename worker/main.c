@@ -109,16 +109,58 @@ static const char usage_text[] =
     "  --http-debug                 trace HTTP requests (credentials redacted)\n";
 
 enum {
-    OPT_ENV_ID = 256, OPT_ENV_KEY_FILE, OPT_ENV_KEY, OPT_BASE_URL, OPT_CA_FILE,
-    OPT_IGNORE_SECRET_URL, OPT_WORKER_ID, OPT_CONCURRENCY, OPT_ON_WORK, OPT_CHILD_GRACE,
-    OPT_POLL_IDLE, OPT_MAX_ITEMS, OPT_WORK_ID, OPT_SESSION_ID, OPT_SECRET_FILE, OPT_SECRET,
-    OPT_WORKDIR, OPT_KEEP_WORKDIR, OPT_MAX_IDLE, OPT_DRAIN, OPT_NO_MEMORY, OPT_PASS_ENV,
-    OPT_ALLOW_PATH, OPT_RO_PATH, OPT_BASH_TIMEOUT, OPT_BASH_MAX, OPT_TOOL_TIMEOUT,
-    OPT_MAX_FILE, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_LOG_INPUTS, OPT_HTTP_DEBUG,
-    OPT_API_SOCKET, OPT_SANDBOX, OPT_LIMIT_MEMORY, OPT_LIMIT_PIDS, OPT_LIMIT_CPU,
-    OPT_LIMIT_TMP, OPT_LIMIT_WORKDIR, OPT_UID_BASE, OPT_SECRET_URL_ALLOW, OPT_WORK_STDIN,
-    OPT_VM_KERNEL, OPT_VM_INITRD, OPT_VM_MEMORY, OPT_VM_CPUS, OPT_VM_ACCEL, OPT_VM_SNAPSHOT,
-    OPT_EGRESS_ALLOW, OPT_EGRESS_RESOLVER, OPT_EGRESS_USER, OPT_EGRESS_PORTS,
+    OPT_ENV_ID = 256,
+    OPT_ENV_KEY_FILE,
+    OPT_ENV_KEY,
+    OPT_BASE_URL,
+    OPT_CA_FILE,
+    OPT_IGNORE_SECRET_URL,
+    OPT_WORKER_ID,
+    OPT_CONCURRENCY,
+    OPT_ON_WORK,
+    OPT_CHILD_GRACE,
+    OPT_POLL_IDLE,
+    OPT_MAX_ITEMS,
+    OPT_WORK_ID,
+    OPT_SESSION_ID,
+    OPT_SECRET_FILE,
+    OPT_SECRET,
+    OPT_WORKDIR,
+    OPT_KEEP_WORKDIR,
+    OPT_MAX_IDLE,
+    OPT_DRAIN,
+    OPT_NO_MEMORY,
+    OPT_PASS_ENV,
+    OPT_ALLOW_PATH,
+    OPT_RO_PATH,
+    OPT_BASH_TIMEOUT,
+    OPT_BASH_MAX,
+    OPT_TOOL_TIMEOUT,
+    OPT_MAX_FILE,
+    OPT_LOG_FORMAT,
+    OPT_LOG_LEVEL,
+    OPT_LOG_INPUTS,
+    OPT_HTTP_DEBUG,
+    OPT_API_SOCKET,
+    OPT_SANDBOX,
+    OPT_LIMIT_MEMORY,
+    OPT_LIMIT_PIDS,
+    OPT_LIMIT_CPU,
+    OPT_LIMIT_TMP,
+    OPT_LIMIT_WORKDIR,
+    OPT_UID_BASE,
+    OPT_SECRET_URL_ALLOW,
+    OPT_WORK_STDIN,
+    OPT_VM_KERNEL,
+    OPT_VM_INITRD,
+    OPT_VM_MEMORY,
+    OPT_VM_CPUS,
+    OPT_VM_ACCEL,
+    OPT_VM_SNAPSHOT,
+    OPT_EGRESS_ALLOW,
+    OPT_EGRESS_RESOLVER,
+    OPT_EGRESS_USER,
+    OPT_EGRESS_PORTS,
 };
 
 static const struct option long_opts[] = {
@@ -312,8 +354,8 @@ static int env_refuse_org_keys(void)
 static char *secret_read_file(const char *path, struct omni_err *err)
 {
     size_t len = 0;
-    char *buf = omni_file_read(path, "work secret file", OMNI_SECRET_MAX, OMNI_FILE_PRIVATE, &len,
-                               err);
+    char *buf =
+        omni_file_read(path, "work secret file", OMNI_SECRET_MAX, OMNI_FILE_PRIVATE, &len, err);
 
     if (!buf)
         return NULL;
@@ -382,21 +424,36 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         const char *a = optarg;
         switch (c) {
-        case OPT_ENV_ID: cli->env_id = a; break;
-        case OPT_ENV_KEY_FILE: cli->env_key_file = a; break;
+        case OPT_ENV_ID:
+            cli->env_id = a;
+            break;
+        case OPT_ENV_KEY_FILE:
+            cli->env_key_file = a;
+            break;
         case OPT_ENV_KEY:
         case OPT_SECRET:
-            fprintf(stderr, "omni-worker: %s is not accepted on the command line (argv is "
-                            "visible to every local user); use %s\n",
+            fprintf(stderr,
+                    "omni-worker: %s is not accepted on the command line (argv is "
+                    "visible to every local user); use %s\n",
                     c == OPT_ENV_KEY ? "the environment key" : "the work secret",
                     c == OPT_ENV_KEY ? "ANTHROPIC_ENVIRONMENT_KEY or --environment-key-file"
                                      : "--work-secret-file");
             return -1;
-        case OPT_BASE_URL: cfg->base_url = a; break;
-        case OPT_CA_FILE: cfg->ca_file = a; break;
-        case OPT_API_SOCKET: cfg->api_socket = a; break;
-        case OPT_IGNORE_SECRET_URL: cfg->honour_secret_base_url = 0; break;
-        case OPT_WORKER_ID: cli->worker_id = a; break;
+        case OPT_BASE_URL:
+            cfg->base_url = a;
+            break;
+        case OPT_CA_FILE:
+            cfg->ca_file = a;
+            break;
+        case OPT_API_SOCKET:
+            cfg->api_socket = a;
+            break;
+        case OPT_IGNORE_SECRET_URL:
+            cfg->honour_secret_base_url = 0;
+            break;
+        case OPT_WORKER_ID:
+            cli->worker_id = a;
+            break;
         case OPT_CONCURRENCY:
             if (parse_long(a, 1, WK_CONCURRENCY_MAX, &v) < 0)
                 return die_usage("--concurrency \"%s\" is not a number in 1..256", a), -1;
@@ -420,8 +477,7 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
             else if (lo == 0)
                 hi = 1;
             if (errno || *end || lo < 0 || hi <= lo || hi > 600000)
-                return die_usage("--poll-idle-ms \"%s\" is not MIN or MIN-MAX milliseconds", a),
-                       -1;
+                return die_usage("--poll-idle-ms \"%s\" is not MIN or MIN-MAX milliseconds", a), -1;
             cfg->poll_idle_min_ms = lo;
             cfg->poll_idle_max_ms = hi;
             break;
@@ -430,11 +486,21 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
             if (parse_long(a, 0, LONG_MAX, &cfg->max_items) < 0)
                 return die_usage("--max-items \"%s\" is not a number", a), -1;
             break;
-        case OPT_WORK_ID: cli->work_id = a; break;
-        case OPT_SESSION_ID: cli->session_id = a; break;
-        case OPT_SECRET_FILE: cli->secret_file = a; break;
-        case OPT_WORKDIR: cfg->workdir = a; break;
-        case OPT_KEEP_WORKDIR: cfg->keep_workdir = 1; break;
+        case OPT_WORK_ID:
+            cli->work_id = a;
+            break;
+        case OPT_SESSION_ID:
+            cli->session_id = a;
+            break;
+        case OPT_SECRET_FILE:
+            cli->secret_file = a;
+            break;
+        case OPT_WORKDIR:
+            cfg->workdir = a;
+            break;
+        case OPT_KEEP_WORKDIR:
+            cfg->keep_workdir = 1;
+            break;
         case OPT_MAX_IDLE:
             if (parse_dur(a, &cfg->max_idle_ms) < 0)
                 return die_usage("--max-idle \"%s\" is not a duration", a), -1;
@@ -443,7 +509,9 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
             if (parse_dur(a, &cfg->drain_ms) < 0)
                 return die_usage("--drain-timeout \"%s\" is not a duration", a), -1;
             break;
-        case OPT_NO_MEMORY: cfg->no_memory = 1; break;
+        case OPT_NO_MEMORY:
+            cfg->no_memory = 1;
+            break;
         case OPT_PASS_ENV:
             if (strncasecmp(a, "ANTHROPIC_", 10) == 0)
                 return die_usage("--pass-env \"%s\": ANTHROPIC_* variables are never passed to "
@@ -487,8 +555,12 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
                 return die_usage("--log-level \"%s\" is not debug, info, warn or error", a), -1;
             log_set_level(ll);
             break;
-        case OPT_LOG_INPUTS: cfg->log_inputs = 1; break;
-        case OPT_HTTP_DEBUG: cfg->http_debug = 1; break;
+        case OPT_LOG_INPUTS:
+            cfg->log_inputs = 1;
+            break;
+        case OPT_HTTP_DEBUG:
+            cfg->http_debug = 1;
+            break;
         case OPT_SANDBOX: {
             enum sandbox_kind k;
             if (sandbox_kind_parse(a, &k) < 0)
@@ -515,8 +587,7 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
             break;
         case OPT_LIMIT_CPU:
             if (parse_long(a, 1, 100 * 1024, &v) < 0)
-                return die_usage("--limit-cpu \"%s\" is not a percentage (100 = one core)", a),
-                       -1;
+                return die_usage("--limit-cpu \"%s\" is not a percentage (100 = one core)", a), -1;
             cfg->limit_cpu = (int)v;
             break;
         case OPT_UID_BASE:
@@ -524,8 +595,12 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
                 return die_usage("--sandbox-uid-base \"%s\" is not a uid in 1000..2147479551", a),
                        -1;
             break;
-        case OPT_VM_KERNEL: cfg->vm_kernel = a; break;
-        case OPT_VM_INITRD: cfg->vm_initrd = a; break;
+        case OPT_VM_KERNEL:
+            cfg->vm_kernel = a;
+            break;
+        case OPT_VM_INITRD:
+            cfg->vm_initrd = a;
+            break;
         case OPT_VM_MEMORY: {
             long long b;
             if (omni_size_parse(a, &b) < 0 || b < WK_VM_MEMORY_MIN || b > WK_VM_MEMORY_MAX)
@@ -549,8 +624,7 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
             break;
         case OPT_EGRESS_ALLOW:
             if (!egress_name_valid(a))
-                return die_usage("--egress-allow \"%s\" is not a host name (or *.domain)", a),
-                       -1;
+                return die_usage("--egress-allow \"%s\" is not a host name (or *.domain)", a), -1;
             if (list_add(cfg->egress_names, a) < 0)
                 return die_usage("too many --egress-allow options (max 64)%s", ""), -1;
             break;
@@ -581,7 +655,9 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
             if (list_add(cfg->secret_url_allow, a) < 0)
                 return die_usage("too many --secret-base-url-allow options (max 64)%s", ""), -1;
             break;
-        case OPT_WORK_STDIN: cli->work_stdin = 1; break;
+        case OPT_WORK_STDIN:
+            cli->work_stdin = 1;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             exit(WK_EXIT_OK);

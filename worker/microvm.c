@@ -167,8 +167,7 @@ static int find_file(const char *given, const char *name, char *out, struct omni
                             "(scripts/microvm-image), or give --vm-%s",
                             name, strcmp(name, "vmlinuz") == 0 ? "kernel" : "initrd");
     struct stat st;
-    if (!realpath(cand, out) || stat(out, &st) < 0 || !S_ISREG(st.st_mode) ||
-        access(out, R_OK) < 0)
+    if (!realpath(cand, out) || stat(out, &st) < 0 || !S_ISREG(st.st_mode) || access(out, R_OK) < 0)
         return omni_err_set(err, OMNI_E_CONFIG, "microVM %s \"%s\": %s", name, cand,
                             errno ? strerror(errno) : "not a regular file");
     return 0;
@@ -380,8 +379,7 @@ static int vm_trial(const struct wk_config *cfg, const char *dir, int kvm, long 
                      WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
                      cfg->vm_console ? "" : "; --log-level debug shows the guest's console");
         } else {
-            snprintf(why, whylen, "the guest agent did not start within %ld s%s",
-                     limit_ms / 1000,
+            snprintf(why, whylen, "the guest agent did not start within %ld s%s", limit_ms / 1000,
                      r < 0 && errno == ETIMEDOUT ? "" : " (its channel broke)");
         }
         goto out;
@@ -492,10 +490,9 @@ int microvm_host_setup(struct wk_config *cfg, int announce, struct omni_err *err
     snprintf(tdir, sizeof(tdir), "%s/.microvm-%ld", cfg->workdir, (long)getpid());
     snprintf(work, sizeof(work), "%s/work", tdir);
     if ((mkdir(tdir, 0700) < 0 && errno != EEXIST) || (mkdir(work, 0700) < 0 && errno != EEXIST))
-        return omni_err_set(err, OMNI_E_CONFIG, "cannot create \"%s\": %s", work,
-                            strerror(errno));
-    if (cfg->switch_uid && chown(work, (uid_t)cfg->sandbox_uid_base,
-                                 (gid_t)cfg->sandbox_uid_base) < 0)
+        return omni_err_set(err, OMNI_E_CONFIG, "cannot create \"%s\": %s", work, strerror(errno));
+    if (cfg->switch_uid &&
+        chown(work, (uid_t)cfg->sandbox_uid_base, (gid_t)cfg->sandbox_uid_base) < 0)
         return omni_err_set(err, OMNI_E_CONFIG, "cannot hand \"%s\" over: %s", work,
                             strerror(errno));
 
@@ -508,19 +505,18 @@ int microvm_host_setup(struct wk_config *cfg, int announce, struct omni_err *err
         if (cfg->vm_accel == MICROVM_KVM)
             return omni_err_set(err, OMNI_E_CONFIG, "--vm-accel kvm: %s", why);
         accel_why = why;
-    } else if (vm_trial(cfg, work, 1, MICROVM_KVM_PROBE_MS, -1, &boot_ms, why, sizeof(why)) <
-               0) {
+    } else if (vm_trial(cfg, work, 1, MICROVM_KVM_PROBE_MS, -1, &boot_ms, why, sizeof(why)) < 0) {
         if (cfg->vm_accel == MICROVM_KVM)
-            return omni_err_set(err, OMNI_E_CONFIG, "--vm-accel kvm: a test boot failed: %s",
-                                why);
+            return omni_err_set(err, OMNI_E_CONFIG, "--vm-accel kvm: a test boot failed: %s", why);
         accel_why = why;
     } else {
         cfg->vm_kvm = 1;
         accel_why = "a test boot worked";
     }
     if (!cfg->vm_kvm && cfg->vm_accel == MICROVM_AUTO)
-        log_kv(LOG_WARN, "KVM is not usable here; microVMs run under TCG (software emulation, "
-                         "several times slower)",
+        log_kv(LOG_WARN,
+               "KVM is not usable here; microVMs run under TCG (software emulation, "
+               "several times slower)",
                "reason", accel_why, NULL);
 
     /* the test boot (under the accelerator chosen) and the template */
@@ -535,9 +531,9 @@ int microvm_host_setup(struct wk_config *cfg, int announce, struct omni_err *err
                                 strerror(errno));
     }
     int64_t t0 = omni_mono_ms();
-    int rc = vm_trial(cfg, work, cfg->vm_kvm, cfg->vm_kvm ? MICROVM_KVM_PROBE_MS
-                                                            : MICROVM_BOOT_TIMEOUT_MS,
-                      state_fd, &boot_ms, why, sizeof(why));
+    int rc = vm_trial(cfg, work, cfg->vm_kvm,
+                      cfg->vm_kvm ? MICROVM_KVM_PROBE_MS : MICROVM_BOOT_TIMEOUT_MS, state_fd,
+                      &boot_ms, why, sizeof(why));
     long save_ms = (long)(omni_mono_ms() - t0) - boot_ms;
     struct stat st = {0};
     if (state_fd >= 0) {
@@ -546,13 +542,11 @@ int microvm_host_setup(struct wk_config *cfg, int announce, struct omni_err *err
     }
     if (rc < 0 && !boot_ms) {
         unlink(tmp);
-        return omni_err_set(err, OMNI_E_CONFIG, "--sandbox microvm: the test boot failed: %s",
-                            why);
+        return omni_err_set(err, OMNI_E_CONFIG, "--sandbox microvm: the test boot failed: %s", why);
     }
     if (rc < 0) { /* booted, not saved: cold boots only */
         unlink(tmp);
-        log_kv(LOG_WARN, "microVM snapshot failed; every session boots cold", "reason", why,
-               NULL);
+        log_kv(LOG_WARN, "microVM snapshot failed; every session boots cold", "reason", why, NULL);
     } else if (cfg->vm_snapshot) {
         if (rename(tmp, template_path) < 0)
             return omni_err_set(err, OMNI_E_CONFIG, "cannot save \"%s\": %s", template_path,
@@ -571,8 +565,8 @@ int microvm_host_setup(struct wk_config *cfg, int announce, struct omni_err *err
     snprintf(smb, sizeof(smb), "%lld", (long long)st.st_size);
     snprintf(mem, sizeof(mem), "%lldM", cfg->vm_memory >> 20);
     log_kv(LOG_INFO, "microVM guest ready", "accel", cfg->vm_kvm ? "kvm" : "tcg", "kernel",
-           kernel_path, "memory", mem, "boot_ms", bms, "snapshot",
-           cfg->vm_template ? "on" : "off", "save_ms", sms, "state_bytes", smb, NULL);
+           kernel_path, "memory", mem, "boot_ms", bms, "snapshot", cfg->vm_template ? "on" : "off",
+           "save_ms", sms, "state_bytes", smb, NULL);
     return 0;
 }
 

@@ -27,8 +27,8 @@
 struct wk_config;
 
 #define MICROVM_QEMU_PATHS "/usr/bin/qemu-system-x86_64:/usr/local/bin/qemu-system-x86_64"
-#define MICROVM_BOOT_TIMEOUT_MS 90000L     /* the template's cold boot, emulated */
-#define MICROVM_KVM_PROBE_MS 15000L        /* a KVM test boot; nested KVM may hang */
+#define MICROVM_BOOT_TIMEOUT_MS 90000L /* the template's cold boot, emulated */
+#define MICROVM_KVM_PROBE_MS 15000L    /* a KVM test boot; nested KVM may hang */
 #define MICROVM_SAVE_TIMEOUT_MS 60000L
 #define MICROVM_SEED_BYTES 64
 

@@ -16,7 +16,7 @@
 #define PATHS_MAX_ROOTS 64
 
 struct paths_root {
-    char *conf;  /* as configured */
+    char *conf; /* as configured */
 };
 
 struct paths {
@@ -217,7 +217,7 @@ struct walk {
     int fds[PATHS_MAX_DEPTH];
     char *names[PATHS_MAX_DEPTH];
     int depth;
-    char *rest;  /* pending components, '/'-separated */
+    char *rest; /* pending components, '/'-separated */
     int hops;
 };
 
@@ -350,8 +350,7 @@ static int walk_push(struct walk *w, int fd, const char *c, int *err)
     return PATHS_OK;
 }
 
-static int walk_run(struct walk *w, enum walk_mode mode, int oflags, int create,
-                    struct path_res *r)
+static int walk_run(struct walk *w, enum walk_mode mode, int oflags, int create, struct path_res *r)
 {
     char c[NAME_MAX + 2], link[PATH_MAX];
     int too_long, err = 0, kind;
@@ -528,8 +527,8 @@ static int walk_run(struct walk *w, enum walk_mode mode, int oflags, int create,
  * success *rootfd (borrowed or owned, see *own_fd), *canon (malloc'd) and *rel
  * (malloc'd) are set.
  */
-static int paths_pick_root(struct paths *ps, const char *p, int *rootfd, int *own_fd,
-                           char **canon, char **rel, int *err)
+static int paths_pick_root(struct paths *ps, const char *p, int *rootfd, int *own_fd, char **canon,
+                           char **rel, int *err)
 {
     *own_fd = 0;
     if (p[0] != '/') {
@@ -592,7 +591,8 @@ static int paths_pick_root(struct paths *ps, const char *p, int *rootfd, int *ow
             subject = resolved;
         }
         for (size_t i = 0; i < n; i++) {
-            char *rcanon = i == 0 ? strdup(ps->work_canon) : realpath(ps->allowed[i - 1].conf, NULL);
+            char *rcanon =
+                i == 0 ? strdup(ps->work_canon) : realpath(ps->allowed[i - 1].conf, NULL);
             const char *rconf = i == 0 ? ps->work_conf : ps->allowed[i - 1].conf;
             if (!rcanon)
                 continue;

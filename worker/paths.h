@@ -37,8 +37,8 @@
 
 #include "err.h"
 
-#define PATHS_MAX_HOPS 40    /* symlinks followed per resolution */
-#define PATHS_MAX_DEPTH 256  /* directory components held open */
+#define PATHS_MAX_HOPS 40   /* symlinks followed per resolution */
+#define PATHS_MAX_DEPTH 256 /* directory components held open */
 
 struct paths;
 
@@ -58,14 +58,17 @@ enum paths_fail {
 };
 
 struct path_res {
-    int fd;              /* paths_open: the opened target */
-    int dirfd;           /* paths_parent: the parent directory (O_PATH) */
+    int fd;                  /* paths_open: the opened target */
+    int dirfd;               /* paths_parent: the parent directory (O_PATH) */
     char leaf[NAME_MAX + 1]; /* paths_parent: name in dirfd */
-    int leaf_exists;     /* paths_parent: something is at dirfd/leaf */
-    char *abs;           /* canonical absolute path of the target (malloc'd) */
-    int err;             /* errno for PATHS_RESOLVE / PATHS_ERRNO */
+    int leaf_exists;         /* paths_parent: something is at dirfd/leaf */
+    char *abs;               /* canonical absolute path of the target (malloc'd) */
+    int err;                 /* errno for PATHS_RESOLVE / PATHS_ERRNO */
 };
-#define PATH_RES_INIT {-1, -1, "", 0, NULL, 0}
+#define PATH_RES_INIT                                                                              \
+    {                                                                                              \
+        -1, -1, "", 0, NULL, 0                                                                     \
+    }
 void path_res_release(struct path_res *r);
 
 /*

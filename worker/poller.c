@@ -16,8 +16,8 @@
  * after a lost lease) is left alone too; otherwise its item gets a stop
  * (§10.2 step 9) with the item's sessions token, the key only as a fallback.
  * A failed fork (EAGAIN, ENOMEM: a full host) is retried with backoff, never
- * fatal: the item is left to be re-delivered when its lease expires. On SIGTERM/SIGINT the supervisor stops claiming,
- * sends one SIGTERM to each child group, waits up to --child-grace, then
+ * fatal: the item is left to be re-delivered when its lease expires. On SIGTERM/SIGINT the
+ * supervisor stops claiming, sends one SIGTERM to each child group, waits up to --child-grace, then
  * SIGKILLs what is left and force-stops those items. A second signal skips
  * the grace.
  */
@@ -48,18 +48,17 @@
 #define WK_CHILD_RELEASED WK_EXIT_RELEASED
 #define WK_CHILD_NEEDS_STOP 6
 #define POLLER_TICK_MS 100L
-#define POLLER_SPAWN_TRIES 5          /* fork retries for one item (EAGAIN/ENOMEM) */
-#define POLLER_SPAWN_BACKOFF_MS 200L  /* doubled each try */
+#define POLLER_SPAWN_TRIES 5         /* fork retries for one item (EAGAIN/ENOMEM) */
+#define POLLER_SPAWN_BACKOFF_MS 200L /* doubled each try */
 #define POLLER_PIPE_TIMEOUT_MS 5000
 #define HANDOVER_HEADER_MAX (16 + OMNI_ID_MAX) /* "<slot> <environment id>\n" */
-
 
 extern char **environ;
 
 struct slot {
-    pid_t pid;                    /* 0 = free */
+    pid_t pid; /* 0 = free */
     int on_work;
-    char *secret;                 /* --on-work: the item's secret, for the stop (wiped) */
+    char *secret; /* --on-work: the item's secret, for the stop (wiped) */
     char work_id[OMNI_ID_MAX];
     char session_id[OMNI_ID_MAX];
     int64_t started_ms;
@@ -73,12 +72,12 @@ struct poller {
     char poison[WK_POISON_RING][OMNI_ID_MAX];
     int poison_next;
     long items;
-    int fatal;                    /* exit 1 after draining */
-    int spawn_backoff;            /* a fork failed for want of resources: wait before polling */
+    int fatal;         /* exit 1 after draining */
+    int spawn_backoff; /* a fork failed for want of resources: wait before polling */
     int term_sent;
     int64_t term_at;
     int kill_sent;
-    char self_exe[4096];          /* our binary, resolved once (valgrind-safe) */
+    char self_exe[4096]; /* our binary, resolved once (valgrind-safe) */
 };
 
 /* ---- poison ring ----------------------------------------------------------------- */
@@ -250,9 +249,9 @@ static pid_t spawn_on_work(struct poller *p, const struct omni_work *w, int slot
     char slotv[16];
     pid_t pid;
     int in_fd = -1, e;
-    static const char *const ours[] = {"ANTHROPIC_WORK_ID=", "ANTHROPIC_ENVIRONMENT_ID=",
-                                       "ANTHROPIC_SESSION_ID=", "ANTHROPIC_ENVIRONMENT_KEY=",
-                                       "OMNI_WORKER_SLOT=", "OMNI_WORKER_BIN="};
+    static const char *const ours[] = {
+        "ANTHROPIC_WORK_ID=",         "ANTHROPIC_ENVIRONMENT_ID=", "ANTHROPIC_SESSION_ID=",
+        "ANTHROPIC_ENVIRONMENT_KEY=", "OMNI_WORKER_SLOT=",         "OMNI_WORKER_BIN="};
 
     for (char **e2 = environ; e2 && *e2; e2++)
         n++;
@@ -338,8 +337,8 @@ static void slot_done(struct poller *p, struct slot *s, int status)
         snprintf(code, sizeof code, "exit %d", WEXITSTATUS(status));
     int ec = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (s->on_work) {
-        log_kv(LOG_INFO, "--on-work script finished", "work", s->work_id, "session",
-               s->session_id, "status", code, NULL);
+        log_kv(LOG_INFO, "--on-work script finished", "work", s->work_id, "session", s->session_id,
+               "status", code, NULL);
         if (ec == WK_EXIT_RELEASED) {
             /* §9.3 over §10.2: the lease is gone, the item is someone else's */
             log_kv(LOG_WARN, "--on-work script lost the lease; leaving the item alone", "work",
@@ -405,8 +404,7 @@ static void drain_children(struct poller *p)
             p->term_at = omni_mono_ms();
         }
         if (p->term_sent && !p->kill_sent &&
-            (wk_hard_stop_requested() ||
-             omni_mono_ms() - p->term_at >= p->cfg->child_grace_ms)) {
+            (wk_hard_stop_requested() || omni_mono_ms() - p->term_at >= p->cfg->child_grace_ms)) {
             log_warn("killing %d child process(es) that did not exit in time", p->busy);
             signal_children(p, SIGKILL);
             p->kill_sent = 1;
@@ -463,11 +461,14 @@ static int dispatch(struct poller *p, const struct omni_work *w)
     }
     if (!cfg->on_work && cfg->concurrency == 1) {
         switch (item_serve(cfg, w, NULL)) {
-        case ITEM_POISON: poison_add(p, w->id); break;
+        case ITEM_POISON:
+            poison_add(p, w->id);
+            break;
         case ITEM_NEEDS_STOP:
             item_stop(cfg, cfg->base_url, p->env_key, cfg->environment_id, w->id, 1);
             break;
-        default: break;
+        default:
+            break;
         }
         return 0;
     }
@@ -547,7 +548,9 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
     snprintf(conc, sizeof conc, "%d", cfg->concurrency);
     log_kv(LOG_INFO, "polling for work", "environment", cfg->environment_id, "worker_id",
            cfg->worker_id, "concurrency", conc, "mode",
-           cfg->on_work ? "on-work" : cfg->concurrency > 1 ? "child per session" : "in-process",
+           cfg->on_work           ? "on-work"
+           : cfg->concurrency > 1 ? "child per session"
+                                  : "in-process",
            NULL);
 
     while (!wk_shutdown_requested()) {
@@ -596,8 +599,8 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
         log_kv(LOG_INFO, "claimed work", "work", w.id, "session", w.data_id, "type",
                w.data_type[0] ? w.data_type : "unknown", NULL);
         if (poison_has(&p, w.id)) {
-            log_kv(LOG_WARN, "work item failed permanently before; force-stopping it again",
-                   "work", w.id, NULL);
+            log_kv(LOG_WARN, "work item failed permanently before; force-stopping it again", "work",
+                   w.id, NULL);
             item_stop(cfg, cfg->base_url, env_key, cfg->environment_id, w.id, 1);
             omni_work_release(&w);
             continue;
@@ -609,11 +612,10 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
                 item_stop(cfg, cfg->base_url, env_key, cfg->environment_id, w.id, 1);
                 poison_add(&p, w.id);
             } else {
-                long d = omni_backoff_ms(failures, WK_POLL_BACKOFF_BASE_MS,
-                                         WK_POLL_BACKOFF_CAP_MS);
+                long d = omni_backoff_ms(failures, WK_POLL_BACKOFF_BASE_MS, WK_POLL_BACKOFF_CAP_MS);
                 failures++;
-                log_kv(LOG_WARN, "ack failed; skipping the item (it will be re-delivered)",
-                       "work", w.id, "error", err.msg, NULL);
+                log_kv(LOG_WARN, "ack failed; skipping the item (it will be re-delivered)", "work",
+                       w.id, "error", err.msg, NULL);
                 omni_sleep_ms(d, wk_shutdown_flag());
             }
             omni_work_release(&w);
@@ -628,9 +630,9 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
         omni_work_release(&w);
         if (p.spawn_backoff) {
             p.spawn_backoff = 0;
-            omni_sleep_ms(omni_backoff_ms(failures++, WK_POLL_BACKOFF_BASE_MS,
-                                          WK_POLL_BACKOFF_CAP_MS),
-                          wk_shutdown_flag());
+            omni_sleep_ms(
+                omni_backoff_ms(failures++, WK_POLL_BACKOFF_BASE_MS, WK_POLL_BACKOFF_CAP_MS),
+                wk_shutdown_flag());
         }
     }
 
@@ -699,11 +701,16 @@ int poller_serve_child(const struct wk_config *cfg_in)
     enum item_outcome out = item_serve(&cfg, &w, NULL);
     omni_work_release(&w);
     switch (out) {
-    case ITEM_DONE: return WK_EXIT_OK;
-    case ITEM_FAILED: return WK_CHILD_FAILED;
-    case ITEM_POISON: return WK_CHILD_POISON;
-    case ITEM_RELEASED: return WK_CHILD_RELEASED;
-    case ITEM_NEEDS_STOP: return WK_CHILD_NEEDS_STOP;
+    case ITEM_DONE:
+        return WK_EXIT_OK;
+    case ITEM_FAILED:
+        return WK_CHILD_FAILED;
+    case ITEM_POISON:
+        return WK_CHILD_POISON;
+    case ITEM_RELEASED:
+        return WK_CHILD_RELEASED;
+    case ITEM_NEEDS_STOP:
+        return WK_CHILD_NEEDS_STOP;
     }
     return WK_CHILD_FAILED;
 }

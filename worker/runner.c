@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #define RUN_TICK_MS 100L
-#define RUN_REPOST_DELAY_MS 5000L  /* reconcile this long after a failed post */
+#define RUN_REPOST_DELAY_MS 5000L /* reconcile this long after a failed post */
 #define RUN_INPUT_LOG_MAX 2000
 
 enum qkind { Q_EVENT, Q_OPEN, Q_END, Q_FATAL };
@@ -60,17 +60,17 @@ struct run {
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct qitem *head, *tail;   /* guarded by mu */
-    size_t qlen;                 /* guarded by mu */
-    int overflow;                /* guarded by mu: events were dropped */
-    int wake_fd;                 /* eventfd: the queue changed (polled during a call) */
-    char fatal_msg[256];         /* guarded by mu */
+    struct qitem *head, *tail; /* guarded by mu */
+    size_t qlen;               /* guarded by mu */
+    int overflow;              /* guarded by mu: events were dropped */
+    int wake_fd;               /* eventfd: the queue changed (polled during a call) */
+    char fatal_msg[256];       /* guarded by mu */
 
     pthread_t reader;
     int reader_started;
     volatile int reader_stop;
 
-    int64_t reconcile_at;        /* 0 = none scheduled */
+    int64_t reconcile_at; /* 0 = none scheduled */
     enum wk_end end;
 };
 
@@ -201,8 +201,10 @@ static void *reader_main(void *arg)
         }
         if (c.got_event)
             backoff = WK_STREAM_BACKOFF_MIN_MS;
-        log_kv(LOG_INFO, rc < 0 ? "event stream failed; reconnecting" : "event stream ended; "
-                                                                       "reconnecting",
+        log_kv(LOG_INFO,
+               rc < 0 ? "event stream failed; reconnecting"
+                      : "event stream ended; "
+                        "reconnecting",
                "session", r->ic->w->data_id, "error", rc < 0 ? err.msg : "", NULL);
         q_push(r, Q_END, NULL);
         omni_sleep_ms(backoff, &r->reader_stop);
@@ -222,8 +224,8 @@ static void run_reconcile(struct run *r)
     r->reconcile_at = 0;
     rstate_reconcile_begin(r->rs);
     if (omni_events_list(r->list_client, r->ic->w->data_id, &l, &err) < 0) {
-        log_kv(LOG_WARN, "cannot list session history; continuing with the live stream",
-               "session", r->ic->w->data_id, "error", err.msg, NULL);
+        log_kv(LOG_WARN, "cannot list session history; continuing with the live stream", "session",
+               r->ic->w->data_id, "error", err.msg, NULL);
         rstate_reconcile_end(r->rs, 0);
         r->reconcile_at = omni_mono_ms() + RUN_REPOST_DELAY_MS;
         return;
@@ -309,7 +311,8 @@ static size_t json_len(const char *text, size_t n)
         len += ch == '"' || ch == '\\' || ch == '\n' || ch == '\t' || ch == '\r' || ch == '\b' ||
                        ch == '\f'
                    ? 2
-                   : ch < 0x20 ? 6 : 1;
+               : ch < 0x20 ? 6
+                           : 1;
     }
     return len;
 }
@@ -330,8 +333,9 @@ static const char *fit_result(const char *text, char **owned)
         keep = keep / 4 * 3;
     while (keep > 0 && ((unsigned char)text[keep] & 0xC0) == 0x80)
         keep--;
-    if (asprintf(owned, "%.*s\n[result cut: %zu of %zu bytes kept; the rest is over the API's "
-                        "size limit once encoded]",
+    if (asprintf(owned,
+                 "%.*s\n[result cut: %zu of %zu bytes kept; the rest is over the API's "
+                 "size limit once encoded]",
                  (int)keep, text, keep, len) < 0) {
         *owned = NULL;
         return "[the result was too large to post]";
@@ -361,8 +365,8 @@ static enum rs_outcome run_post(struct run *r, const struct rs_call *c, int is_e
             err.status != 404) { /* (the body was refused, not the call or the token) */
             /* the call must not stay unanswered: say so in a short result */
             char note[600];
-            log_kv(LOG_ERROR, "result post refused; posting an error result instead",
-                   "tool_use_id", c->id, "error", err.msg, NULL);
+            log_kv(LOG_ERROR, "result post refused; posting an error result instead", "tool_use_id",
+                   c->id, "error", err.msg, NULL);
             snprintf(note, sizeof(note), "the tool's result could not be delivered: %.500s",
                      err.msg);
             cJSON_Delete(arr);
@@ -380,8 +384,8 @@ static enum rs_outcome run_post(struct run *r, const struct rs_call *c, int is_e
         long delay = omni_backoff_ms(k, WK_POST_BACKOFF_BASE_MS, WK_POST_BACKOFF_CAP_MS);
         int64_t left = window - (omni_mono_ms() - start);
         if (left <= delay || r->ic->end_flag || wk_hard_stop_requested()) {
-            log_kv(LOG_WARN, "result post failed; result cached for a later re-post",
-                   "tool_use_id", c->id, "error", err.msg, NULL);
+            log_kv(LOG_WARN, "result post failed; result cached for a later re-post", "tool_use_id",
+                   c->id, "error", err.msg, NULL);
             break;
         }
         log_kv(LOG_WARN, "result post failed; retrying", "tool_use_id", c->id, "error", err.msg,
@@ -408,8 +412,8 @@ static void log_call(const struct run *r, const struct rs_call *c, int64_t ms, s
         if (in && strlen(in) > RUN_INPUT_LOG_MAX)
             in[RUN_INPUT_LOG_MAX] = '\0';
     }
-    log_kv(LOG_INFO, "tool call", "tool", c->name, "tool_use_id", c->id, "duration_ms", d,
-           "bytes", b, "is_error", is_error ? "true" : "false", in ? "input" : NULL, in, NULL);
+    log_kv(LOG_INFO, "tool call", "tool", c->name, "tool_use_id", c->id, "duration_ms", d, "bytes",
+           b, "is_error", is_error ? "true" : "false", in ? "input" : NULL, in, NULL);
     free(in);
 }
 
@@ -505,7 +509,8 @@ enum wk_end runner_run(const struct wk_item_ctx *ic)
 
     r.list_client = wk_client_new(ic->cfg, ic->base_url, ic->cred, WK_CALL_TIMEOUT_MS, 0, &err);
     if (r.list_client)
-        r.post_client = wk_client_new(ic->cfg, ic->base_url, ic->cred, WK_CALL_TIMEOUT_MS, -1, &err);
+        r.post_client =
+            wk_client_new(ic->cfg, ic->base_url, ic->cred, WK_CALL_TIMEOUT_MS, -1, &err);
     if (r.post_client)
         r.stream_client = wk_client_new(ic->cfg, ic->base_url, ic->cred, 0, -1, &err);
     r.rs = rstate_new(owns_cb, NULL);

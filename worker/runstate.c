@@ -9,12 +9,12 @@
 #include <string.h>
 
 /* Per-id flags. */
-#define F_SEEN 0x01       /* routed at least once (live dedup) */
-#define F_ANSWERED 0x02   /* a result is known */
-#define F_QUEUED 0x04     /* in the run queue or running */
-#define F_HELD 0x08       /* waiting for a confirmation */
-#define F_NOTOWNED 0x10   /* logged once as not owned */
-#define F_PASS 0x20       /* added to `seen` by the current reconcile pass */
+#define F_SEEN 0x01     /* routed at least once (live dedup) */
+#define F_ANSWERED 0x02 /* a result is known */
+#define F_QUEUED 0x04   /* in the run queue or running */
+#define F_HELD 0x08     /* waiting for a confirmation */
+#define F_NOTOWNED 0x10 /* logged once as not owned */
+#define F_PASS 0x20     /* added to `seen` by the current reconcile pass */
 
 enum verdict { V_NONE = 0, V_ALLOW, V_DENY };
 
@@ -22,8 +22,8 @@ struct idinfo {
     char *key;
     unsigned flags;
     enum verdict verdict;
-    struct rs_call *held;          /* the held call (F_HELD) */
-    struct rs_result *cached;      /* result whose post failed */
+    struct rs_call *held;     /* the held call (F_HELD) */
+    struct rs_result *cached; /* result whose post failed */
 };
 
 struct table {
@@ -40,8 +40,8 @@ struct rstate {
     rs_owns_fn owns;
     void *ud;
     struct table ids;
-    struct table threads;          /* terminated thread ids */
-    struct rs_call **queue;        /* FIFO */
+    struct table threads;   /* terminated thread ids */
+    struct rs_call **queue; /* FIFO */
     size_t qhead, qlen, qcap;
     size_t held, inflight;
     int ended;
@@ -49,7 +49,7 @@ struct rstate {
     unsigned gen;
     /* reconcile pass */
     int reconciling;
-    struct pend *pending;          /* pass-1 tool uses still unanswered, in order */
+    struct pend *pending; /* pass-1 tool uses still unanswered, in order */
     size_t npending, cappending;
     int hist_turn_ended;
 };
@@ -152,7 +152,8 @@ static int is_tool_use(enum omni_event_kind kind, int *custom)
 
 static struct rs_call *call_from_event(const cJSON *ev, int custom)
 {
-    const char *id = omni_json_string(ev, "id"), *name = omni_json_string(ev, "name"), *th = omni_json_string(ev, "session_thread_id");
+    const char *id = omni_json_string(ev, "id"), *name = omni_json_string(ev, "name"),
+               *th = omni_json_string(ev, "session_thread_id");
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(ev, "input");
     struct rs_call *c;
 
@@ -273,8 +274,7 @@ static void route(struct rstate *rs, struct rs_call *c, enum omni_permission p)
     struct idinfo *e = table_get(&rs->ids, c->id);
 
     if (!e) {
-        log_kv(LOG_ERROR, "too many tool calls tracked; call ignored", "tool_use_id", c->id,
-               NULL);
+        log_kv(LOG_ERROR, "too many tool calls tracked; call ignored", "tool_use_id", c->id, NULL);
         rs_call_free(c);
         return;
     }
@@ -302,8 +302,7 @@ static void route(struct rstate *rs, struct rs_call *c, enum omni_permission p)
         return;
     }
     if (p == OMNI_PERM_DENY || e->verdict == V_DENY) {
-        log_kv(LOG_INFO, "tool call denied; not run", "tool", c->name, "tool_use_id", c->id,
-               NULL);
+        log_kv(LOG_INFO, "tool call denied; not run", "tool", c->name, "tool_use_id", c->id, NULL);
         mark_answered(rs, e);
         rs_call_free(c);
         return;
@@ -599,8 +598,9 @@ cJSON *rstate_result_event(const char *id, int custom, int is_error, const char 
 
     if (!ev)
         return NULL;
-    cJSON_AddStringToObject(ev, "type", omni_event_type_name(custom ? OMNI_EV_USER_CUSTOM_TOOL_RESULT
-                                                                    : OMNI_EV_USER_TOOL_RESULT));
+    cJSON_AddStringToObject(
+        ev, "type",
+        omni_event_type_name(custom ? OMNI_EV_USER_CUSTOM_TOOL_RESULT : OMNI_EV_USER_TOOL_RESULT));
     cJSON_AddStringToObject(ev, custom ? "custom_tool_use_id" : "tool_use_id", id);
     cJSON_AddBoolToObject(ev, "is_error", is_error ? 1 : 0);
     content = cJSON_AddArrayToObject(ev, "content");

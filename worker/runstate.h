@@ -41,18 +41,18 @@ struct rs_result {
 struct rs_call {
     char *id;
     char *name;
-    char *thread;               /* session_thread_id or NULL */
-    cJSON *input;               /* owned; an empty object when absent */
-    int custom;                 /* agent.custom_tool_use -> user.custom_tool_result */
-    int gated;                  /* released by a confirmation */
+    char *thread;                   /* session_thread_id or NULL */
+    cJSON *input;                   /* owned; an empty object when absent */
+    int custom;                     /* agent.custom_tool_use -> user.custom_tool_result */
+    int gated;                      /* released by a confirmation */
     const struct rs_result *cached; /* set: re-post this, do not execute */
 };
 
 enum rs_outcome {
-    RS_POSTED = 0,    /* the result is on the server: answered */
-    RS_POST_FAILED,   /* transient failure: cache the result, re-post later */
-    RS_GAVE_UP,       /* permanent failure: mark answered, never retry */
-    RS_ABANDONED,     /* not run (shutdown): forget, leave unanswered */
+    RS_POSTED = 0,  /* the result is on the server: answered */
+    RS_POST_FAILED, /* transient failure: cache the result, re-post later */
+    RS_GAVE_UP,     /* permanent failure: mark answered, never retry */
+    RS_ABANDONED,   /* not run (shutdown): forget, leave unanswered */
 };
 
 typedef int (*rs_owns_fn)(void *ud, const char *name);

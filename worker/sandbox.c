@@ -96,10 +96,13 @@ static void addnum(struct argv_b *b, const char *opt, long long v)
 static void add_minimal_system(struct argv_b *b)
 {
     static const char *const top[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
-    static const char *const etc[] = {
-        "/etc/ssl", "/etc/ca-certificates", "/etc/pki", "/etc/hosts", "/etc/nsswitch.conf",
-        "/etc/passwd", "/etc/group", "/etc/localtime", "/etc/ld.so.cache", "/etc/alternatives",
-        "/etc/bash.bashrc", "/etc/inputrc", "/etc/mime.types", "/etc/magic"};
+    static const char *const etc[] = {"/etc/ssl",           "/etc/ca-certificates",
+                                      "/etc/pki",           "/etc/hosts",
+                                      "/etc/nsswitch.conf", "/etc/passwd",
+                                      "/etc/group",         "/etc/localtime",
+                                      "/etc/ld.so.cache",   "/etc/alternatives",
+                                      "/etc/bash.bashrc",   "/etc/inputrc",
+                                      "/etc/mime.types",    "/etc/magic"};
     add3(b, "--ro-bind", "/usr", "/usr");
     for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
         char path[64], target[256];
@@ -338,8 +341,9 @@ char **sandbox_argv(const struct sandbox_spec *s, struct omni_err *err)
     if (!s->bwrap || !s->exec_bin || !s->session_dir || !s->sessions_root ||
         s->exec_bin[0] != '/' || s->session_dir[0] != '/' || s->sessions_root[0] != '/') {
         free(b.v);
-        omni_err_set(err, OMNI_E_USAGE, "sandbox: bwrap, an absolute executor path, session "
-                                        "directory and sessions root are required");
+        omni_err_set(err, OMNI_E_USAGE,
+                     "sandbox: bwrap, an absolute executor path, session "
+                     "directory and sessions root are required");
         return NULL;
     }
     add(&b, s->bwrap);

@@ -48,17 +48,17 @@ enum sandbox_kind { SANDBOX_NONE = 0, SANDBOX_BWRAP, SANDBOX_MICROVM };
  * the session's directory (virtio-9p), and an entropy source.
  */
 struct sandbox_vm {
-    const char *qemu;         /* qemu-system-x86_64, absolute */
-    const char *kernel;       /* bzImage, absolute */
-    const char *initrd;       /* the guest's initramfs, absolute */
+    const char *qemu;   /* qemu-system-x86_64, absolute */
+    const char *kernel; /* bzImage, absolute */
+    const char *initrd; /* the guest's initramfs, absolute */
     long mem_mib;
     int vcpus;
-    long tsc_khz;             /* the host's TSC rate (kHz), told to the guest */
-    int kvm;                  /* 1: -accel kvm -cpu host; 0: TCG */
-    int console;              /* the guest's console to our stderr (debugging) */
-    int nic;                  /* a restricted user-mode NIC (the egress allow-list) */
-    int state_fd;             /* >= 0: restore this saved VM (-incoming) */
-    int qmp_fd;               /* >= 0: a QMP channel (template builds) */
+    long tsc_khz; /* the host's TSC rate (kHz), told to the guest */
+    int kvm;      /* 1: -accel kvm -cpu host; 0: TCG */
+    int console;  /* the guest's console to our stderr (debugging) */
+    int nic;      /* a restricted user-mode NIC (the egress allow-list) */
+    int state_fd; /* >= 0: restore this saved VM (-incoming) */
+    int qmp_fd;   /* >= 0: a QMP channel (template builds) */
 };
 
 #define SANDBOX_BWRAP_PATHS "/usr/bin/bwrap:/bin/bwrap:/usr/local/bin/bwrap"
@@ -84,25 +84,25 @@ struct sandbox_vm {
 
 struct sandbox_spec {
     enum sandbox_kind kind;
-    const char *bwrap;                    /* bubblewrap binary (sandbox_find_bwrap) */
-    const char *exec_bin;                 /* omni-exec, absolute */
-    const char *sessions_root;            /* the worker's --workdir (absolute): hidden */
-    const char *session_dir;              /* this session's directory: bound read-write */
-    const char *const *allowed_roots;     /* extra read-write directories (may be NULL) */
-    const char *const *readonly_roots;    /* extra read-only directories (may be NULL) */
-    const char *const *masked;            /* files/dirs hidden in none mode (key files) */
-    const char *const *pass_env;          /* names omni-exec passes to bash */
-    int switch_uid;                       /* root: omni-exec drops to uid/gid */
+    const char *bwrap;                 /* bubblewrap binary (sandbox_find_bwrap) */
+    const char *exec_bin;              /* omni-exec, absolute */
+    const char *sessions_root;         /* the worker's --workdir (absolute): hidden */
+    const char *session_dir;           /* this session's directory: bound read-write */
+    const char *const *allowed_roots;  /* extra read-write directories (may be NULL) */
+    const char *const *readonly_roots; /* extra read-only directories (may be NULL) */
+    const char *const *masked;         /* files/dirs hidden in none mode (key files) */
+    const char *const *pass_env;       /* names omni-exec passes to bash */
+    int switch_uid;                    /* root: omni-exec drops to uid/gid */
     uid_t uid;
     gid_t gid;
-    long long tmp_bytes;                  /* size of /tmp, /var/tmp, /dev/shm (0 = 64 MiB) */
-    long pids_max;                        /* microvm: the guest's process limit for the tools */
+    long long tmp_bytes; /* size of /tmp, /var/tmp, /dev/shm (0 = 64 MiB) */
+    long pids_max;       /* microvm: the guest's process limit for the tools */
     long bash_default_timeout_ms, bash_max_timeout_ms, tool_timeout_ms;
     size_t max_file_bytes;
-    int probe;                            /* omni-exec --probe: start, change uid, exit 0 */
-    const struct sandbox_vm *vm;          /* microvm only */
-    const struct egress *egress;          /* the session's egress proxy (egress.h), or NULL */
-    const char *egress_hosts;             /* microvm: the guest's /etc/hosts with it */
+    int probe;                   /* omni-exec --probe: start, change uid, exit 0 */
+    const struct sandbox_vm *vm; /* microvm only */
+    const struct egress *egress; /* the session's egress proxy (egress.h), or NULL */
+    const char *egress_hosts;    /* microvm: the guest's /etc/hosts with it */
 };
 
 struct egress;
@@ -125,8 +125,8 @@ void sandbox_argv_free(char **argv);
  * Fork and exec the sandbox. In the child, before exec: join the cgroup
  * (write "0" to each of cg_fds), make chan_fd standard input and output
  * (microvm: standard input, QEMU's chardev; output to /dev/null; the saved
- * state on descriptor 4 and QMP on 5 when given), keep stderr, close every other descriptor, ask for SIGKILL when the
- * calling thread dies. env is the executor's whole environment (bubblewrap
+ * state on descriptor 4 and QMP on 5 when given), keep stderr, close every other descriptor, ask
+ * for SIGKILL when the calling thread dies. env is the executor's whole environment (bubblewrap
  * passes it on). Returns the pid of bubblewrap, or -1 with err (errno kept).
  */
 pid_t sandbox_spawn(const struct sandbox_spec *spec, int chan_fd, char *const env[],

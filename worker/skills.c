@@ -493,7 +493,6 @@ static int sk_extract_pass(const void *data, size_t len, int stage, const struct
     return r < 0 ? -1 : 0;
 }
 
-
 /* mkdtemp relative to a directory fd. */
 static int sk_make_stage(int parent, char *name, size_t namelen, struct omni_err *err)
 {
@@ -740,8 +739,7 @@ int skills_install(const struct wk_config *cfg, const char *base_url, const char
         close(sfd);
         return -1;
     }
-    cJSON_ArrayForEach(it, list)
-    {
+    cJSON_ArrayForEach(it, list) {
         if (abort && *abort)
             break;
         if (idx >= WK_SKILLS_MAX) {

@@ -38,18 +38,18 @@
 #include "tool_int.h"
 
 #define BASH_PATH "/bin/bash"
-#define BASH_RAW_CAP (4 * TOOL_OUTPUT_CAP)   /* raw bytes kept before sanitising */
+#define BASH_RAW_CAP (4 * TOOL_OUTPUT_CAP) /* raw bytes kept before sanitising */
 #define BASH_POLL_MS 50
-#define BASH_CHECK_TIMEOUT_MS 10000            /* bash -n */
+#define BASH_CHECK_TIMEOUT_MS 10000 /* bash -n */
 #define BASH_CHECK_OUTPUT_CAP 8192
 #define BASH_KILL_ROUNDS 5
 #define BASH_TAG_VAR "OMNI_TOOLSET_TAG"
-#define BASH_ENVIRON_READ 65536                /* bytes of /proc/PID/environ searched */
+#define BASH_ENVIRON_READ 65536 /* bytes of /proc/PID/environ searched */
 
 struct bash_state {
     struct child ch;
-    pid_t sid;     /* session id = process group id = the shell's pid */
-    int dead;      /* the shell exited on its own; status in wstatus */
+    pid_t sid; /* session id = process group id = the shell's pid */
+    int dead;  /* the shell exited on its own; status in wstatus */
     int wstatus;
 };
 
@@ -298,9 +298,10 @@ static int bash_check(struct toolset *ts, int cmdfd, char **msg)
         if (n <= 0)
             break;
         if (out.len < BASH_CHECK_OUTPUT_CAP - 1)
-            buf_add(&out, tmp, (size_t)n < BASH_CHECK_OUTPUT_CAP - 1 - out.len
-                                   ? (size_t)n
-                                   : BASH_CHECK_OUTPUT_CAP - 1 - out.len);
+            buf_add(&out, tmp,
+                    (size_t)n < BASH_CHECK_OUTPUT_CAP - 1 - out.len
+                        ? (size_t)n
+                        : BASH_CHECK_OUTPUT_CAP - 1 - out.len);
     }
     ch.in_fd = -1; /* not ours */
     int status = child_finish(&ch);
@@ -465,8 +466,7 @@ void tool_bash(struct tool_call *c)
     snprintf(line, sizeof(line),
              "builtin . '%s' </dev/null 2>&1; builtin printf '\\n%%s%%s:%%d\\n' '%s' '%s' "
              "\"$?\"\n",
-             path,
-             s1, s2);
+             path, s1, s2);
     int64_t now = omni_mono_ms();
     int64_t deadline = now + timeout_ms;
     enum bash_end end = BASH_DONE;
@@ -581,7 +581,8 @@ void tool_bash(struct tool_call *c)
         if (b->dead && WIFEXITED(b->wstatus)) {
             st = WEXITSTATUS(b->wstatus);
             snprintf(note, sizeof(note),
-                     "bash: shell exited with status %d; a new shell will start on the next call", st);
+                     "bash: shell exited with status %d; a new shell will start on the next call",
+                     st);
         } else if (b->dead && WIFSIGNALED(b->wstatus)) {
             snprintf(note, sizeof(note),
                      "bash: shell was killed by signal %d; a new shell will start on the next call",

@@ -32,9 +32,9 @@ struct glob_pat {
     size_t nalts;
     /* pointers into alts[]; each alternative also has its accepting position */
     char *segs[GLOB_MAX_ALTS * (GLOB_MAX_SEGS + 1)];
-    size_t base[GLOB_MAX_ALTS];               /* first position of each alternative */
+    size_t base[GLOB_MAX_ALTS]; /* first position of each alternative */
     size_t nseg[GLOB_MAX_ALTS];
-    size_t npos;                              /* total positions (segments + 1 each) */
+    size_t npos; /* total positions (segments + 1 each) */
 };
 
 struct glob_hit {
@@ -49,8 +49,8 @@ struct glob_run {
     struct glob_hit *hits;
     size_t nhits, ahits;
     size_t entries;
-    int stop;    /* a cap was reached: keep what we have */
-    int failed;  /* the result is already set (timeout, abort, memory) */
+    int stop;   /* a cap was reached: keep what we have */
+    int failed; /* the result is already set (timeout, abort, memory) */
 };
 
 /* ---- brace expansion ---- */

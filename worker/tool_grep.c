@@ -219,7 +219,8 @@ void tool_grep(struct tool_call *c)
         tool_err(c, "grep: invalid regex: %s at offset %zu", (char *)msg, (size_t)erroff);
         goto out;
     }
-    /* JIT is an optional speed-up; OMNI_PCRE2_NO_JIT turns it off (valgrind cannot see into JIT code). */
+    /* JIT is an optional speed-up; OMNI_PCRE2_NO_JIT turns it off (valgrind cannot see into JIT
+     * code). */
     if (!getenv("OMNI_PCRE2_NO_JIT"))
         (void)pcre2_jit_compile(g.re, PCRE2_JIT_COMPLETE);
     g.md = pcre2_match_data_create_from_pattern(g.re, NULL);

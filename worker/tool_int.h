@@ -12,17 +12,17 @@
 #include "paths.h"
 #include "toolset.h"
 
-#define TOOL_OUTPUT_CAP 102400u       /* bash tail, grep budget */
+#define TOOL_OUTPUT_CAP 102400u /* bash tail, grep budget */
 #define TOOL_NO_OUTPUT "(no output)"
 
 struct bash_state;
 
 struct toolset {
-    struct toolset_opts o;       /* limits resolved; string pointers borrowed */
+    struct toolset_opts o; /* limits resolved; string pointers borrowed */
     struct paths *paths;
-    char **pass_env;             /* owned copy */
-    char *scratch;               /* private 0700 directory for bash command files */
-    char tag[33];                /* OMNI_TOOLSET_TAG value */
+    char **pass_env; /* owned copy */
+    char *scratch;   /* private 0700 directory for bash command files */
+    char tag[33];    /* OMNI_TOOLSET_TAG value */
     struct bash_state *bash;
 };
 
@@ -32,7 +32,7 @@ struct tool_call {
     const char *tool;
     const cJSON *input;
     volatile int *cancel;
-    int64_t deadline_ms;         /* omni_mono_ms() limit for the whole call */
+    int64_t deadline_ms; /* omni_mono_ms() limit for the whole call */
     struct tool_result *out;
 };
 

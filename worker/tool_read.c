@@ -20,7 +20,8 @@ static int read_range(struct tool_call *c, long long *s, long long *e)
         return 0;
     if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 0)
         return 0;
-    const cJSON *a = cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2 ? cJSON_GetArrayItem(v, 0) : NULL;
+    const cJSON *a =
+        cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2 ? cJSON_GetArrayItem(v, 0) : NULL;
     const cJSON *b = a ? cJSON_GetArrayItem(v, 1) : NULL;
     /* range first (NaN fails it too): casting an out-of-range double is undefined */
     if (!a || !b || !cJSON_IsNumber(a) || !cJSON_IsNumber(b) ||

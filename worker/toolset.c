@@ -94,7 +94,8 @@ void tool_path_fail(struct tool_call *c, const char *p, int kind, int errnum)
     char *q = json_quote(p);
     if (kind == PATHS_OUTSIDE)
         tool_err(c, "path %s is outside the session's working directory%s", q ? q : "\"\"",
-                 paths_has_allowed_roots(c->ts->paths) ? " and its other permitted directories" : "");
+                 paths_has_allowed_roots(c->ts->paths) ? " and its other permitted directories"
+                                                       : "");
     else
         tool_err(c, "path %s: %s", q ? q : "\"\"", paths_reason(errnum, tmp, sizeof(tmp)));
     free(q);
@@ -265,7 +266,8 @@ static char *utf8_filter(const char *in, size_t len, size_t *outlen, int termina
                 } else if (j < len && (s[j] == ']' || s[j] == 'P' || s[j] == 'X' || s[j] == '^' ||
                                        s[j] == '_')) {
                     j++;
-                    while (j < len && s[j] != 0x07 && !(s[j] == 0x1B && j + 1 < len && s[j + 1] == '\\'))
+                    while (j < len && s[j] != 0x07 &&
+                           !(s[j] == 0x1B && j + 1 < len && s[j + 1] == '\\'))
                         j++;
                     if (j < len)
                         j += s[j] == 0x07 ? 1 : 2;
@@ -284,8 +286,9 @@ static char *utf8_filter(const char *in, size_t len, size_t *outlen, int termina
                 i++;
                 continue;
             }
-            if ((cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) ||
-                (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069)) {
+            if ((cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7F ||
+                (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) ||
+                (cp >= 0x2066 && cp <= 0x2069)) {
                 i += n;
                 continue;
             }
@@ -356,7 +359,8 @@ struct toolset *toolset_new(const struct toolset_opts *o, struct omni_err *err)
         ts->o.bash_max_timeout_ms = TOOLSET_BASH_MAX_TIMEOUT_MS;
     /* The per-call limit must stay above the largest effective bash timeout. */
     if (ts->o.bash_max_timeout_ms > ts->o.tool_timeout_ms - 1000)
-        ts->o.bash_max_timeout_ms = ts->o.tool_timeout_ms > 2000 ? ts->o.tool_timeout_ms - 1000 : 1000;
+        ts->o.bash_max_timeout_ms =
+            ts->o.tool_timeout_ms > 2000 ? ts->o.tool_timeout_ms - 1000 : 1000;
     if (ts->o.bash_default_timeout_ms > ts->o.bash_max_timeout_ms)
         ts->o.bash_default_timeout_ms = ts->o.bash_max_timeout_ms;
     if (ts->o.max_file_bytes == 0)
@@ -442,8 +446,7 @@ static int input_unrepresentable(const cJSON *v, const char **field, int depth)
         return 0;
     if (cJSON_IsString(v) && v->valuestring && !utf8_ok(v->valuestring))
         return 1;
-    cJSON_ArrayForEach(it, v)
-    {
+    cJSON_ArrayForEach(it, v) {
         if ((it->string && !utf8_ok(it->string)) || input_unrepresentable(it, field, depth + 1)) {
             if (depth == 0)
                 *field = it->string && utf8_ok(it->string) ? it->string : "input";
@@ -476,8 +479,9 @@ void toolset_run(struct toolset *ts, const char *name, const cJSON *input, volat
     } else if (input && !cJSON_IsObject(input)) {
         tool_err(&c, "%s: input must be an object", c.tool);
     } else if (input_unrepresentable(input, &field, 0)) {
-        tool_err(&c, "%s: %s contains a NUL character or invalid UTF-8, which cannot be used "
-                     "exactly; nothing was done",
+        tool_err(&c,
+                 "%s: %s contains a NUL character or invalid UTF-8, which cannot be used "
+                 "exactly; nothing was done",
                  c.tool, field ? field : "input");
     } else {
         tool_table[i].run(&c);

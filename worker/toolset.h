@@ -93,18 +93,18 @@
 #define TOOLSET_TOOL_TIMEOUT_MS 150000L
 #define TOOLSET_MAX_FILE_BYTES 262144u
 #define TOOLSET_GREP_TIMEOUT_MS 60000L
-#define TOOLSET_INPUT_DEPTH_MAX 64   /* nesting checked for unrepresentable strings */
+#define TOOLSET_INPUT_DEPTH_MAX 64 /* nesting checked for unrepresentable strings */
 
 struct toolset_opts {
-    const char *workdir;                  /* per-session directory, must exist */
-    const char *const *allowed_roots;     /* NULL-terminated absolute dirs, or NULL */
-    const char *const *readonly_roots;    /* NULL-terminated absolute dirs, or NULL */
-    const char *const *pass_env;          /* extra variable names for bash (allowlist) */
-    long bash_default_timeout_ms;         /* 0 → 120000 */
-    long bash_max_timeout_ms;             /* 0 → 140000; kept below tool_timeout_ms */
-    long tool_timeout_ms;                 /* 0 → 150000: per-call wall limit */
-    size_t max_file_bytes;                /* 0 → 262144: read/edit cap */
-    long grep_timeout_ms;                 /* 0 → 60000 */
+    const char *workdir;               /* per-session directory, must exist */
+    const char *const *allowed_roots;  /* NULL-terminated absolute dirs, or NULL */
+    const char *const *readonly_roots; /* NULL-terminated absolute dirs, or NULL */
+    const char *const *pass_env;       /* extra variable names for bash (allowlist) */
+    long bash_default_timeout_ms;      /* 0 → 120000 */
+    long bash_max_timeout_ms;          /* 0 → 140000; kept below tool_timeout_ms */
+    long tool_timeout_ms;              /* 0 → 150000: per-call wall limit */
+    size_t max_file_bytes;             /* 0 → 262144: read/edit cap */
+    long grep_timeout_ms;              /* 0 → 60000 */
 };
 
 struct toolset;

@@ -37,7 +37,7 @@
 #define WK_EXIT_RUNTIME 1
 #define WK_EXIT_USAGE 2
 #define WK_EXIT_CREDS 3
-#define WK_EXIT_RELEASED 5    /* run: the lease was lost; the item was left alone */
+#define WK_EXIT_RELEASED 5 /* run: the lease was lost; the item was left alone */
 
 /* Defaults and limits (protocol.md Appendix A). */
 #define WK_MAX_IDLE_MS 60000L
@@ -48,36 +48,36 @@
 #define WK_POLL_BACKOFF_BASE_MS 1000L
 #define WK_POLL_BACKOFF_CAP_MS 60000L
 #define WK_POLL_TIMEOUT_MS (30000L + OMNI_POLL_BLOCK_MS)
-#define WK_CALL_TIMEOUT_MS 30000L     /* session retrieve, events list, result post */
+#define WK_CALL_TIMEOUT_MS 30000L /* session retrieve, events list, result post */
 #define WK_STOP_TIMEOUT_MS 10000L
-#define WK_STREAM_IDLE_MS 90000L      /* no byte (not even a ping) for that long: reconnect */
+#define WK_STREAM_IDLE_MS 90000L /* no byte (not even a ping) for that long: reconnect */
 #define WK_STREAM_BACKOFF_MIN_MS 500L
 #define WK_STREAM_BACKOFF_MAX_MS 10000L
 #define WK_POST_BACKOFF_BASE_MS 1000L
 #define WK_POST_BACKOFF_CAP_MS 30000L
 #define WK_POST_WINDOW_DEFAULT_MS 300000L
 #define WK_EGRESS_METADATA "egress_allow" /* a session's own allow-list (narrows the worker's) */
-#define WK_RESULT_JSON_MAX (512 * 1024) /* a result's text, JSON-encoded (the API caps bodies) */
+#define WK_RESULT_JSON_MAX (512 * 1024)   /* a result's text, JSON-encoded (the API caps bodies) */
 #define WK_HB_INTERVAL_MS 30000L
 #define WK_HB_TTL_MS 90000L
 #define WK_HB_MIN_INTERVAL_MS 1000L
-#define WK_RM_DEPTH 128              /* deepest tree wk_rm_tree_at() descends */
-#define WK_HB_RETRY_MS 1000L         /* next try after a failed heartbeat */
-#define WK_HB_MIN_TIMEOUT_MS 250L    /* shortest bound on one heartbeat request */
-#define WK_HB_SAFETY_MAX_MS 2000L    /* give the lease up this long (at most ttl/5) early */
+#define WK_RM_DEPTH 128           /* deepest tree wk_rm_tree_at() descends */
+#define WK_HB_RETRY_MS 1000L      /* next try after a failed heartbeat */
+#define WK_HB_MIN_TIMEOUT_MS 250L /* shortest bound on one heartbeat request */
+#define WK_HB_SAFETY_MAX_MS 2000L /* give the lease up this long (at most ttl/5) early */
 #define WK_TOOL_TIMEOUT_MS 120000L
 #define WK_BASH_TIMEOUT_MS 120000L
 #define WK_BASH_MAX_TIMEOUT_MS 600000L
 #define WK_MAX_FILE_BYTES (10u * 1024 * 1024)
 #define WK_CONCURRENCY_MAX 256
-#define WK_LIST_MAX 64                /* --pass-env, --allow-path, --readonly-path entries */
-#define WK_SOCKET_PATH_MAX 108        /* sizeof sun_path: --api-socket path + NUL */
+#define WK_LIST_MAX 64         /* --pass-env, --allow-path, --readonly-path entries */
+#define WK_SOCKET_PATH_MAX 108 /* sizeof sun_path: --api-socket path + NUL */
 #define WK_WORKER_ID_MAX 256
-#define WK_POISON_RING 64             /* work ids remembered as poison */
-#define WK_EVENT_QUEUE_MAX 100000     /* buffered stream events before forcing a reconcile */
+#define WK_POISON_RING 64         /* work ids remembered as poison */
+#define WK_EVENT_QUEUE_MAX 100000 /* buffered stream events before forcing a reconcile */
 
 /* Per-session limits (defaults; flags --limit-*). */
-#define WK_LIMIT_MEMORY_DEFAULT (2LL * 1024 * 1024 * 1024)   /* memory.max: processes + tmpfs */
+#define WK_LIMIT_MEMORY_DEFAULT (2LL * 1024 * 1024 * 1024)  /* memory.max: processes + tmpfs */
 #define WK_LIMIT_PIDS_DEFAULT 512L                          /* pids.max */
 #define WK_LIMIT_CPU_DEFAULT 100                            /* percent of one CPU */
 #define WK_LIMIT_TMP_DEFAULT (512LL * 1024 * 1024)          /* /tmp, /var/tmp, /dev/shm each */
@@ -94,18 +94,18 @@
 #define WK_VM_MEMORY_DEFAULT (512LL << 20)
 #define WK_VM_MEMORY_MIN (128LL << 20)
 #define WK_VM_MEMORY_MAX (64LL << 30)
-#define WK_MASKED_MAX 8               /* credential files hidden from sandboxes */
+#define WK_MASKED_MAX 8 /* credential files hidden from sandboxes */
 
 /* How a session run / item ended (protocol.md §9.7). */
 enum wk_end {
     WK_END_NONE = 0,
-    WK_END_CLEAN,         /* terminated/deleted/idle countdown: force-stop */
-    WK_END_HB_STOP,       /* heartbeat: stopping/stopped/lease not extended: force-stop */
-    WK_END_LEASE_LOST,    /* 412: release, no stop */
-    WK_END_ASSUMED_LOST,  /* no successful heartbeat for > ttl: release, no stop */
-    WK_END_REJECTED,      /* heartbeat fatal 4xx: force-stop */
-    WK_END_FATAL,         /* stream/session fatal 4xx or item error: force-stop */
-    WK_END_SHUTDOWN,      /* worker shutting down: force-stop */
+    WK_END_CLEAN,        /* terminated/deleted/idle countdown: force-stop */
+    WK_END_HB_STOP,      /* heartbeat: stopping/stopped/lease not extended: force-stop */
+    WK_END_LEASE_LOST,   /* 412: release, no stop */
+    WK_END_ASSUMED_LOST, /* no successful heartbeat for > ttl: release, no stop */
+    WK_END_REJECTED,     /* heartbeat fatal 4xx: force-stop */
+    WK_END_FATAL,        /* stream/session fatal 4xx or item error: force-stop */
+    WK_END_SHUTDOWN,     /* worker shutting down: force-stop */
 };
 const char *wk_end_name(enum wk_end e);
 /* 1 when the item must be left alone (lease lost): no stop at teardown. */
@@ -115,11 +115,11 @@ struct cg_root;
 
 struct wk_config {
     /* connection */
-    const char *base_url;          /* ANTHROPIC_BASE_URL or --base-url; NULL = default */
+    const char *base_url; /* ANTHROPIC_BASE_URL or --base-url; NULL = default */
     const char *ca_file;
-    const char *api_socket;        /* --api-socket / OMNI_API_SOCKET: reach the API through
-                                    * this AF_UNIX socket (a relay); NULL = TCP */
-    int honour_secret_base_url;    /* use the secret's api_base_url for per-item calls */
+    const char *api_socket;     /* --api-socket / OMNI_API_SOCKET: reach the API through
+                                 * this AF_UNIX socket (a relay); NULL = TCP */
+    int honour_secret_base_url; /* use the secret's api_base_url for per-item calls */
     const char *secret_url_allow[WK_LIST_MAX + 1]; /* more origins a secret may name */
     int http_debug;
     /* identity */
@@ -129,13 +129,13 @@ struct wk_config {
     int concurrency;
     const char *on_work;
     long poll_idle_min_ms, poll_idle_max_ms;
-    long max_items;                /* 0 = unlimited */
+    long max_items; /* 0 = unlimited */
     long child_grace_ms;
     /* session */
-    const char *workdir;           /* parent of the per-session directories */
+    const char *workdir; /* parent of the per-session directories */
     int keep_workdir;
-    int single_item;               /* omni-worker run: one item, then exit */
-    long max_idle_ms;              /* 0 disables */
+    int single_item;  /* omni-worker run: one item, then exit */
+    long max_idle_ms; /* 0 disables */
     long drain_ms;
     int no_memory;
     int log_inputs;
@@ -146,31 +146,31 @@ struct wk_config {
     long bash_default_timeout_ms, bash_max_timeout_ms, tool_timeout_ms;
     size_t max_file_bytes;
     /* containment (confine.c, sandbox.c, cgroup.c) */
-    int sandbox;                   /* enum sandbox_kind */
+    int sandbox; /* enum sandbox_kind */
     long long limit_memory, limit_tmp, limit_workdir;
     long limit_pids;
     int limit_cpu;
     long sandbox_uid_base;
-    int slot;                      /* this session's slot: uid = base + slot */
-    int switch_uid;                /* root: each session gets its own uid */
-    const char *bwrap;             /* bubblewrap, found at start */
-    const char *exec_bin;          /* omni-exec, found at start */
-    struct cg_root *cg_root;       /* NULL: no cgroup limits on this host */
+    int slot;                              /* this session's slot: uid = base + slot */
+    int switch_uid;                        /* root: each session gets its own uid */
+    const char *bwrap;                     /* bubblewrap, found at start */
+    const char *exec_bin;                  /* omni-exec, found at start */
+    struct cg_root *cg_root;               /* NULL: no cgroup limits on this host */
     const char *masked[WK_MASKED_MAX + 1]; /* credential files hidden from sandboxes */
     /* --sandbox microvm (microvm.c) */
     const char *vm_qemu, *vm_kernel, *vm_initrd; /* found or given; absolute after set-up */
-    long long vm_memory;           /* guest RAM */
+    long long vm_memory;                         /* guest RAM */
     int vm_cpus;
-    long vm_tsc_khz;               /* the host's TSC rate, for the guest */
-    int vm_accel;                  /* enum microvm_accel: what was asked */
-    int vm_kvm;                    /* what set-up chose */
-    int vm_snapshot;               /* restore sessions from a template */
-    int vm_console;                /* the guest's console to stderr (--log-level debug) */
-    const char *vm_template;       /* the saved template, or NULL: cold boots */
+    long vm_tsc_khz;         /* the host's TSC rate, for the guest */
+    int vm_accel;            /* enum microvm_accel: what was asked */
+    int vm_kvm;              /* what set-up chose */
+    int vm_snapshot;         /* restore sessions from a template */
+    int vm_console;          /* the guest's console to stderr (--log-level debug) */
+    const char *vm_template; /* the saved template, or NULL: cold boots */
     /* the egress allow-list (egress.h): bwrap and microvm sandboxes */
     const char *egress_names[WK_LIST_MAX + 1];
-    const char *egress_resolver;   /* NULL: /etc/resolv.conf's first */
-    long egress_uid;               /* what the proxy runs as (root worker) */
+    const char *egress_resolver;           /* NULL: /etc/resolv.conf's first */
+    long egress_uid;                       /* what the proxy runs as (root worker) */
     int egress_tls_port, egress_http_port; /* upstream ports (0: 443, 80) */
     /* the argv tail (options) that children re-parse: never holds a secret */
     int child_argc;
@@ -209,15 +209,15 @@ struct confine;
  */
 struct wk_item_ctx {
     const struct wk_config *cfg;
-    const struct omni_work *w;     /* the claimed item; w->data_id is the session */
-    const char *env_id;            /* the item's environment, else the worker's */
-    const char *base_url;          /* per-item base URL (the secret's, when allowed) */
-    const char *cred;              /* per-item credential: the sessions token, or the key */
-    int have_token;                /* cred is the item's sessions token */
-    struct lease *lease;           /* the heartbeat, once started (result retry window) */
-    volatile int end_flag;         /* set by the lease: end now */
-    int fatal;                     /* the failure is permanent (a fatal 4xx): poison */
-    struct confine *cf;            /* the session's directory and sandbox, once open */
+    const struct omni_work *w; /* the claimed item; w->data_id is the session */
+    const char *env_id;        /* the item's environment, else the worker's */
+    const char *base_url;      /* per-item base URL (the secret's, when allowed) */
+    const char *cred;          /* per-item credential: the sessions token, or the key */
+    int have_token;            /* cred is the item's sessions token */
+    struct lease *lease;       /* the heartbeat, once started (result retry window) */
+    volatile int end_flag;     /* set by the lease: end now */
+    int fatal;                 /* the failure is permanent (a fatal 4xx): poison */
+    struct confine *cf;        /* the session's directory and sandbox, once open */
 };
 
 /* ---- runner.c: session tool runner (protocol.md §8.9, §9.5) ------------- */
@@ -230,12 +230,12 @@ enum wk_end runner_run(const struct wk_item_ctx *ic);
 
 /* How serving an item ended, for whoever claimed it (poller.c). */
 enum item_outcome {
-    ITEM_DONE = 0,     /* served; stopped (or already stopped) */
-    ITEM_FAILED,       /* could not be served; force-stopped */
-    ITEM_POISON,       /* failed permanently (a fatal 4xx); force-stopped; do not retry */
-    ITEM_RELEASED,     /* the lease was lost: leave the item alone, no stop */
-    ITEM_NEEDS_STOP,   /* not stopped (no usable sessions token, or it was refused):
-                        * the poller force-stops it with the environment key */
+    ITEM_DONE = 0,   /* served; stopped (or already stopped) */
+    ITEM_FAILED,     /* could not be served; force-stopped */
+    ITEM_POISON,     /* failed permanently (a fatal 4xx); force-stopped; do not retry */
+    ITEM_RELEASED,   /* the lease was lost: leave the item alone, no stop */
+    ITEM_NEEDS_STOP, /* not stopped (no usable sessions token, or it was refused):
+                      * the poller force-stops it with the environment key */
 };
 
 /*
@@ -251,12 +251,12 @@ int item_stop(const struct wk_config *cfg, const char *base_url, const char *cre
 
 /* ---- skills.c: skills download and extraction (protocol.md §11) -------- */
 
-#define WK_SKILLS_MAX 64                         /* skills per session */
+#define WK_SKILLS_MAX 64                          /* skills per session */
 #define WK_SKILL_DOWNLOAD_MAX (64u * 1024 * 1024) /* archive bytes */
 #define WK_SKILL_MEMBERS_MAX 10000
 #define WK_SKILL_TOTAL_MAX (256ull * 1024 * 1024) /* extracted bytes */
-#define WK_SKILL_NAME_MAX 1024                   /* member path bytes */
-#define WK_SKILL_DEPTH_MAX 64                    /* member path components */
+#define WK_SKILL_NAME_MAX 1024                    /* member path bytes */
+#define WK_SKILL_DEPTH_MAX 64                     /* member path components */
 #define WK_SKILL_TIMEOUT_MS 120000L
 
 struct skill_limits {

@@ -13,8 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const keys[] = {"base_url", "api_key_file", "environment", "timeout",
-                                       "log_format", "env_key_file.e", "x-a", "nope"};
+    static const char *const keys[] = {"base_url",   "api_key_file",   "environment", "timeout",
+                                       "log_format", "env_key_file.e", "x-a",         "nope"};
     static const char *const profiles[] = {NULL, "default", "a", "p", "staging", "profile"};
     struct omni_err err = OMNI_ERR_INIT;
     struct omni_config *cfg;

@@ -41,8 +41,7 @@ static void check_body(const char *text, size_t len, int required)
             abort();
         cJSON *e = cJSON_Parse(rs.body);
         const cJSON *er = e ? cJSON_GetObjectItemCaseSensitive(e, "error") : NULL;
-        if (!cJSON_IsObject(er) ||
-            !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(er, "message")))
+        if (!cJSON_IsObject(er) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(er, "message")))
             abort();
         cJSON_Delete(e);
     }

@@ -44,32 +44,31 @@ struct lookup {
     const char *profile, *key, *want; /* want NULL: unset */
 };
 
-static const char sample[] =
-    "# top comment\n"
-    "; another comment\n"
-    "base_url = https://api.anthropic.com\n"
-    "\n"
-    "[default]\n"
-    "api_key_file = ~/.config/omni/org.key\n"
-    "environment = env_01DEF          # default environment for commands\n"
-    "timeout = 30s\n"
-    "ca_file = \"/etc/ssl/private ca.pem\" ; quoted, with a space\n"
-    "env_key_file.env_01ABC = ~/.config/omni/env_01ABC.key\n"
-    "log_format=json\n"
-    "warn_depth = 10:\n"
-    "x-note = anything # goes\n"
-    "\n"
-    "[profile staging]\n"
-    "  base_url   =   http://127.0.0.1:8080  \n"
-    "environment = env_STAGE\n"
-    "env_key_file.env_STAGE = /keys/stage.key\n"
-    "\n"
-    "[local]\n"
-    "base_url = \"http://127.0.0.1:9#not-a-comment\"\n"
-    "output = json\n"
-    "x-url = http://h/p#frag\n"
-    "refresh = 250ms\n"
-    "crit_age = \"\"\n";
+static const char sample[] = "# top comment\n"
+                             "; another comment\n"
+                             "base_url = https://api.anthropic.com\n"
+                             "\n"
+                             "[default]\n"
+                             "api_key_file = ~/.config/omni/org.key\n"
+                             "environment = env_01DEF          # default environment for commands\n"
+                             "timeout = 30s\n"
+                             "ca_file = \"/etc/ssl/private ca.pem\" ; quoted, with a space\n"
+                             "env_key_file.env_01ABC = ~/.config/omni/env_01ABC.key\n"
+                             "log_format=json\n"
+                             "warn_depth = 10:\n"
+                             "x-note = anything # goes\n"
+                             "\n"
+                             "[profile staging]\n"
+                             "  base_url   =   http://127.0.0.1:8080  \n"
+                             "environment = env_STAGE\n"
+                             "env_key_file.env_STAGE = /keys/stage.key\n"
+                             "\n"
+                             "[local]\n"
+                             "base_url = \"http://127.0.0.1:9#not-a-comment\"\n"
+                             "output = json\n"
+                             "x-url = http://h/p#frag\n"
+                             "refresh = 250ms\n"
+                             "crit_age = \"\"\n";
 
 static void test_sample(void **state)
 {
@@ -126,9 +125,8 @@ static void test_sample(void **state)
             continue;
         }
         if (!v || strcmp(v, t[i].want) != 0) {
-            print_error("%s/%s: got \"%s\", want \"%s\"\n",
-                        t[i].profile ? t[i].profile : "(null)", t[i].key, v ? v : "(unset)",
-                        t[i].want);
+            print_error("%s/%s: got \"%s\", want \"%s\"\n", t[i].profile ? t[i].profile : "(null)",
+                        t[i].key, v ? v : "(unset)", t[i].want);
             fail();
         }
     }
@@ -204,8 +202,8 @@ static void test_semantics(void **state)
             const struct lookup *l = &t[i].l[j];
             const char *v = omni_config_get(cfg, l->profile, l->key);
             if (l->want ? !v || strcmp(v, l->want) != 0 : v != NULL) {
-                print_error("case %zu %s: got \"%s\", want \"%s\"\n", i, l->key,
-                            v ? v : "(unset)", l->want ? l->want : "(unset)");
+                print_error("case %zu %s: got \"%s\", want \"%s\"\n", i, l->key, v ? v : "(unset)",
+                            l->want ? l->want : "(unset)");
                 fail();
             }
         }
@@ -242,7 +240,9 @@ static void test_errors(void **state)
         {"env_key_file. = /k\n", "unknown key \"env_key_file.\""},
         {"env_key_file.a.b = /k\n", "unknown key \"env_key_file.a.b\""},
         {"x- = 1\n", "unknown key \"x-\""},
-        {"x-a = a\x01" "b\n", "test.conf:1: control character"},
+        {"x-a = a\x01"
+         "b\n",
+         "test.conf:1: control character"},
         {"x-a = a\rb\n", "control character"},
         {"ok = \n", "unknown key \"ok\""},
     };
@@ -407,14 +407,10 @@ static void test_default_path(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sample),
-        cmocka_unit_test(test_semantics),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_values_not_echoed),
-        cmocka_unit_test(test_home_unset),
-        cmocka_unit_test(test_caps),
-        cmocka_unit_test(test_load),
-        cmocka_unit_test(test_default_path),
+        cmocka_unit_test(test_sample),     cmocka_unit_test(test_semantics),
+        cmocka_unit_test(test_errors),     cmocka_unit_test(test_values_not_echoed),
+        cmocka_unit_test(test_home_unset), cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_load),       cmocka_unit_test(test_default_path),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

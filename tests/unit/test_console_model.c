@@ -382,11 +382,11 @@ static void test_age(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        
+
         cmocka_unit_test(test_sparkline), cmocka_unit_test(test_sparkline_samples),
         cmocka_unit_test(test_approvals), cmocka_unit_test(test_summary),
-        cmocka_unit_test(test_sanitize), cmocka_unit_test(test_sessions),
-        cmocka_unit_test(test_work),     cmocka_unit_test(test_detail),
+        cmocka_unit_test(test_sanitize),  cmocka_unit_test(test_sessions),
+        cmocka_unit_test(test_work),      cmocka_unit_test(test_detail),
         cmocka_unit_test(test_age),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

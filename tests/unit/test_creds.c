@@ -228,9 +228,15 @@ static void test_base64_vectors(void **state)
     static const struct {
         const char *plain, *url;
     } t[] = {
-        {"", ""}, {"f", "Zg"}, {"fo", "Zm8"}, {"foo", "Zm9v"},
-        {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
-        {"\xfb\xff\xbf", "-_-_"}, {"\xfb\xef", "--8"},
+        {"", ""},
+        {"f", "Zg"},
+        {"fo", "Zm8"},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg"},
+        {"fooba", "Zm9vYmE"},
+        {"foobar", "Zm9vYmFy"},
+        {"\xfb\xff\xbf", "-_-_"},
+        {"\xfb\xef", "--8"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         size_t n = strlen(t[i].plain), outlen = 99;

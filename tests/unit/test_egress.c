@@ -18,17 +18,66 @@
 static void test_name_valid(void **state)
 {
     static const char *const good[] = {
-        "example.com", "api.example.com", "a.b", "EXAMPLE.Com", "x-y.example.com",
-        "xn--bcher-kva.example", "*.example.com", "*.a.b", "1.example.com", "a.1x",
-        "s3.amazonaws.com", "a.0xg", "0x10.example",
+        "example.com",
+        "api.example.com",
+        "a.b",
+        "EXAMPLE.Com",
+        "x-y.example.com",
+        "xn--bcher-kva.example",
+        "*.example.com",
+        "*.a.b",
+        "1.example.com",
+        "a.1x",
+        "s3.amazonaws.com",
+        "a.0xg",
+        "0x10.example",
     };
     static const char *const bad[] = {
-        NULL, "", ".", "com", "localhost", "a.localhost", "*.localhost", "A.LocalHost",
-        "127.0.0.1", "10.1", "1.2.3.4", "0x7f.1", "0x7f000001", "1.0x7f", "example.123",
-        "::1", "[::1]", "fe80::1", "::ffff:127.0.0.1", "a..b", ".a.b", "a.b.", "-a.b", "a-.b",
-        "a.-b", "a.b-", "a_b.com", "a b.com", "a.b;", "a.b\"", "a.b}", "a.b{", "$host.b",
-        "a.b\n", "a.b/x", "a.b:443", "*", "*.", "*.com", "**.a.b", "*a.b", "a.*.b", "*.*.a.b",
-        "\xc3\xa9.example", "a.b#",
+        NULL,
+        "",
+        ".",
+        "com",
+        "localhost",
+        "a.localhost",
+        "*.localhost",
+        "A.LocalHost",
+        "127.0.0.1",
+        "10.1",
+        "1.2.3.4",
+        "0x7f.1",
+        "0x7f000001",
+        "1.0x7f",
+        "example.123",
+        "::1",
+        "[::1]",
+        "fe80::1",
+        "::ffff:127.0.0.1",
+        "a..b",
+        ".a.b",
+        "a.b.",
+        "-a.b",
+        "a-.b",
+        "a.-b",
+        "a.b-",
+        "a_b.com",
+        "a b.com",
+        "a.b;",
+        "a.b\"",
+        "a.b}",
+        "a.b{",
+        "$host.b",
+        "a.b\n",
+        "a.b/x",
+        "a.b:443",
+        "*",
+        "*.",
+        "*.com",
+        "**.a.b",
+        "*a.b",
+        "a.*.b",
+        "*.*.a.b",
+        "\xc3\xa9.example",
+        "a.b#",
     };
     char longlabel[80], longname[300];
 
@@ -74,9 +123,25 @@ static void test_resolver_parse(void **state)
     assert_int_equal(egress_resolver_parse("[2001:DB8::0001]:54", out, sizeof(out)), 0);
     assert_string_equal(out, "[2001:db8::1]:54");
     static const char *const bad[] = {
-        NULL, "", "dns.example", "1.2.3", "1.2.3.4.5", "010.0.0.1x", "1.2.3.4:", "1.2.3.4:0",
-        "1.2.3.4:65536", "1.2.3.4:53x", "1.2.3.4:-1", "1.2.3.4 valid=1s", "1.2.3.4;",
-        "[::1", "[::1]x", "[::1]:", "::1%eth0", "[1.2.3.4]:53", "1.2.3.4:123456",
+        NULL,
+        "",
+        "dns.example",
+        "1.2.3",
+        "1.2.3.4.5",
+        "010.0.0.1x",
+        "1.2.3.4:",
+        "1.2.3.4:0",
+        "1.2.3.4:65536",
+        "1.2.3.4:53x",
+        "1.2.3.4:-1",
+        "1.2.3.4 valid=1s",
+        "1.2.3.4;",
+        "[::1",
+        "[::1]x",
+        "[::1]:",
+        "::1%eth0",
+        "[1.2.3.4]:53",
+        "1.2.3.4:123456",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (egress_resolver_parse(bad[i], out, sizeof(out)) == 0)
@@ -97,8 +162,7 @@ static struct egress_spec spec_of(const char *const *names)
 
 static void test_config(void **state)
 {
-    static const char *const names[] = {"Example.com", "*.Pkg.Example.org", "example.COM",
-                                        NULL};
+    static const char *const names[] = {"Example.com", "*.Pkg.Example.org", "example.COM", NULL};
     struct egress_spec s = spec_of(names);
     struct buf b = BUF_INIT;
     struct omni_err err = OMNI_ERR_INIT;
@@ -158,8 +222,16 @@ static void test_config_refuses(void **state)
 {
     static const char *const good[] = {"example.com", NULL};
     static const char *const injections[] = {
-        "a.com\"; } server { listen 80; #", "a.com;", "a.com }", "a.com\ninclude /etc/x;",
-        "$ssl_preread_server_name", "~.*", "default", "hostnames", "127.0.0.1", "a.com a.org",
+        "a.com\"; } server { listen 80; #",
+        "a.com;",
+        "a.com }",
+        "a.com\ninclude /etc/x;",
+        "$ssl_preread_server_name",
+        "~.*",
+        "default",
+        "hostnames",
+        "127.0.0.1",
+        "a.com a.org",
     };
     struct egress_spec s;
     const char *names[3];
@@ -186,9 +258,16 @@ static void test_config_refuses(void **state)
         s.resolver = resolvers[i];
         expect_refused(&s, resolvers[i]);
     }
-    static const char *const dirs[] = {"relative/dir", "/tmp/a\"b", "/tmp/a b", "/tmp/a;b",
-                                       "/tmp/a{b", "/tmp/$x", "/tmp/../etc", "/tmp/./x",
-                                       "/tmp/\nx", NULL,
+    static const char *const dirs[] = {"relative/dir",
+                                       "/tmp/a\"b",
+                                       "/tmp/a b",
+                                       "/tmp/a;b",
+                                       "/tmp/a{b",
+                                       "/tmp/$x",
+                                       "/tmp/../etc",
+                                       "/tmp/./x",
+                                       "/tmp/\nx",
+                                       NULL,
                                        "/a/very/long/path/that/does/not/fit/into/the/sun_path"
                                        "/of/a/unix/socket/address/because/it/is/longer/than/"
                                        "one/hundred/and/eight"};
@@ -292,8 +371,7 @@ static void test_narrow(void **state)
     assert_string_equal(out[0], "*.sub.pypi.org");
     assert_string_equal(refused, "*.example.com");
     /* nothing allowed, or an address: nothing kept */
-    n = egress_narrow(allowed, "127.0.0.1", store, sizeof(store), out, 8, refused,
-                      sizeof(refused));
+    n = egress_narrow(allowed, "127.0.0.1", store, sizeof(store), out, 8, refused, sizeof(refused));
     assert_int_equal(n, 0);
     assert_null(out[0]);
     n = egress_narrow(NULL, "api.example.com", store, sizeof(store), out, 8, refused,

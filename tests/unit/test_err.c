@@ -64,10 +64,10 @@ static void test_classification(void **state)
         int status;
         int fatal, transient;
     } t[] = {
-        {OMNI_E_HTTP, 400, 1, 0}, {OMNI_E_HTTP, 401, 1, 0}, {OMNI_E_HTTP, 403, 1, 0},
-        {OMNI_E_HTTP, 404, 1, 0}, {OMNI_E_HTTP, 412, 1, 0}, {OMNI_E_HTTP, 499, 1, 0},
-        {OMNI_E_HTTP, 408, 0, 1}, {OMNI_E_HTTP, 409, 0, 1}, {OMNI_E_HTTP, 429, 0, 1},
-        {OMNI_E_HTTP, 500, 0, 1}, {OMNI_E_HTTP, 503, 0, 1}, {OMNI_E_HTTP, 529, 0, 1},
+        {OMNI_E_HTTP, 400, 1, 0}, {OMNI_E_HTTP, 401, 1, 0},  {OMNI_E_HTTP, 403, 1, 0},
+        {OMNI_E_HTTP, 404, 1, 0}, {OMNI_E_HTTP, 412, 1, 0},  {OMNI_E_HTTP, 499, 1, 0},
+        {OMNI_E_HTTP, 408, 0, 1}, {OMNI_E_HTTP, 409, 0, 1},  {OMNI_E_HTTP, 429, 0, 1},
+        {OMNI_E_HTTP, 500, 0, 1}, {OMNI_E_HTTP, 503, 0, 1},  {OMNI_E_HTTP, 529, 0, 1},
         {OMNI_E_NET, 0, 0, 1},    {OMNI_E_TIMEOUT, 0, 0, 1}, {OMNI_E_PARSE, 0, 0, 1},
         {OMNI_E_TOOBIG, 0, 0, 1}, {OMNI_E_USAGE, 0, 1, 0},   {OMNI_E_CONFIG, 0, 1, 0},
         {OMNI_E_IO, 0, 0, 0},     {OMNI_E_ABORTED, 0, 0, 0}, {OMNI_E_NONE, 0, 0, 0},
@@ -77,9 +77,8 @@ static void test_classification(void **state)
         e.kind = t[i].kind;
         e.status = t[i].status;
         if (omni_err_is_fatal(&e) != t[i].fatal || omni_err_is_transient(&e) != t[i].transient) {
-            print_error("kind %s status %d: fatal %d transient %d\n",
-                        omni_err_kind_name(t[i].kind), t[i].status, omni_err_is_fatal(&e),
-                        omni_err_is_transient(&e));
+            print_error("kind %s status %d: fatal %d transient %d\n", omni_err_kind_name(t[i].kind),
+                        t[i].status, omni_err_is_fatal(&e), omni_err_is_transient(&e));
             fail();
         }
     }
@@ -93,16 +92,14 @@ static void test_kind_names(void **state)
     assert_string_equal(omni_err_kind_name(OMNI_E_TOOBIG), "too-big");
     assert_string_equal(omni_err_kind_name(OMNI_E_ABORTED), "aborted");
     assert_string_equal(omni_err_kind_name((enum omni_err_kind)99), "unknown");
-    assert_string_equal(omni_err_kind_name((enum omni_err_kind)-1), "unknown");
+    assert_string_equal(omni_err_kind_name((enum omni_err_kind) - 1), "unknown");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_set_clear),
-        cmocka_unit_test(test_truncation),
-        cmocka_unit_test(test_prefix),
-        cmocka_unit_test(test_classification),
+        cmocka_unit_test(test_set_clear),  cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_prefix),     cmocka_unit_test(test_classification),
         cmocka_unit_test(test_kind_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

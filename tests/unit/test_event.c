@@ -141,9 +141,12 @@ static void test_input_gist(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kinds_round_trip), cmocka_unit_test(test_shapes_read_as_absent),
-        cmocka_unit_test(test_permission_and_held), cmocka_unit_test(test_answers),
-        cmocka_unit_test(test_classes), cmocka_unit_test(test_input_gist),
+        cmocka_unit_test(test_kinds_round_trip),
+        cmocka_unit_test(test_shapes_read_as_absent),
+        cmocka_unit_test(test_permission_and_held),
+        cmocka_unit_test(test_answers),
+        cmocka_unit_test(test_classes),
+        cmocka_unit_test(test_input_gist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -122,7 +122,8 @@ static void test_work_for_session(void **state)
     work(&items[wl.n++], "work_d", "session", "sesn_1", "active", 7);
     work(&items[wl.n++], "work_f", "session", "sesn_1", "stopped", 8);
     w = omni_work_for_session(&wl, "sesn_1");
-    assert_string_equal(w->id, "work_e"); /* live beats a newer stopped; a tie goes to the larger id */
+    assert_string_equal(w->id,
+                        "work_e"); /* live beats a newer stopped; a tie goes to the larger id */
     /* the answer does not depend on the order of the list */
     struct omni_work tmp = items[3];
     items[3] = items[4];

@@ -28,7 +28,7 @@
 struct reply {
     int status;
     const char *body;
-    const char *hdr_name, *hdr_value;   /* one extra header */
+    const char *hdr_name, *hdr_value; /* one extra header */
     int delay_ms;
 };
 
@@ -94,10 +94,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         struct seen *s = &srv.seen[srv.n_seen++];
         copyv(s->method, sizeof s->method, method);
         copyv(s->url, sizeof s->url, url);
-        copyv(s->api_key, sizeof s->api_key, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-api-key"));
+        copyv(s->api_key, sizeof s->api_key,
+              MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-api-key"));
         copyv(s->authorization, sizeof s->authorization,
               MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "authorization"));
-        copyv(s->beta, sizeof s->beta, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "anthropic-beta"));
+        copyv(s->beta, sizeof s->beta,
+              MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "anthropic-beta"));
         copyv(s->version, sizeof s->version,
               MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "anthropic-version"));
         copyv(s->content_type, sizeof s->content_type,
@@ -190,8 +192,9 @@ static struct omni_client *client(enum omni_auth auth, const char *key, long tim
 #define R(st, body) ((struct reply){(st), (body), NULL, NULL, 0})
 #define RH(st, body, hn, hv) ((struct reply){(st), (body), (hn), (hv), 0})
 
-static const char *STATS_OK = "{\"type\":\"work_queue_stats\",\"depth\":3,\"pending\":1,"
-                              "\"oldest_queued_at\":\"2026-11-21T09:59:01Z\",\"workers_polling\":2}";
+static const char *STATS_OK =
+    "{\"type\":\"work_queue_stats\",\"depth\":3,\"pending\":1,"
+    "\"oldest_queued_at\":\"2026-11-21T09:59:01Z\",\"workers_polling\":2}";
 
 static void test_headers_org_key(void **state)
 {
@@ -283,9 +286,10 @@ static void test_should_retry_false_and_4xx(void **state)
     assert_int_equal(omni_work_stats(c, "env_1", &st, &err), -1);
     assert_int_equal(srv.n_seen, 1);
 
-    script(2, R(404, "{\"type\":\"error\",\"error\":{\"type\":\"not_found_error\",\"message\":"
-                     "\"no such environment\",\"details\":{\"error_code\":\"environment_not_found\"}},"
-                     "\"request_id\":\"req_X\"}"),
+    script(2,
+           R(404, "{\"type\":\"error\",\"error\":{\"type\":\"not_found_error\",\"message\":"
+                  "\"no such environment\",\"details\":{\"error_code\":\"environment_not_found\"}},"
+                  "\"request_id\":\"req_X\"}"),
            R(200, STATS_OK));
     assert_int_equal(omni_work_stats(c, "env_9", &st, &err), -1);
     assert_int_equal(srv.n_seen, 1);
@@ -311,7 +315,8 @@ static void test_stop_409_and_200(void **state)
     int already = 0;
 
     (void)state;
-    script(2, R(409, "{\"type\":\"error\",\"error\":{\"type\":\"conflict_error\",\"message\":\"x\"}}"),
+    script(2,
+           R(409, "{\"type\":\"error\",\"error\":{\"type\":\"conflict_error\",\"message\":\"x\"}}"),
            R(204, ""));
     assert_int_equal(omni_work_stop(c, "env_1", "work_1", 0, &already, &err), 0);
     assert_int_equal(already, 1);
@@ -380,9 +385,11 @@ static void test_heartbeat(void **state)
     struct omni_heartbeat hb;
 
     (void)state;
-    script(1, R(200, "{\"type\":\"work_heartbeat\",\"last_heartbeat\":\"2026-11-21T10:00:01.500000Z\","
-                     "\"lease_extended\":true,\"state\":\"active\",\"ttl_seconds\":120}"));
-    assert_int_equal(omni_work_heartbeat(c, "env_1", "work_1", "NO_HEARTBEAT", 0, 5000, &hb, &err), 0);
+    script(1,
+           R(200, "{\"type\":\"work_heartbeat\",\"last_heartbeat\":\"2026-11-21T10:00:01.500000Z\","
+                  "\"lease_extended\":true,\"state\":\"active\",\"ttl_seconds\":120}"));
+    assert_int_equal(omni_work_heartbeat(c, "env_1", "work_1", "NO_HEARTBEAT", 0, 5000, &hb, &err),
+                     0);
     assert_string_equal(srv.seen[0].expected, "NO_HEARTBEAT");
     assert_string_equal(hb.last_heartbeat, "2026-11-21T10:00:01.500000Z");
     assert_int_equal(hb.lease_extended, 1);
@@ -390,10 +397,11 @@ static void test_heartbeat(void **state)
     assert_string_equal(hb.state, "active");
 
     /* the echo must survive encoding exactly, '+' included */
-    script(1, R(412, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":"
-                     "\"Heartbeat precondition failed\",\"details\":{\"error_code\":"
-                     "\"heartbeat_precondition_failed\",\"current_state\":{\"state\":\"queued\","
-                     "\"last_heartbeat\":null,\"lease_extended\":false,\"ttl_seconds\":120}}}}"));
+    script(1,
+           R(412, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":"
+                  "\"Heartbeat precondition failed\",\"details\":{\"error_code\":"
+                  "\"heartbeat_precondition_failed\",\"current_state\":{\"state\":\"queued\","
+                  "\"last_heartbeat\":null,\"lease_extended\":false,\"ttl_seconds\":120}}}}"));
     assert_int_equal(omni_work_heartbeat(c, "env_1", "work_1", "2026-11-21T10:00:01.5+00:00", 0,
                                          5000, &hb, &err),
                      -1);
@@ -535,7 +543,9 @@ static void test_stream(void **state)
     assert_true(omni_err_is_transient(&err));
     assert_non_null(strstr(err.msg, "overloaded_error"));
 
-    script(1, R(404, "{\"type\":\"error\",\"error\":{\"type\":\"not_found_error\",\"message\":\"gone\"}}"));
+    script(1,
+           R(404,
+             "{\"type\":\"error\",\"error\":{\"type\":\"not_found_error\",\"message\":\"gone\"}}"));
     assert_int_equal(omni_events_stream(c, "sesn_1", &h, &ended, &err), -1);
     assert_int_equal(err.status, 404);
     assert_true(omni_err_is_fatal(&err));
@@ -549,10 +559,11 @@ static void test_events_list_pages(void **state)
     struct omni_event_list l;
 
     (void)state;
-    script(2,
-           R(200, "{\"data\":[{\"type\":\"user.message\",\"id\":\"sevt_1\",\"processed_at\":"
-                  "\"2026-11-21T10:00:00Z\"}],\"next_page\":\"p2\"}"),
-           R(200, "{\"data\":[{\"type\":\"agent.tool_use\",\"id\":\"sevt_2\"}],\"next_page\":null}"));
+    script(
+        2,
+        R(200, "{\"data\":[{\"type\":\"user.message\",\"id\":\"sevt_1\",\"processed_at\":"
+               "\"2026-11-21T10:00:00Z\"}],\"next_page\":\"p2\"}"),
+        R(200, "{\"data\":[{\"type\":\"agent.tool_use\",\"id\":\"sevt_2\"}],\"next_page\":null}"));
     assert_int_equal(omni_events_list(c, "sesn_1", &l, &err), 0);
     assert_int_equal(l.n, 2);
     assert_string_equal(l.items[0].type, "user.message");
@@ -574,8 +585,8 @@ static void test_status_classes(void **state)
         int status;
         int retried; /* 1: a second attempt follows */
     } cases[] = {
-        {402, 0}, {403, 0}, {408, 1}, {413, 0}, {422, 0}, {429, 1}, {500, 1}, {502, 1},
-        {503, 1}, {504, 1}, {529, 1},
+        {402, 0}, {403, 0}, {408, 1}, {413, 0}, {422, 0}, {429, 1},
+        {500, 1}, {502, 1}, {503, 1}, {504, 1}, {529, 1},
     };
     struct omni_client *c = client(OMNI_AUTH_API_KEY, ORG_KEY, 0);
     struct omni_stats st;
@@ -583,8 +594,10 @@ static void test_status_classes(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        script(2, RH(cases[i].status, "{\"type\":\"error\",\"error\":{\"type\":\"x\",\"message\":\"m\"}}",
-                     "retry-after-ms", "1"),
+        script(2,
+               RH(cases[i].status,
+                  "{\"type\":\"error\",\"error\":{\"type\":\"x\",\"message\":\"m\"}}",
+                  "retry-after-ms", "1"),
                R(200, STATS_OK));
         int r = omni_work_stats(c, "env_1", &st, &err);
         if (cases[i].retried) {

@@ -73,12 +73,9 @@ static void test_path_add(void **state)
     static const struct {
         const char *seg, *out;
     } t[] = {
-        {"env_01ABC", "/v1/environments/env_01ABC"},
-        {"", "/v1/environments/"},
-        {"../x", "/v1/environments/..%2Fx"},
-        {"a b?c#d", "/v1/environments/a%20b%3Fc%23d"},
-        {"~-._", "/v1/environments/~-._"},
-        {"\xc3\xa9", "/v1/environments/%C3%A9"},
+        {"env_01ABC", "/v1/environments/env_01ABC"}, {"", "/v1/environments/"},
+        {"../x", "/v1/environments/..%2Fx"},         {"a b?c#d", "/v1/environments/a%20b%3Fc%23d"},
+        {"~-._", "/v1/environments/~-._"},           {"\xc3\xa9", "/v1/environments/%C3%A9"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         struct buf u = BUF_INIT;
@@ -108,8 +105,8 @@ static void test_backoff(void **state)
         long base, cap;
         long full; /* un-jittered delay */
     } t[] = {
-        {0, 500, 8000, 500},   {1, 500, 8000, 1000}, {2, 500, 8000, 2000},
-        {3, 500, 8000, 4000},  {4, 500, 8000, 8000}, {5, 500, 8000, 8000},
+        {0, 500, 8000, 500},    {1, 500, 8000, 1000},         {2, 500, 8000, 2000},
+        {3, 500, 8000, 4000},   {4, 500, 8000, 8000},         {5, 500, 8000, 8000},
         {100, 500, 8000, 8000}, {1000000, 500, 10000, 10000}, {0, 500, 100, 100},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
@@ -173,8 +170,8 @@ static void test_error_body_partial(void **state)
         {"{\"error\":\"flat string\"}", "", "", "", ""},
         {"{\"error\":{\"type\":\"not_found_error\"}}", "not_found_error", "", "", ""},
         {"{\"error\":{\"type\":7,\"message\":null,\"details\":[]}}", "", "", "", ""},
-        {"{\"error\":{\"message\":\"m\",\"details\":{\"error_code\":5}},\"request_id\":null}",
-         "", "m", "", ""},
+        {"{\"error\":{\"message\":\"m\",\"details\":{\"error_code\":5}},\"request_id\":null}", "",
+         "m", "", ""},
         {"{\"request_id\":\"req_only\"}", "", "", "", "req_only"},
         /* lenient: text after the JSON value is ignored */
         /* lenient: text after the JSON value is ignored */

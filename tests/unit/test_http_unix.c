@@ -42,7 +42,7 @@ struct ux_server {
     char dir[64];
     char path[128];
     int lfd;
-    int answer;              /* 1: write `canned` after the request head; 0: close */
+    int answer; /* 1: write `canned` after the request head; 0: close */
     pthread_t th;
     char got[UX_READ_MAX + 1];
     size_t got_len;
@@ -273,10 +273,8 @@ static void test_empty_socket_is_tcp(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_http_over_unix_socket),
-        cmocka_unit_test(test_dup_keeps_socket),
-        cmocka_unit_test(test_https_sni_over_unix_socket),
-        cmocka_unit_test(test_missing_socket),
+        cmocka_unit_test(test_http_over_unix_socket),      cmocka_unit_test(test_dup_keeps_socket),
+        cmocka_unit_test(test_https_sni_over_unix_socket), cmocka_unit_test(test_missing_socket),
         cmocka_unit_test(test_empty_socket_is_tcp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

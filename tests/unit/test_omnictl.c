@@ -23,12 +23,12 @@ static void test_range_table(void **state)
         double x;
         int alert;
     } cases[] = {
-        {"10", 0, 5, 0},       {"10", 0, 11, 1},     {"10", 0, -1, 1},    {"10", 0, 10, 0},
-        {"10:", 0, 9, 1},      {"10:", 0, 10, 0},    {"10:", 0, 1e9, 0},  {"~:10", 0, -50, 0},
-        {"~:10", 0, 11, 1},    {"10:20", 0, 9, 1},   {"10:20", 0, 15, 0}, {"10:20", 0, 21, 1},
-        {"@10:20", 0, 15, 1},  {"@10:20", 0, 9, 0},  {"@10:20", 0, 20, 1}, {"0", 0, 0, 0},
-        {"0", 0, 1, 1},        {"5m", 1, 299, 0},    {"5m", 1, 301, 1},   {"1h:", 1, 3599, 1},
-        {"~:90s", 1, 91, 1},   {":5", 0, 6, 1},      {"2.5", 0, 2.6, 1},
+        {"10", 0, 5, 0},      {"10", 0, 11, 1},    {"10", 0, -1, 1},     {"10", 0, 10, 0},
+        {"10:", 0, 9, 1},     {"10:", 0, 10, 0},   {"10:", 0, 1e9, 0},   {"~:10", 0, -50, 0},
+        {"~:10", 0, 11, 1},   {"10:20", 0, 9, 1},  {"10:20", 0, 15, 0},  {"10:20", 0, 21, 1},
+        {"@10:20", 0, 15, 1}, {"@10:20", 0, 9, 0}, {"@10:20", 0, 20, 1}, {"0", 0, 0, 0},
+        {"0", 0, 1, 1},       {"5m", 1, 299, 0},   {"5m", 1, 301, 1},    {"1h:", 1, 3599, 1},
+        {"~:90s", 1, 91, 1},  {":5", 0, 6, 1},     {"2.5", 0, 2.6, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct omni_range r;
@@ -147,8 +147,7 @@ static void test_dispatch_usage(void **state)
     assert_int_equal(run(&ctx, "frob", out, sizeof out, err, sizeof err), CTL_EXIT_USAGE);
     assert_non_null(strstr(err, "unknown command \"frob\""));
     assert_string_equal(out, "");
-    assert_int_equal(run(&ctx, "stats --bogus", out, sizeof out, err, sizeof err),
-                     CTL_EXIT_USAGE);
+    assert_int_equal(run(&ctx, "stats --bogus", out, sizeof out, err, sizeof err), CTL_EXIT_USAGE);
     assert_non_null(strstr(err, "\"--bogus\""));
     assert_int_equal(run(&ctx, "stop", out, sizeof out, err, sizeof err), CTL_EXIT_USAGE);
     assert_non_null(strstr(err, "usage: omnictl stop"));
@@ -203,9 +202,9 @@ static void test_complete(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_range_table),  cmocka_unit_test(test_range_errors),
-        cmocka_unit_test(test_split),        cmocka_unit_test(test_lookup),
-        cmocka_unit_test(test_table_sane),   cmocka_unit_test(test_dispatch_usage),
+        cmocka_unit_test(test_range_table), cmocka_unit_test(test_range_errors),
+        cmocka_unit_test(test_split),       cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_table_sane),  cmocka_unit_test(test_dispatch_usage),
         cmocka_unit_test(test_complete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

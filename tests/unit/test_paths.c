@@ -161,8 +161,8 @@ static void run_escape(const char *tool, const char *p)
     else if (strcmp(tool, "write") == 0)
         r = fx_run(tool, "{\"file_path\":\"%s\",\"content\":\"PWNED\"}", jp);
     else if (strcmp(tool, "edit") == 0)
-        r = fx_run(tool, "{\"file_path\":\"%s\",\"old_string\":\"SECRET\",\"new_string\":\"PWNED\"}",
-                   jp);
+        r = fx_run(tool,
+                   "{\"file_path\":\"%s\",\"old_string\":\"SECRET\",\"new_string\":\"PWNED\"}", jp);
     else if (strcmp(tool, "glob") == 0)
         r = fx_run(tool, "{\"pattern\":\"**/*\",\"path\":\"%s\"}", jp);
     else
@@ -221,7 +221,8 @@ static void test_inside_links(void **state)
     EXPECT_RESULT("read", 0, "INSIDE\n", "{\"file_path\":\"%s/work/./sub/../inside.txt\"}",
                   fx_j(fx.base));
     /* Writing through an in-root link changes the target, not the link. */
-    EXPECT_RESULT("write", 0, "wrote 3 bytes to lnk_in_rel", "{\"file_path\":\"lnk_in_rel\",\"content\":\"new\"}");
+    EXPECT_RESULT("write", 0, "wrote 3 bytes to lnk_in_rel",
+                  "{\"file_path\":\"lnk_in_rel\",\"content\":\"new\"}");
     char *s = fx_slurp(fx_w("inside.txt"));
     assert_string_equal(s, "new");
     free(s);
@@ -234,13 +235,18 @@ static void test_inside_links(void **state)
 static void test_resolution_errors(void **state)
 {
     (void)state;
-    EXPECT_RESULT("read", 1, "path \"loop1\": too many levels of symbolic links", "{\"file_path\":\"loop1\"}");
+    EXPECT_RESULT("read", 1, "path \"loop1\": too many levels of symbolic links",
+                  "{\"file_path\":\"loop1\"}");
     EXPECT_RESULT("write", 1, "path \"loop1\": too many levels of symbolic links",
                   "{\"file_path\":\"loop1\",\"content\":\"x\"}");
-    EXPECT_RESULT("read", 1, "path \"loop1/x\": too many levels of symbolic links", "{\"file_path\":\"loop1/x\"}");
-    EXPECT_RESULT("read", 1, "read: nope.txt: no such file or directory", "{\"file_path\":\"nope.txt\"}");
-    EXPECT_RESULT("read", 1, "read: nodir/x: no such file or directory", "{\"file_path\":\"nodir/x\"}");
-    EXPECT_RESULT("read", 1, "read: inside.txt/x: not a directory", "{\"file_path\":\"inside.txt/x\"}");
+    EXPECT_RESULT("read", 1, "path \"loop1/x\": too many levels of symbolic links",
+                  "{\"file_path\":\"loop1/x\"}");
+    EXPECT_RESULT("read", 1, "read: nope.txt: no such file or directory",
+                  "{\"file_path\":\"nope.txt\"}");
+    EXPECT_RESULT("read", 1, "read: nodir/x: no such file or directory",
+                  "{\"file_path\":\"nodir/x\"}");
+    EXPECT_RESULT("read", 1, "read: inside.txt/x: not a directory",
+                  "{\"file_path\":\"inside.txt/x\"}");
     EXPECT_RESULT("read", 1, "read: fifo is not a regular file", "{\"file_path\":\"fifo\"}");
     EXPECT_RESULT("read", 1, "read: sub is not a regular file", "{\"file_path\":\"sub\"}");
     EXPECT_RESULT("edit", 1, "edit: fifo is not a regular file",
@@ -266,7 +272,8 @@ static void test_hard_links(void **state)
                   "the permitted directories",
                   "{\"file_path\":\"hard_out\",\"old_string\":\"SECRET\",\"new_string\":\"X\"}");
     /* write replaces the name; the outside file keeps its content. */
-    EXPECT_RESULT("write", 0, "wrote 5 bytes to hard_out", "{\"file_path\":\"hard_out\",\"content\":\"PWNED\"}");
+    EXPECT_RESULT("write", 0, "wrote 5 bytes to hard_out",
+                  "{\"file_path\":\"hard_out\",\"content\":\"PWNED\"}");
     outside_untouched();
     char *s = fx_slurp(fx_w("hard_out"));
     assert_string_equal(s, "PWNED");
@@ -279,12 +286,15 @@ static void test_readonly(void **state)
     char want[800];
     snprintf(want, sizeof(want), "write: ro/new.txt is inside read-only directory %s/ro", fx.work);
     EXPECT_RESULT("write", 1, want, "{\"file_path\":\"ro/new.txt\",\"content\":\"x\"}");
-    snprintf(want, sizeof(want), "write: ro/deep/er/x is inside read-only directory %s/ro", fx.work);
+    snprintf(want, sizeof(want), "write: ro/deep/er/x is inside read-only directory %s/ro",
+             fx.work);
     EXPECT_RESULT("write", 1, want, "{\"file_path\":\"ro/deep/er/x\",\"content\":\"x\"}");
     assert_int_equal(access(fx_w("ro/deep"), F_OK), -1);
-    snprintf(want, sizeof(want), "edit: ro/locked.txt is inside read-only directory %s/ro", fx.work);
-    EXPECT_RESULT("edit", 1, want,
-                  "{\"file_path\":\"ro/locked.txt\",\"old_string\":\"LOCKED\",\"new_string\":\"x\"}");
+    snprintf(want, sizeof(want), "edit: ro/locked.txt is inside read-only directory %s/ro",
+             fx.work);
+    EXPECT_RESULT(
+        "edit", 1, want,
+        "{\"file_path\":\"ro/locked.txt\",\"old_string\":\"LOCKED\",\"new_string\":\"x\"}");
     EXPECT_RESULT("read", 0, "LOCKED\n", "{\"file_path\":\"ro/locked.txt\"}");
 }
 
@@ -377,13 +387,13 @@ static void test_allowed_roots(void **state)
 int main(void)
 {
     const struct CMUnitTest with_openat2[] = {
-        OA2(test_escapes),   OA2(test_inside_links),  OA2(test_resolution_errors),
-        OA2(test_hard_links), OA2(test_readonly),     OA2(test_symlink_race),
+        OA2(test_escapes),       OA2(test_inside_links), OA2(test_resolution_errors),
+        OA2(test_hard_links),    OA2(test_readonly),     OA2(test_symlink_race),
         OA2(test_allowed_roots),
     };
     const struct CMUnitTest with_walker[] = {
-        WLK(test_escapes),   WLK(test_inside_links),  WLK(test_resolution_errors),
-        WLK(test_hard_links), WLK(test_readonly),     WLK(test_symlink_race),
+        WLK(test_escapes),       WLK(test_inside_links), WLK(test_resolution_errors),
+        WLK(test_hard_links),    WLK(test_readonly),     WLK(test_symlink_race),
         WLK(test_allowed_roots),
     };
     int rc = cmocka_run_group_tests_name("paths (openat2)", with_openat2, NULL, NULL);

@@ -15,8 +15,7 @@
 static int owns(void *ud, const char *name)
 {
     (void)ud;
-    return strcmp(name, "bash") == 0 || strcmp(name, "read") == 0 ||
-           strcmp(name, "my_custom") == 0;
+    return strcmp(name, "bash") == 0 || strcmp(name, "read") == 0 || strcmp(name, "my_custom") == 0;
 }
 
 static cJSON *ev(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -45,11 +44,20 @@ static void hist(struct rstate *rs, cJSON *j)
     cJSON_Delete(j);
 }
 
-#define TOOL(id, name) ev("{\"type\":\"agent.tool_use\",\"id\":\"%s\",\"name\":\"%s\",\"input\":{}}", id, name)
-#define TOOLP(id, perm) ev("{\"type\":\"agent.tool_use\",\"id\":\"%s\",\"name\":\"bash\",\"input\":{},\"evaluated_permission\":\"%s\"}", id, perm)
-#define RESULT(id) ev("{\"type\":\"user.tool_result\",\"id\":\"r_%s\",\"tool_use_id\":\"%s\"}", id, id)
-#define CONFIRM(id, v) ev("{\"type\":\"user.tool_confirmation\",\"id\":\"c_%s\",\"tool_use_id\":\"%s\",\"result\":\"%s\"}", id, id, v)
-#define IDLE(reason) ev("{\"type\":\"session.status_idle\",\"id\":\"i\",\"stop_reason\":{\"type\":\"%s\"}}", reason)
+#define TOOL(id, name)                                                                             \
+    ev("{\"type\":\"agent.tool_use\",\"id\":\"%s\",\"name\":\"%s\",\"input\":{}}", id, name)
+#define TOOLP(id, perm)                                                                            \
+    ev("{\"type\":\"agent.tool_use\",\"id\":\"%s\",\"name\":\"bash\",\"input\":{},\"evaluated_"    \
+       "permission\":\"%s\"}",                                                                     \
+       id, perm)
+#define RESULT(id)                                                                                 \
+    ev("{\"type\":\"user.tool_result\",\"id\":\"r_%s\",\"tool_use_id\":\"%s\"}", id, id)
+#define CONFIRM(id, v)                                                                             \
+    ev("{\"type\":\"user.tool_confirmation\",\"id\":\"c_%s\",\"tool_use_id\":\"%s\",\"result\":"   \
+       "\"%s\"}",                                                                                  \
+       id, id, v)
+#define IDLE(reason)                                                                               \
+    ev("{\"type\":\"session.status_idle\",\"id\":\"i\",\"stop_reason\":{\"type\":\"%s\"}}", reason)
 
 /* Take the next call; assert its id; report it posted. */
 static void run_one(struct rstate *rs, const char *id)

@@ -66,8 +66,13 @@ static const struct sse_case cases[] = {
     {"comments", S(": hello\nevent: a\n: mid\ndata: 1\n\n:ping\n\n"), S("E=a;I=;D=1|")},
     {"multi-line data", S("event: m\ndata: one\ndata: two\ndata: three\n\n"),
      S("E=m;I=;D=one\ntwo\nthree|")},
-    {"BOM at start", S("\xEF\xBB\xBF" "event: a\ndata: 1\n\n"), S("E=a;I=;D=1|")},
-    {"BOM at start of a later line", S("event: a\n\xEF\xBB\xBF" "data: 1\n\n"),
+    {"BOM at start",
+     S("\xEF\xBB\xBF"
+       "event: a\ndata: 1\n\n"),
+     S("E=a;I=;D=1|")},
+    {"BOM at start of a later line",
+     S("event: a\n\xEF\xBB\xBF"
+       "data: 1\n\n"),
      S("E=a;I=;D=1|")},
     {"missing event name", S("data: {\"type\":\"x\"}\n\n"), S("E=;I=;D={\"type\":\"x\"}|")},
     {"id kept per frame", S("id: 42\nevent: a\ndata: 1\n\nevent: b\ndata: 2\n\n"),
@@ -223,7 +228,7 @@ static void test_oversize_frame(void **state)
     /* event + data counted together, across lines */
     assert_int_equal(sse_parser_feed(&p, S("event: 01234567\ndata: 0123\n")), 0);
     assert_int_equal(sse_parser_feed(&p, S("data: 012\n")), 0); /* 16 */
-    assert_int_equal(sse_parser_feed(&p, S("data: \n")), -1);  /* 17 */
+    assert_int_equal(sse_parser_feed(&p, S("data: \n")), -1);   /* 17 */
     sse_parser_reset(&p);
     /* many small data lines add up */
     for (int i = 0; i < 8; i++)

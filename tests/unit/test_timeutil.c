@@ -39,8 +39,7 @@ static void test_rfc3339_parse_good(void **state)
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         int64_t us = 42;
         if (omni_rfc3339_parse(t[i].in, &us) != 0 || us != t[i].us) {
-            print_error("\"%s\": got %lld want %lld\n", t[i].in, (long long)us,
-                        (long long)t[i].us);
+            print_error("\"%s\": got %lld want %lld\n", t[i].in, (long long)us, (long long)t[i].us);
             fail();
         }
     }
@@ -140,10 +139,10 @@ static void test_duration_format(void **state)
         int64_t ms;
         const char *out;
     } t[] = {
-        {0, "0ms"},          {850, "850ms"},       {999, "999ms"},     {1000, "1s"},
-        {45000, "45s"},      {60000, "1m"},        {192000, "3m12s"},  {3600000, "1h"},
-        {3720000, "1h2m"},   {3725000, "1h2m"},    {86400000, "1d"},   {183600000, "2d3h"},
-        {-5000, "-5s"},      {-850, "-850ms"},     {90061000, "1d1h"},
+        {0, "0ms"},        {850, "850ms"},    {999, "999ms"},     {1000, "1s"},
+        {45000, "45s"},    {60000, "1m"},     {192000, "3m12s"},  {3600000, "1h"},
+        {3720000, "1h2m"}, {3725000, "1h2m"}, {86400000, "1d"},   {183600000, "2d3h"},
+        {-5000, "-5s"},    {-850, "-850ms"},  {90061000, "1d1h"},
     };
     char out[64];
 

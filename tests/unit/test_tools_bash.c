@@ -15,7 +15,8 @@
 
 #include "tool_fixture.h"
 
-#define NEW_SHELL_NOTE(n) "bash: shell exited with status " #n "; a new shell will start on the next call"
+#define NEW_SHELL_NOTE(n)                                                                          \
+    "bash: shell exited with status " #n "; a new shell will start on the next call"
 
 static int setup(void **state)
 {
@@ -29,7 +30,8 @@ static void test_persistence(void **state)
 {
     (void)state;
     char want[600];
-    EXPECT_RESULT("bash", 0, "(no output)", "{\"command\":\"cd sub && export FOO=bar && myf() { echo fn; }\"}");
+    EXPECT_RESULT("bash", 0, "(no output)",
+                  "{\"command\":\"cd sub && export FOO=bar && myf() { echo fn; }\"}");
     snprintf(want, sizeof(want), "%s/sub\nbar\nfn", fx.work);
     EXPECT_RESULT("bash", 0, want, "{\"command\":\"pwd; echo $FOO; myf\"}");
     /* A restart forgets everything; restart with a command runs it in the new shell. */
@@ -42,7 +44,8 @@ static void test_result_mapping(void **state)
 {
     (void)state;
     EXPECT_RESULT("bash", 0, "hello", "{\"command\":\"echo hello\"}");
-    EXPECT_RESULT("bash", 0, "\n\nlead", "{\"command\":\"printf '\\\\n\\\\nlead\\\\n\\\\n\\\\n'\"}");
+    EXPECT_RESULT("bash", 0, "\n\nlead",
+                  "{\"command\":\"printf '\\\\n\\\\nlead\\\\n\\\\n\\\\n'\"}");
     EXPECT_RESULT("bash", 1, "oops\nexit 1", "{\"command\":\"echo oops; false\"}");
     EXPECT_RESULT("bash", 1, "exit 1", "{\"command\":\"false\"}");
     EXPECT_RESULT("bash", 1, "exit 42", "{\"command\":\"(exit 42)\"}");
@@ -99,7 +102,8 @@ static void test_exit_and_set_e(void **state)
     EXPECT_RESULT("bash", 1, "a\n" NEW_SHELL_NOTE(1), "{\"command\":\"echo a; false; echo b\"}");
     EXPECT_RESULT("bash", 0, "fresh", "{\"command\":\"false || true; echo fresh\"}");
     EXPECT_RESULT("bash", 0, "hi\n" NEW_SHELL_NOTE(0), "{\"command\":\"exec sh -c 'echo hi'\"}");
-    EXPECT_RESULT("bash", 1, "bash: shell was killed by signal 9; a new shell will start on the next call",
+    EXPECT_RESULT("bash", 1,
+                  "bash: shell was killed by signal 9; a new shell will start on the next call",
                   "{\"command\":\"kill -9 $$\"}");
     EXPECT_RESULT("bash", 0, "ok", "{\"command\":\"echo ok\"}");
 }
@@ -121,7 +125,8 @@ static void test_timeout(void **state)
     fx.ts = fx_new_ts(&o);
     EXPECT_RESULT("bash", 1, "bash: bash command timed out after 200ms",
                   "{\"command\":\"sleep 30\",\"timeout_ms\":999999}");
-    EXPECT_RESULT("bash", 1, "bash: bash command timed out after 200ms", "{\"command\":\"sleep 30\"}");
+    EXPECT_RESULT("bash", 1, "bash: bash command timed out after 200ms",
+                  "{\"command\":\"sleep 30\"}");
 }
 
 struct canceller {
@@ -169,13 +174,19 @@ static void test_truncation_and_sanitising(void **state)
     assert_string_equal(r.text + len - 4, "aend");
     tool_result_release(&r);
     /* Multi-byte characters are never split at the cut. */
-    r = fx_run("bash", "{\"command\":\"for i in $(seq 1 60000); do printf '\\\\xc3\\\\xa9'; done\"}");
+    r = fx_run("bash",
+               "{\"command\":\"for i in $(seq 1 60000); do printf '\\\\xc3\\\\xa9'; done\"}");
     assert_memory_equal(r.text, "[output truncated]\n\xc3\xa9", 21);
     tool_result_release(&r);
     EXPECT_RESULT("bash", 0, "red ok\r\nnext\tz",
-                  "{\"command\":\"printf '\\\\033[31mred\\\\033[0m \\\\033]0;title\\\\007ok\\\\r\\\\nne\\\\bxt\\\\tz\\\\r'\"}");
-    EXPECT_RESULT("bash", 0, "a\xef\xbf\xbd" "b", "{\"command\":\"printf 'a\\\\377b'\"}");
-    EXPECT_RESULT("bash", 0, "ab", "{\"command\":\"printf 'a\\\\000\\\\001\\\\033Pxx\\\\033\\\\\\\\b'\"}");
+                  "{\"command\":\"printf '\\\\033[31mred\\\\033[0m "
+                  "\\\\033]0;title\\\\007ok\\\\r\\\\nne\\\\bxt\\\\tz\\\\r'\"}");
+    EXPECT_RESULT("bash", 0,
+                  "a\xef\xbf\xbd"
+                  "b",
+                  "{\"command\":\"printf 'a\\\\377b'\"}");
+    EXPECT_RESULT("bash", 0, "ab",
+                  "{\"command\":\"printf 'a\\\\000\\\\001\\\\033Pxx\\\\033\\\\\\\\b'\"}");
 }
 
 static void test_environment(void **state)
@@ -235,9 +246,10 @@ static int alive(pid_t pid)
 static void test_background_killed(void **state)
 {
     (void)state;
-    struct tool_result r = fx_run(
-        "bash", "{\"command\":\"sleep 301 >/dev/null 2>&1 & echo $!; setsid sleep 302 >/dev/null 2>&1 & echo $!; "
-                "(setsid sh -c 'sleep 303 >/dev/null 2>&1 & echo $!' &) ; sleep 0.3\"}");
+    struct tool_result r =
+        fx_run("bash", "{\"command\":\"sleep 301 >/dev/null 2>&1 & echo $!; setsid sleep 302 "
+                       ">/dev/null 2>&1 & echo $!; "
+                       "(setsid sh -c 'sleep 303 >/dev/null 2>&1 & echo $!' &) ; sleep 0.3\"}");
     assert_false(r.is_error);
     long pids[3] = {0, 0, 0};
     assert_int_equal(sscanf(r.text, "%ld\n%ld\n%ld", &pids[0], &pids[1], &pids[2]), 3);

@@ -15,7 +15,7 @@
 
 struct text_case {
     const char *tool;
-    const char *input;   /* JSON */
+    const char *input; /* JSON */
     int is_error;
     const char *text;
 };
@@ -26,11 +26,16 @@ static const struct text_case validation[] = {
     {"read", "{\"file_path\":\"\"}", 1, "read: file_path is required"},
     {"read", "{\"file_path\":5}", 1, "read: file_path must be a string"},
     {"read", "{\"file_path\":null}", 1, "read: file_path is required"},
-    {"read", "{\"file_path\":\"f.txt\",\"view_range\":[1]}", 1, "read: view_range must be [start_line, end_line]"},
-    {"read", "{\"file_path\":\"f.txt\",\"view_range\":[1,2,3]}", 1, "read: view_range must be [start_line, end_line]"},
-    {"read", "{\"file_path\":\"f.txt\",\"view_range\":\"1-2\"}", 1, "read: view_range must be [start_line, end_line]"},
-    {"read", "{\"file_path\":\"f.txt\",\"view_range\":[1.5,2]}", 1, "read: view_range must be [start_line, end_line]"},
-    {"read", "{\"file_path\":\"f.txt\",\"view_range\":[\"1\",2]}", 1, "read: view_range must be [start_line, end_line]"},
+    {"read", "{\"file_path\":\"f.txt\",\"view_range\":[1]}", 1,
+     "read: view_range must be [start_line, end_line]"},
+    {"read", "{\"file_path\":\"f.txt\",\"view_range\":[1,2,3]}", 1,
+     "read: view_range must be [start_line, end_line]"},
+    {"read", "{\"file_path\":\"f.txt\",\"view_range\":\"1-2\"}", 1,
+     "read: view_range must be [start_line, end_line]"},
+    {"read", "{\"file_path\":\"f.txt\",\"view_range\":[1.5,2]}", 1,
+     "read: view_range must be [start_line, end_line]"},
+    {"read", "{\"file_path\":\"f.txt\",\"view_range\":[\"1\",2]}", 1,
+     "read: view_range must be [start_line, end_line]"},
     {"read", "{\"file_path\":\"f.txt\",\"extra\":true}", 0, "l1\nl2\nl3\nl4\n"},
     {"read", "{\"file_path\":\"f.txt\",\"view_range\":[]}", 0, "l1\nl2\nl3\nl4\n"},
     {"read", "{\"file_path\":\"missing.txt\"}", 1, "read: missing.txt: no such file or directory"},
@@ -43,28 +48,41 @@ static const struct text_case validation[] = {
     {"write", "{\"file_path\":[],\"content\":\"x\"}", 1, "write: file_path must be a string"},
     {"write", "{\"file_path\":\"d\",\"content\":\"x\"}", 1, "write: d: is a directory"},
     {"write", "{\"file_path\":\".\",\"content\":\"x\"}", 1, "write: .: is a directory"},
-    {"write", "{\"file_path\":\"f.txt/x\",\"content\":\"x\"}", 1, "write: f.txt/x: not a directory"},
+    {"write", "{\"file_path\":\"f.txt/x\",\"content\":\"x\"}", 1,
+     "write: f.txt/x: not a directory"},
     {"write", "{\"file_path\":\"w0.txt\",\"content\":\"\"}", 0, "wrote 0 bytes to w0.txt"},
     {"edit", "{}", 1, "edit: file_path is required"},
     {"edit", "{\"file_path\":\"f.txt\"}", 1, "edit: old_string is required"},
-    {"edit", "{\"file_path\":\"f.txt\",\"old_string\":\"\",\"new_string\":\"x\"}", 1, "edit: old_string is required"},
+    {"edit", "{\"file_path\":\"f.txt\",\"old_string\":\"\",\"new_string\":\"x\"}", 1,
+     "edit: old_string is required"},
     {"edit", "{\"file_path\":\"f.txt\",\"old_string\":\"l1\"}", 1, "edit: new_string is required"},
-    {"edit", "{\"file_path\":\"f.txt\",\"old_string\":\"l1\",\"new_string\":1}", 1, "edit: new_string must be a string"},
-    {"edit", "{\"file_path\":\"f.txt\",\"old_string\":\"l1\",\"new_string\":\"x\",\"replace_all\":\"false\"}", 1, "edit: replace_all must be a boolean"},
-    {"edit", "{\"file_path\":\"missing.txt\",\"old_string\":\"a\",\"new_string\":\"b\"}", 1, "edit: missing.txt: no such file or directory"},
-    {"edit", "{\"file_path\":\"nodir/x\",\"old_string\":\"a\",\"new_string\":\"b\"}", 1, "edit: nodir/x: no such file or directory"},
-    {"edit", "{\"file_path\":\"d\",\"old_string\":\"a\",\"new_string\":\"b\"}", 1, "edit: d is not a regular file"},
-    {"edit", "{\"file_path\":\"f.txt\",\"old_string\":\"zz\",\"new_string\":\"b\"}", 1, "edit: old_string not found in f.txt"},
-    {"edit", "{\"file_path\":\"f.txt\",\"old_string\":\"l\",\"new_string\":\"b\"}", 1, "edit: old_string appears 4 times in f.txt (must be unique)"},
+    {"edit", "{\"file_path\":\"f.txt\",\"old_string\":\"l1\",\"new_string\":1}", 1,
+     "edit: new_string must be a string"},
+    {"edit",
+     "{\"file_path\":\"f.txt\",\"old_string\":\"l1\",\"new_string\":\"x\",\"replace_all\":"
+     "\"false\"}",
+     1, "edit: replace_all must be a boolean"},
+    {"edit", "{\"file_path\":\"missing.txt\",\"old_string\":\"a\",\"new_string\":\"b\"}", 1,
+     "edit: missing.txt: no such file or directory"},
+    {"edit", "{\"file_path\":\"nodir/x\",\"old_string\":\"a\",\"new_string\":\"b\"}", 1,
+     "edit: nodir/x: no such file or directory"},
+    {"edit", "{\"file_path\":\"d\",\"old_string\":\"a\",\"new_string\":\"b\"}", 1,
+     "edit: d is not a regular file"},
+    {"edit", "{\"file_path\":\"f.txt\",\"old_string\":\"zz\",\"new_string\":\"b\"}", 1,
+     "edit: old_string not found in f.txt"},
+    {"edit", "{\"file_path\":\"f.txt\",\"old_string\":\"l\",\"new_string\":\"b\"}", 1,
+     "edit: old_string appears 4 times in f.txt (must be unique)"},
     {"bash", "{}", 1, "bash: command is required"},
     {"bash", "{\"command\":\"\"}", 1, "bash: command is required"},
     {"bash", "{\"command\":5}", 1, "bash: command must be a string"},
     {"bash", "{\"restart\":true}", 0, "bash session restarted"},
     {"bash", "{\"restart\":\"yes\"}", 1, "bash: restart must be a boolean"},
-    {"bash", "{\"command\":\"true\",\"timeout_ms\":\"5\"}", 1, "bash: timeout_ms must be an integer"},
+    {"bash", "{\"command\":\"true\",\"timeout_ms\":\"5\"}", 1,
+     "bash: timeout_ms must be an integer"},
     {"glob", "{}", 1, "glob: pattern is required"},
     {"glob", "{\"pattern\":\"\"}", 1, "glob: pattern is required"},
-    {"glob", "{\"pattern\":\"/etc/*\"}", 1, "glob: absolute pattern not permitted; pass a relative pattern (and optionally path)"},
+    {"glob", "{\"pattern\":\"/etc/*\"}", 1,
+     "glob: absolute pattern not permitted; pass a relative pattern (and optionally path)"},
     {"glob", "{\"pattern\":\"../*\"}", 1, "glob: \"..\" is not permitted in the pattern"},
     {"glob", "{\"pattern\":\"{..,x}/*\"}", 1, "glob: \"..\" is not permitted in the pattern"},
     {"glob", "{\"pattern\":\"a\\\\..\\\\b\"}", 1, "glob: \"..\" is not permitted in the pattern"},
@@ -72,10 +90,13 @@ static const struct text_case validation[] = {
     {"glob", "{\"pattern\":\"*\",\"path\":7}", 1, "glob: path must be a string"},
     {"grep", "{}", 1, "grep: pattern is required"},
     {"grep", "{\"pattern\":\"\"}", 1, "grep: pattern is required"},
-    {"grep", "{\"pattern\":\"(\"}", 1, "grep: invalid regex: missing closing parenthesis at offset 1"},
+    {"grep", "{\"pattern\":\"(\"}", 1,
+     "grep: invalid regex: missing closing parenthesis at offset 1"},
     {"grep", "{\"pattern\":\"nothing-matches-this\"}", 0, "no matches"},
-    {"grep", "{\"pattern\":\"x\",\"path\":\"missing\"}", 1, "grep: missing: no such file or directory"},
-    {"grep", "{\"pattern\":\"x\",\"path\":\"fifo\"}", 1, "grep: fifo is not a regular file or directory"},
+    {"grep", "{\"pattern\":\"x\",\"path\":\"missing\"}", 1,
+     "grep: missing: no such file or directory"},
+    {"grep", "{\"pattern\":\"x\",\"path\":\"fifo\"}", 1,
+     "grep: fifo is not a regular file or directory"},
 };
 
 static int setup(void **state)
@@ -132,10 +153,18 @@ static const struct {
     const char *range;
     const char *text;
 } ranges[] = {
-    {"[2,3]", "l2\nl3"},       {"[2,0]", "l2\nl3\nl4\n"}, {"[2,-1]", "l2\nl3\nl4\n"},
-    {"[0,1]", "l1"},           {"[3,2]", "(no output)"},  {"[10,20]", "(no output)"},
-    {"[4,4]", "l4"},           {"[1,1]", "l1"},           {"[-5,2]", "l1\nl2"},
-    {"[1,0]", "l1\nl2\nl3\nl4\n"}, {"[5,5]", "(no output)"}, {"[4,0]", "l4\n"},
+    {"[2,3]", "l2\nl3"},
+    {"[2,0]", "l2\nl3\nl4\n"},
+    {"[2,-1]", "l2\nl3\nl4\n"},
+    {"[0,1]", "l1"},
+    {"[3,2]", "(no output)"},
+    {"[10,20]", "(no output)"},
+    {"[4,4]", "l4"},
+    {"[1,1]", "l1"},
+    {"[-5,2]", "l1\nl2"},
+    {"[1,0]", "l1\nl2\nl3\nl4\n"},
+    {"[5,5]", "(no output)"},
+    {"[4,0]", "l4\n"},
 };
 
 static void test_view_range(void **state)
@@ -151,7 +180,8 @@ static void test_view_range(void **state)
     toolset_free(fx.ts);
     fx.ts = fx_new_ts(&o);
     for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-        struct tool_result r = fx_run("read", "{\"file_path\":\"f.txt\",\"view_range\":%s}", ranges[i].range);
+        struct tool_result r =
+            fx_run("read", "{\"file_path\":\"f.txt\",\"view_range\":%s}", ranges[i].range);
         /* Ranges whose text exceeds 4 bytes hit the limit instead. */
         if (strlen(ranges[i].text) > 4 && strcmp(ranges[i].text, "(no output)") != 0) {
             assert_true(r.is_error);
@@ -208,31 +238,43 @@ static void test_read_bytes(void **state)
     (void)state;
     /* NUL and invalid UTF-8 become U+FFFD; CR and BOM are kept. */
     FILE *f = fopen(fx_w("bin"), "wb");
-    fwrite("a\0b\xff\r\n\xef\xbb\xbf" "c", 1, 10, f);
+    fwrite("a\0b\xff\r\n\xef\xbb\xbf"
+           "c",
+           1, 10, f);
     fclose(f);
-    EXPECT_RESULT("read", 0, "a\xef\xbf\xbd" "b\xef\xbf\xbd\r\n\xef\xbb\xbf" "c", "{\"file_path\":\"bin\"}");
-    EXPECT_RESULT("read", 0, "a\xef\xbf\xbd" "b\xef\xbf\xbd\r", "{\"file_path\":\"bin\",\"view_range\":[1,1]}");
+    EXPECT_RESULT("read", 0,
+                  "a\xef\xbf\xbd"
+                  "b\xef\xbf\xbd\r\n\xef\xbb\xbf"
+                  "c",
+                  "{\"file_path\":\"bin\"}");
+    EXPECT_RESULT("read", 0,
+                  "a\xef\xbf\xbd"
+                  "b\xef\xbf\xbd\r",
+                  "{\"file_path\":\"bin\",\"view_range\":[1,1]}");
 }
 
 static void test_write(void **state)
 {
     (void)state;
     struct stat st;
-    EXPECT_RESULT("write", 0, "wrote 6 bytes to h.txt", "{\"file_path\":\"h.txt\",\"content\":\"h\xc3\xa9llo\"}");
+    EXPECT_RESULT("write", 0, "wrote 6 bytes to h.txt",
+                  "{\"file_path\":\"h.txt\",\"content\":\"h\xc3\xa9llo\"}");
     char *s = fx_slurp(fx_w("h.txt"));
     assert_string_equal(s, "h\xc3\xa9llo");
     free(s);
     assert_int_equal(stat(fx_w("h.txt"), &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     /* Missing parents are created 0700. */
-    EXPECT_RESULT("write", 0, "wrote 1 bytes to a/b/c/d.txt", "{\"file_path\":\"a/b/c/d.txt\",\"content\":\"x\"}");
+    EXPECT_RESULT("write", 0, "wrote 1 bytes to a/b/c/d.txt",
+                  "{\"file_path\":\"a/b/c/d.txt\",\"content\":\"x\"}");
     assert_int_equal(stat(fx_w("a/b"), &st), 0);
     assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(st.st_mode & 0077, 0);
     /* Existing mode bits are kept; no temp files are left behind. */
     fx_wput("x.sh", "old");
     chmod(fx_w("x.sh"), 0751);
-    EXPECT_RESULT("write", 0, "wrote 3 bytes to x.sh", "{\"file_path\":\"x.sh\",\"content\":\"new\"}");
+    EXPECT_RESULT("write", 0, "wrote 3 bytes to x.sh",
+                  "{\"file_path\":\"x.sh\",\"content\":\"new\"}");
     assert_int_equal(stat(fx_w("x.sh"), &st), 0);
     assert_int_equal(st.st_mode & 07777, 0751);
     DIR *d = opendir(fx.work);
@@ -241,7 +283,8 @@ static void test_write(void **state)
         assert_null(strstr(de->d_name, ".tmp-"));
     closedir(d);
     /* A FIFO is replaced by a regular file (never opened, so never blocks). */
-    EXPECT_RESULT("write", 0, "wrote 2 bytes to fifo", "{\"file_path\":\"fifo\",\"content\":\"ok\"}");
+    EXPECT_RESULT("write", 0, "wrote 2 bytes to fifo",
+                  "{\"file_path\":\"fifo\",\"content\":\"ok\"}");
     assert_int_equal(lstat(fx_w("fifo"), &st), 0);
     assert_true(S_ISREG(st.st_mode));
     /* Absolute path inside the workdir. */
@@ -261,7 +304,8 @@ static void test_edit(void **state)
     EXPECT_RESULT("edit", 0, "edited e.txt (1 replacement(s))",
                   "{\"file_path\":\"e.txt\",\"old_string\":\"beta\",\"new_string\":\"$&$1\"}");
     EXPECT_RESULT("edit", 0, "edited e.txt (3 replacement(s))",
-                  "{\"file_path\":\"e.txt\",\"old_string\":\"alpha\",\"new_string\":\"\",\"replace_all\":true}");
+                  "{\"file_path\":\"e.txt\",\"old_string\":\"alpha\",\"new_string\":\"\",\"replace_"
+                  "all\":true}");
     char *s = fx_slurp(fx_w("e.txt"));
     assert_string_equal(s, " $&$1  gamma ");
     free(s);
@@ -269,13 +313,16 @@ static void test_edit(void **state)
     assert_int_equal(st.st_mode & 07777, 0755);
     /* replace_all with a single occurrence reports 1; false works like absent. */
     EXPECT_RESULT("edit", 0, "edited e.txt (1 replacement(s))",
-                  "{\"file_path\":\"e.txt\",\"old_string\":\"gamma\",\"new_string\":\"G\",\"replace_all\":true}");
+                  "{\"file_path\":\"e.txt\",\"old_string\":\"gamma\",\"new_string\":\"G\","
+                  "\"replace_all\":true}");
     EXPECT_RESULT("edit", 0, "edited e.txt (1 replacement(s))",
-                  "{\"file_path\":\"e.txt\",\"old_string\":\"G\",\"new_string\":\"gg\",\"replace_all\":false}");
+                  "{\"file_path\":\"e.txt\",\"old_string\":\"G\",\"new_string\":\"gg\",\"replace_"
+                  "all\":false}");
     /* Non-overlapping, left to right: "aaa" holds one "aa". */
     fx_wput("o.txt", "aaa");
     EXPECT_RESULT("edit", 0, "edited o.txt (1 replacement(s))",
-                  "{\"file_path\":\"o.txt\",\"old_string\":\"aa\",\"new_string\":\"b\",\"replace_all\":true}");
+                  "{\"file_path\":\"o.txt\",\"old_string\":\"aa\",\"new_string\":\"b\",\"replace_"
+                  "all\":true}");
     s = fx_slurp(fx_w("o.txt"));
     assert_string_equal(s, "ba");
     free(s);
@@ -284,7 +331,8 @@ static void test_edit(void **state)
     fwrite("\xff\xfe key=1\r\n\x80", 1, 12, f);
     fclose(f);
     EXPECT_RESULT("edit", 0, "edited raw.bin (1 replacement(s))",
-                  "{\"file_path\":\"raw.bin\",\"old_string\":\"key=1\\r\\n\",\"new_string\":\"key=2\\r\\n\"}");
+                  "{\"file_path\":\"raw.bin\",\"old_string\":\"key=1\\r\\n\",\"new_string\":\"key="
+                  "2\\r\\n\"}");
     f = fopen(fx_w("raw.bin"), "rb");
     char got[32];
     size_t n = fread(got, 1, sizeof(got), f);

@@ -67,14 +67,16 @@ static void expect_glob(const char *input, const char *const *rels)
 static void test_glob(void **state)
 {
     (void)state;
-    expect_glob("{\"pattern\":\"**/*.c\"}", (const char *[]){"src/deep/er/a.c", "src/c.c", "a.c", NULL});
+    expect_glob("{\"pattern\":\"**/*.c\"}",
+                (const char *[]){"src/deep/er/a.c", "src/c.c", "a.c", NULL});
     expect_glob("{\"pattern\":\"*.c\"}", (const char *[]){"a.c", NULL});
     expect_glob("{\"pattern\":\"*.{c,h}\"}", (const char *[]){"b.h", "a.c", NULL});
     expect_glob("{\"pattern\":\"{a,b}.*\"}", (const char *[]){"b.h", "a.c", NULL});
     expect_glob("{\"pattern\":\"**/a.c\"}", (const char *[]){"src/deep/er/a.c", "a.c", NULL});
     expect_glob("{\"pattern\":\"src/**\"}",
                 (const char *[]){"src/deep/er/a.c", "src/c.c", "src/deep/d.txt", NULL});
-    expect_glob("{\"pattern\":\"src/**/**/*.c\"}", (const char *[]){"src/deep/er/a.c", "src/c.c", NULL});
+    expect_glob("{\"pattern\":\"src/**/**/*.c\"}",
+                (const char *[]){"src/deep/er/a.c", "src/c.c", NULL});
     expect_glob("{\"pattern\":\"src/*/*.txt\"}", (const char *[]){"src/deep/d.txt", NULL});
     expect_glob("{\"pattern\":\"?.[ch]\"}", (const char *[]){"b.h", "a.c", NULL});
     expect_glob("{\"pattern\":\"./a.c\"}", (const char *[]){"a.c", NULL});
@@ -100,7 +102,8 @@ static void test_glob(void **state)
     tool_result_release(&r);
     r = fx_run("glob", "{\"pattern\":\"{a,b}{c,d}{e,f}{g,h}{i,j}{k,l}{m,n}\"}");
     assert_true(r.is_error);
-    assert_string_equal(r.text, "glob: pattern has too many alternatives or segments (limits 64 and 64)");
+    assert_string_equal(r.text,
+                        "glob: pattern has too many alternatives or segments (limits 64 and 64)");
     tool_result_release(&r);
 }
 
@@ -147,15 +150,17 @@ static void test_grep(void **state)
 {
     (void)state;
     char want[4096];
-    snprintf(want, sizeof(want), "%s/a.c:1:int a;\n%s/src/c.c:1:int c;\n%s/src/deep/er/a.c:1:int deep_a;",
-             fx.work, fx.work, fx.work);
+    snprintf(want, sizeof(want),
+             "%s/a.c:1:int a;\n%s/src/c.c:1:int c;\n%s/src/deep/er/a.c:1:int deep_a;", fx.work,
+             fx.work, fx.work);
     /* .hidden.c and .dir are searched (hidden files), .git / node_modules are not. */
     struct tool_result r = fx_run("grep", "{\"pattern\":\"int [acx]\\\\b|hidden\"}");
     assert_false(r.is_error);
     char want2[4096];
-    snprintf(want2, sizeof(want2),
-             "%s/.dir/x.c:1:int x;\n%s/.hidden.c:1:int hidden;\n%s/a.c:1:int a;\n%s/src/c.c:1:int c;",
-             fx.work, fx.work, fx.work, fx.work);
+    snprintf(
+        want2, sizeof(want2),
+        "%s/.dir/x.c:1:int x;\n%s/.hidden.c:1:int hidden;\n%s/a.c:1:int a;\n%s/src/c.c:1:int c;",
+        fx.work, fx.work, fx.work, fx.work);
     if (strcmp(r.text, want2) != 0)
         fprintf(stderr, "  got [%s]\n  want [%s]\n", r.text, want2);
     assert_string_equal(r.text, want2);
@@ -253,7 +258,8 @@ static void test_limits_and_cancel(void **state)
     o.grep_timeout_ms = 1;
     toolset_free(fx.ts);
     fx.ts = fx_new_ts(&o);
-    EXPECT_RESULT("grep", 1, "grep: timed out after 1s", "{\"pattern\":\"needle\",\"path\":\"big.txt\"}");
+    EXPECT_RESULT("grep", 1, "grep: timed out after 1s",
+                  "{\"pattern\":\"needle\",\"path\":\"big.txt\"}");
     fx_wput("hit-first.txt", "needle\n");
     f = fopen(fx_w("hit-first.txt"), "a");
     for (int i = 0; i < 2000000; i++)

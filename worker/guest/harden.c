@@ -30,9 +30,15 @@ struct harden_ll_ruleset_attr {
 static int harden_seccomp(char *why, size_t whylen)
 {
     static const int denied[] = {
-        SCMP_SYS(add_key),       SCMP_SYS(request_key),     SCMP_SYS(keyctl),
-        SCMP_SYS(bpf),           SCMP_SYS(perf_event_open), SCMP_SYS(userfaultfd),
-        SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register),
+        SCMP_SYS(add_key),
+        SCMP_SYS(request_key),
+        SCMP_SYS(keyctl),
+        SCMP_SYS(bpf),
+        SCMP_SYS(perf_event_open),
+        SCMP_SYS(userfaultfd),
+        SCMP_SYS(io_uring_setup),
+        SCMP_SYS(io_uring_enter),
+        SCMP_SYS(io_uring_register),
     };
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     int rc = ctx ? 0 : -ENOMEM;
@@ -61,14 +67,14 @@ static void harden_landlock(char *notes, size_t noteslen)
 {
     long abi = syscall(__NR_landlock_create_ruleset, NULL, 0, HARDEN_LL_CREATE_RULESET_VERSION);
     if (abi < HARDEN_LL_ABI_SCOPES) {
-        snprintf(notes, noteslen, "Landlock scopes unavailable (kernel ABI %ld, need %d): "
-                                  "abstract unix sockets outside the sandbox stay reachable",
+        snprintf(notes, noteslen,
+                 "Landlock scopes unavailable (kernel ABI %ld, need %d): "
+                 "abstract unix sockets outside the sandbox stay reachable",
                  abi < 0 ? 0 : abi, HARDEN_LL_ABI_SCOPES);
         return;
     }
-    struct harden_ll_ruleset_attr attr = {0, 0,
-                                          HARDEN_LL_SCOPE_ABSTRACT_UNIX_SOCKET |
-                                              HARDEN_LL_SCOPE_SIGNAL};
+    struct harden_ll_ruleset_attr attr = {
+        0, 0, HARDEN_LL_SCOPE_ABSTRACT_UNIX_SOCKET | HARDEN_LL_SCOPE_SIGNAL};
     int fd = (int)syscall(__NR_landlock_create_ruleset, &attr, sizeof(attr), 0);
     if (fd < 0 || syscall(__NR_landlock_restrict_self, fd, 0) < 0)
         snprintf(notes, noteslen, "Landlock scopes could not be applied: %s", strerror(errno));

@@ -18,9 +18,9 @@
  *
  * The channel is standard input and output (one socket) unless --channel-fd
  * names another descriptor. --guest: the agent of a microVM (vm.h), which
- * takes all of the above from the host's set-up on its virtio-serial port. The worker starts this program; it is not meant
- * to be run by hand. Exit codes: 0 when the channel ends, 2 for bad options,
- * 1 when the toolset cannot start or the channel breaks.
+ * takes all of the above from the host's set-up on its virtio-serial port. The worker starts this
+ * program; it is not meant to be run by hand. Exit codes: 0 when the channel ends, 2 for bad
+ * options, 1 when the toolset cannot start or the channel breaks.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,11 +60,11 @@
 struct agent {
     int in_fd, out_fd;
     pthread_mutex_t mu;
-    pthread_cond_t cv;       /* wakes the watcher on quit (it ticks otherwise) */
-    int running;             /* guarded by mu: a call is in toolset_run */
-    double running_id;       /* guarded by mu */
-    int quit;                /* guarded by mu: end of the channel or of the program */
-    volatile int cancel;     /* the running call must stop */
+    pthread_cond_t cv;   /* wakes the watcher on quit (it ticks otherwise) */
+    int running;         /* guarded by mu: a call is in toolset_run */
+    double running_id;   /* guarded by mu */
+    int quit;            /* guarded by mu: end of the channel or of the program */
+    volatile int cancel; /* the running call must stop */
 };
 
 /* A request frame: 1 with *op ("run"/"cancel") and *id, 0 for anything else. */
@@ -221,9 +221,15 @@ int main(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'w': to.workdir = optarg; break;
-        case 'p': probe = 1; break;
-        case 'G': guest = 1; break;
+        case 'w':
+            to.workdir = optarg;
+            break;
+        case 'p':
+            probe = 1;
+            break;
+        case 'G':
+            guest = 1;
+            break;
         case 'a':
         case 'r':
         case 'e':

@@ -196,8 +196,8 @@ static int busybox(const char *const argv[])
 static int egress_up(const char *hosts, char *why, size_t whylen)
 {
     static const char *const up[] = {"ip", "link", "set", "eth0", "up", NULL};
-    static const char *const addr[] = {"ip", "addr", "add", SANDBOX_VM_GUEST_IP "/24", "dev",
-                                       "eth0", NULL};
+    static const char *const addr[] = {"ip",  "addr", "add", SANDBOX_VM_GUEST_IP "/24",
+                                       "dev", "eth0", NULL};
     int fd = open("/etc/hosts", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0 || write(fd, hosts, strlen(hosts)) != (ssize_t)strlen(hosts) || close(fd) < 0 ||
         busybox(up) < 0 || busybox(addr) < 0) {
@@ -253,8 +253,9 @@ static int apply(const cJSON *m, struct guest_conf *g, char *why, size_t whylen)
     }
     clearenv();
     if (cJSON_IsArray(env))
-        cJSON_ArrayForEach(e, env) if (cJSON_IsString(e) && strchr(e->valuestring, '='))
-            putenv(e->valuestring);
+        cJSON_ArrayForEach(e, env)
+            if (cJSON_IsString(e) && strchr(e->valuestring, '='))
+                putenv(e->valuestring);
     return 0;
 }
 

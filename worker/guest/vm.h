@@ -26,7 +26,7 @@
 #define GUEST_LIST_MAX 64
 
 struct guest_conf {
-    cJSON *setup;                           /* owns every string below */
+    cJSON *setup; /* owns every string below */
     struct toolset_opts to;
     const char *allowed[GUEST_LIST_MAX + 1];
     const char *readonly[GUEST_LIST_MAX + 1];
