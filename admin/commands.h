@@ -23,17 +23,19 @@
 #ifndef OMNICTL_COMMANDS_H
 #define OMNICTL_COMMANDS_H
 
+#include "exitcode.h"
+
 #include <getopt.h>
 #include <stddef.h>
 
 struct ctl_ctx;
 
-/* Exit codes (documented in man/omnictl.1; stable). */
-#define CTL_EXIT_OK 0
-#define CTL_EXIT_FAIL 1     /* API or runtime failure; `work stuck` found items */
-#define CTL_EXIT_USAGE 2    /* bad command line */
-#define CTL_EXIT_CONFIG 3   /* configuration or credential problem */
-#define CTL_EXIT_NOTFOUND 4 /* the API answered 404 for the named object */
+/* Exit statuses (man/omnictl.1): lib/exitcode.h, one table for every program. */
+#define CTL_EXIT_OK OMNI_EXIT_OK
+#define CTL_EXIT_FAIL OMNI_EXIT_FAIL /* API or runtime failure; `work stuck` found items */
+#define CTL_EXIT_USAGE OMNI_EXIT_USAGE
+#define CTL_EXIT_CONFIG OMNI_EXIT_CONFIG
+#define CTL_EXIT_NOTFOUND OMNI_EXIT_NOTFOUND
 
 /* Monitoring-plugin codes (stats -o nagios). */
 #define CTL_NAGIOS_OK 0

@@ -105,28 +105,10 @@ void ctx_error(struct ctl_ctx *ctx, const char *fmt, ...)
     fflush(ctx->err);
 }
 
-int ctx_exit_code(const struct omni_err *err)
-{
-    switch (err->kind) {
-    case OMNI_E_USAGE:
-        return CTL_EXIT_USAGE;
-    case OMNI_E_CONFIG:
-        return CTL_EXIT_CONFIG;
-    case OMNI_E_HTTP:
-        if (err->status == 404)
-            return CTL_EXIT_NOTFOUND;
-        if (err->status == 401 || err->status == 403)
-            return CTL_EXIT_CONFIG;
-        return CTL_EXIT_FAIL;
-    default:
-        return CTL_EXIT_FAIL;
-    }
-}
-
 int ctx_fail(struct ctl_ctx *ctx, const struct omni_err *err)
 {
     ctx_error(ctx, "%s", err->msg[0] ? err->msg : "unknown error");
-    return ctx_exit_code(err);
+    return omni_exit_code(err);
 }
 
 int ctx_usage_error(struct ctl_ctx *ctx, const char *fmt, ...)

@@ -64,7 +64,6 @@ void ctx_out(struct ctl_ctx *ctx, const char *fmt, ...) __attribute__((format(pr
 void ctx_error(struct ctl_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print err as one line and return the exit code for it. */
 int ctx_fail(struct ctl_ctx *ctx, const struct omni_err *err);
-int ctx_exit_code(const struct omni_err *err);
 /* Print a usage error line and return CTL_EXIT_USAGE. */
 int ctx_usage_error(struct ctl_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
