@@ -325,7 +325,7 @@ static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run,
         snprintf(minw, sizeof minw, "%ld:", th->min_workers);
     for (size_t i = 0; i < run->n; i++) {
         const struct env_stats *e = &run->envs[i];
-        enum omni_level s = omni_stats_level(th, &e->st, run->now_us, reason, sizeof reason);
+        enum omni_level s = omni_stats_level(th, &e->st, NULL, run->now_us, reason, sizeof reason);
 
         depth += e->st.depth;
         pending += e->st.pending;

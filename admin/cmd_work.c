@@ -1,12 +1,12 @@
 /* work — list (environment key), show (org key), stuck (for cron). */
 #include "commands.h"
 #include "ctx.h"
+#include "health.h"
 #include "timeutil.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define WORK_STUCK_DEFAULT_MS 60000
 #define WORK_STUCK_MAX_MS (86400000LL * 30)
 
 enum {
@@ -180,7 +180,7 @@ static int stuck_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
     struct omni_err err = OMNI_ERR_INIT;
     struct omni_work_list l = {0};
     const char *env, *ot = args_get(a, OPT_OLDER_THAN);
-    int64_t older = WORK_STUCK_DEFAULT_MS, now;
+    int64_t older = OMNI_STUCK_MS, now;
     size_t *idx, n = 0;
 
     if (ot && (omni_duration_parse(ot, &older) < 0 || older > WORK_STUCK_MAX_MS))
@@ -195,10 +195,7 @@ static int stuck_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
         return CTL_EXIT_FAIL;
     }
     for (size_t i = 0; i < l.n; i++) {
-        const struct omni_work *w = &l.items[i];
-        int64_t since = w->acknowledged_at ? w->acknowledged_at : w->created_at;
-        if (strcmp(w->state, "starting") == 0 && w->latest_heartbeat_at == 0 && since &&
-            (now - since) / 1000 >= older)
+        if (omni_work_stuck(&l.items[i], now, older))
             idx[n++] = i;
     }
     if (n > 0 || ctx->output == CTL_OUT_JSON)

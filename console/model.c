@@ -405,7 +405,7 @@ void con_model_apply_stats(struct con_model *m, const char *env_id, const struct
     } else if (st->depth > e->spark[e->nspark - 1]) {
         e->spark[e->nspark - 1] = st->depth;
     }
-    e->level = omni_stats_level(&m->th, st, now_us, e->why, sizeof e->why);
+    e->level = omni_stats_level(&m->th, st, NULL, now_us, e->why, sizeof e->why);
 }
 
 void con_model_levels(struct con_model *m, int64_t now_us)
@@ -413,7 +413,7 @@ void con_model_levels(struct con_model *m, int64_t now_us)
     for (size_t i = 0; i < m->nenvs; i++) {
         struct con_env *e = &m->envs[i];
         if (e->have_stats)
-            e->level = omni_stats_level(&m->th, &e->stats, now_us, e->why, sizeof e->why);
+            e->level = omni_stats_level(&m->th, &e->stats, NULL, now_us, e->why, sizeof e->why);
     }
 }
 

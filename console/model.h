@@ -54,7 +54,7 @@ struct con_env {
     int64_t spark_at_us; /* when the newest sample slot began */
     int has_key_file;    /* env_key_file.<id> configured */
     enum omni_level level;
-    char why[64];
+    char why[96];
 };
 
 /* ---- sessions ---------------------------------------------------------- */

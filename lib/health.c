@@ -77,6 +77,32 @@ int omni_thresholds_resolve(struct omni_thresholds *th, const struct omni_thresh
     return 0;
 }
 
+int omni_work_stuck(const struct omni_work *w, int64_t now_us, int64_t older_ms)
+{
+    int64_t since = w->acknowledged_at ? w->acknowledged_at : w->created_at;
+
+    return strcmp(w->state, "starting") == 0 && !w->latest_heartbeat_at && since &&
+           now_us - since >= older_ms * 1000;
+}
+
+void omni_work_summarize(const struct omni_work_list *wl, int64_t now_us,
+                         struct omni_work_summary *out)
+{
+    memset(out, 0, sizeof *out);
+    out->known = 1;
+    for (size_t i = 0; i < wl->n; i++) {
+        const struct omni_work *w = &wl->items[i];
+
+        if (omni_work_stuck(w, now_us, OMNI_STUCK_MS))
+            out->stuck++;
+        if ((strcmp(w->state, "starting") == 0 || strcmp(w->state, "active") == 0 ||
+             strcmp(w->state, "stopping") == 0) &&
+            w->latest_heartbeat_at &&
+            now_us - w->latest_heartbeat_at < OMNI_HEARTBEAT_FRESH_MS * 1000)
+            out->live++;
+    }
+}
+
 double omni_stats_oldest_age(const struct omni_stats *st, int64_t now_us)
 {
     if (!st->oldest_queued_at || now_us <= st->oldest_queued_at)
@@ -85,11 +111,12 @@ double omni_stats_oldest_age(const struct omni_stats *st, int64_t now_us)
 }
 
 enum omni_level omni_stats_level(const struct omni_thresholds *th, const struct omni_stats *st,
-                                 int64_t now_us, char *why, size_t whylen)
+                                 const struct omni_work_summary *ws, int64_t now_us, char *why,
+                                 size_t whylen)
 {
-    char tmp[64], age[32];
+    char tmp[96], age[32];
     double age_s;
-    int queued, crit, warn;
+    int waiting, saturated, queued, crit, warn, o = 0;
 
     if (!why) {
         why = tmp;
@@ -100,10 +127,13 @@ enum omni_level omni_stats_level(const struct omni_thresholds *th, const struct 
         snprintf(why, whylen, "no stats");
         return OMNI_LEVEL_UNKNOWN;
     }
-    if (st->depth + st->pending > 0 && st->workers_polling >= 0 &&
-        st->workers_polling < th->min_workers) {
+    waiting = st->depth + st->pending > 0 && st->workers_polling >= 0 &&
+              st->workers_polling < th->min_workers;
+    saturated = waiting && ws && ws->known && ws->live > 0;
+    if (waiting && !saturated) {
         if (st->workers_polling == 0)
-            snprintf(why, whylen, "work waiting, no worker polling");
+            snprintf(why, whylen, "work waiting, no worker polling%s",
+                     ws && ws->known ? " or heartbeating" : " (busy or dead: no work list)");
         else
             snprintf(why, whylen, "work waiting, %ld worker%s < %ld", st->workers_polling,
                      st->workers_polling == 1 ? "" : "s", th->min_workers);
@@ -115,13 +145,18 @@ enum omni_level omni_stats_level(const struct omni_thresholds *th, const struct 
            (queued && omni_range_alert(&th->crit_age, age_s));
     warn = omni_range_alert(&th->warn_depth, (double)st->depth) ||
            (queued && omni_range_alert(&th->warn_age, age_s));
+    if (saturated)
+        o = snprintf(why, whylen, "saturated: %ld session%s heartbeating%s", ws->live,
+                     ws->live == 1 ? "" : "s", crit || warn ? "; " : "");
     if (!crit && !warn)
-        return OMNI_LEVEL_OK;
+        return saturated ? OMNI_LEVEL_WARN : OMNI_LEVEL_OK;
+    if (o < 0 || (size_t)o >= whylen)
+        o = 0;
     omni_duration_format(age_s < 1 ? 0 : (int64_t)age_s * 1000, age, sizeof age);
     if (queued)
-        snprintf(why, whylen, "depth %ld, oldest %s", st->depth, age);
+        snprintf(why + o, whylen - (size_t)o, "depth %ld, oldest %s", st->depth, age);
     else
-        snprintf(why, whylen, "depth %ld", st->depth);
+        snprintf(why + o, whylen - (size_t)o, "depth %ld", st->depth);
     return crit ? OMNI_LEVEL_CRIT : OMNI_LEVEL_WARN;
 }
 

@@ -4,7 +4,14 @@
  *
  * Rule, first match wins:
  *   CRITICAL  work waits (queued or pending) while fewer than min_workers
- *             workers poll (a count the API does not report is not judged);
+ *             workers poll (a count the API does not report is not judged),
+ *             and nothing shows a worker alive: "no worker";
+ *   WARNING   the same, but items of the environment carry a fresh heartbeat
+ *             (younger than a lease, OMNI_HEARTBEAT_FRESH_MS): the workers
+ *             are alive and every slot is taken: "saturated". A full worker
+ *             does not poll, so the poll count alone cannot tell busy from
+ *             dead; the work list (environment key) can. Without it the
+ *             rule cannot tell, and says so;
  *   CRITICAL  depth alerts on crit_depth, or the oldest queued item's age
  *             alerts on crit_age;
  *   WARNING   the same on warn_depth / warn_age;
@@ -30,6 +37,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define OMNI_STUCK_MS 60000 /* starting, no heartbeat for longer: stuck */
+#define OMNI_HEARTBEAT_FRESH_MS                                                                    \
+    120000 /* a lease's TTL: a younger heartbeat shows a live worker                               \
+            */
+
 /* The values are the Nagios plugin exit codes. */
 enum omni_level {
     OMNI_LEVEL_OK = 0,
@@ -54,12 +66,26 @@ void omni_thresholds_default(struct omni_thresholds *th);
 int omni_thresholds_resolve(struct omni_thresholds *th, const struct omni_threshold_flags *f,
                             const struct omni_profile *p, struct omni_err *err);
 
+/* What an environment's work list says (known = 0: no list, e.g. no key file). */
+struct omni_work_summary {
+    int known;
+    long live;  /* starting/active/stopping items with a fresh heartbeat */
+    long stuck; /* starting and never heartbeating for more than OMNI_STUCK_MS */
+};
+
+/* Starting, never heartbeating, acknowledged (or created) more than older_ms ago. */
+int omni_work_stuck(const struct omni_work *w, int64_t now_us, int64_t older_ms);
+void omni_work_summarize(const struct omni_work_list *wl, int64_t now_us,
+                         struct omni_work_summary *out);
+
 /* Age in seconds of the oldest queued item at now_us (0 when none). */
 double omni_stats_oldest_age(const struct omni_stats *st, int64_t now_us);
-/* Level of one environment's stats (NULL: UNKNOWN); why (may be NULL) gets
- * a short reason such as "depth 12, oldest 75s". */
+/* Level of one environment's stats (NULL: UNKNOWN), with what its work list
+ * says (ws NULL or not known: nothing); why (may be NULL) gets a short
+ * reason such as "depth 12, oldest 1m15s". */
 enum omni_level omni_stats_level(const struct omni_thresholds *th, const struct omni_stats *st,
-                                 int64_t now_us, char *why, size_t whylen);
+                                 const struct omni_work_summary *ws, int64_t now_us, char *why,
+                                 size_t whylen);
 /* "OK", "WARNING", "CRITICAL", "UNKNOWN". */
 const char *omni_level_name(enum omni_level l);
 
