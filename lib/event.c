@@ -57,6 +57,11 @@ int omni_event_is_bookkeeping(const char *type)
     return type && (strncmp(type, "span.", 5) == 0 || strcmp(type, "session.usage") == 0);
 }
 
+int omni_event_cancels_held(enum omni_event_kind kind)
+{
+    return kind == OMNI_EV_USER_INTERRUPT || omni_event_ends_session(kind);
+}
+
 const char *omni_event_answers(const cJSON *ev)
 {
     switch (omni_event_kind(ev)) {

@@ -74,6 +74,11 @@ int omni_event_ends_session(enum omni_event_kind kind);
 /* span.* and session.usage: bookkeeping that says nothing about progress. */
 int omni_event_is_bookkeeping(const char *type);
 
+/* The event settles every call still held for a confirmation: an interrupt
+ * (the turn ends; a held call is no longer to be run, approved or denied) or
+ * the end of the session. */
+int omni_event_cancels_held(enum omni_event_kind kind);
+
 /* The tool-use id a result or a confirmation refers to (tool_use_id, or
  * custom_tool_use_id for a custom tool result); NULL for other events. */
 const char *omni_event_answers(const cJSON *ev);

@@ -118,6 +118,9 @@ static void test_classes(void **state)
     assert_true(omni_event_ends_session(OMNI_EV_SESSION_DELETED));
     assert_true(omni_event_ends_session(OMNI_EV_SESSION_STATUS_TERMINATED));
     assert_false(omni_event_ends_session(OMNI_EV_SESSION_THREAD_STATUS_TERMINATED));
+    assert_true(omni_event_cancels_held(OMNI_EV_USER_INTERRUPT));
+    assert_true(omni_event_cancels_held(OMNI_EV_SESSION_DELETED));
+    assert_false(omni_event_cancels_held(OMNI_EV_USER_TOOL_CONFIRMATION));
     assert_true(omni_event_is_bookkeeping("span.model_request_end"));
     assert_true(omni_event_is_bookkeeping("session.usage"));
     assert_false(omni_event_is_bookkeeping("session.status_idle"));
