@@ -16,8 +16,12 @@ CON_SOCK=omni-console-test-$$
 CON_COLS=${CON_COLS:-100}
 CON_ROWS=${CON_ROWS:-30}
 
+# Each con_start gets a tmux server of its own: a new server on the socket of
+# one just killed can find it still exiting ("server exited unexpectedly").
+_con_socks=()
 _con_cleanup() {
-    tmux -L "$CON_SOCK" kill-server 2>/dev/null
+    local s
+    for s in "${_con_socks[@]}"; do tmux -L "$s" kill-server 2>/dev/null; done
     _cleanup
 }
 trap _con_cleanup EXIT
@@ -93,6 +97,8 @@ con_start() {
     } >"$T/run-console"
     chmod +x "$T/run-console"
     rm -f "$T/console.exit"
+    CON_SOCK=omni-console-test-$$-${#_con_socks[@]}
+    _con_socks+=("$CON_SOCK")
     tmux -L "$CON_SOCK" -f /dev/null new-session -d -x "$CON_COLS" -y "$CON_ROWS" "$T/run-console"
 }
 
