@@ -6,13 +6,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define STATS_MAX_ENVS 1000
 #define STATS_PATH_MAX 4096
+#define STATS_NAGIOS_TIMEOUT_MS 8000 /* below NRPE's 10 s command timeout */
+#define STATS_MAX_TIMEOUT_MS 3600000
+#define STATS_HARD_STOP_MS 2000 /* after the deadline, if a call ignores the abort */
 
 enum {
     OPT_ALL = CTL_OPT_LONG,
@@ -22,6 +27,7 @@ enum {
     OPT_WARN_AGE,
     OPT_CRIT_AGE,
     OPT_MIN_WORKERS,
+    OPT_TIMEOUT = 't',
 };
 
 static const struct option stats_opts[] = {
@@ -32,6 +38,7 @@ static const struct option stats_opts[] = {
     {"warn-age", required_argument, NULL, OPT_WARN_AGE},
     {"crit-age", required_argument, NULL, OPT_CRIT_AGE},
     {"min-workers", required_argument, NULL, OPT_MIN_WORKERS},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {0},
 };
 
@@ -312,14 +319,30 @@ static int nagios_unknown(struct ctl_ctx *ctx, const struct omni_err *err)
     return CTL_NAGIOS_UNKNOWN;
 }
 
+/* Perfdata of one environment; label "" for a single environment (depth=...),
+ * else "_<id>" ('depth_env_X'=...) so each environment graphs on its own. */
+static void nagios_perf(struct buf *b, const struct env_stats *e, const char *label,
+                        const struct omni_thresholds *th, const char *minw)
+{
+    const char *q = *label ? "'" : "";
+    long workers = e->st.workers_polling > 0 ? e->st.workers_polling : 0;
+
+    buf_addf(b, " %sdepth%s%s=%ld;%s;%s;0", q, label, q, e->st.depth, th->warn_depth.text,
+             th->crit_depth.text);
+    buf_addf(b, " %spending%s%s=%ld;;;0", q, label, q, e->st.pending);
+    buf_addf(b, " %soldest_age%s%s=%lds;%s;%s;0", q, label, q, (long)e->age_s, th->warn_age.text,
+             th->crit_age.text);
+    buf_addf(b, " %sworkers%s%s=%ld;;%s;0", q, label, q, workers, minw);
+}
+
 static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run,
                       const struct omni_thresholds *th)
 {
-    struct buf why = BUF_INIT_MAX(2048);
+    struct buf why = BUF_INIT_MAX(2048), perf = BUF_INIT_MAX(1u << 20);
     enum omni_level state = OMNI_LEVEL_OK;
     long depth = 0, pending = 0, workers = 0;
     double oldest = 0;
-    char age[32], minw[32] = "", reason[96];
+    char age[32], minw[32] = "", reason[96], label[OMNI_ID_MAX + 2];
 
     if (th->min_workers > 0)
         snprintf(minw, sizeof minw, "%ld:", th->min_workers);
@@ -337,16 +360,108 @@ static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run,
             buf_addf(&why, "%s: %s; ", e->id, reason);
         if (s > state)
             state = s;
+        if (run->n == 1)
+            label[0] = '\0';
+        else
+            snprintf(label, sizeof label, "_%s", e->id);
+        nagios_perf(&perf, e, label, th, minw);
     }
     age_text(oldest, age, sizeof age);
     fprintf(ctx->out,
-            "OMNI %s - %s%zu environment%s, depth %ld, pending %ld, oldest %s, %ld worker%s"
-            " | depth=%ld;%s;%s;0 pending=%ld;;;0 oldest_age=%lds;%s;%s;0 workers=%ld;;%s;0\n",
-            omni_level_name(state), why.data, run->n, run->n == 1 ? "" : "s", depth, pending, age,
-            workers, workers == 1 ? "" : "s", depth, th->warn_depth.text, th->crit_depth.text,
-            pending, (long)oldest, th->warn_age.text, th->crit_age.text, workers, minw);
+            "OMNI %s - %s%zu environment%s, depth %ld, pending %ld, oldest %s, %ld worker%s |%s\n",
+            omni_level_name(state), why.data ? why.data : "", run->n, run->n == 1 ? "" : "s", depth,
+            pending, age, workers, workers == 1 ? "" : "s", perf.data ? perf.data : "");
     buf_release(&why);
+    buf_release(&perf);
     return (int)state;
+}
+
+/* ---- the whole-check deadline (-t) -------------------------------------- */
+
+/*
+ * SIGALRM at the deadline sets ctx->cancel, every client's abort flag: the
+ * transfer in flight and any retry wait end at once (libcurl checks within a
+ * second) and stats reports "timed out". Should a call ignore it, the second
+ * alarm STATS_HARD_STOP_MS later writes the UNKNOWN line itself and exits 3,
+ * so a monitoring scheduler never has to kill the check.
+ */
+static volatile int *deadline_flag;
+static volatile sig_atomic_t deadline_fired, deadline_nagios;
+static char deadline_line[128];
+static size_t deadline_len;
+
+static void deadline_alarm(int sig)
+{
+    (void)sig;
+    if (!deadline_fired) {
+        struct itimerval it = {{0, 0}, {STATS_HARD_STOP_MS / 1000, 0}};
+        deadline_fired = 1;
+        if (deadline_flag)
+            *deadline_flag = 1;
+        setitimer(ITIMER_REAL, &it, NULL);
+        return;
+    }
+    if (deadline_nagios) {
+        ssize_t w = write(STDOUT_FILENO, deadline_line, deadline_len);
+        (void)w;
+        _exit(CTL_NAGIOS_UNKNOWN);
+    }
+    {
+        static const char msg[] = "omnictl: stats timed out (-t)\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+    }
+    _exit(CTL_EXIT_FAIL);
+}
+
+static void deadline_arm(struct ctl_ctx *ctx, long ms)
+{
+    struct sigaction sa;
+    struct itimerval it;
+    char d[32];
+
+    memset(&sa, 0, sizeof sa);
+    memset(&it, 0, sizeof it);
+    omni_duration_format(ms, d, sizeof d);
+    deadline_len = (size_t)snprintf(deadline_line, sizeof deadline_line,
+                                    "OMNI UNKNOWN - stats timed out after %s (-t)\n", d);
+    if (deadline_len >= sizeof deadline_line)
+        deadline_len = sizeof deadline_line - 1;
+    deadline_flag = &ctx->cancel;
+    deadline_fired = 0;
+    deadline_nagios = ctx->output == CTL_OUT_NAGIOS;
+    ctx->cancel = 0;
+    sa.sa_handler = deadline_alarm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    it.it_value.tv_sec = ms / 1000;
+    it.it_value.tv_usec = (ms % 1000) * 1000;
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void deadline_disarm(struct ctl_ctx *ctx)
+{
+    struct itimerval it;
+    memset(&it, 0, sizeof it);
+    setitimer(ITIMER_REAL, &it, NULL);
+    signal(SIGALRM, SIG_DFL);
+    ctx->cancel = 0;
+    deadline_flag = NULL;
+}
+
+/* -t/--timeout: given, else 8 s for -o nagios, else 0 (per-request timeouts only). */
+static int timeout_get(struct ctl_ctx *ctx, const struct ctl_args *a, long *ms)
+{
+    const char *t = args_get(a, OPT_TIMEOUT);
+    int64_t v;
+
+    *ms = ctx->output == CTL_OUT_NAGIOS ? STATS_NAGIOS_TIMEOUT_MS : 0;
+    if (!t)
+        return 0;
+    if (omni_duration_parse(t, &v) < 0 || v <= 0 || v > STATS_MAX_TIMEOUT_MS)
+        return -1;
+    *ms = (long)v;
+    return 0;
 }
 
 /* ---- exec --------------------------------------------------------------- */
@@ -358,16 +473,31 @@ static int stats_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
     struct omni_thresholds th;
     const char *textfile = args_get(a, OPT_TEXTFILE);
     int rc = CTL_EXIT_OK, r;
+    long timeout_ms;
 
     memset(&th, 0, sizeof th);
     if (textfile && ctx->output != CTL_OUT_PROM)
         return ctx_usage_error(ctx, "stats: --textfile needs -o prom");
+    if (timeout_get(ctx, a, &timeout_ms) < 0)
+        return ctx_usage_error(ctx, "stats: -t/--timeout \"%.40s\" is not a duration (e.g. 8s)",
+                               args_get(a, OPT_TIMEOUT));
     if (thresholds_get(ctx, a, &th, &err) < 0) {
         if (ctx->output == CTL_OUT_NAGIOS)
             return nagios_unknown(ctx, &err);
         return ctx_fail(ctx, &err);
     }
+    if (timeout_ms > 0)
+        deadline_arm(ctx, timeout_ms);
     r = stats_collect(ctx, a, &run, &err);
+    if (timeout_ms > 0) {
+        int fired = deadline_fired;
+        deadline_disarm(ctx);
+        if (r < 0 && fired) {
+            char d[32];
+            omni_duration_format(timeout_ms, d, sizeof d);
+            omni_err_set(&err, OMNI_E_TIMEOUT, "stats timed out after %s (-t)", d);
+        }
+    }
     if (r < 0) {
         if (ctx->output == CTL_OUT_NAGIOS) {
             rc = nagios_unknown(ctx, &err);
@@ -417,8 +547,9 @@ const struct ctl_cmd ctl_cmd_stats = {
     .name = "stats",
     .usage = "stats [-o table|json|prom|nagios] [--all] [--textfile PATH] [--warn-depth RANGE] "
              "[--crit-depth RANGE] [--warn-age RANGE] [--crit-age RANGE] [--min-workers N] "
-             "[ENV ...]",
+             "[-t DURATION] [ENV ...]",
     .summary = "Show work queue depth, pending items, oldest age and polling workers.",
+    .shortopts = "t:",
     .longopts = stats_opts,
     .min_args = 0,
     .max_args = STATS_MAX_ENVS,

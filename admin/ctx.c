@@ -114,11 +114,19 @@ int ctx_fail(struct ctl_ctx *ctx, const struct omni_err *err)
 int ctx_usage_error(struct ctl_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(ctx->err, "%s: ", ctx->prog);
+    FILE *f = ctx->nagios_usage ? ctx->out : ctx->err;
+
+    /* A monitoring plugin reports on stdout: one UNKNOWN line, exit 3. */
+    fprintf(f, ctx->nagios_usage ? "OMNI UNKNOWN - usage: " : "%s: ", ctx->prog);
     va_start(ap, fmt);
-    vfprintf(ctx->err, fmt, ap);
+    vfprintf(f, fmt, ap);
     va_end(ap);
-    fputc('\n', ctx->err);
+    fputc('\n', f);
+    fflush(f);
+    if (ctx->nagios_usage) {
+        ctx->nagios_usage = 0; /* one line only */
+        return CTL_NAGIOS_UNKNOWN;
+    }
     return CTL_EXIT_USAGE;
 }
 
@@ -154,6 +162,7 @@ static struct omni_client *client_make(struct ctl_ctx *ctx, enum omni_auth auth,
     omni_profile_client_opts(&ctx->prof, auth, key, &o);
     o.user_agent = "omnictl/" OMNI_VERSION;
     o.debug = ctx->verbose;
+    o.abort = &ctx->cancel;
     return omni_client_new(&o, err);
 }
 

@@ -39,6 +39,8 @@ struct ctl_ctx {
     int in_shell;
     int exec_started;    /* dispatch reached the command's exec */
     volatile int *abort; /* set by SIGINT during long waits; may be NULL */
+    volatile int cancel; /* every client's abort flag: a command's deadline sets it */
+    int nagios_usage;    /* -o nagios: usage errors are one UNKNOWN line on out */
 
     /* global options (NULL/0: not given) */
     const char *profile;

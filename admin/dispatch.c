@@ -214,9 +214,10 @@ int ctl_dispatch(struct ctl_ctx *ctx, int argc, char **argv)
             return ctx_usage_error(ctx, "%s: output format not supported here", a.path);
     }
     if (a.argc < cmd->min_args || (cmd->max_args >= 0 && a.argc > cmd->max_args)) {
-        ctx_error(ctx, "%s: %s arguments", a.path, a.argc < cmd->min_args ? "missing" : "too many");
+        r = ctx_usage_error(ctx, "%s: %s arguments", a.path,
+                            a.argc < cmd->min_args ? "missing" : "too many");
         fprintf(ctx->err, "usage: %s %s\n", ctx->prog, cmd->usage);
-        return CTL_EXIT_USAGE;
+        return r;
     }
     ctx->exec_started = 1;
     r = cmd->exec(ctx, &a);

@@ -73,6 +73,7 @@ int main(int argc, char **argv)
 
     omni_set_oom_hook(out_of_memory);
     ctx_init(&ctx);
+    ctx.nagios_usage = nagios;
     ctx.color = isatty(STDOUT_FILENO) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
 
     opterr = 0;
@@ -86,8 +87,8 @@ int main(int argc, char **argv)
             break;
         case G_TIMEOUT:
             if (omni_duration_parse(optarg, &ms) < 0 || ms <= 0 || ms > 86400000) {
-                ctx_error(&ctx, "--timeout \"%.40s\" is not a duration (e.g. 30s, 500ms)", optarg);
-                return nagios ? CTL_NAGIOS_UNKNOWN : CTL_EXIT_USAGE;
+                return ctx_usage_error(
+                    &ctx, "--timeout \"%.40s\" is not a duration (e.g. 30s, 500ms)", optarg);
             }
             ctx.timeout_ms = (long)ms;
             break;
@@ -110,11 +111,10 @@ int main(int argc, char **argv)
             return ctl_dispatch(&ctx, 1, hv);
         }
         case ':':
-            ctx_error(&ctx, "option \"%s\" needs a value", argv[optind - 1]);
-            return nagios ? CTL_NAGIOS_UNKNOWN : CTL_EXIT_USAGE;
+            return ctx_usage_error(&ctx, "option \"%s\" needs a value", argv[optind - 1]);
         default:
-            ctx_error(&ctx, "unknown option \"%s\" (see omnictl help)", argv[optind - 1]);
-            return nagios ? CTL_NAGIOS_UNKNOWN : CTL_EXIT_USAGE;
+            return ctx_usage_error(&ctx, "unknown option \"%s\" (see omnictl help)",
+                                   argv[optind - 1]);
         }
     }
     if (!ctx.output_given) {
