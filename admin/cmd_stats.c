@@ -27,6 +27,7 @@ enum {
     OPT_WARN_AGE,
     OPT_CRIT_AGE,
     OPT_MIN_WORKERS,
+    OPT_STUCK_AFTER,
     OPT_TIMEOUT = 't',
 };
 
@@ -39,6 +40,7 @@ static const struct option stats_opts[] = {
     {"crit-age", required_argument, NULL, OPT_CRIT_AGE},
     {"min-workers", required_argument, NULL, OPT_MIN_WORKERS},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"stuck-after", required_argument, NULL, OPT_STUCK_AFTER},
     {0},
 };
 
@@ -48,13 +50,66 @@ struct env_stats {
     int name_known;
     struct omni_stats st;
     double age_s; /* oldest_queued_at age, 0 when the queue is empty */
+    /* The work list (env_key_file.<id> in the profile): ws.known 0 without it. */
+    struct omni_work_summary ws;
+    char ws_note[64]; /* why the work list is unknown ("no key file", "listing failed") */
+    enum omni_level level;
+    char why[96];
 };
 
 struct stats_run {
     struct env_stats *envs;
     size_t n;
     int64_t now_us;
+    int64_t stuck_ms; /* --stuck-after (default OMNI_STUCK_MS) */
 };
+
+/* What the level's reason says, for json/prom: "saturated", "no_worker" or NULL. */
+static const char *level_cause(const struct env_stats *e)
+{
+    if (e->level == OMNI_LEVEL_OK || e->level == OMNI_LEVEL_UNKNOWN)
+        return NULL;
+    if (strncmp(e->why, "saturated", 9) == 0)
+        return "saturated";
+    if (strncmp(e->why, "work waiting", 12) == 0)
+        return "no_worker";
+    return NULL;
+}
+
+/*
+ * The environment's work list through its key, summarised (lib/health.h):
+ * what tells a saturated environment from one without a worker, and the
+ * stuck items. Not fatal: a missing key or a failed listing leaves the
+ * summary unknown, with a note.
+ */
+static void work_summary(struct ctl_ctx *ctx, struct env_stats *e, int64_t now_us, int64_t stuck_ms)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_work_list wl = {0};
+    struct omni_client *ec;
+
+    memset(&e->ws, 0, sizeof e->ws);
+    if (!ctx->prof_loaded || !omni_profile_env_key_file(&ctx->prof, e->id)) {
+        snprintf(e->ws_note, sizeof e->ws_note, "no env_key_file");
+        return;
+    }
+    ec = ctx_env_client(ctx, e->id, &err);
+    if (!ec || omni_work_list(ec, e->id, &wl, &err) < 0) {
+        snprintf(e->ws_note, sizeof e->ws_note, "work list failed");
+        if (ctx->verbose)
+            ctx_error(ctx, "stats: %s: work list: %s", e->id, err.msg);
+        omni_client_free(ec);
+        return;
+    }
+    omni_client_free(ec);
+    omni_work_summarize(&wl, now_us, &e->ws);
+    if (stuck_ms != OMNI_STUCK_MS) {
+        e->ws.stuck = 0;
+        for (size_t i = 0; i < wl.n; i++)
+            e->ws.stuck += omni_work_stuck(&wl.items[i], now_us, stuck_ms);
+    }
+    omni_work_list_release(&wl);
+}
 
 /* Whole seconds as a duration ("0s", "45s", "3m12s"). */
 static char *age_text(double secs, char *out, size_t n)
@@ -117,6 +172,10 @@ static int stats_collect(struct ctl_ctx *ctx, const struct ctl_args *a, struct s
             return -1;
     }
     run->now_us = omni_wall_us();
+    for (size_t i = 0; i < run->n && !ctx->cancel; i++)
+        work_summary(ctx, &run->envs[i], run->now_us, run->stuck_ms);
+    if (ctx->cancel)
+        return omni_err_set(err, OMNI_E_ABORTED, "stats: aborted");
     for (size_t i = 0; i < run->n; i++) {
         struct env_stats *e = &run->envs[i];
         e->age_s = omni_stats_oldest_age(&e->st, run->now_us);
@@ -126,17 +185,22 @@ static int stats_collect(struct ctl_ctx *ctx, const struct ctl_args *a, struct s
 
 /* ---- table / json ------------------------------------------------------ */
 
+static const char *level_color(enum omni_level l)
+{
+    return l == OMNI_LEVEL_CRIT ? CTL_RED : l == OMNI_LEVEL_WARN ? CTL_YELLOW : NULL;
+}
+
 static void out_table(struct ctl_ctx *ctx, const struct stats_run *run)
 {
-    static const char *const hdr[] = {"ENVIRONMENT", "NAME", "DEPTH",  "PENDING",
-                                      "OLDEST",      "AGE",  "WORKERS"};
+    static const char *const hdr[] = {"ENVIRONMENT", "NAME",    "DEPTH", "PENDING", "OLDEST",
+                                      "AGE",         "WORKERS", "LIVE",  "STUCK",   "HEALTH"};
     struct ctl_table t;
 
-    ctl_table_init(&t, 7, hdr);
+    ctl_table_init(&t, 10, hdr);
     for (size_t i = 0; i < run->n; i++) {
         const struct env_stats *e = &run->envs[i];
-        char depth[32], pend[32], oldest[40], age[32], workers[32];
-        const char *color = NULL;
+        char depth[32], pend[32], oldest[40], age[32], workers[32], live[32], stuck[32],
+            health[128];
         snprintf(depth, sizeof depth, "%ld", e->st.depth);
         snprintf(pend, sizeof pend, "%ld", e->st.pending);
         ctl_time(e->st.oldest_queued_at, oldest, sizeof oldest);
@@ -148,11 +212,23 @@ static void out_table(struct ctl_ctx *ctx, const struct stats_run *run)
             snprintf(workers, sizeof workers, "-");
         else
             snprintf(workers, sizeof workers, "%ld", e->st.workers_polling);
-        if (e->st.depth + e->st.pending > 0)
-            color = e->st.workers_polling == 0 ? CTL_RED : CTL_YELLOW;
-        const char *row[] = {e->id,  e->name_known ? e->name : NULL, depth, pend, oldest, age,
-                             workers};
-        ctl_table_row(&t, row, color);
+        snprintf(live, sizeof live, "%ld", e->ws.live);
+        snprintf(stuck, sizeof stuck, "%ld", e->ws.stuck);
+        if (e->level == OMNI_LEVEL_OK)
+            snprintf(health, sizeof health, "OK");
+        else
+            snprintf(health, sizeof health, "%s: %s", omni_level_name(e->level), e->why);
+        const char *row[] = {e->id,
+                             e->name_known ? e->name : NULL,
+                             depth,
+                             pend,
+                             oldest,
+                             age,
+                             workers,
+                             e->ws.known ? live : NULL,
+                             e->ws.known ? stuck : NULL,
+                             health};
+        ctl_table_row(&t, row, level_color(e->level));
     }
     ctl_table_print(ctx, &t);
     ctl_table_release(&t);
@@ -184,6 +260,21 @@ static void out_json(struct ctl_ctx *ctx, const struct stats_run *run)
             cJSON_AddNullToObject(o, "workers_polling");
         else
             cJSON_AddNumberToObject(o, "workers_polling", (double)e->st.workers_polling);
+        if (e->ws.known) {
+            cJSON_AddNumberToObject(o, "live", (double)e->ws.live);
+            cJSON_AddNumberToObject(o, "stuck", (double)e->ws.stuck);
+            cJSON_AddNullToObject(o, "work_list_note");
+        } else {
+            cJSON_AddNullToObject(o, "live");
+            cJSON_AddNullToObject(o, "stuck");
+            cJSON_AddStringToObject(o, "work_list_note", e->ws_note);
+        }
+        cJSON_AddStringToObject(o, "level", omni_level_name(e->level));
+        cJSON_AddStringToObject(o, "reason", e->why);
+        if (level_cause(e))
+            cJSON_AddStringToObject(o, "cause", level_cause(e));
+        else
+            cJSON_AddNullToObject(o, "cause");
         cJSON_AddItemToArray(arr, o);
     }
     cJSON_AddStringToObject(root, "generated_at",
@@ -210,9 +301,28 @@ static void prom_metric(struct buf *b, const struct stats_run *run, const char *
         case 2:
             buf_addf(b, "%s{environment=\"%s\"} %.3f\n", name, e->id, e->age_s);
             break;
-        default:
+        case 3:
             if (e->st.workers_polling >= 0)
                 buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->st.workers_polling);
+            break;
+        case 4:
+            if (e->ws.known)
+                buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->ws.live);
+            break;
+        case 5:
+            if (e->ws.known)
+                buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->ws.stuck);
+            break;
+        case 6:
+            buf_addf(b, "%s{environment=\"%s\"} %d\n", name, e->id, (int)e->level);
+            break;
+        case 7:
+            buf_addf(b, "%s{environment=\"%s\"} %d\n", name, e->id,
+                     level_cause(e) && strcmp(level_cause(e), "saturated") == 0);
+            break;
+        default:
+            buf_addf(b, "%s{environment=\"%s\"} %d\n", name, e->id,
+                     level_cause(e) && strcmp(level_cause(e), "no_worker") == 0);
             break;
         }
     }
@@ -230,6 +340,17 @@ static void prom_render(struct buf *b, const struct stats_run *run, int success,
                     "Age of the oldest queued or pending work item (0 when empty).", 2);
         prom_metric(b, run, "omni_workers_polling",
                     "Distinct workers that polled in the last 30 seconds.", 3);
+        prom_metric(b, run, "omni_work_items_live",
+                    "Work items with a fresh heartbeat (needs the environment key).", 4);
+        prom_metric(b, run, "omni_work_items_stuck",
+                    "Work items acknowledged but never heartbeating (needs the environment key).",
+                    5);
+        prom_metric(b, run, "omni_environment_health",
+                    "Health level: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.", 6);
+        prom_metric(b, run, "omni_environment_saturated",
+                    "1 when work waits and every worker is busy (live heartbeats).", 7);
+        prom_metric(b, run, "omni_environment_no_worker",
+                    "1 when work waits and no worker polls or heartbeats.", 8);
     }
     buf_addf(b,
              "# HELP omni_stats_scrape_success Whether the last omnictl stats run reached "
@@ -333,6 +454,9 @@ static void nagios_perf(struct buf *b, const struct env_stats *e, const char *la
     buf_addf(b, " %soldest_age%s%s=%lds;%s;%s;0", q, label, q, (long)e->age_s, th->warn_age.text,
              th->crit_age.text);
     buf_addf(b, " %sworkers%s%s=%ld;;%s;0", q, label, q, workers, minw);
+    if (e->ws.known)
+        buf_addf(b, " %slive%s%s=%ld;;;0 %sstuck%s%s=%ld;;;0", q, label, q, e->ws.live, q, label, q,
+                 e->ws.stuck);
 }
 
 static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run,
@@ -342,13 +466,13 @@ static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run,
     enum omni_level state = OMNI_LEVEL_OK;
     long depth = 0, pending = 0, workers = 0;
     double oldest = 0;
-    char age[32], minw[32] = "", reason[96], label[OMNI_ID_MAX + 2];
+    char age[32], minw[32] = "", label[OMNI_ID_MAX + 2];
 
     if (th->min_workers > 0)
         snprintf(minw, sizeof minw, "%ld:", th->min_workers);
     for (size_t i = 0; i < run->n; i++) {
         const struct env_stats *e = &run->envs[i];
-        enum omni_level s = omni_stats_level(th, &e->st, NULL, run->now_us, reason, sizeof reason);
+        enum omni_level s = e->level;
 
         depth += e->st.depth;
         pending += e->st.pending;
@@ -357,7 +481,9 @@ static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run,
         if (e->age_s > oldest)
             oldest = e->age_s;
         if (s != OMNI_LEVEL_OK)
-            buf_addf(&why, "%s: %s; ", e->id, reason);
+            buf_addf(&why, "%s: %s; ", e->id, e->why);
+        if (e->ws.stuck > 0)
+            buf_addf(&why, "%s: %ld stuck; ", e->id, e->ws.stuck);
         if (s > state)
             state = s;
         if (run->n == 1)
@@ -478,6 +604,11 @@ static int stats_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
     memset(&th, 0, sizeof th);
     if (textfile && ctx->output != CTL_OUT_PROM)
         return ctx_usage_error(ctx, "stats: --textfile needs -o prom");
+    run.stuck_ms = OMNI_STUCK_MS;
+    if (args_get(a, OPT_STUCK_AFTER) &&
+        (omni_duration_parse(args_get(a, OPT_STUCK_AFTER), &run.stuck_ms) < 0 || run.stuck_ms <= 0))
+        return ctx_usage_error(ctx, "stats: --stuck-after \"%.40s\" is not a duration",
+                               args_get(a, OPT_STUCK_AFTER));
     if (timeout_get(ctx, a, &timeout_ms) < 0)
         return ctx_usage_error(ctx, "stats: -t/--timeout \"%.40s\" is not a duration (e.g. 8s)",
                                args_get(a, OPT_TIMEOUT));
@@ -516,6 +647,10 @@ static int stats_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
         free(run.envs);
         return rc;
     }
+    for (size_t i = 0; i < run.n; i++) {
+        struct env_stats *e = &run.envs[i];
+        e->level = omni_stats_level(&th, &e->st, &e->ws, run.now_us, e->why, sizeof e->why);
+    }
     switch (ctx->output) {
     case CTL_OUT_JSON:
         out_json(ctx, &run);
@@ -547,7 +682,7 @@ const struct ctl_cmd ctl_cmd_stats = {
     .name = "stats",
     .usage = "stats [-o table|json|prom|nagios] [--all] [--textfile PATH] [--warn-depth RANGE] "
              "[--crit-depth RANGE] [--warn-age RANGE] [--crit-age RANGE] [--min-workers N] "
-             "[-t DURATION] [ENV ...]",
+             "[--stuck-after DURATION] [--timeout DURATION] [ENV ...]",
     .summary = "Show work queue depth, pending items, oldest age and polling workers.",
     .shortopts = "t:",
     .longopts = stats_opts,

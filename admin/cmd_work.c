@@ -1,5 +1,6 @@
 /* work — list (environment key), show (org key), stuck (for cron). */
 #include "commands.h"
+#include "alloc.h"
 #include "ctx.h"
 #include "health.h"
 #include "timeutil.h"
@@ -12,6 +13,7 @@
 enum {
     OPT_ENV = CTL_OPT_LONG,
     OPT_OLDER_THAN,
+    OPT_ALL,
 };
 
 static const struct option env_opts[] = {
@@ -22,6 +24,7 @@ static const struct option env_opts[] = {
 static const struct option stuck_opts[] = {
     {"env", required_argument, NULL, OPT_ENV},
     {"older-than", required_argument, NULL, OPT_OLDER_THAN},
+    {"all", no_argument, NULL, OPT_ALL},
     {0},
 };
 
@@ -175,39 +178,89 @@ static const struct ctl_cmd cmd_show = {
     .exec = show_exec,
 };
 
+/* Append env's stuck items to *out (grown as needed). Returns 0, or -1 with err. */
+static int stuck_env(struct ctl_ctx *ctx, const char *env, int64_t now, int64_t older,
+                     struct omni_work_list *out, struct omni_err *err)
+{
+    struct omni_work_list l = {0};
+    struct omni_client *ec = ctx_env_client(ctx, env, err);
+    int r;
+
+    if (!ec)
+        return -1;
+    r = omni_work_list(ec, env, &l, err);
+    omni_client_free(ec);
+    if (r < 0)
+        return -1;
+    for (size_t i = 0; i < l.n; i++) {
+        if (!omni_work_stuck(&l.items[i], now, older))
+            continue;
+        out->items = omni_xreallocarray(out->items, out->n + 1, sizeof *out->items);
+        out->items[out->n++] = l.items[i];
+        memset(&l.items[i], 0, sizeof l.items[i]); /* moved */
+    }
+    omni_work_list_release(&l);
+    return 0;
+}
+
+/*
+ * Exit 1 when any item is stuck (or a listing failed); with --all every
+ * environment the org key lists is checked, and one the profile has no
+ * env_key_file for is named on stderr and makes the exit 3 (not checked)
+ * unless something was found stuck.
+ */
 static int stuck_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
 {
     struct omni_err err = OMNI_ERR_INIT;
-    struct omni_work_list l = {0};
-    const char *env, *ot = args_get(a, OPT_OLDER_THAN);
+    struct omni_work_list found = {0};
+    const char *ot = args_get(a, OPT_OLDER_THAN);
     int64_t older = OMNI_STUCK_MS, now;
-    size_t *idx, n = 0;
+    int rc = CTL_EXIT_OK;
 
     if (ot && (omni_duration_parse(ot, &older) < 0 || older > WORK_STUCK_MAX_MS))
         return ctx_usage_error(ctx, "work stuck: --older-than \"%.40s\" is not a duration", ot);
-    if (work_list_env(ctx, a, &l, &env, &err) < 0)
-        return ctx_fail(ctx, &err);
+    if (args_has(a, OPT_ALL) && args_get(a, OPT_ENV))
+        return ctx_usage_error(ctx, "work stuck: give --env or --all, not both");
     now = omni_wall_us();
-    idx = calloc(l.n ? l.n : 1, sizeof *idx);
-    if (!idx) {
-        omni_work_list_release(&l);
-        ctx_error(ctx, "out of memory");
-        return CTL_EXIT_FAIL;
+    if (args_has(a, OPT_ALL)) {
+        struct omni_environment_list el = {0};
+        struct omni_client *api = ctx_api(ctx, &err);
+        if (!api || omni_env_list(api, 0, &el, &err) < 0)
+            return ctx_fail(ctx, &err);
+        for (size_t i = 0; i < el.n; i++) {
+            const char *env = el.items[i].id;
+            struct omni_err e2 = OMNI_ERR_INIT;
+            if (!omni_profile_env_key_file(&ctx->prof, env)) {
+                ctx_error(ctx, "work stuck: %s not checked: no env_key_file.%s in the profile", env,
+                          env);
+                if (rc == CTL_EXIT_OK)
+                    rc = CTL_EXIT_CONFIG;
+                continue;
+            }
+            if (stuck_env(ctx, env, now, older, &found, &e2) < 0) {
+                ctx_error(ctx, "work stuck: %s: %s", env, e2.msg);
+                rc = CTL_EXIT_FAIL;
+            }
+        }
+        omni_environment_list_release(&el);
+    } else {
+        const char *env = ctx_env(ctx, args_get(a, OPT_ENV), &err);
+        if (!env || stuck_env(ctx, env, now, older, &found, &err) < 0) {
+            omni_work_list_release(&found);
+            return ctx_fail(ctx, &err);
+        }
     }
-    for (size_t i = 0; i < l.n; i++) {
-        if (omni_work_stuck(&l.items[i], now, older))
-            idx[n++] = i;
-    }
-    if (n > 0 || ctx->output == CTL_OUT_JSON)
-        print_works(ctx, l.items, idx, n);
-    free(idx);
-    omni_work_list_release(&l);
-    return n > 0 ? CTL_EXIT_FAIL : CTL_EXIT_OK;
+    if (found.n > 0 || ctx->output == CTL_OUT_JSON)
+        print_works(ctx, found.items, NULL, found.n);
+    if (found.n > 0)
+        rc = CTL_EXIT_FAIL;
+    omni_work_list_release(&found);
+    return rc;
 }
 
 static const struct ctl_cmd cmd_stuck = {
     .name = "stuck",
-    .usage = "work stuck [--older-than DURATION] [--env ENV]",
+    .usage = "work stuck [--older-than DURATION] [--env ENV | --all]",
     .summary = "List items acknowledged but never heartbeating for longer than DURATION "
                "(default 60s); exit 1 when any.",
     .longopts = stuck_opts,
