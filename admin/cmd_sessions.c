@@ -3,6 +3,7 @@
 #include "hash.h"
 #include "ctx.h"
 #include "event.h"
+#include "held.h"
 #include "http.h"
 #include "timeutil.h"
 
@@ -634,14 +635,38 @@ static const struct option confirm_opts[] = {
     {0},
 };
 
+/* The user.tool_confirmation the server recorded for tool_use_id (after posting). */
+static const struct omni_event *confirmation_recorded(const struct omni_event_list *l,
+                                                      const char *tool_use_id)
+{
+    for (size_t i = l->n; i-- > 0;) {
+        const char *ans = omni_event_answers(l->items[i].obj);
+        if (omni_event_kind(l->items[i].obj) == OMNI_EV_USER_TOOL_CONFIRMATION && ans &&
+            strcmp(ans, tool_use_id) == 0)
+            return &l->items[i];
+    }
+    return NULL;
+}
+
+/*
+ * Before posting, the session's events must show the call held and
+ * unanswered: an unknown id is 4 (not found); a call that was never held,
+ * is answered already or was settled by an interrupt or the session's end
+ * is 2 (the request makes no sense). Then report what the server recorded.
+ */
 static int confirm_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
 {
     struct omni_err err = OMNI_ERR_INIT;
+    struct omni_event_list l = {0};
     struct omni_client *api;
-    const char *verdict = a->argv[2], *msg = args_get(a, OPT_MESSAGE);
+    const struct omni_event *rec;
+    const char *sid = a->argv[0], *tu = a->argv[1], *verdict = a->argv[2],
+               *msg = args_get(a, OPT_MESSAGE);
+    char detail[160], ts[40] = "";
+    enum held_state hs;
     int allow;
 
-    if (bad_id(ctx, a, "session id", a->argv[0]) || bad_id(ctx, a, "tool use id", a->argv[1]))
+    if (bad_id(ctx, a, "session id", sid) || bad_id(ctx, a, "tool use id", tu))
         return CTL_EXIT_USAGE;
     if (strcmp(verdict, "allow") == 0)
         allow = 1;
@@ -653,13 +678,59 @@ static int confirm_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
     if (allow && msg)
         return ctx_usage_error(ctx, "sessions confirm: --message goes with deny");
     api = ctx_api(ctx, &err);
-    if (!api || omni_send_confirmation(api, a->argv[0], a->argv[1], allow, msg, &err) < 0)
+    if (!api || omni_events_list(api, sid, &l, &err) < 0)
         return ctx_fail(ctx, &err);
-    if (ctx->output == CTL_OUT_JSON)
-        ctx_out(ctx, "{\"id\":\"%s\",\"tool_use_id\":\"%s\",\"result\":\"%s\"}\n", a->argv[0],
-                a->argv[1], verdict);
+    hs = held_call_state(&l, tu, detail, sizeof detail);
+    omni_event_list_release(&l);
+    switch (hs) {
+    case HELD_WAITING:
+        break;
+    case HELD_UNKNOWN:
+        ctx_error(ctx, "sessions confirm: no tool call %s in session %s", tu, sid);
+        return CTL_EXIT_NOTFOUND;
+    case HELD_NOT_HELD:
+        ctx_error(ctx, "sessions confirm: %s was not held for confirmation (%s); nothing sent", tu,
+                  detail);
+        return CTL_EXIT_USAGE;
+    case HELD_ANSWERED:
+        ctx_error(ctx, "sessions confirm: %s is already answered (%s); nothing sent", tu, detail);
+        return CTL_EXIT_USAGE;
+    default:
+        ctx_error(ctx, "sessions confirm: %s is no longer held (%s); nothing sent", tu, detail);
+        return CTL_EXIT_USAGE;
+    }
+    if (omni_send_confirmation(api, sid, tu, allow, msg, &err) < 0)
+        return ctx_fail(ctx, &err);
+    /* What the server recorded (best effort: the post itself succeeded). */
+    if (omni_events_list(api, sid, &l, &err) == 0 && (rec = confirmation_recorded(&l, tu)))
+        snprintf(detail, sizeof detail, "%s", rec->id);
     else
-        ctx_out(ctx, "%s %s in %s\n", allow ? "allowed" : "denied", a->argv[1], a->argv[0]);
+        detail[0] = '\0';
+    if (detail[0] && rec->processed_at)
+        omni_rfc3339_format(rec->processed_at, ts, sizeof ts, 0);
+    omni_event_list_release(&l);
+    if (ctx->output == CTL_OUT_JSON) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", sid);
+        cJSON_AddStringToObject(o, "tool_use_id", tu);
+        cJSON_AddStringToObject(o, "result", verdict);
+        if (detail[0])
+            cJSON_AddStringToObject(o, "event_id", detail);
+        else
+            cJSON_AddNullToObject(o, "event_id");
+        if (ts[0])
+            cJSON_AddStringToObject(o, "processed_at", ts);
+        else
+            cJSON_AddNullToObject(o, "processed_at");
+        ctx_json(ctx, o);
+        cJSON_Delete(o);
+    } else if (detail[0]) {
+        ctx_out(ctx, "%s %s in %s: the server recorded %s%s%s\n", allow ? "allowed" : "denied", tu,
+                sid, detail, ts[0] ? " at " : " (not yet processed)", ts);
+    } else {
+        ctx_out(ctx, "%s %s in %s: sent (accepted; not yet in the session's events)\n",
+                allow ? "allowed" : "denied", tu, sid);
+    }
     return CTL_EXIT_OK;
 }
 
