@@ -46,8 +46,7 @@ enum held_state held_call_state(const struct omni_event_list *l, const char *id,
         if (!omni_event_is_tool_use(omni_event_kind(ev)) || strcmp(l->items[i].id, id) != 0)
             continue;
         if (!omni_event_is_held(ev)) {
-            snprintf(detail, n, "permission %s",
-                     omni_permission_name(omni_event_permission(ev)));
+            snprintf(detail, n, "permission %s", omni_permission_name(omni_event_permission(ev)));
             return HELD_NOT_HELD;
         }
         return settle(l, i, detail, n);
