@@ -110,6 +110,7 @@ extern const struct ctl_cmd ctl_cmd_completion;
 extern const struct ctl_cmd ctl_cmd_help;
 extern const struct ctl_cmd ctl_cmd_usage_dump;
 extern const struct ctl_cmd ctl_cmd_options_dump;
+extern const struct ctl_cmd ctl_cmd_ids_dump;
 
 /* dispatch.c: lookup and run ---------------------------------------------- */
 

@@ -41,6 +41,7 @@ struct ctl_ctx {
     volatile int *abort; /* set by SIGINT during long waits; may be NULL */
     volatile int cancel; /* every client's abort flag: a command's deadline sets it */
     int nagios_usage;    /* -o nagios: usage errors are one UNKNOWN line on out */
+    int save_ids;        /* ctx_release keeps the ids seen in the cache (main sets it) */
 
     /* global options (NULL/0: not given) */
     const char *profile;
@@ -89,8 +90,11 @@ const char *ctx_env(struct ctl_ctx *ctx, const char *given, struct omni_err *err
 /* Ask "prompt [y/N] " when ctx->in is a terminal; 1 yes, 0 no. Non-terminal: 1. */
 int ctx_confirm(struct ctl_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Remember an id for completion (ignored unless it looks like one). */
+/* Remember an id for completion (ignored unless it looks like one); the ids
+ * a run printed are kept in the cache file at ctx_release (bash completion). */
 void ctx_note_id(struct ctl_ctx *ctx, const char *s);
+/* The id cache: $XDG_CACHE_HOME/omni/ids, else ~/.cache/omni/ids. -1: none. */
+int ctx_ids_path(char *out, size_t n);
 
 /* Print a cJSON value as one line (frees nothing). */
 void ctx_json(struct ctl_ctx *ctx, const cJSON *j);

@@ -74,6 +74,7 @@ int main(int argc, char **argv)
     omni_set_oom_hook(out_of_memory);
     ctx_init(&ctx);
     ctx.nagios_usage = nagios;
+    ctx.save_ids = 1;
     ctx.color = isatty(STDOUT_FILENO) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
 
     opterr = 0;
