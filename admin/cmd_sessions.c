@@ -1,6 +1,7 @@
 /* sessions — create, list, show, events [--follow], archive, interrupt, confirm. */
 #include "commands.h"
 #include "hash.h"
+#include "alloc.h"
 #include "ctx.h"
 #include "event.h"
 #include "held.h"
@@ -28,6 +29,7 @@ enum {
     OPT_MESSAGE_FILE,
     OPT_STATUS,
     OPT_LIMIT,
+    OPT_WAITING,
     OPT_FOLLOW,
     OPT_YES,
 };
@@ -168,6 +170,7 @@ static const struct option list_opts[] = {
     {"env", required_argument, NULL, OPT_ENV},
     {"status", required_argument, NULL, OPT_STATUS},
     {"limit", required_argument, NULL, OPT_LIMIT},
+    {"waiting", no_argument, NULL, OPT_WAITING},
     {0},
 };
 
@@ -176,6 +179,10 @@ static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
     static const char *const statuses[] = {"idle", "running", "rescheduling", "terminated", NULL};
     static const char *const hdr[] = {"SESSION", "STATUS",  "ENVIRONMENT",
                                       "AGENT",   "CREATED", "TITLE"};
+    static const char *const hdr_waiting[] = {"SESSION", "STATUS", "ENVIRONMENT", "AGENT",
+                                              "CREATED", "HELD",   "TITLE"};
+    size_t *held;
+    int waiting = args_has(a, OPT_WAITING);
     struct omni_err err = OMNI_ERR_INIT;
     struct omni_session_filter f = {0};
     struct omni_session_list l = {0};
@@ -205,32 +212,56 @@ static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
             return ctx_usage_error(ctx, "sessions list: --limit \"%.40s\" is not 1..%d", lim,
                                    SES_LIST_MAX);
     }
+    if (waiting) {
+        /* A held call leaves the session idle (requires_action). */
+        if (f.status && strcmp(f.status, "idle") != 0)
+            return ctx_usage_error(ctx, "sessions list: --waiting lists idle sessions only");
+        f.status = "idle";
+    }
     api = ctx_api(ctx, &err);
     if (!api || omni_session_list(api, &f, &l, &err) < 0)
         return ctx_fail(ctx, &err);
+    held = omni_xcalloc(l.n ? l.n : 1, sizeof *held);
+    if (waiting && held_scan(api, &l, held, ctx->abort, &err) < 0) {
+        free(held);
+        omni_session_list_release(&l);
+        return ctx_fail(ctx, &err);
+    }
     if (ctx->output == CTL_OUT_JSON) {
         cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "sessions");
-        for (size_t i = 0; i < l.n; i++)
-            cJSON_AddItemToArray(arr, cJSON_Duplicate(l.items[i].json, 1));
+        for (size_t i = 0; i < l.n; i++) {
+            cJSON *o;
+            if (waiting && !held[i])
+                continue;
+            o = cJSON_Duplicate(l.items[i].json, 1);
+            if (waiting && o)
+                cJSON_AddNumberToObject(o, "held_calls", (double)held[i]);
+            cJSON_AddItemToArray(arr, o);
+        }
         ctx_json(ctx, root);
         cJSON_Delete(root);
     } else {
         struct ctl_table t;
-        ctl_table_init(&t, 6, hdr);
+        ctl_table_init(&t, waiting ? 7 : 6, waiting ? hdr_waiting : hdr);
         for (size_t i = 0; i < l.n; i++) {
             const struct omni_session *s = &l.items[i];
-            char created[40];
+            char created[40], nheld[24];
+            if (waiting && !held[i])
+                continue;
+            snprintf(nheld, sizeof nheld, "%zu", held[i]);
             const char *row[] = {s->id,
                                  s->status,
                                  s->environment_id,
                                  s->agent_id,
                                  ctl_time(s->created_at, created, sizeof created),
+                                 waiting ? nheld : s->title,
                                  s->title};
             ctl_table_row(&t, row, NULL);
         }
         ctl_table_print(ctx, &t);
         ctl_table_release(&t);
     }
+    free(held);
     omni_session_list_release(&l);
     return CTL_EXIT_OK;
 }
@@ -238,7 +269,7 @@ static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
 static const struct ctl_cmd cmd_list = {
     .name = "list",
     .alias = "ls",
-    .usage = "sessions list [--env ENV] [--status STATUS] [--limit N]",
+    .usage = "sessions list [--env ENV] [--status STATUS] [--limit N] [--waiting]",
     .summary = "List sessions (newest first).",
     .longopts = list_opts,
     .min_args = 0,

@@ -2,6 +2,7 @@
 #include "commands.h"
 #include "ctx.h"
 #include "health.h"
+#include "held.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -53,6 +54,7 @@ struct env_stats {
     /* The work list (env_key_file.<id> in the profile): ws.known 0 without it. */
     struct omni_work_summary ws;
     char ws_note[64]; /* why the work list is unknown ("no key file", "listing failed") */
+    long waiting;     /* sessions with calls held for a person; -1 unknown */
     enum omni_level level;
     char why[96];
 };
@@ -172,8 +174,14 @@ static int stats_collect(struct ctl_ctx *ctx, const struct ctl_args *a, struct s
             return -1;
     }
     run->now_us = omni_wall_us();
-    for (size_t i = 0; i < run->n && !ctx->cancel; i++)
-        work_summary(ctx, &run->envs[i], run->now_us, run->stuck_ms);
+    for (size_t i = 0; i < run->n && !ctx->cancel; i++) {
+        struct env_stats *e = &run->envs[i];
+        struct omni_err werr = OMNI_ERR_INIT;
+        work_summary(ctx, e, run->now_us, run->stuck_ms);
+        e->waiting = held_sessions_in_env(c, e->id, &ctx->cancel, &werr);
+        if (e->waiting < 0 && ctx->verbose)
+            ctx_error(ctx, "stats: %s: waiting sessions: %s", e->id, werr.msg);
+    }
     if (ctx->cancel)
         return omni_err_set(err, OMNI_E_ABORTED, "stats: aborted");
     for (size_t i = 0; i < run->n; i++) {
@@ -196,11 +204,12 @@ static void out_table(struct ctl_ctx *ctx, const struct stats_run *run)
                                       "AGE",         "WORKERS", "LIVE",  "STUCK",   "HEALTH"};
     struct ctl_table t;
 
-    ctl_table_init(&t, 10, hdr);
+    ctl_table_init(&t, 11, hdr);
     for (size_t i = 0; i < run->n; i++) {
         const struct env_stats *e = &run->envs[i];
         char depth[32], pend[32], oldest[40], age[32], workers[32], live[32], stuck[32],
-            health[128];
+            waiting[32], health[128];
+        snprintf(waiting, sizeof waiting, "%ld", e->waiting);
         snprintf(depth, sizeof depth, "%ld", e->st.depth);
         snprintf(pend, sizeof pend, "%ld", e->st.pending);
         ctl_time(e->st.oldest_queued_at, oldest, sizeof oldest);
@@ -227,6 +236,7 @@ static void out_table(struct ctl_ctx *ctx, const struct stats_run *run)
                              workers,
                              e->ws.known ? live : NULL,
                              e->ws.known ? stuck : NULL,
+                             e->waiting >= 0 ? waiting : NULL,
                              health};
         ctl_table_row(&t, row, level_color(e->level));
     }
@@ -269,6 +279,10 @@ static void out_json(struct ctl_ctx *ctx, const struct stats_run *run)
             cJSON_AddNullToObject(o, "stuck");
             cJSON_AddStringToObject(o, "work_list_note", e->ws_note);
         }
+        if (e->waiting >= 0)
+            cJSON_AddNumberToObject(o, "waiting", (double)e->waiting);
+        else
+            cJSON_AddNullToObject(o, "waiting");
         cJSON_AddStringToObject(o, "level", omni_level_name(e->level));
         cJSON_AddStringToObject(o, "reason", e->why);
         if (level_cause(e))
@@ -320,9 +334,13 @@ static void prom_metric(struct buf *b, const struct stats_run *run, const char *
             buf_addf(b, "%s{environment=\"%s\"} %d\n", name, e->id,
                      level_cause(e) && strcmp(level_cause(e), "saturated") == 0);
             break;
-        default:
+        case 8:
             buf_addf(b, "%s{environment=\"%s\"} %d\n", name, e->id,
                      level_cause(e) && strcmp(level_cause(e), "no_worker") == 0);
+            break;
+        default:
+            if (e->waiting >= 0)
+                buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->waiting);
             break;
         }
     }
@@ -351,6 +369,8 @@ static void prom_render(struct buf *b, const struct stats_run *run, int success,
                     "1 when work waits and every worker is busy (live heartbeats).", 7);
         prom_metric(b, run, "omni_environment_no_worker",
                     "1 when work waits and no worker polls or heartbeats.", 8);
+        prom_metric(b, run, "omni_sessions_waiting",
+                    "Sessions with a tool call held for a person's confirmation.", 9);
     }
     buf_addf(b,
              "# HELP omni_stats_scrape_success Whether the last omnictl stats run reached "
@@ -457,6 +477,8 @@ static void nagios_perf(struct buf *b, const struct env_stats *e, const char *la
     if (e->ws.known)
         buf_addf(b, " %slive%s%s=%ld;;;0 %sstuck%s%s=%ld;;;0", q, label, q, e->ws.live, q, label, q,
                  e->ws.stuck);
+    if (e->waiting >= 0)
+        buf_addf(b, " %swaiting%s%s=%ld;;;0", q, label, q, e->waiting);
 }
 
 static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run,
@@ -484,6 +506,8 @@ static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run,
             buf_addf(&why, "%s: %s; ", e->id, e->why);
         if (e->ws.stuck > 0)
             buf_addf(&why, "%s: %ld stuck; ", e->id, e->ws.stuck);
+        if (e->waiting > 0)
+            buf_addf(&why, "%s: %ld waiting on a person; ", e->id, e->waiting);
         if (s > state)
             state = s;
         if (run->n == 1)

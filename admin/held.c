@@ -1,10 +1,12 @@
 /* held — tool calls waiting on a person, from a session's events. */
 #include "held.h"
 
+#include "alloc.h"
 #include "event.h"
 #include "timeutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The state of the call whose agent.tool_use is l->items[at] (held or not). */
@@ -63,4 +65,49 @@ size_t held_count(const struct omni_event_list *l)
         if (omni_event_is_held(l->items[i].obj) && settle(l, i, d, sizeof d) == HELD_WAITING)
             held++;
     return held;
+}
+
+int held_scan(struct omni_client *c, const struct omni_session_list *l, size_t *counts,
+              volatile int *cancel, struct omni_err *err)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        struct omni_event_list ev = {0};
+
+        counts[i] = 0;
+        if (strcmp(l->items[i].status, "idle") != 0)
+            continue;
+        if (cancel && *cancel)
+            return omni_err_set(err, OMNI_E_ABORTED, "aborted");
+        if (omni_events_list(c, l->items[i].id, &ev, err) < 0)
+            return -1;
+        counts[i] = held_count(&ev);
+        omni_event_list_release(&ev);
+    }
+    return 0;
+}
+
+long held_sessions_in_env(struct omni_client *c, const char *env, volatile int *cancel,
+                          struct omni_err *err)
+{
+    struct omni_session_filter f = {0};
+    struct omni_session_list l = {0};
+    size_t *counts;
+    long n = 0;
+
+    f.environment_id = env;
+    f.status = "idle";
+    f.limit = HELD_SCAN_MAX;
+    f.fields_only = 1;
+    if (omni_session_list(c, &f, &l, err) < 0)
+        return -1;
+    counts = omni_xcalloc(l.n ? l.n : 1, sizeof *counts);
+    if (held_scan(c, &l, counts, cancel, err) < 0) {
+        n = -1;
+    } else {
+        for (size_t i = 0; i < l.n; i++)
+            n += counts[i] > 0;
+    }
+    free(counts);
+    omni_session_list_release(&l);
+    return n;
 }

@@ -26,4 +26,14 @@ enum held_state held_call_state(const struct omni_event_list *l, const char *id,
 /* Tool calls held and unanswered now. */
 size_t held_count(const struct omni_event_list *l);
 
+/* Held calls of each session of l (counts[i]; a session not idle has none:
+ * a held call leaves its session idle, requires_action). 0, or -1 with err. */
+int held_scan(struct omni_client *c, const struct omni_session_list *l, size_t *counts,
+              volatile int *cancel, struct omni_err *err);
+/* Sessions of env waiting on a person (held calls), among its newest
+ * HELD_SCAN_MAX idle sessions. -1 with err. */
+#define HELD_SCAN_MAX 200
+long held_sessions_in_env(struct omni_client *c, const char *env, volatile int *cancel,
+                          struct omni_err *err);
+
 #endif
