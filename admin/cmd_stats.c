@@ -55,6 +55,8 @@ struct env_stats {
     struct omni_work_summary ws;
     char ws_note[64]; /* why the work list is unknown ("no key file", "listing failed") */
     long waiting;     /* sessions with calls held for a person; -1 unknown */
+    long held;        /* their held tool calls */
+    long active;      /* work items in state active (ws.known) */
     enum omni_level level;
     char why[96];
 };
@@ -105,6 +107,9 @@ static void work_summary(struct ctl_ctx *ctx, struct env_stats *e, int64_t now_u
     }
     omni_client_free(ec);
     omni_work_summarize(&wl, now_us, &e->ws);
+    e->active = 0;
+    for (size_t i = 0; i < wl.n; i++)
+        e->active += strcmp(wl.items[i].state, "active") == 0;
     if (stuck_ms != OMNI_STUCK_MS) {
         e->ws.stuck = 0;
         for (size_t i = 0; i < wl.n; i++)
@@ -178,7 +183,7 @@ static int stats_collect(struct ctl_ctx *ctx, const struct ctl_args *a, struct s
         struct env_stats *e = &run->envs[i];
         struct omni_err werr = OMNI_ERR_INIT;
         work_summary(ctx, e, run->now_us, run->stuck_ms);
-        e->waiting = held_sessions_in_env(c, e->id, &ctx->cancel, &werr);
+        e->waiting = held_sessions_in_env(c, e->id, &e->held, &ctx->cancel, &werr);
         if (e->waiting < 0 && ctx->verbose)
             ctx_error(ctx, "stats: %s: waiting sessions: %s", e->id, werr.msg);
     }
@@ -200,8 +205,8 @@ static const char *level_color(enum omni_level l)
 
 static void out_table(struct ctl_ctx *ctx, const struct stats_run *run)
 {
-    static const char *const hdr[] = {"ENVIRONMENT", "NAME",    "DEPTH", "PENDING", "OLDEST",
-                                      "AGE",         "WORKERS", "LIVE",  "STUCK",   "HEALTH"};
+    static const char *const hdr[] = {"ENVIRONMENT", "NAME", "DEPTH", "PENDING", "OLDEST", "AGE",
+                                      "WORKERS",     "LIVE", "STUCK", "WAITING", "HEALTH"};
     struct ctl_table t;
 
     ctl_table_init(&t, 11, hdr);
@@ -299,6 +304,18 @@ static void out_json(struct ctl_ctx *ctx, const struct stats_run *run)
 
 /* ---- prom --------------------------------------------------------------- */
 
+static void prom_label_value(struct buf *b, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            buf_addf(b, "\\%c", *v);
+        else if (*v == '\n')
+            buf_addf(b, "\\n");
+        else
+            buf_addf(b, "%c", *v);
+    }
+}
+
 static void prom_metric(struct buf *b, const struct stats_run *run, const char *name,
                         const char *help, int which)
 {
@@ -338,15 +355,34 @@ static void prom_metric(struct buf *b, const struct stats_run *run, const char *
             buf_addf(b, "%s{environment=\"%s\"} %d\n", name, e->id,
                      level_cause(e) && strcmp(level_cause(e), "no_worker") == 0);
             break;
-        default:
+        case 9:
             if (e->waiting >= 0)
                 buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->waiting);
+            break;
+        case 10:
+            if (e->waiting >= 0)
+                buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->held);
+            break;
+        case 11:
+            if (e->ws.known)
+                buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->active);
+            break;
+        case 12:
+            if (e->st.oldest_queued_at)
+                buf_addf(b, "%s{environment=\"%s\"} %.3f\n", name, e->id,
+                         (double)e->st.oldest_queued_at / 1e6);
+            break;
+        default:
+            buf_addf(b, "%s{environment=\"%s\",name=\"", name, e->id);
+            prom_label_value(b, e->name_known ? e->name : "");
+            buf_addf(b, "\"} 1\n");
             break;
         }
     }
 }
 
-/* Ids are [A-Za-z0-9_-] (checked), so label values need no escaping. */
+/* Ids are [A-Za-z0-9_-] (checked), so label values need no escaping; names
+ * do (text format: backslash, double quote and newline). */
 static void prom_render(struct buf *b, const struct stats_run *run, int success, int64_t now_us)
 {
     if (success) {
@@ -371,6 +407,15 @@ static void prom_render(struct buf *b, const struct stats_run *run, int success,
                     "1 when work waits and no worker polls or heartbeats.", 8);
         prom_metric(b, run, "omni_sessions_waiting",
                     "Sessions with a tool call held for a person's confirmation.", 9);
+        prom_metric(b, run, "omni_tool_calls_held",
+                    "Tool calls held for a person's confirmation, unanswered.", 10);
+        prom_metric(b, run, "omni_work_items_active",
+                    "Work items in state active (needs the environment key).", 11);
+        prom_metric(b, run, "omni_work_queue_oldest_queued_timestamp_seconds",
+                    "When the oldest queued or pending work item was queued (absent when empty).",
+                    12);
+        prom_metric(b, run, "omni_environment_info",
+                    "The environment's name (\"\" when given by id), always 1.", 13);
     }
     buf_addf(b,
              "# HELP omni_stats_scrape_success Whether the last omnictl stats run reached "

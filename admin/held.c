@@ -86,7 +86,7 @@ int held_scan(struct omni_client *c, const struct omni_session_list *l, size_t *
     return 0;
 }
 
-long held_sessions_in_env(struct omni_client *c, const char *env, volatile int *cancel,
+long held_sessions_in_env(struct omni_client *c, const char *env, long *calls, volatile int *cancel,
                           struct omni_err *err)
 {
     struct omni_session_filter f = {0};
@@ -94,6 +94,8 @@ long held_sessions_in_env(struct omni_client *c, const char *env, volatile int *
     size_t *counts;
     long n = 0;
 
+    if (calls)
+        *calls = 0;
     f.environment_id = env;
     f.status = "idle";
     f.limit = HELD_SCAN_MAX;
@@ -104,8 +106,11 @@ long held_sessions_in_env(struct omni_client *c, const char *env, volatile int *
     if (held_scan(c, &l, counts, cancel, err) < 0) {
         n = -1;
     } else {
-        for (size_t i = 0; i < l.n; i++)
+        for (size_t i = 0; i < l.n; i++) {
             n += counts[i] > 0;
+            if (calls)
+                *calls += (long)counts[i];
+        }
     }
     free(counts);
     omni_session_list_release(&l);

@@ -31,9 +31,10 @@ size_t held_count(const struct omni_event_list *l);
 int held_scan(struct omni_client *c, const struct omni_session_list *l, size_t *counts,
               volatile int *cancel, struct omni_err *err);
 /* Sessions of env waiting on a person (held calls), among its newest
- * HELD_SCAN_MAX idle sessions. -1 with err. */
+ * HELD_SCAN_MAX idle sessions; *calls (may be NULL) gets the held calls.
+ * -1 with err. */
 #define HELD_SCAN_MAX 200
-long held_sessions_in_env(struct omni_client *c, const char *env, volatile int *cancel,
+long held_sessions_in_env(struct omni_client *c, const char *env, long *calls, volatile int *cancel,
                           struct omni_err *err);
 
 #endif

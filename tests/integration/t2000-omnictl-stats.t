@@ -75,7 +75,7 @@ like "prom: workers" "$prom" "omni_workers_polling\\{environment=\"$ENV\"\\} 1"
 like "prom: scrape success" "$prom" 'omni_stats_scrape_success 1'
 like "prom: scrape timestamp" "$prom" 'omni_stats_scrape_timestamp_seconds [0-9]+\.[0-9]+'
 unlike "prom: no per-session labels" "$prom" 'session(_id)?="|sesn_'
-bad=$(printf '%s\n' "$prom" | grep -Ev '^(# (HELP|TYPE) omni_[a-z_]+ .+|omni_[a-z_]+(\{environment="[A-Za-z0-9_-]+"\})? [0-9.e+-]+)$')
+bad=$(printf '%s\n' "$prom" | grep -Ev '^(# (HELP|TYPE) omni_[a-z_]+ .+|omni_[a-z_]+(\{environment="[A-Za-z0-9_-]+"(,name="([^"\\]|\\.)*")?\})? [0-9.e+-]+)$')
 is "prom: every line is HELP, TYPE or a sample" "$bad" ""
 
 mkdir -p "$T/tf"
