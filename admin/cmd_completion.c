@@ -18,7 +18,7 @@ static void words_of(struct ctl_ctx *ctx, const struct ctl_cmd *const *t)
 
 static void opts_of(struct ctl_ctx *ctx, const struct ctl_cmd *c)
 {
-    ctx_out(ctx, "--output --help");
+    ctx_out(ctx, "--output --help%s", c->flags & CTL_F_WATCH ? " --watch" : "");
     if (c->longopts)
         for (const struct option *o = c->longopts; o->name; o++)
             ctx_out(ctx, " --%s%s", o->name, o->has_arg == required_argument ? "" : "");
@@ -63,7 +63,7 @@ static void bash_script(struct ctl_ctx *ctx)
             "    prev=${COMP_WORDS[COMP_CWORD-1]}\n"
             "    COMPREPLY=()\n"
             "    case $prev in\n"
-            "        -o|--output) COMPREPLY=($(compgen -W \"table json prom nagios\" -- "
+            "        -o|--output) COMPREPLY=($(compgen -W \"table wide json prom nagios\" -- "
             "\"$cur\")); return;;\n"
             "        --profile) COMPREPLY=($(compgen -W \"$(_omnictl_profiles)\" -- "
             "\"$cur\")); return;;\n"
@@ -86,7 +86,7 @@ static void bash_script(struct ctl_ctx *ctx)
                  "    done\n"
                  "    if [ $i -ge $COMP_CWORD ]; then\n"
                  "        COMPREPLY=($(compgen -W \"--profile --base-url --timeout --verbose "
-                 "--version --output --help ");
+                 "--version --local-time --output --help ");
     words_of(ctx, ctl_commands);
     ctx_out(ctx, "\" -- \"$cur\"))\n"
                  "        return\n"

@@ -179,8 +179,12 @@ static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
     static const char *const statuses[] = {"idle", "running", "rescheduling", "terminated", NULL};
     static const char *const hdr[] = {"SESSION", "STATUS",  "ENVIRONMENT",
                                       "AGENT",   "CREATED", "TITLE"};
-    static const char *const hdr_waiting[] = {"SESSION", "STATUS", "ENVIRONMENT", "AGENT",
-                                              "CREATED", "HELD",   "TITLE"};
+    static const char *const hdr_waiting[] = {"SESSION", "STATUS",  "ENVIRONMENT",
+                                              "AGENT",   "CREATED", "HELD",
+                                              "TITLE",   "UPDATED", "ARCHIVED"};
+    static const char *const hdr_wide[] = {"SESSION", "STATUS", "ENVIRONMENT", "AGENT",
+                                           "CREATED", "TITLE",  "UPDATED",     "ARCHIVED"};
+    int wide = ctx->output == CTL_OUT_WIDE;
     size_t *held;
     int waiting = args_has(a, OPT_WAITING);
     struct omni_err err = OMNI_ERR_INIT;
@@ -242,10 +246,13 @@ static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
         cJSON_Delete(root);
     } else {
         struct ctl_table t;
-        ctl_table_init(&t, waiting ? 7 : 6, waiting ? hdr_waiting : hdr);
+        ctl_table_init(&t, (waiting ? 7 : 6) + (wide ? 2 : 0),
+                       waiting ? hdr_waiting
+                       : wide  ? hdr_wide
+                               : hdr);
         for (size_t i = 0; i < l.n; i++) {
             const struct omni_session *s = &l.items[i];
-            char created[40], nheld[24];
+            char created[40], nheld[24], updated[40], archived[40];
             if (waiting && !held[i])
                 continue;
             snprintf(nheld, sizeof nheld, "%zu", held[i]);
@@ -255,7 +262,11 @@ static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
                                  s->agent_id,
                                  ctl_time(s->created_at, created, sizeof created),
                                  waiting ? nheld : s->title,
-                                 s->title};
+                                 waiting ? s->title
+                                         : ctl_time(s->updated_at, updated, sizeof updated),
+                                 waiting ? ctl_time(s->updated_at, updated, sizeof updated)
+                                         : ctl_time(s->archived_at, archived, sizeof archived),
+                                 ctl_time(s->archived_at, archived, sizeof archived)};
             ctl_table_row(&t, row, NULL);
         }
         ctl_table_print(ctx, &t);
@@ -269,12 +280,13 @@ static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
 static const struct ctl_cmd cmd_list = {
     .name = "list",
     .alias = "ls",
-    .usage = "sessions list [--env ENV] [--status STATUS] [--limit N] [--waiting]",
+    .usage = "sessions list [--env ENV] [--status STATUS] [--limit N] [--waiting] "
+             "[-o table|wide|json] [--watch SECS]",
     .summary = "List sessions (newest first).",
     .longopts = list_opts,
     .min_args = 0,
     .max_args = 0,
-    .flags = CTL_F_API,
+    .flags = CTL_F_API | CTL_F_WATCH,
     .exec = list_exec,
 };
 

@@ -205,15 +205,19 @@ static const char *level_color(enum omni_level l)
 
 static void out_table(struct ctl_ctx *ctx, const struct stats_run *run)
 {
-    static const char *const hdr[] = {"ENVIRONMENT", "NAME", "DEPTH", "PENDING", "OLDEST", "AGE",
-                                      "WORKERS",     "LIVE", "STUCK", "WAITING", "HEALTH"};
+    static const char *const hdr[] = {"ENVIRONMENT", "NAME",    "DEPTH", "PENDING", "OLDEST",
+                                      "AGE",         "WORKERS", "LIVE",  "STUCK",   "WAITING",
+                                      "HEALTH",      "ACTIVE",  "HELD"};
+    int wide = ctx->output == CTL_OUT_WIDE;
     struct ctl_table t;
 
-    ctl_table_init(&t, 11, hdr);
+    ctl_table_init(&t, wide ? 13 : 11, hdr);
     for (size_t i = 0; i < run->n; i++) {
         const struct env_stats *e = &run->envs[i];
         char depth[32], pend[32], oldest[40], age[32], workers[32], live[32], stuck[32],
-            waiting[32], health[128];
+            waiting[32], health[128], active[32], held[32];
+        snprintf(active, sizeof active, "%ld", e->active);
+        snprintf(held, sizeof held, "%ld", e->held);
         snprintf(waiting, sizeof waiting, "%ld", e->waiting);
         snprintf(depth, sizeof depth, "%ld", e->st.depth);
         snprintf(pend, sizeof pend, "%ld", e->st.pending);
@@ -242,7 +246,9 @@ static void out_table(struct ctl_ctx *ctx, const struct stats_run *run)
                              e->ws.known ? live : NULL,
                              e->ws.known ? stuck : NULL,
                              e->waiting >= 0 ? waiting : NULL,
-                             health};
+                             health,
+                             e->ws.known ? active : NULL,
+                             e->waiting >= 0 ? held : NULL};
         ctl_table_row(&t, row, level_color(e->level));
     }
     ctl_table_print(ctx, &t);
@@ -749,7 +755,8 @@ static int stats_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
 
 const struct ctl_cmd ctl_cmd_stats = {
     .name = "stats",
-    .usage = "stats [-o table|json|prom|nagios] [--all] [--textfile PATH] [--warn-depth RANGE] "
+    .usage = "stats [-o table|wide|json|prom|nagios] [--watch SECS] [--all] [--textfile PATH] "
+             "[--warn-depth RANGE] "
              "[--crit-depth RANGE] [--warn-age RANGE] [--crit-age RANGE] [--min-workers N] "
              "[--stuck-after DURATION] [--timeout DURATION] [ENV ...]",
     .summary = "Show work queue depth, pending items, oldest age and polling workers.",
@@ -757,7 +764,7 @@ const struct ctl_cmd ctl_cmd_stats = {
     .longopts = stats_opts,
     .min_args = 0,
     .max_args = STATS_MAX_ENVS,
-    .flags = CTL_F_API,
-    .outputs = CTL_O_TABLE | CTL_O_JSON | CTL_O_PROM | CTL_O_NAGIOS,
+    .flags = CTL_F_API | CTL_F_WATCH,
+    .outputs = CTL_O_TABLE | CTL_O_WIDE | CTL_O_JSON | CTL_O_PROM | CTL_O_NAGIOS,
     .exec = stats_exec,
 };

@@ -78,7 +78,10 @@ static int work_list_env(struct ctl_ctx *ctx, const struct ctl_args *a, struct o
 static void print_works(struct ctl_ctx *ctx, const struct omni_work *items, const size_t *idx,
                         size_t n)
 {
-    static const char *const hdr[] = {"WORK", "STATE", "TYPE", "DATA", "CREATED", "HEARTBEAT"};
+    static const char *const hdr[] = {"WORK",           "STATE",     "TYPE",         "DATA",
+                                      "CREATED",        "HEARTBEAT", "ACKNOWLEDGED", "STARTED",
+                                      "STOP-REQUESTED", "STOPPED",   "ENVIRONMENT"};
+    int wide = ctx->output == CTL_OUT_WIDE;
     if (ctx->output == CTL_OUT_JSON) {
         cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "work");
         for (size_t i = 0; i < n; i++) {
@@ -89,16 +92,21 @@ static void print_works(struct ctl_ctx *ctx, const struct omni_work *items, cons
         return;
     }
     struct ctl_table t;
-    ctl_table_init(&t, 6, hdr);
+    ctl_table_init(&t, wide ? 11 : 6, hdr);
     for (size_t i = 0; i < n; i++) {
         const struct omni_work *w = &items[idx ? idx[i] : i];
-        char created[40], hb[40];
+        char created[40], hb[40], ack[40], started[40], sreq[40], stopped[40];
         const char *row[] = {w->id,
                              w->state,
                              w->data_type,
                              w->data_id,
                              ctl_time(w->created_at, created, sizeof created),
-                             ctl_time(w->latest_heartbeat_at, hb, sizeof hb)};
+                             ctl_time(w->latest_heartbeat_at, hb, sizeof hb),
+                             ctl_time(w->acknowledged_at, ack, sizeof ack),
+                             ctl_time(w->started_at, started, sizeof started),
+                             ctl_time(w->stop_requested_at, sreq, sizeof sreq),
+                             ctl_time(w->stopped_at, stopped, sizeof stopped),
+                             w->environment_id};
         ctl_table_row(&t, row, NULL);
     }
     ctl_table_print(ctx, &t);
@@ -121,12 +129,12 @@ static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
 static const struct ctl_cmd cmd_list = {
     .name = "list",
     .alias = "ls",
-    .usage = "work list [--env ENV]",
+    .usage = "work list [--env ENV] [-o table|wide|json] [--watch SECS]",
     .summary = "List an environment's work items (needs its env_key_file in the config).",
     .longopts = env_opts,
     .min_args = 0,
     .max_args = 0,
-    .flags = CTL_F_API,
+    .flags = CTL_F_API | CTL_F_WATCH,
     .exec = list_exec,
 };
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CTL_ANSWER_MAX 64
@@ -438,12 +439,29 @@ void ctl_table_release(struct ctl_table *t)
     memset(t, 0, sizeof *t);
 }
 
+static int time_local;
+
+void ctl_time_local(int on)
+{
+    time_local = on;
+}
+
 char *ctl_time(int64_t us, char *out, size_t n)
 {
-    if (us == 0)
+    struct tm tm;
+    time_t t = (time_t)(us / 1000000);
+    char z[8];
+
+    if (us == 0) {
         snprintf(out, n, "-");
-    else
+    } else if (!time_local || !localtime_r(&t, &tm) || !strftime(z, sizeof z, "%z", &tm) ||
+               strlen(z) != 5) {
         omni_rfc3339_format(us, out, n, 0);
+    } else {
+        char base[32];
+        strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(out, n, "%s%.3s:%.2s", base, z, z + 3); /* +0530 -> +05:30 */
+    }
     return out;
 }
 

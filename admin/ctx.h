@@ -27,7 +27,8 @@
 #define CTL_DEFAULT_TIMEOUT_MS 30000L
 #define CTL_IDS_MAX 512 /* ids remembered for shell completion */
 
-enum ctl_output { CTL_OUT_TABLE = 0, CTL_OUT_JSON, CTL_OUT_PROM, CTL_OUT_NAGIOS };
+/* wide: the table with more columns (a command without them prints its table). */
+enum ctl_output { CTL_OUT_TABLE = 0, CTL_OUT_JSON, CTL_OUT_PROM, CTL_OUT_NAGIOS, CTL_OUT_WIDE };
 
 struct ctl_ctx {
     FILE *out, *err, *in;
@@ -107,7 +108,7 @@ const char *ctx_col(const struct ctl_ctx *ctx, const char *code);
 #define CTL_BOLD "1"
 
 /* Aligned text tables. ---------------------------------------------------- */
-#define CTL_TABLE_MAX_COLS 12
+#define CTL_TABLE_MAX_COLS 16
 
 struct ctl_table {
     size_t ncols;
@@ -123,7 +124,10 @@ void ctl_table_print(struct ctl_ctx *ctx, const struct ctl_table *t);
 void ctl_table_release(struct ctl_table *t);
 
 /* Formatting helpers. */
-char *ctl_time(int64_t us, char *out, size_t n); /* RFC 3339 seconds, "-" for 0 */
-char *ctl_age(int64_t us, char *out, size_t n);  /* "3m12s" since us, "-" for 0 */
+/* RFC 3339 seconds with the zone: UTC ("Z", as the console and worker logs)
+ * unless ctl_time_local(1) (--local-time): local time with its offset. "-" for 0. */
+char *ctl_time(int64_t us, char *out, size_t n);
+void ctl_time_local(int on);
+char *ctl_age(int64_t us, char *out, size_t n); /* "3m12s" since us, "-" for 0 */
 
 #endif
