@@ -322,106 +322,130 @@ static void prom_label_value(struct buf *b, const char *v)
     }
 }
 
-static void prom_metric(struct buf *b, const struct stats_run *run, const char *name,
-                        const char *help, int which)
+/* The per-environment gauges, in output order. */
+enum gauge {
+    G_DEPTH,
+    G_PENDING,
+    G_OLDEST_AGE,
+    G_WORKERS,
+    G_LIVE,
+    G_STUCK,
+    G_HEALTH,
+    G_SATURATED,
+    G_NO_WORKER,
+    G_WAITING,
+    G_HELD,
+    G_ACTIVE,
+    G_OLDEST_TS,
+    G_INFO,
+    G_COUNT
+};
+
+static const struct {
+    const char *name, *help;
+} gauges[G_COUNT] = {
+    {"omni_work_queue_depth", "Work items waiting to be picked up by a poll."},
+    {"omni_work_queue_pending", "Work items delivered by a poll but not yet acknowledged."},
+    {"omni_work_queue_oldest_age_seconds",
+     "Age of the oldest queued or pending work item (0 when empty)."},
+    {"omni_workers_polling", "Distinct workers that polled in the last 30 seconds."},
+    {"omni_work_items_live", "Work items with a fresh heartbeat (needs the environment key)."},
+    {"omni_work_items_stuck",
+     "Work items acknowledged but never heartbeating (needs the environment key)."},
+    {"omni_environment_health", "Health level: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."},
+    {"omni_environment_saturated", "1 when work waits and every worker is busy (live heartbeats)."},
+    {"omni_environment_no_worker", "1 when work waits and no worker polls or heartbeats."},
+    {"omni_sessions_waiting", "Sessions with a tool call held for a person's confirmation."},
+    {"omni_tool_calls_held", "Tool calls held for a person's confirmation, unanswered."},
+    {"omni_work_items_active", "Work items in state active (needs the environment key)."},
+    {"omni_work_queue_oldest_queued_timestamp_seconds",
+     "When the oldest queued or pending work item was queued (absent when empty)."},
+    {"omni_environment_info", "The environment's name (\"\" when given by id), always 1."},
+};
+
+/* A gauge's value for e; 0 when it has none (unknown, or an empty queue). */
+static int gauge_value(const struct env_stats *e, enum gauge g, double *v)
 {
-    buf_addf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
-    for (size_t i = 0; run && i < run->n; i++) {
-        const struct env_stats *e = &run->envs[i];
-        switch (which) {
-        case 0:
-            buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->st.depth);
-            break;
-        case 1:
-            buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->st.pending);
-            break;
-        case 2:
-            buf_addf(b, "%s{environment=\"%s\"} %.3f\n", name, e->id, e->age_s);
-            break;
-        case 3:
-            if (e->st.workers_polling >= 0)
-                buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->st.workers_polling);
-            break;
-        case 4:
-            if (e->ws.known)
-                buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->ws.live);
-            break;
-        case 5:
-            if (e->ws.known)
-                buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->ws.stuck);
-            break;
-        case 6:
-            buf_addf(b, "%s{environment=\"%s\"} %d\n", name, e->id, (int)e->level);
-            break;
-        case 7:
-            buf_addf(b, "%s{environment=\"%s\"} %d\n", name, e->id,
-                     level_cause(e) && strcmp(level_cause(e), "saturated") == 0);
-            break;
-        case 8:
-            buf_addf(b, "%s{environment=\"%s\"} %d\n", name, e->id,
-                     level_cause(e) && strcmp(level_cause(e), "no_worker") == 0);
-            break;
-        case 9:
-            if (e->waiting >= 0)
-                buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->waiting);
-            break;
-        case 10:
-            if (e->waiting >= 0)
-                buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->held);
-            break;
-        case 11:
-            if (e->ws.known)
-                buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->active);
-            break;
-        case 12:
-            if (e->st.oldest_queued_at)
-                buf_addf(b, "%s{environment=\"%s\"} %.3f\n", name, e->id,
-                         (double)e->st.oldest_queued_at / 1e6);
-            break;
-        default:
-            buf_addf(b, "%s{environment=\"%s\",name=\"", name, e->id);
-            prom_label_value(b, e->name_known ? e->name : "");
-            buf_addf(b, "\"} 1\n");
-            break;
-        }
+    const char *cause = level_cause(e);
+    int known = 1;
+
+    switch (g) {
+    case G_DEPTH:
+        *v = (double)e->st.depth;
+        break;
+    case G_PENDING:
+        *v = (double)e->st.pending;
+        break;
+    case G_OLDEST_AGE:
+        *v = e->age_s;
+        break;
+    case G_WORKERS:
+        known = e->st.workers_polling >= 0;
+        *v = (double)e->st.workers_polling;
+        break;
+    case G_LIVE:
+        known = e->ws.known;
+        *v = (double)e->ws.live;
+        break;
+    case G_STUCK:
+        known = e->ws.known;
+        *v = (double)e->ws.stuck;
+        break;
+    case G_HEALTH:
+        *v = (double)e->level;
+        break;
+    case G_SATURATED:
+        *v = cause && strcmp(cause, "saturated") == 0;
+        break;
+    case G_NO_WORKER:
+        *v = cause && strcmp(cause, "no_worker") == 0;
+        break;
+    case G_WAITING:
+        known = e->waiting >= 0;
+        *v = (double)e->waiting;
+        break;
+    case G_HELD:
+        known = e->waiting >= 0;
+        *v = (double)e->held;
+        break;
+    case G_ACTIVE:
+        known = e->ws.known;
+        *v = (double)e->active;
+        break;
+    case G_OLDEST_TS:
+        known = e->st.oldest_queued_at != 0;
+        *v = (double)e->st.oldest_queued_at / 1e6;
+        break;
+    default:
+        *v = 1;
+        break;
     }
+    return known;
 }
 
 /* Ids are [A-Za-z0-9_-] (checked), so label values need no escaping; names
  * do (text format: backslash, double quote and newline). */
 static void prom_render(struct buf *b, const struct stats_run *run, int success, int64_t now_us)
 {
-    if (success) {
-        prom_metric(b, run, "omni_work_queue_depth",
-                    "Work items waiting to be picked up by a poll.", 0);
-        prom_metric(b, run, "omni_work_queue_pending",
-                    "Work items delivered by a poll but not yet acknowledged.", 1);
-        prom_metric(b, run, "omni_work_queue_oldest_age_seconds",
-                    "Age of the oldest queued or pending work item (0 when empty).", 2);
-        prom_metric(b, run, "omni_workers_polling",
-                    "Distinct workers that polled in the last 30 seconds.", 3);
-        prom_metric(b, run, "omni_work_items_live",
-                    "Work items with a fresh heartbeat (needs the environment key).", 4);
-        prom_metric(b, run, "omni_work_items_stuck",
-                    "Work items acknowledged but never heartbeating (needs the environment key).",
-                    5);
-        prom_metric(b, run, "omni_environment_health",
-                    "Health level: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.", 6);
-        prom_metric(b, run, "omni_environment_saturated",
-                    "1 when work waits and every worker is busy (live heartbeats).", 7);
-        prom_metric(b, run, "omni_environment_no_worker",
-                    "1 when work waits and no worker polls or heartbeats.", 8);
-        prom_metric(b, run, "omni_sessions_waiting",
-                    "Sessions with a tool call held for a person's confirmation.", 9);
-        prom_metric(b, run, "omni_tool_calls_held",
-                    "Tool calls held for a person's confirmation, unanswered.", 10);
-        prom_metric(b, run, "omni_work_items_active",
-                    "Work items in state active (needs the environment key).", 11);
-        prom_metric(b, run, "omni_work_queue_oldest_queued_timestamp_seconds",
-                    "When the oldest queued or pending work item was queued (absent when empty).",
-                    12);
-        prom_metric(b, run, "omni_environment_info",
-                    "The environment's name (\"\" when given by id), always 1.", 13);
+    for (int g = 0; success && g < G_COUNT; g++) {
+        buf_addf(b, "# HELP %s %s\n# TYPE %s gauge\n", gauges[g].name, gauges[g].help,
+                 gauges[g].name);
+        for (size_t i = 0; i < run->n; i++) {
+            const struct env_stats *e = &run->envs[i];
+            double v;
+            if (!gauge_value(e, (enum gauge)g, &v))
+                continue;
+            buf_addf(b, "%s{environment=\"%s\"", gauges[g].name, e->id);
+            if (g == G_INFO) {
+                buf_addf(b, ",name=\"");
+                prom_label_value(b, e->name_known ? e->name : "");
+                buf_addf(b, "\"");
+            }
+            if (g == G_OLDEST_AGE || g == G_OLDEST_TS)
+                buf_addf(b, "} %.3f\n", v);
+            else
+                buf_addf(b, "} %.0f\n", v);
+        }
     }
     buf_addf(b,
              "# HELP omni_stats_scrape_success Whether the last omnictl stats run reached "

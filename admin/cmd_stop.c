@@ -138,15 +138,6 @@ static int still_running(const struct stop_story *st)
     return st->forced && st->ran;
 }
 
-static void json_time(cJSON *o, const char *key, int64_t us)
-{
-    char ts[40];
-    if (us)
-        cJSON_AddStringToObject(o, key, omni_rfc3339_format(us, ts, sizeof ts, 3));
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
 static void report(struct ctl_ctx *ctx, const struct target *t, const char *state, int already,
                    const char *what, const struct stop_story *st)
 {
@@ -163,16 +154,16 @@ static void report(struct ctl_ctx *ctx, const struct target *t, const char *stat
         cJSON_AddStringToObject(o, "state", state);
         cJSON_AddBoolToObject(o, "already_stopped", already);
         if (st) {
-            json_time(o, "requested_at", st->requested_at);
-            json_time(o, "wait_ended_at", st->wait_ended_at);
+            ctx_json_time(o, "requested_at", st->requested_at);
+            ctx_json_time(o, "wait_ended_at", st->wait_ended_at);
             if (st->wait_ended_at)
                 cJSON_AddStringToObject(o, "wait_ended_state", st->wait_state);
             else
                 cJSON_AddNullToObject(o, "wait_ended_state");
             cJSON_AddBoolToObject(o, "escalated", st->escalated_at != 0);
-            json_time(o, "escalated_at", st->escalated_at);
-            json_time(o, "stopped_at", st->stopped_seen);
-            json_time(o, "latest_heartbeat_at", st->heartbeat_at);
+            ctx_json_time(o, "escalated_at", st->escalated_at);
+            ctx_json_time(o, "stopped_at", st->stopped_seen);
+            ctx_json_time(o, "latest_heartbeat_at", st->heartbeat_at);
             cJSON_AddBoolToObject(o, "may_still_run", still_running(st));
         }
         ctx_json(ctx, o);

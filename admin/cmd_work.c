@@ -28,15 +28,6 @@ static const struct option stuck_opts[] = {
     {0},
 };
 
-static void add_time(cJSON *o, const char *key, int64_t us)
-{
-    char t[40];
-    if (us)
-        cJSON_AddStringToObject(o, key, omni_rfc3339_format(us, t, sizeof t, 6));
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
 /* The work object as JSON (fields of protocol.md §6.1; never the secret). */
 static cJSON *work_json(const struct omni_work *w)
 {
@@ -48,12 +39,12 @@ static cJSON *work_json(const struct omni_work *w)
     cJSON_AddStringToObject(d, "type", w->data_type);
     cJSON_AddStringToObject(d, "id", w->data_id);
     cJSON_AddStringToObject(o, "state", w->state);
-    add_time(o, "created_at", w->created_at);
-    add_time(o, "acknowledged_at", w->acknowledged_at);
-    add_time(o, "started_at", w->started_at);
-    add_time(o, "latest_heartbeat_at", w->latest_heartbeat_at);
-    add_time(o, "stop_requested_at", w->stop_requested_at);
-    add_time(o, "stopped_at", w->stopped_at);
+    ctx_json_time(o, "created_at", w->created_at);
+    ctx_json_time(o, "acknowledged_at", w->acknowledged_at);
+    ctx_json_time(o, "started_at", w->started_at);
+    ctx_json_time(o, "latest_heartbeat_at", w->latest_heartbeat_at);
+    ctx_json_time(o, "stop_requested_at", w->stop_requested_at);
+    ctx_json_time(o, "stopped_at", w->stopped_at);
     return o;
 }
 

@@ -349,6 +349,15 @@ static void note_ids_json(struct ctl_ctx *ctx, const cJSON *j, int depth)
     }
 }
 
+void ctx_json_time(cJSON *o, const char *key, int64_t us)
+{
+    char t[40];
+    if (us)
+        cJSON_AddStringToObject(o, key, omni_rfc3339_format(us, t, sizeof t, 6));
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
 void ctx_json(struct ctl_ctx *ctx, const cJSON *j)
 {
     char *s = cJSON_PrintUnformatted(j);

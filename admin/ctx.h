@@ -97,6 +97,9 @@ void ctx_note_id(struct ctl_ctx *ctx, const char *s);
 /* The id cache: $XDG_CACHE_HOME/omni/ids, else ~/.cache/omni/ids. -1: none. */
 int ctx_ids_path(char *out, size_t n);
 
+/* Add key: an RFC 3339 UTC time with microseconds, or null for 0. */
+void ctx_json_time(cJSON *o, const char *key, int64_t us);
+
 /* Print a cJSON value as one line (frees nothing). */
 void ctx_json(struct ctl_ctx *ctx, const cJSON *j);
 
