@@ -8,7 +8,7 @@
 static void help_list(struct ctl_ctx *ctx)
 {
     ctx_out(ctx,
-            "usage: %s [--profile NAME] [--base-url URL] [--timeout DURATION] [-v] "
+            "usage: %s [--profile NAME] [--base-url URL] [--timeout DURATION] [-v] [--local-time] "
             "[-o FORMAT] COMMAND [ARGS]\n\ncommands:\n",
             ctx->prog);
     for (const struct ctl_cmd *const *c = ctl_commands; *c; c++) {

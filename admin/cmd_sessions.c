@@ -1,8 +1,10 @@
 /* sessions — create, list, show, events [--follow], archive, interrupt, confirm. */
 #include "commands.h"
 #include "hash.h"
+#include "alloc.h"
 #include "ctx.h"
 #include "event.h"
+#include "held.h"
 #include "http.h"
 #include "timeutil.h"
 
@@ -27,6 +29,7 @@ enum {
     OPT_MESSAGE_FILE,
     OPT_STATUS,
     OPT_LIMIT,
+    OPT_WAITING,
     OPT_FOLLOW,
     OPT_YES,
 };
@@ -167,6 +170,7 @@ static const struct option list_opts[] = {
     {"env", required_argument, NULL, OPT_ENV},
     {"status", required_argument, NULL, OPT_STATUS},
     {"limit", required_argument, NULL, OPT_LIMIT},
+    {"waiting", no_argument, NULL, OPT_WAITING},
     {0},
 };
 
@@ -175,6 +179,14 @@ static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
     static const char *const statuses[] = {"idle", "running", "rescheduling", "terminated", NULL};
     static const char *const hdr[] = {"SESSION", "STATUS",  "ENVIRONMENT",
                                       "AGENT",   "CREATED", "TITLE"};
+    static const char *const hdr_waiting[] = {"SESSION", "STATUS",  "ENVIRONMENT",
+                                              "AGENT",   "CREATED", "HELD",
+                                              "TITLE",   "UPDATED", "ARCHIVED"};
+    static const char *const hdr_wide[] = {"SESSION", "STATUS", "ENVIRONMENT", "AGENT",
+                                           "CREATED", "TITLE",  "UPDATED",     "ARCHIVED"};
+    int wide = ctx->output == CTL_OUT_WIDE;
+    size_t *held;
+    int waiting = args_has(a, OPT_WAITING);
     struct omni_err err = OMNI_ERR_INIT;
     struct omni_session_filter f = {0};
     struct omni_session_list l = {0};
@@ -204,32 +216,63 @@ static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
             return ctx_usage_error(ctx, "sessions list: --limit \"%.40s\" is not 1..%d", lim,
                                    SES_LIST_MAX);
     }
+    if (waiting) {
+        /* A held call leaves the session idle (requires_action). */
+        if (f.status && strcmp(f.status, "idle") != 0)
+            return ctx_usage_error(ctx, "sessions list: --waiting lists idle sessions only");
+        f.status = "idle";
+    }
     api = ctx_api(ctx, &err);
     if (!api || omni_session_list(api, &f, &l, &err) < 0)
         return ctx_fail(ctx, &err);
+    held = omni_xcalloc(l.n ? l.n : 1, sizeof *held);
+    if (waiting && held_scan(api, &l, held, ctx->abort, &err) < 0) {
+        free(held);
+        omni_session_list_release(&l);
+        return ctx_fail(ctx, &err);
+    }
     if (ctx->output == CTL_OUT_JSON) {
         cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "sessions");
-        for (size_t i = 0; i < l.n; i++)
-            cJSON_AddItemToArray(arr, cJSON_Duplicate(l.items[i].json, 1));
+        for (size_t i = 0; i < l.n; i++) {
+            cJSON *o;
+            if (waiting && !held[i])
+                continue;
+            o = cJSON_Duplicate(l.items[i].json, 1);
+            if (waiting && o)
+                cJSON_AddNumberToObject(o, "held_calls", (double)held[i]);
+            cJSON_AddItemToArray(arr, o);
+        }
         ctx_json(ctx, root);
         cJSON_Delete(root);
     } else {
         struct ctl_table t;
-        ctl_table_init(&t, 6, hdr);
+        ctl_table_init(&t, (waiting ? 7 : 6) + (wide ? 2 : 0),
+                       waiting ? hdr_waiting
+                       : wide  ? hdr_wide
+                               : hdr);
         for (size_t i = 0; i < l.n; i++) {
             const struct omni_session *s = &l.items[i];
-            char created[40];
+            char created[40], nheld[24], updated[40], archived[40];
+            if (waiting && !held[i])
+                continue;
+            snprintf(nheld, sizeof nheld, "%zu", held[i]);
             const char *row[] = {s->id,
                                  s->status,
                                  s->environment_id,
                                  s->agent_id,
                                  ctl_time(s->created_at, created, sizeof created),
-                                 s->title};
+                                 waiting ? nheld : s->title,
+                                 waiting ? s->title
+                                         : ctl_time(s->updated_at, updated, sizeof updated),
+                                 waiting ? ctl_time(s->updated_at, updated, sizeof updated)
+                                         : ctl_time(s->archived_at, archived, sizeof archived),
+                                 ctl_time(s->archived_at, archived, sizeof archived)};
             ctl_table_row(&t, row, NULL);
         }
         ctl_table_print(ctx, &t);
         ctl_table_release(&t);
     }
+    free(held);
     omni_session_list_release(&l);
     return CTL_EXIT_OK;
 }
@@ -237,12 +280,13 @@ static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
 static const struct ctl_cmd cmd_list = {
     .name = "list",
     .alias = "ls",
-    .usage = "sessions list [--env ENV] [--status STATUS] [--limit N]",
+    .usage = "sessions list [--env ENV] [--status STATUS] [--limit N] [--waiting] "
+             "[-o table|wide|json] [--watch SECS]",
     .summary = "List sessions (newest first).",
     .longopts = list_opts,
     .min_args = 0,
     .max_args = 0,
-    .flags = CTL_F_API,
+    .flags = CTL_F_API | CTL_F_WATCH,
     .exec = list_exec,
 };
 
@@ -634,14 +678,38 @@ static const struct option confirm_opts[] = {
     {0},
 };
 
+/* The user.tool_confirmation the server recorded for tool_use_id (after posting). */
+static const struct omni_event *confirmation_recorded(const struct omni_event_list *l,
+                                                      const char *tool_use_id)
+{
+    for (size_t i = l->n; i-- > 0;) {
+        const char *ans = omni_event_answers(l->items[i].obj);
+        if (omni_event_kind(l->items[i].obj) == OMNI_EV_USER_TOOL_CONFIRMATION && ans &&
+            strcmp(ans, tool_use_id) == 0)
+            return &l->items[i];
+    }
+    return NULL;
+}
+
+/*
+ * Before posting, the session's events must show the call held and
+ * unanswered: an unknown id is 4 (not found); a call that was never held,
+ * is answered already or was settled by an interrupt or the session's end
+ * is 2 (the request makes no sense). Then report what the server recorded.
+ */
 static int confirm_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
 {
     struct omni_err err = OMNI_ERR_INIT;
+    struct omni_event_list l = {0};
     struct omni_client *api;
-    const char *verdict = a->argv[2], *msg = args_get(a, OPT_MESSAGE);
+    const struct omni_event *rec;
+    const char *sid = a->argv[0], *tu = a->argv[1], *verdict = a->argv[2],
+               *msg = args_get(a, OPT_MESSAGE);
+    char detail[160], ts[40] = "";
+    enum held_state hs;
     int allow;
 
-    if (bad_id(ctx, a, "session id", a->argv[0]) || bad_id(ctx, a, "tool use id", a->argv[1]))
+    if (bad_id(ctx, a, "session id", sid) || bad_id(ctx, a, "tool use id", tu))
         return CTL_EXIT_USAGE;
     if (strcmp(verdict, "allow") == 0)
         allow = 1;
@@ -653,13 +721,59 @@ static int confirm_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
     if (allow && msg)
         return ctx_usage_error(ctx, "sessions confirm: --message goes with deny");
     api = ctx_api(ctx, &err);
-    if (!api || omni_send_confirmation(api, a->argv[0], a->argv[1], allow, msg, &err) < 0)
+    if (!api || omni_events_list(api, sid, &l, &err) < 0)
         return ctx_fail(ctx, &err);
-    if (ctx->output == CTL_OUT_JSON)
-        ctx_out(ctx, "{\"id\":\"%s\",\"tool_use_id\":\"%s\",\"result\":\"%s\"}\n", a->argv[0],
-                a->argv[1], verdict);
+    hs = held_call_state(&l, tu, detail, sizeof detail);
+    omni_event_list_release(&l);
+    switch (hs) {
+    case HELD_WAITING:
+        break;
+    case HELD_UNKNOWN:
+        ctx_error(ctx, "sessions confirm: no tool call %s in session %s", tu, sid);
+        return CTL_EXIT_NOTFOUND;
+    case HELD_NOT_HELD:
+        ctx_error(ctx, "sessions confirm: %s was not held for confirmation (%s); nothing sent", tu,
+                  detail);
+        return CTL_EXIT_USAGE;
+    case HELD_ANSWERED:
+        ctx_error(ctx, "sessions confirm: %s is already answered (%s); nothing sent", tu, detail);
+        return CTL_EXIT_USAGE;
+    default:
+        ctx_error(ctx, "sessions confirm: %s is no longer held (%s); nothing sent", tu, detail);
+        return CTL_EXIT_USAGE;
+    }
+    if (omni_send_confirmation(api, sid, tu, allow, msg, &err) < 0)
+        return ctx_fail(ctx, &err);
+    /* What the server recorded (best effort: the post itself succeeded). */
+    if (omni_events_list(api, sid, &l, &err) == 0 && (rec = confirmation_recorded(&l, tu)))
+        snprintf(detail, sizeof detail, "%s", rec->id);
     else
-        ctx_out(ctx, "%s %s in %s\n", allow ? "allowed" : "denied", a->argv[1], a->argv[0]);
+        detail[0] = '\0';
+    if (detail[0] && rec->processed_at)
+        omni_rfc3339_format(rec->processed_at, ts, sizeof ts, 0);
+    omni_event_list_release(&l);
+    if (ctx->output == CTL_OUT_JSON) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", sid);
+        cJSON_AddStringToObject(o, "tool_use_id", tu);
+        cJSON_AddStringToObject(o, "result", verdict);
+        if (detail[0])
+            cJSON_AddStringToObject(o, "event_id", detail);
+        else
+            cJSON_AddNullToObject(o, "event_id");
+        if (ts[0])
+            cJSON_AddStringToObject(o, "processed_at", ts);
+        else
+            cJSON_AddNullToObject(o, "processed_at");
+        ctx_json(ctx, o);
+        cJSON_Delete(o);
+    } else if (detail[0]) {
+        ctx_out(ctx, "%s %s in %s: the server recorded %s%s%s\n", allow ? "allowed" : "denied", tu,
+                sid, detail, ts[0] ? " at " : " (not yet processed)", ts);
+    } else {
+        ctx_out(ctx, "%s %s in %s: sent (accepted; not yet in the session's events)\n",
+                allow ? "allowed" : "denied", tu, sid);
+    }
     return CTL_EXIT_OK;
 }
 

@@ -2,17 +2,23 @@
 #include "commands.h"
 #include "ctx.h"
 #include "health.h"
+#include "held.h"
 #include "timeutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define STATS_MAX_ENVS 1000
 #define STATS_PATH_MAX 4096
+#define STATS_NAGIOS_TIMEOUT_MS 8000 /* below NRPE's 10 s command timeout */
+#define STATS_MAX_TIMEOUT_MS 3600000
+#define STATS_HARD_STOP_MS 2000 /* after the deadline, if a call ignores the abort */
 
 enum {
     OPT_ALL = CTL_OPT_LONG,
@@ -22,6 +28,8 @@ enum {
     OPT_WARN_AGE,
     OPT_CRIT_AGE,
     OPT_MIN_WORKERS,
+    OPT_STUCK_AFTER,
+    OPT_TIMEOUT = 't',
 };
 
 static const struct option stats_opts[] = {
@@ -32,6 +40,8 @@ static const struct option stats_opts[] = {
     {"warn-age", required_argument, NULL, OPT_WARN_AGE},
     {"crit-age", required_argument, NULL, OPT_CRIT_AGE},
     {"min-workers", required_argument, NULL, OPT_MIN_WORKERS},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"stuck-after", required_argument, NULL, OPT_STUCK_AFTER},
     {0},
 };
 
@@ -41,13 +51,72 @@ struct env_stats {
     int name_known;
     struct omni_stats st;
     double age_s; /* oldest_queued_at age, 0 when the queue is empty */
+    /* The work list (env_key_file.<id> in the profile): ws.known 0 without it. */
+    struct omni_work_summary ws;
+    char ws_note[64]; /* why the work list is unknown ("no key file", "listing failed") */
+    long waiting;     /* sessions with calls held for a person; -1 unknown */
+    long held;        /* their held tool calls */
+    long active;      /* work items in state active (ws.known) */
+    enum omni_level level;
+    char why[96];
 };
 
 struct stats_run {
     struct env_stats *envs;
     size_t n;
     int64_t now_us;
+    int64_t stuck_ms; /* --stuck-after (default OMNI_STUCK_MS) */
 };
+
+/* What the level's reason says, for json/prom: "saturated", "no_worker" or NULL. */
+static const char *level_cause(const struct env_stats *e)
+{
+    if (e->level == OMNI_LEVEL_OK || e->level == OMNI_LEVEL_UNKNOWN)
+        return NULL;
+    if (strncmp(e->why, "saturated", 9) == 0)
+        return "saturated";
+    if (strncmp(e->why, "work waiting", 12) == 0)
+        return "no_worker";
+    return NULL;
+}
+
+/*
+ * The environment's work list through its key, summarised (lib/health.h):
+ * what tells a saturated environment from one without a worker, and the
+ * stuck items. Not fatal: a missing key or a failed listing leaves the
+ * summary unknown, with a note.
+ */
+static void work_summary(struct ctl_ctx *ctx, struct env_stats *e, int64_t now_us, int64_t stuck_ms)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_work_list wl = {0};
+    struct omni_client *ec;
+
+    memset(&e->ws, 0, sizeof e->ws);
+    if (!ctx->prof_loaded || !omni_profile_env_key_file(&ctx->prof, e->id)) {
+        snprintf(e->ws_note, sizeof e->ws_note, "no env_key_file");
+        return;
+    }
+    ec = ctx_env_client(ctx, e->id, &err);
+    if (!ec || omni_work_list(ec, e->id, &wl, &err) < 0) {
+        snprintf(e->ws_note, sizeof e->ws_note, "work list failed");
+        if (ctx->verbose)
+            ctx_error(ctx, "stats: %s: work list: %s", e->id, err.msg);
+        omni_client_free(ec);
+        return;
+    }
+    omni_client_free(ec);
+    omni_work_summarize(&wl, now_us, &e->ws);
+    e->active = 0;
+    for (size_t i = 0; i < wl.n; i++)
+        e->active += strcmp(wl.items[i].state, "active") == 0;
+    if (stuck_ms != OMNI_STUCK_MS) {
+        e->ws.stuck = 0;
+        for (size_t i = 0; i < wl.n; i++)
+            e->ws.stuck += omni_work_stuck(&wl.items[i], now_us, stuck_ms);
+    }
+    omni_work_list_release(&wl);
+}
 
 /* Whole seconds as a duration ("0s", "45s", "3m12s"). */
 static char *age_text(double secs, char *out, size_t n)
@@ -110,6 +179,16 @@ static int stats_collect(struct ctl_ctx *ctx, const struct ctl_args *a, struct s
             return -1;
     }
     run->now_us = omni_wall_us();
+    for (size_t i = 0; i < run->n && !ctx->cancel; i++) {
+        struct env_stats *e = &run->envs[i];
+        struct omni_err werr = OMNI_ERR_INIT;
+        work_summary(ctx, e, run->now_us, run->stuck_ms);
+        e->waiting = held_sessions_in_env(c, e->id, &e->held, &ctx->cancel, &werr);
+        if (e->waiting < 0 && ctx->verbose)
+            ctx_error(ctx, "stats: %s: waiting sessions: %s", e->id, werr.msg);
+    }
+    if (ctx->cancel)
+        return omni_err_set(err, OMNI_E_ABORTED, "stats: aborted");
     for (size_t i = 0; i < run->n; i++) {
         struct env_stats *e = &run->envs[i];
         e->age_s = omni_stats_oldest_age(&e->st, run->now_us);
@@ -119,17 +198,27 @@ static int stats_collect(struct ctl_ctx *ctx, const struct ctl_args *a, struct s
 
 /* ---- table / json ------------------------------------------------------ */
 
+static const char *level_color(enum omni_level l)
+{
+    return l == OMNI_LEVEL_CRIT ? CTL_RED : l == OMNI_LEVEL_WARN ? CTL_YELLOW : NULL;
+}
+
 static void out_table(struct ctl_ctx *ctx, const struct stats_run *run)
 {
-    static const char *const hdr[] = {"ENVIRONMENT", "NAME", "DEPTH",  "PENDING",
-                                      "OLDEST",      "AGE",  "WORKERS"};
+    static const char *const hdr[] = {"ENVIRONMENT", "NAME",    "DEPTH", "PENDING", "OLDEST",
+                                      "AGE",         "WORKERS", "LIVE",  "STUCK",   "WAITING",
+                                      "HEALTH",      "ACTIVE",  "HELD"};
+    int wide = ctx->output == CTL_OUT_WIDE;
     struct ctl_table t;
 
-    ctl_table_init(&t, 7, hdr);
+    ctl_table_init(&t, wide ? 13 : 11, hdr);
     for (size_t i = 0; i < run->n; i++) {
         const struct env_stats *e = &run->envs[i];
-        char depth[32], pend[32], oldest[40], age[32], workers[32];
-        const char *color = NULL;
+        char depth[32], pend[32], oldest[40], age[32], workers[32], live[32], stuck[32],
+            waiting[32], health[128], active[32], held[32];
+        snprintf(active, sizeof active, "%ld", e->active);
+        snprintf(held, sizeof held, "%ld", e->held);
+        snprintf(waiting, sizeof waiting, "%ld", e->waiting);
         snprintf(depth, sizeof depth, "%ld", e->st.depth);
         snprintf(pend, sizeof pend, "%ld", e->st.pending);
         ctl_time(e->st.oldest_queued_at, oldest, sizeof oldest);
@@ -141,11 +230,26 @@ static void out_table(struct ctl_ctx *ctx, const struct stats_run *run)
             snprintf(workers, sizeof workers, "-");
         else
             snprintf(workers, sizeof workers, "%ld", e->st.workers_polling);
-        if (e->st.depth + e->st.pending > 0)
-            color = e->st.workers_polling == 0 ? CTL_RED : CTL_YELLOW;
-        const char *row[] = {e->id,  e->name_known ? e->name : NULL, depth, pend, oldest, age,
-                             workers};
-        ctl_table_row(&t, row, color);
+        snprintf(live, sizeof live, "%ld", e->ws.live);
+        snprintf(stuck, sizeof stuck, "%ld", e->ws.stuck);
+        if (e->level == OMNI_LEVEL_OK)
+            snprintf(health, sizeof health, "OK");
+        else
+            snprintf(health, sizeof health, "%s: %s", omni_level_name(e->level), e->why);
+        const char *row[] = {e->id,
+                             e->name_known ? e->name : NULL,
+                             depth,
+                             pend,
+                             oldest,
+                             age,
+                             workers,
+                             e->ws.known ? live : NULL,
+                             e->ws.known ? stuck : NULL,
+                             e->waiting >= 0 ? waiting : NULL,
+                             health,
+                             e->ws.known ? active : NULL,
+                             e->waiting >= 0 ? held : NULL};
+        ctl_table_row(&t, row, level_color(e->level));
     }
     ctl_table_print(ctx, &t);
     ctl_table_release(&t);
@@ -177,6 +281,25 @@ static void out_json(struct ctl_ctx *ctx, const struct stats_run *run)
             cJSON_AddNullToObject(o, "workers_polling");
         else
             cJSON_AddNumberToObject(o, "workers_polling", (double)e->st.workers_polling);
+        if (e->ws.known) {
+            cJSON_AddNumberToObject(o, "live", (double)e->ws.live);
+            cJSON_AddNumberToObject(o, "stuck", (double)e->ws.stuck);
+            cJSON_AddNullToObject(o, "work_list_note");
+        } else {
+            cJSON_AddNullToObject(o, "live");
+            cJSON_AddNullToObject(o, "stuck");
+            cJSON_AddStringToObject(o, "work_list_note", e->ws_note);
+        }
+        if (e->waiting >= 0)
+            cJSON_AddNumberToObject(o, "waiting", (double)e->waiting);
+        else
+            cJSON_AddNullToObject(o, "waiting");
+        cJSON_AddStringToObject(o, "level", omni_level_name(e->level));
+        cJSON_AddStringToObject(o, "reason", e->why);
+        if (level_cause(e))
+            cJSON_AddStringToObject(o, "cause", level_cause(e));
+        else
+            cJSON_AddNullToObject(o, "cause");
         cJSON_AddItemToArray(arr, o);
     }
     cJSON_AddStringToObject(root, "generated_at",
@@ -187,42 +310,142 @@ static void out_json(struct ctl_ctx *ctx, const struct stats_run *run)
 
 /* ---- prom --------------------------------------------------------------- */
 
-static void prom_metric(struct buf *b, const struct stats_run *run, const char *name,
-                        const char *help, int which)
+static void prom_label_value(struct buf *b, const char *v)
 {
-    buf_addf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
-    for (size_t i = 0; run && i < run->n; i++) {
-        const struct env_stats *e = &run->envs[i];
-        switch (which) {
-        case 0:
-            buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->st.depth);
-            break;
-        case 1:
-            buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->st.pending);
-            break;
-        case 2:
-            buf_addf(b, "%s{environment=\"%s\"} %.3f\n", name, e->id, e->age_s);
-            break;
-        default:
-            if (e->st.workers_polling >= 0)
-                buf_addf(b, "%s{environment=\"%s\"} %ld\n", name, e->id, e->st.workers_polling);
-            break;
-        }
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            buf_addf(b, "\\%c", *v);
+        else if (*v == '\n')
+            buf_addf(b, "\\n");
+        else
+            buf_addf(b, "%c", *v);
     }
 }
 
-/* Ids are [A-Za-z0-9_-] (checked), so label values need no escaping. */
+/* The per-environment gauges, in output order. */
+enum gauge {
+    G_DEPTH,
+    G_PENDING,
+    G_OLDEST_AGE,
+    G_WORKERS,
+    G_LIVE,
+    G_STUCK,
+    G_HEALTH,
+    G_SATURATED,
+    G_NO_WORKER,
+    G_WAITING,
+    G_HELD,
+    G_ACTIVE,
+    G_OLDEST_TS,
+    G_INFO,
+    G_COUNT
+};
+
+static const struct {
+    const char *name, *help;
+} gauges[G_COUNT] = {
+    {"omni_work_queue_depth", "Work items waiting to be picked up by a poll."},
+    {"omni_work_queue_pending", "Work items delivered by a poll but not yet acknowledged."},
+    {"omni_work_queue_oldest_age_seconds",
+     "Age of the oldest queued or pending work item (0 when empty)."},
+    {"omni_workers_polling", "Distinct workers that polled in the last 30 seconds."},
+    {"omni_work_items_live", "Work items with a fresh heartbeat (needs the environment key)."},
+    {"omni_work_items_stuck",
+     "Work items acknowledged but never heartbeating (needs the environment key)."},
+    {"omni_environment_health", "Health level: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."},
+    {"omni_environment_saturated", "1 when work waits and every worker is busy (live heartbeats)."},
+    {"omni_environment_no_worker", "1 when work waits and no worker polls or heartbeats."},
+    {"omni_sessions_waiting", "Sessions with a tool call held for a person's confirmation."},
+    {"omni_tool_calls_held", "Tool calls held for a person's confirmation, unanswered."},
+    {"omni_work_items_active", "Work items in state active (needs the environment key)."},
+    {"omni_work_queue_oldest_queued_timestamp_seconds",
+     "When the oldest queued or pending work item was queued (absent when empty)."},
+    {"omni_environment_info", "The environment's name (\"\" when given by id), always 1."},
+};
+
+/* A gauge's value for e; 0 when it has none (unknown, or an empty queue). */
+static int gauge_value(const struct env_stats *e, enum gauge g, double *v)
+{
+    const char *cause = level_cause(e);
+    int known = 1;
+
+    switch (g) {
+    case G_DEPTH:
+        *v = (double)e->st.depth;
+        break;
+    case G_PENDING:
+        *v = (double)e->st.pending;
+        break;
+    case G_OLDEST_AGE:
+        *v = e->age_s;
+        break;
+    case G_WORKERS:
+        known = e->st.workers_polling >= 0;
+        *v = (double)e->st.workers_polling;
+        break;
+    case G_LIVE:
+        known = e->ws.known;
+        *v = (double)e->ws.live;
+        break;
+    case G_STUCK:
+        known = e->ws.known;
+        *v = (double)e->ws.stuck;
+        break;
+    case G_HEALTH:
+        *v = (double)e->level;
+        break;
+    case G_SATURATED:
+        *v = cause && strcmp(cause, "saturated") == 0;
+        break;
+    case G_NO_WORKER:
+        *v = cause && strcmp(cause, "no_worker") == 0;
+        break;
+    case G_WAITING:
+        known = e->waiting >= 0;
+        *v = (double)e->waiting;
+        break;
+    case G_HELD:
+        known = e->waiting >= 0;
+        *v = (double)e->held;
+        break;
+    case G_ACTIVE:
+        known = e->ws.known;
+        *v = (double)e->active;
+        break;
+    case G_OLDEST_TS:
+        known = e->st.oldest_queued_at != 0;
+        *v = (double)e->st.oldest_queued_at / 1e6;
+        break;
+    default:
+        *v = 1;
+        break;
+    }
+    return known;
+}
+
+/* Ids are [A-Za-z0-9_-] (checked), so label values need no escaping; names
+ * do (text format: backslash, double quote and newline). */
 static void prom_render(struct buf *b, const struct stats_run *run, int success, int64_t now_us)
 {
-    if (success) {
-        prom_metric(b, run, "omni_work_queue_depth",
-                    "Work items waiting to be picked up by a poll.", 0);
-        prom_metric(b, run, "omni_work_queue_pending",
-                    "Work items delivered by a poll but not yet acknowledged.", 1);
-        prom_metric(b, run, "omni_work_queue_oldest_age_seconds",
-                    "Age of the oldest queued or pending work item (0 when empty).", 2);
-        prom_metric(b, run, "omni_workers_polling",
-                    "Distinct workers that polled in the last 30 seconds.", 3);
+    for (int g = 0; success && g < G_COUNT; g++) {
+        buf_addf(b, "# HELP %s %s\n# TYPE %s gauge\n", gauges[g].name, gauges[g].help,
+                 gauges[g].name);
+        for (size_t i = 0; i < run->n; i++) {
+            const struct env_stats *e = &run->envs[i];
+            double v;
+            if (!gauge_value(e, (enum gauge)g, &v))
+                continue;
+            buf_addf(b, "%s{environment=\"%s\"", gauges[g].name, e->id);
+            if (g == G_INFO) {
+                buf_addf(b, ",name=\"");
+                prom_label_value(b, e->name_known ? e->name : "");
+                buf_addf(b, "\"");
+            }
+            if (g == G_OLDEST_AGE || g == G_OLDEST_TS)
+                buf_addf(b, "} %.3f\n", v);
+            else
+                buf_addf(b, "} %.0f\n", v);
+        }
     }
     buf_addf(b,
              "# HELP omni_stats_scrape_success Whether the last omnictl stats run reached "
@@ -312,20 +535,41 @@ static int nagios_unknown(struct ctl_ctx *ctx, const struct omni_err *err)
     return CTL_NAGIOS_UNKNOWN;
 }
 
+/* Perfdata of one environment; label "" for a single environment (depth=...),
+ * else "_<id>" ('depth_env_X'=...) so each environment graphs on its own. */
+static void nagios_perf(struct buf *b, const struct env_stats *e, const char *label,
+                        const struct omni_thresholds *th, const char *minw)
+{
+    const char *q = *label ? "'" : "";
+    long workers = e->st.workers_polling > 0 ? e->st.workers_polling : 0;
+
+    buf_addf(b, " %sdepth%s%s=%ld;%s;%s;0", q, label, q, e->st.depth, th->warn_depth.text,
+             th->crit_depth.text);
+    buf_addf(b, " %spending%s%s=%ld;;;0", q, label, q, e->st.pending);
+    buf_addf(b, " %soldest_age%s%s=%lds;%s;%s;0", q, label, q, (long)e->age_s, th->warn_age.text,
+             th->crit_age.text);
+    buf_addf(b, " %sworkers%s%s=%ld;;%s;0", q, label, q, workers, minw);
+    if (e->ws.known)
+        buf_addf(b, " %slive%s%s=%ld;;;0 %sstuck%s%s=%ld;;;0", q, label, q, e->ws.live, q, label, q,
+                 e->ws.stuck);
+    if (e->waiting >= 0)
+        buf_addf(b, " %swaiting%s%s=%ld;;;0", q, label, q, e->waiting);
+}
+
 static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run,
                       const struct omni_thresholds *th)
 {
-    struct buf why = BUF_INIT_MAX(2048);
+    struct buf why = BUF_INIT_MAX(2048), perf = BUF_INIT_MAX(1u << 20);
     enum omni_level state = OMNI_LEVEL_OK;
     long depth = 0, pending = 0, workers = 0;
     double oldest = 0;
-    char age[32], minw[32] = "", reason[96];
+    char age[32], minw[32] = "", label[OMNI_ID_MAX + 2];
 
     if (th->min_workers > 0)
         snprintf(minw, sizeof minw, "%ld:", th->min_workers);
     for (size_t i = 0; i < run->n; i++) {
         const struct env_stats *e = &run->envs[i];
-        enum omni_level s = omni_stats_level(th, &e->st, NULL, run->now_us, reason, sizeof reason);
+        enum omni_level s = e->level;
 
         depth += e->st.depth;
         pending += e->st.pending;
@@ -334,19 +578,115 @@ static int out_nagios(struct ctl_ctx *ctx, const struct stats_run *run,
         if (e->age_s > oldest)
             oldest = e->age_s;
         if (s != OMNI_LEVEL_OK)
-            buf_addf(&why, "%s: %s; ", e->id, reason);
+            buf_addf(&why, "%s: %s; ", e->id, e->why);
+        if (e->ws.stuck > 0)
+            buf_addf(&why, "%s: %ld stuck; ", e->id, e->ws.stuck);
+        if (e->waiting > 0)
+            buf_addf(&why, "%s: %ld waiting on a person; ", e->id, e->waiting);
         if (s > state)
             state = s;
+        if (run->n == 1)
+            label[0] = '\0';
+        else
+            snprintf(label, sizeof label, "_%s", e->id);
+        nagios_perf(&perf, e, label, th, minw);
     }
     age_text(oldest, age, sizeof age);
     fprintf(ctx->out,
-            "OMNI %s - %s%zu environment%s, depth %ld, pending %ld, oldest %s, %ld worker%s"
-            " | depth=%ld;%s;%s;0 pending=%ld;;;0 oldest_age=%lds;%s;%s;0 workers=%ld;;%s;0\n",
-            omni_level_name(state), why.data, run->n, run->n == 1 ? "" : "s", depth, pending, age,
-            workers, workers == 1 ? "" : "s", depth, th->warn_depth.text, th->crit_depth.text,
-            pending, (long)oldest, th->warn_age.text, th->crit_age.text, workers, minw);
+            "OMNI %s - %s%zu environment%s, depth %ld, pending %ld, oldest %s, %ld worker%s |%s\n",
+            omni_level_name(state), why.data ? why.data : "", run->n, run->n == 1 ? "" : "s", depth,
+            pending, age, workers, workers == 1 ? "" : "s", perf.data ? perf.data : "");
     buf_release(&why);
+    buf_release(&perf);
     return (int)state;
+}
+
+/* ---- the whole-check deadline (-t) -------------------------------------- */
+
+/*
+ * SIGALRM at the deadline sets ctx->cancel, every client's abort flag: the
+ * transfer in flight and any retry wait end at once (libcurl checks within a
+ * second) and stats reports "timed out". Should a call ignore it, the second
+ * alarm STATS_HARD_STOP_MS later writes the UNKNOWN line itself and exits 3,
+ * so a monitoring scheduler never has to kill the check.
+ */
+static volatile int *deadline_flag;
+static volatile sig_atomic_t deadline_fired, deadline_nagios;
+static char deadline_line[128];
+static size_t deadline_len;
+
+static void deadline_alarm(int sig)
+{
+    (void)sig;
+    if (!deadline_fired) {
+        struct itimerval it = {{0, 0}, {STATS_HARD_STOP_MS / 1000, 0}};
+        deadline_fired = 1;
+        if (deadline_flag)
+            *deadline_flag = 1;
+        setitimer(ITIMER_REAL, &it, NULL);
+        return;
+    }
+    if (deadline_nagios) {
+        ssize_t w = write(STDOUT_FILENO, deadline_line, deadline_len);
+        (void)w;
+        _exit(CTL_NAGIOS_UNKNOWN);
+    }
+    {
+        static const char msg[] = "omnictl: stats timed out (-t)\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+    }
+    _exit(CTL_EXIT_FAIL);
+}
+
+static void deadline_arm(struct ctl_ctx *ctx, long ms)
+{
+    struct sigaction sa;
+    struct itimerval it;
+    char d[32];
+
+    memset(&sa, 0, sizeof sa);
+    memset(&it, 0, sizeof it);
+    omni_duration_format(ms, d, sizeof d);
+    deadline_len = (size_t)snprintf(deadline_line, sizeof deadline_line,
+                                    "OMNI UNKNOWN - stats timed out after %s (-t)\n", d);
+    if (deadline_len >= sizeof deadline_line)
+        deadline_len = sizeof deadline_line - 1;
+    deadline_flag = &ctx->cancel;
+    deadline_fired = 0;
+    deadline_nagios = ctx->output == CTL_OUT_NAGIOS;
+    ctx->cancel = 0;
+    sa.sa_handler = deadline_alarm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    it.it_value.tv_sec = ms / 1000;
+    it.it_value.tv_usec = (ms % 1000) * 1000;
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void deadline_disarm(struct ctl_ctx *ctx)
+{
+    struct itimerval it;
+    memset(&it, 0, sizeof it);
+    setitimer(ITIMER_REAL, &it, NULL);
+    signal(SIGALRM, SIG_DFL);
+    ctx->cancel = 0;
+    deadline_flag = NULL;
+}
+
+/* -t/--timeout: given, else 8 s for -o nagios, else 0 (per-request timeouts only). */
+static int timeout_get(struct ctl_ctx *ctx, const struct ctl_args *a, long *ms)
+{
+    const char *t = args_get(a, OPT_TIMEOUT);
+    int64_t v;
+
+    *ms = ctx->output == CTL_OUT_NAGIOS ? STATS_NAGIOS_TIMEOUT_MS : 0;
+    if (!t)
+        return 0;
+    if (omni_duration_parse(t, &v) < 0 || v <= 0 || v > STATS_MAX_TIMEOUT_MS)
+        return -1;
+    *ms = (long)v;
+    return 0;
 }
 
 /* ---- exec --------------------------------------------------------------- */
@@ -358,16 +698,36 @@ static int stats_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
     struct omni_thresholds th;
     const char *textfile = args_get(a, OPT_TEXTFILE);
     int rc = CTL_EXIT_OK, r;
+    long timeout_ms;
 
     memset(&th, 0, sizeof th);
     if (textfile && ctx->output != CTL_OUT_PROM)
         return ctx_usage_error(ctx, "stats: --textfile needs -o prom");
+    run.stuck_ms = OMNI_STUCK_MS;
+    if (args_get(a, OPT_STUCK_AFTER) &&
+        (omni_duration_parse(args_get(a, OPT_STUCK_AFTER), &run.stuck_ms) < 0 || run.stuck_ms <= 0))
+        return ctx_usage_error(ctx, "stats: --stuck-after \"%.40s\" is not a duration",
+                               args_get(a, OPT_STUCK_AFTER));
+    if (timeout_get(ctx, a, &timeout_ms) < 0)
+        return ctx_usage_error(ctx, "stats: -t/--timeout \"%.40s\" is not a duration (e.g. 8s)",
+                               args_get(a, OPT_TIMEOUT));
     if (thresholds_get(ctx, a, &th, &err) < 0) {
         if (ctx->output == CTL_OUT_NAGIOS)
             return nagios_unknown(ctx, &err);
         return ctx_fail(ctx, &err);
     }
+    if (timeout_ms > 0)
+        deadline_arm(ctx, timeout_ms);
     r = stats_collect(ctx, a, &run, &err);
+    if (timeout_ms > 0) {
+        int fired = deadline_fired;
+        deadline_disarm(ctx);
+        if (r < 0 && fired) {
+            char d[32];
+            omni_duration_format(timeout_ms, d, sizeof d);
+            omni_err_set(&err, OMNI_E_TIMEOUT, "stats timed out after %s (-t)", d);
+        }
+    }
     if (r < 0) {
         if (ctx->output == CTL_OUT_NAGIOS) {
             rc = nagios_unknown(ctx, &err);
@@ -385,6 +745,10 @@ static int stats_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
         }
         free(run.envs);
         return rc;
+    }
+    for (size_t i = 0; i < run.n; i++) {
+        struct env_stats *e = &run.envs[i];
+        e->level = omni_stats_level(&th, &e->st, &e->ws, run.now_us, e->why, sizeof e->why);
     }
     switch (ctx->output) {
     case CTL_OUT_JSON:
@@ -415,14 +779,16 @@ static int stats_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
 
 const struct ctl_cmd ctl_cmd_stats = {
     .name = "stats",
-    .usage = "stats [-o table|json|prom|nagios] [--all] [--textfile PATH] [--warn-depth RANGE] "
+    .usage = "stats [-o table|wide|json|prom|nagios] [--watch SECS] [--all] [--textfile PATH] "
+             "[--warn-depth RANGE] "
              "[--crit-depth RANGE] [--warn-age RANGE] [--crit-age RANGE] [--min-workers N] "
-             "[ENV ...]",
+             "[--stuck-after DURATION] [--timeout DURATION] [ENV ...]",
     .summary = "Show work queue depth, pending items, oldest age and polling workers.",
+    .shortopts = "t:",
     .longopts = stats_opts,
     .min_args = 0,
     .max_args = STATS_MAX_ENVS,
-    .flags = CTL_F_API,
-    .outputs = CTL_O_TABLE | CTL_O_JSON | CTL_O_PROM | CTL_O_NAGIOS,
+    .flags = CTL_F_API | CTL_F_WATCH,
+    .outputs = CTL_O_TABLE | CTL_O_WIDE | CTL_O_JSON | CTL_O_PROM | CTL_O_NAGIOS,
     .exec = stats_exec,
 };

@@ -12,6 +12,9 @@
 #define STOP_MAX_WAIT_S 86400
 #define STOP_POLL_MS 500
 #define STOP_ESCALATE_WAIT_MS 10000
+/* A worker learns of a force stop at its next heartbeat (protocol.md): the
+ * run it started goes on until then. */
+#define STOP_NOTICE_TEXT "15-60 s"
 
 enum {
     OPT_ENV = CTL_OPT_LONG,
@@ -91,9 +94,23 @@ static int resolve_session(struct ctl_ctx *ctx, struct omni_client *api, const c
     return 0;
 }
 
+/* What stop did, with times (us since epoch, 0: did not happen). */
+struct stop_story {
+    int64_t requested_at;  /* the first stop (graceful or force) */
+    int64_t wait_ended_at; /* --wait ran out without `stopped` */
+    int64_t escalated_at;  /* --escalate sent the force stop */
+    int64_t stopped_seen;  /* the server first reported `stopped` */
+    int64_t heartbeat_at;  /* the item's latest heartbeat (the worker's run) */
+    int64_t waited_ms;     /* the --wait given */
+    int forced;            /* a force stop was sent (--force or --escalate) */
+    int ran;               /* the item had a worker (acknowledged, heartbeating) */
+    char wait_state[16];   /* the state when the wait ran out */
+};
+
 /* Poll retrieve until stopped or the deadline; *state gets the last state. */
 static int wait_stopped(struct ctl_ctx *ctx, struct omni_client *api, const struct target *t,
-                        int64_t wait_ms, char *state, size_t statelen, struct omni_err *err)
+                        int64_t wait_ms, char *state, size_t statelen, struct stop_story *st,
+                        struct omni_err *err)
 {
     int64_t end = omni_mono_ms() + wait_ms;
     for (;;) {
@@ -101,18 +118,31 @@ static int wait_stopped(struct ctl_ctx *ctx, struct omni_client *api, const stru
         if (omni_work_get(api, t->env_id, t->work_id, &w, err) < 0)
             return -1;
         snprintf(state, statelen, "%s", w.state);
+        if (w.latest_heartbeat_at)
+            st->heartbeat_at = w.latest_heartbeat_at;
+        st->ran |= w.acknowledged_at != 0 || w.latest_heartbeat_at != 0;
         omni_work_release(&w);
-        if (strcmp(state, "stopped") == 0)
+        if (strcmp(state, "stopped") == 0) {
+            st->stopped_seen = omni_wall_us();
             return 1;
+        }
         if (omni_mono_ms() >= end || (ctx->abort && *ctx->abort))
             return 0;
         omni_sleep_ms(STOP_POLL_MS, ctx->abort);
     }
 }
 
-static void report(struct ctl_ctx *ctx, const struct target *t, const char *state, int already,
-                   const char *what)
+/* The run may go on: a force stop of an item a worker had taken. */
+static int still_running(const struct stop_story *st)
 {
+    return st->forced && st->ran;
+}
+
+static void report(struct ctl_ctx *ctx, const struct target *t, const char *state, int already,
+                   const char *what, const struct stop_story *st)
+{
+    char a[40], b[40], c[40];
+
     if (ctx->output == CTL_OUT_JSON) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "work_id", t->work_id);
@@ -123,6 +153,19 @@ static void report(struct ctl_ctx *ctx, const struct target *t, const char *stat
         cJSON_AddStringToObject(o, "environment_id", t->env_id);
         cJSON_AddStringToObject(o, "state", state);
         cJSON_AddBoolToObject(o, "already_stopped", already);
+        if (st) {
+            ctx_json_time(o, "requested_at", st->requested_at);
+            ctx_json_time(o, "wait_ended_at", st->wait_ended_at);
+            if (st->wait_ended_at)
+                cJSON_AddStringToObject(o, "wait_ended_state", st->wait_state);
+            else
+                cJSON_AddNullToObject(o, "wait_ended_state");
+            cJSON_AddBoolToObject(o, "escalated", st->escalated_at != 0);
+            ctx_json_time(o, "escalated_at", st->escalated_at);
+            ctx_json_time(o, "stopped_at", st->stopped_seen);
+            ctx_json_time(o, "latest_heartbeat_at", st->heartbeat_at);
+            cJSON_AddBoolToObject(o, "may_still_run", still_running(st));
+        }
         ctx_json(ctx, o);
         cJSON_Delete(o);
         return;
@@ -132,6 +175,27 @@ static void report(struct ctl_ctx *ctx, const struct target *t, const char *stat
         ctx_out(ctx, "%s %s (session %s): %s\n", what, t->work_id, t->session_id, state);
     else
         ctx_out(ctx, "%s %s: %s\n", what, t->work_id, state);
+    if (!st)
+        return;
+    if (st->requested_at)
+        ctx_out(ctx, "  %s stop requested at %s\n",
+                st->forced && !st->escalated_at ? "force" : "graceful",
+                ctl_time(st->requested_at, a, sizeof a));
+    if (st->wait_ended_at)
+        ctx_out(ctx, "  wait of %llds ended at %s: state %s, not stopped\n",
+                (long long)(st->waited_ms / 1000), ctl_time(st->wait_ended_at, b, sizeof b),
+                st->wait_state);
+    if (st->escalated_at)
+        ctx_out(ctx, "  escalated: force stop sent at %s\n",
+                ctl_time(st->escalated_at, c, sizeof c));
+    if (st->stopped_seen)
+        ctx_out(ctx, "  server reported stopped at %s\n", ctl_time(st->stopped_seen, a, sizeof a));
+    if (still_running(st))
+        ctx_out(ctx,
+                "  still running: the worker's run%s%s (last heartbeat %s) until the worker "
+                "notices the force stop at its next heartbeat, within %s\n",
+                t->session_id[0] ? " of session " : "", t->session_id,
+                ctl_time(st->heartbeat_at, b, sizeof b), STOP_NOTICE_TEXT);
 }
 
 static int stop_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
@@ -143,8 +207,10 @@ static int stop_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
     int force = args_has(a, OPT_FORCE), already = 0, r;
     int64_t wait_ms = -1;
     char state[16] = "";
+    struct stop_story story;
 
     memset(&t, 0, sizeof t);
+    memset(&story, 0, sizeof story);
     if (!omni_id_valid(id))
         return ctx_usage_error(ctx, "stop: invalid id \"%.80s\"", id);
     if (given_env && !omni_id_valid(given_env))
@@ -187,13 +253,18 @@ static int stop_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
     }
 
     if (strcmp(t.state, "stopped") == 0) {
-        report(ctx, &t, "stopped", 1, "already stopped");
+        report(ctx, &t, "stopped", 1, "already stopped", NULL);
         return CTL_EXIT_OK;
     }
+    /* The server marks a force-stopped item stopped at once; the worker
+     * running it learns so only at its next heartbeat. */
     if (!args_has(a, OPT_YES) &&
-        !ctx_confirm(ctx, "%s work item %s%s%s in %s (state %s)?", force ? "force-stop" : "stop",
+        !ctx_confirm(ctx, "%s work item %s%s%s in %s (state %s)?%s", force ? "force-stop" : "stop",
                      t.work_id, t.session_id[0] ? " of session " : "", t.session_id, t.env_id,
-                     t.state)) {
+                     t.state,
+                     force ? " The server marks it stopped now; its worker ends the run when "
+                             "it notices, at its next heartbeat (" STOP_NOTICE_TEXT ")."
+                           : "")) {
         ctx_error(ctx, "stop: not confirmed, nothing done");
         return CTL_EXIT_FAIL;
     }
@@ -203,30 +274,51 @@ static int stop_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
         if (omni_send_interrupt(api, t.session_id, &err) < 0)
             return ctx_fail(ctx, &err);
     }
+    story.ran = strcmp(t.state, "queued") != 0;
+    story.forced = force;
+    story.waited_ms = wait_ms;
+    story.requested_at = omni_wall_us();
     if (omni_work_stop(api, t.env_id, t.work_id, force, &already, &err) < 0)
         return ctx_fail(ctx, &err);
     if (already) {
-        report(ctx, &t, "stopped", 1, "already stopped");
+        report(ctx, &t, "stopped", 1, "already stopped", NULL);
         return CTL_EXIT_OK;
     }
     snprintf(state, sizeof state, "%s", force ? "stopped" : "stopping");
     if (wait_ms >= 0) {
-        r = wait_stopped(ctx, api, &t, wait_ms, state, sizeof state, &err);
+        r = wait_stopped(ctx, api, &t, wait_ms, state, sizeof state, &story, &err);
         if (r < 0)
             return ctx_fail(ctx, &err);
+        if (r == 0) {
+            story.wait_ended_at = omni_wall_us();
+            snprintf(story.wait_state, sizeof story.wait_state, "%s", state);
+        }
         if (r == 0 && args_has(a, OPT_ESCALATE)) {
+            story.escalated_at = omni_wall_us();
+            story.forced = 1;
             if (omni_work_stop(api, t.env_id, t.work_id, 1, &already, &err) < 0)
                 return ctx_fail(ctx, &err);
-            r = wait_stopped(ctx, api, &t, STOP_ESCALATE_WAIT_MS, state, sizeof state, &err);
+            r = wait_stopped(ctx, api, &t, STOP_ESCALATE_WAIT_MS, state, sizeof state, &story,
+                             &err);
             if (r < 0)
                 return ctx_fail(ctx, &err);
         }
         if (r == 0) {
+            report(ctx, &t, state, 0, "not stopped", &story);
             ctx_error(ctx, "stop: work \"%s\" not stopped after %llds (state %s)", t.work_id,
                       (long long)(wait_ms / 1000), state);
             return CTL_EXIT_FAIL;
         }
-        report(ctx, &t, state, 0, "stopped");
+        if (story.escalated_at) {
+            /* The graceful stop did not end the run in time: say so, exit 1. */
+            report(ctx, &t, state, 0, "force-stopped (escalated)", &story);
+            ctx_error(ctx,
+                      "stop: work \"%s\" did not stop within --wait=%llds; escalated to a force "
+                      "stop",
+                      t.work_id, (long long)(wait_ms / 1000));
+            return CTL_EXIT_FAIL;
+        }
+        report(ctx, &t, state, 0, "stopped", &story);
         return CTL_EXIT_OK;
     }
     {
@@ -235,10 +327,14 @@ static int stop_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
         struct omni_err ignore = OMNI_ERR_INIT;
         if (omni_work_get(api, t.env_id, t.work_id, &w, &ignore) == 0) {
             snprintf(state, sizeof state, "%s", w.state);
+            story.heartbeat_at = w.latest_heartbeat_at;
+            if (strcmp(state, "stopped") == 0)
+                story.stopped_seen = omni_wall_us();
             omni_work_release(&w);
         }
     }
-    report(ctx, &t, state, 0, strcmp(state, "stopped") == 0 ? "stopped" : "stop requested for");
+    report(ctx, &t, state, 0, strcmp(state, "stopped") == 0 ? "stopped" : "stop requested for",
+           &story);
     return CTL_EXIT_OK;
 }
 

@@ -1,5 +1,6 @@
 /* work — list (environment key), show (org key), stuck (for cron). */
 #include "commands.h"
+#include "alloc.h"
 #include "ctx.h"
 #include "health.h"
 #include "timeutil.h"
@@ -12,6 +13,7 @@
 enum {
     OPT_ENV = CTL_OPT_LONG,
     OPT_OLDER_THAN,
+    OPT_ALL,
 };
 
 static const struct option env_opts[] = {
@@ -22,17 +24,9 @@ static const struct option env_opts[] = {
 static const struct option stuck_opts[] = {
     {"env", required_argument, NULL, OPT_ENV},
     {"older-than", required_argument, NULL, OPT_OLDER_THAN},
+    {"all", no_argument, NULL, OPT_ALL},
     {0},
 };
-
-static void add_time(cJSON *o, const char *key, int64_t us)
-{
-    char t[40];
-    if (us)
-        cJSON_AddStringToObject(o, key, omni_rfc3339_format(us, t, sizeof t, 6));
-    else
-        cJSON_AddNullToObject(o, key);
-}
 
 /* The work object as JSON (fields of protocol.md §6.1; never the secret). */
 static cJSON *work_json(const struct omni_work *w)
@@ -45,12 +39,12 @@ static cJSON *work_json(const struct omni_work *w)
     cJSON_AddStringToObject(d, "type", w->data_type);
     cJSON_AddStringToObject(d, "id", w->data_id);
     cJSON_AddStringToObject(o, "state", w->state);
-    add_time(o, "created_at", w->created_at);
-    add_time(o, "acknowledged_at", w->acknowledged_at);
-    add_time(o, "started_at", w->started_at);
-    add_time(o, "latest_heartbeat_at", w->latest_heartbeat_at);
-    add_time(o, "stop_requested_at", w->stop_requested_at);
-    add_time(o, "stopped_at", w->stopped_at);
+    ctx_json_time(o, "created_at", w->created_at);
+    ctx_json_time(o, "acknowledged_at", w->acknowledged_at);
+    ctx_json_time(o, "started_at", w->started_at);
+    ctx_json_time(o, "latest_heartbeat_at", w->latest_heartbeat_at);
+    ctx_json_time(o, "stop_requested_at", w->stop_requested_at);
+    ctx_json_time(o, "stopped_at", w->stopped_at);
     return o;
 }
 
@@ -75,7 +69,10 @@ static int work_list_env(struct ctl_ctx *ctx, const struct ctl_args *a, struct o
 static void print_works(struct ctl_ctx *ctx, const struct omni_work *items, const size_t *idx,
                         size_t n)
 {
-    static const char *const hdr[] = {"WORK", "STATE", "TYPE", "DATA", "CREATED", "HEARTBEAT"};
+    static const char *const hdr[] = {"WORK",           "STATE",     "TYPE",         "DATA",
+                                      "CREATED",        "HEARTBEAT", "ACKNOWLEDGED", "STARTED",
+                                      "STOP-REQUESTED", "STOPPED",   "ENVIRONMENT"};
+    int wide = ctx->output == CTL_OUT_WIDE;
     if (ctx->output == CTL_OUT_JSON) {
         cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "work");
         for (size_t i = 0; i < n; i++) {
@@ -86,16 +83,21 @@ static void print_works(struct ctl_ctx *ctx, const struct omni_work *items, cons
         return;
     }
     struct ctl_table t;
-    ctl_table_init(&t, 6, hdr);
+    ctl_table_init(&t, wide ? 11 : 6, hdr);
     for (size_t i = 0; i < n; i++) {
         const struct omni_work *w = &items[idx ? idx[i] : i];
-        char created[40], hb[40];
+        char created[40], hb[40], ack[40], started[40], sreq[40], stopped[40];
         const char *row[] = {w->id,
                              w->state,
                              w->data_type,
                              w->data_id,
                              ctl_time(w->created_at, created, sizeof created),
-                             ctl_time(w->latest_heartbeat_at, hb, sizeof hb)};
+                             ctl_time(w->latest_heartbeat_at, hb, sizeof hb),
+                             ctl_time(w->acknowledged_at, ack, sizeof ack),
+                             ctl_time(w->started_at, started, sizeof started),
+                             ctl_time(w->stop_requested_at, sreq, sizeof sreq),
+                             ctl_time(w->stopped_at, stopped, sizeof stopped),
+                             w->environment_id};
         ctl_table_row(&t, row, NULL);
     }
     ctl_table_print(ctx, &t);
@@ -118,12 +120,12 @@ static int list_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
 static const struct ctl_cmd cmd_list = {
     .name = "list",
     .alias = "ls",
-    .usage = "work list [--env ENV]",
+    .usage = "work list [--env ENV] [-o table|wide|json] [--watch SECS]",
     .summary = "List an environment's work items (needs its env_key_file in the config).",
     .longopts = env_opts,
     .min_args = 0,
     .max_args = 0,
-    .flags = CTL_F_API,
+    .flags = CTL_F_API | CTL_F_WATCH,
     .exec = list_exec,
 };
 
@@ -175,39 +177,89 @@ static const struct ctl_cmd cmd_show = {
     .exec = show_exec,
 };
 
+/* Append env's stuck items to *out (grown as needed). Returns 0, or -1 with err. */
+static int stuck_env(struct ctl_ctx *ctx, const char *env, int64_t now, int64_t older,
+                     struct omni_work_list *out, struct omni_err *err)
+{
+    struct omni_work_list l = {0};
+    struct omni_client *ec = ctx_env_client(ctx, env, err);
+    int r;
+
+    if (!ec)
+        return -1;
+    r = omni_work_list(ec, env, &l, err);
+    omni_client_free(ec);
+    if (r < 0)
+        return -1;
+    for (size_t i = 0; i < l.n; i++) {
+        if (!omni_work_stuck(&l.items[i], now, older))
+            continue;
+        out->items = omni_xreallocarray(out->items, out->n + 1, sizeof *out->items);
+        out->items[out->n++] = l.items[i];
+        memset(&l.items[i], 0, sizeof l.items[i]); /* moved */
+    }
+    omni_work_list_release(&l);
+    return 0;
+}
+
+/*
+ * Exit 1 when any item is stuck (or a listing failed); with --all every
+ * environment the org key lists is checked, and one the profile has no
+ * env_key_file for is named on stderr and makes the exit 3 (not checked)
+ * unless something was found stuck.
+ */
 static int stuck_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
 {
     struct omni_err err = OMNI_ERR_INIT;
-    struct omni_work_list l = {0};
-    const char *env, *ot = args_get(a, OPT_OLDER_THAN);
+    struct omni_work_list found = {0};
+    const char *ot = args_get(a, OPT_OLDER_THAN);
     int64_t older = OMNI_STUCK_MS, now;
-    size_t *idx, n = 0;
+    int rc = CTL_EXIT_OK;
 
     if (ot && (omni_duration_parse(ot, &older) < 0 || older > WORK_STUCK_MAX_MS))
         return ctx_usage_error(ctx, "work stuck: --older-than \"%.40s\" is not a duration", ot);
-    if (work_list_env(ctx, a, &l, &env, &err) < 0)
-        return ctx_fail(ctx, &err);
+    if (args_has(a, OPT_ALL) && args_get(a, OPT_ENV))
+        return ctx_usage_error(ctx, "work stuck: give --env or --all, not both");
     now = omni_wall_us();
-    idx = calloc(l.n ? l.n : 1, sizeof *idx);
-    if (!idx) {
-        omni_work_list_release(&l);
-        ctx_error(ctx, "out of memory");
-        return CTL_EXIT_FAIL;
+    if (args_has(a, OPT_ALL)) {
+        struct omni_environment_list el = {0};
+        struct omni_client *api = ctx_api(ctx, &err);
+        if (!api || omni_env_list(api, 0, &el, &err) < 0)
+            return ctx_fail(ctx, &err);
+        for (size_t i = 0; i < el.n; i++) {
+            const char *env = el.items[i].id;
+            struct omni_err e2 = OMNI_ERR_INIT;
+            if (!omni_profile_env_key_file(&ctx->prof, env)) {
+                ctx_error(ctx, "work stuck: %s not checked: no env_key_file.%s in the profile", env,
+                          env);
+                if (rc == CTL_EXIT_OK)
+                    rc = CTL_EXIT_CONFIG;
+                continue;
+            }
+            if (stuck_env(ctx, env, now, older, &found, &e2) < 0) {
+                ctx_error(ctx, "work stuck: %s: %s", env, e2.msg);
+                rc = CTL_EXIT_FAIL;
+            }
+        }
+        omni_environment_list_release(&el);
+    } else {
+        const char *env = ctx_env(ctx, args_get(a, OPT_ENV), &err);
+        if (!env || stuck_env(ctx, env, now, older, &found, &err) < 0) {
+            omni_work_list_release(&found);
+            return ctx_fail(ctx, &err);
+        }
     }
-    for (size_t i = 0; i < l.n; i++) {
-        if (omni_work_stuck(&l.items[i], now, older))
-            idx[n++] = i;
-    }
-    if (n > 0 || ctx->output == CTL_OUT_JSON)
-        print_works(ctx, l.items, idx, n);
-    free(idx);
-    omni_work_list_release(&l);
-    return n > 0 ? CTL_EXIT_FAIL : CTL_EXIT_OK;
+    if (found.n > 0 || ctx->output == CTL_OUT_JSON)
+        print_works(ctx, found.items, NULL, found.n);
+    if (found.n > 0)
+        rc = CTL_EXIT_FAIL;
+    omni_work_list_release(&found);
+    return rc;
 }
 
 static const struct ctl_cmd cmd_stuck = {
     .name = "stuck",
-    .usage = "work stuck [--older-than DURATION] [--env ENV]",
+    .usage = "work stuck [--older-than DURATION] [--env ENV | --all]",
     .summary = "List items acknowledged but never heartbeating for longer than DURATION "
                "(default 60s); exit 1 when any.",
     .longopts = stuck_opts,

@@ -48,16 +48,20 @@ struct ctl_ctx;
 #define CTL_F_CHANGES 0x2 /* changes state on the server */
 #define CTL_F_CONFIRM 0x4 /* asks for confirmation on a terminal (--yes skips) */
 #define CTL_F_HIDDEN 0x8  /* not listed by help or completion */
+#define CTL_F_WATCH 0x10  /* --watch SECS redraws it (dispatch.c) */
 
 /* Output modes a command accepts (bit per enum ctl_output). */
 #define CTL_O_TABLE 0x1
 #define CTL_O_JSON 0x2
 #define CTL_O_PROM 0x4
 #define CTL_O_NAGIOS 0x8
+#define CTL_O_WIDE 0x10 /* accepted by every command with a table; these add columns */
 #define CTL_O_DEFAULT (CTL_O_TABLE | CTL_O_JSON)
 
 /* Values of long-only options start here (below are short option chars). */
 #define CTL_OPT_LONG 256
+#define CTL_OPT_WATCH (CTL_OPT_LONG + 1000) /* --watch (dispatch.c), for CTL_F_WATCH */
+#define CTL_WATCH_MAX_S 86400
 #define CTL_MAX_OPTS 64  /* options given on one command line */
 #define CTL_MAX_ARGS 256 /* words on one command line */
 
@@ -110,6 +114,7 @@ extern const struct ctl_cmd ctl_cmd_completion;
 extern const struct ctl_cmd ctl_cmd_help;
 extern const struct ctl_cmd ctl_cmd_usage_dump;
 extern const struct ctl_cmd ctl_cmd_options_dump;
+extern const struct ctl_cmd ctl_cmd_ids_dump;
 
 /* dispatch.c: lookup and run ---------------------------------------------- */
 

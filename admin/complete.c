@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-static const char *const output_names[] = {"table", "json", "prom", "nagios", NULL};
+static const char *const output_names[] = {"table", "wide", "json", "prom", "nagios", NULL};
 static const char *const shell_words[] = {"exit", "quit", NULL};
 static const char *const long_common[] = {"--output", "--help", NULL};
 

@@ -6,9 +6,12 @@
 #include "timeutil.h"
 #include "version.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CTL_ANSWER_MAX 64
@@ -22,8 +25,86 @@ void ctx_init(struct ctl_ctx *ctx)
     ctx->prog = "omnictl";
 }
 
+int ctx_ids_path(char *out, size_t n)
+{
+    const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+    int r;
+
+    if (x && *x)
+        r = snprintf(out, n, "%s/omni/ids", x);
+    else if (h && *h)
+        r = snprintf(out, n, "%s/.cache/omni/ids", h);
+    else
+        return -1;
+    return r < 0 || (size_t)r >= n ? -1 : 0;
+}
+
+/*
+ * Keep the ids this run printed for the bash completion (`omnictl __ids`):
+ * the cache file's old ids then the new ones, deduplicated, the newest
+ * CTL_IDS_MAX kept; written to a temporary file and renamed, mode 0600.
+ * Best effort: a cache that cannot be written is no error.
+ */
+static void ids_save(struct ctl_ctx *ctx)
+{
+    char path[4096], tmp[4200], line[OMNI_ID_MAX + 2], *all[2 * CTL_IDS_MAX];
+    size_t n = 0, first;
+    FILE *f;
+    int fd;
+
+    if (!ctx->save_ids || ctx->nids == 0 || ctx_ids_path(path, sizeof path) < 0)
+        return;
+    if ((f = fopen(path, "re"))) {
+        while (n < CTL_IDS_MAX && fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\n")] = '\0';
+            if (omni_id_valid(line))
+                all[n++] = omni_xstrdup(line);
+        }
+        fclose(f);
+    }
+    for (size_t i = 0; i < ctx->nids; i++) {
+        size_t j;
+        for (j = 0; j < n && strcmp(all[j], ctx->ids[i]) != 0; j++)
+            ;
+        if (j < n) { /* seen again: move to the end */
+            char *s = all[j];
+            memmove(&all[j], &all[j + 1], (n - j - 1) * sizeof *all);
+            all[n - 1] = s;
+        } else if (ctx->ids[i][0]) {
+            all[n++] = omni_xstrdup(ctx->ids[i]);
+        }
+    }
+    first = n > CTL_IDS_MAX ? n - CTL_IDS_MAX : 0;
+    {
+        char *slash = strrchr(path, '/');
+        *slash = '\0';
+        char *up = strrchr(path, '/');
+        if (up) {
+            *up = '\0';
+            mkdir(path, 0700);
+            *up = '/';
+        }
+        mkdir(path, 0700);
+        *slash = '/';
+    }
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+    fd = mkstemp(tmp);
+    if (fd >= 0 && (f = fdopen(fd, "w"))) {
+        for (size_t i = first; i < n; i++)
+            fprintf(f, "%s\n", all[i]);
+        if (fclose(f) != 0 || rename(tmp, path) != 0)
+            unlink(tmp);
+    } else if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(all[i]);
+}
+
 void ctx_release(struct ctl_ctx *ctx)
 {
+    ids_save(ctx);
     omni_client_free(ctx->api);
     ctx->api = NULL;
     if (ctx->prof_loaded)
@@ -114,11 +195,19 @@ int ctx_fail(struct ctl_ctx *ctx, const struct omni_err *err)
 int ctx_usage_error(struct ctl_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(ctx->err, "%s: ", ctx->prog);
+    FILE *f = ctx->nagios_usage ? ctx->out : ctx->err;
+
+    /* A monitoring plugin reports on stdout: one UNKNOWN line, exit 3. */
+    fprintf(f, ctx->nagios_usage ? "OMNI UNKNOWN - usage: " : "%s: ", ctx->prog);
     va_start(ap, fmt);
-    vfprintf(ctx->err, fmt, ap);
+    vfprintf(f, fmt, ap);
     va_end(ap);
-    fputc('\n', ctx->err);
+    fputc('\n', f);
+    fflush(f);
+    if (ctx->nagios_usage) {
+        ctx->nagios_usage = 0; /* one line only */
+        return CTL_NAGIOS_UNKNOWN;
+    }
     return CTL_EXIT_USAGE;
 }
 
@@ -154,6 +243,7 @@ static struct omni_client *client_make(struct ctl_ctx *ctx, enum omni_auth auth,
     omni_profile_client_opts(&ctx->prof, auth, key, &o);
     o.user_agent = "omnictl/" OMNI_VERSION;
     o.debug = ctx->verbose;
+    o.abort = &ctx->cancel;
     return omni_client_new(&o, err);
 }
 
@@ -259,6 +349,15 @@ static void note_ids_json(struct ctl_ctx *ctx, const cJSON *j, int depth)
     }
 }
 
+void ctx_json_time(cJSON *o, const char *key, int64_t us)
+{
+    char t[40];
+    if (us)
+        cJSON_AddStringToObject(o, key, omni_rfc3339_format(us, t, sizeof t, 6));
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
 void ctx_json(struct ctl_ctx *ctx, const cJSON *j)
 {
     char *s = cJSON_PrintUnformatted(j);
@@ -270,8 +369,7 @@ void ctx_json(struct ctl_ctx *ctx, const cJSON *j)
         fputc('\n', ctx->out);
         free(s);
     }
-    if (ctx->in_shell)
-        note_ids_json(ctx, j, 0);
+    note_ids_json(ctx, j, 0);
 }
 
 const char *ctx_col(const struct ctl_ctx *ctx, const char *code)
@@ -350,12 +448,29 @@ void ctl_table_release(struct ctl_table *t)
     memset(t, 0, sizeof *t);
 }
 
+static int time_local;
+
+void ctl_time_local(int on)
+{
+    time_local = on;
+}
+
 char *ctl_time(int64_t us, char *out, size_t n)
 {
-    if (us == 0)
+    struct tm tm;
+    time_t t = (time_t)(us / 1000000);
+    char z[8];
+
+    if (us == 0) {
         snprintf(out, n, "-");
-    else
+    } else if (!time_local || !localtime_r(&t, &tm) || !strftime(z, sizeof z, "%z", &tm) ||
+               strlen(z) != 5) {
         omni_rfc3339_format(us, out, n, 0);
+    } else {
+        char base[32];
+        strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(out, n, "%s%.3s:%.2s", base, z, z + 3); /* +0530 -> +05:30 */
+    }
     return out;
 }
 

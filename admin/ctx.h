@@ -27,7 +27,8 @@
 #define CTL_DEFAULT_TIMEOUT_MS 30000L
 #define CTL_IDS_MAX 512 /* ids remembered for shell completion */
 
-enum ctl_output { CTL_OUT_TABLE = 0, CTL_OUT_JSON, CTL_OUT_PROM, CTL_OUT_NAGIOS };
+/* wide: the table with more columns (a command without them prints its table). */
+enum ctl_output { CTL_OUT_TABLE = 0, CTL_OUT_JSON, CTL_OUT_PROM, CTL_OUT_NAGIOS, CTL_OUT_WIDE };
 
 struct ctl_ctx {
     FILE *out, *err, *in;
@@ -39,6 +40,9 @@ struct ctl_ctx {
     int in_shell;
     int exec_started;    /* dispatch reached the command's exec */
     volatile int *abort; /* set by SIGINT during long waits; may be NULL */
+    volatile int cancel; /* every client's abort flag: a command's deadline sets it */
+    int nagios_usage;    /* -o nagios: usage errors are one UNKNOWN line on out */
+    int save_ids;        /* ctx_release keeps the ids seen in the cache (main sets it) */
 
     /* global options (NULL/0: not given) */
     const char *profile;
@@ -87,8 +91,14 @@ const char *ctx_env(struct ctl_ctx *ctx, const char *given, struct omni_err *err
 /* Ask "prompt [y/N] " when ctx->in is a terminal; 1 yes, 0 no. Non-terminal: 1. */
 int ctx_confirm(struct ctl_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Remember an id for completion (ignored unless it looks like one). */
+/* Remember an id for completion (ignored unless it looks like one); the ids
+ * a run printed are kept in the cache file at ctx_release (bash completion). */
 void ctx_note_id(struct ctl_ctx *ctx, const char *s);
+/* The id cache: $XDG_CACHE_HOME/omni/ids, else ~/.cache/omni/ids. -1: none. */
+int ctx_ids_path(char *out, size_t n);
+
+/* Add key: an RFC 3339 UTC time with microseconds, or null for 0. */
+void ctx_json_time(cJSON *o, const char *key, int64_t us);
 
 /* Print a cJSON value as one line (frees nothing). */
 void ctx_json(struct ctl_ctx *ctx, const cJSON *j);
@@ -101,7 +111,7 @@ const char *ctx_col(const struct ctl_ctx *ctx, const char *code);
 #define CTL_BOLD "1"
 
 /* Aligned text tables. ---------------------------------------------------- */
-#define CTL_TABLE_MAX_COLS 12
+#define CTL_TABLE_MAX_COLS 16
 
 struct ctl_table {
     size_t ncols;
@@ -117,7 +127,10 @@ void ctl_table_print(struct ctl_ctx *ctx, const struct ctl_table *t);
 void ctl_table_release(struct ctl_table *t);
 
 /* Formatting helpers. */
-char *ctl_time(int64_t us, char *out, size_t n); /* RFC 3339 seconds, "-" for 0 */
-char *ctl_age(int64_t us, char *out, size_t n);  /* "3m12s" since us, "-" for 0 */
+/* RFC 3339 seconds with the zone: UTC ("Z", as the console and worker logs)
+ * unless ctl_time_local(1) (--local-time): local time with its offset. "-" for 0. */
+char *ctl_time(int64_t us, char *out, size_t n);
+void ctl_time_local(int on);
+char *ctl_age(int64_t us, char *out, size_t n); /* "3m12s" since us, "-" for 0 */
 
 #endif

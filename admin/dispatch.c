@@ -3,8 +3,12 @@
 #include "commands.h"
 #include "ctx.h"
 
+#include "timeutil.h"
+
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CTL_MAX_LONGOPTS 48
 #define CTL_SHORTOPTS_MAX 64
@@ -83,12 +87,13 @@ void ctl_usage(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const char *prefi
 static const struct option common_opts[] = {
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
+    {"watch", required_argument, NULL, CTL_OPT_WATCH},
 };
 
 static int output_parse(const char *s, enum ctl_output *o)
 {
-    static const char *const names[] = {"table", "json", "prom", "nagios"};
-    for (int i = 0; i < 4; i++)
+    static const char *const names[] = {"table", "json", "prom", "nagios", "wide"};
+    for (int i = 0; i < 5; i++)
         if (strcmp(s, names[i]) == 0) {
             *o = (enum ctl_output)i;
             return 0;
@@ -114,7 +119,7 @@ static void help_command(struct ctl_ctx *ctx, const struct ctl_cmd *cmd)
 static int parse_opts(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, int argc, char **argv,
                       struct ctl_args *a)
 {
-    struct option lo[CTL_MAX_LONGOPTS + 3];
+    struct option lo[CTL_MAX_LONGOPTS + 4];
     char so[CTL_SHORTOPTS_MAX];
     size_t n = 0;
     int c;
@@ -124,6 +129,8 @@ static int parse_opts(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, int argc, 
             lo[n++] = *o;
     lo[n++] = common_opts[0];
     lo[n++] = common_opts[1];
+    if (cmd->flags & CTL_F_WATCH)
+        lo[n++] = common_opts[2];
     memset(&lo[n], 0, sizeof lo[n]);
     snprintf(so, sizeof so, ":%so:h", cmd->shortopts ? cmd->shortopts : "");
 
@@ -149,6 +156,64 @@ static int parse_opts(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, int argc, 
     a->argc = argc - optind;
     a->argv = argv + optind;
     return 0;
+}
+
+/* ---- --watch ------------------------------------------------------------ */
+
+static volatile int watch_interrupted;
+
+static void watch_sigint(int sig)
+{
+    (void)sig;
+    watch_interrupted = 1;
+}
+
+/*
+ * Run the command every SECS seconds until interrupted (SIGINT, or the
+ * shell's ^C): on a terminal the screen is cleared first; every frame starts
+ * with "Every Ns: omnictl PATH  TIME". Ends 0 on interrupt, else with the
+ * first usage or config error (a runtime failure is shown and retried).
+ */
+static int watch_run(struct ctl_ctx *ctx, const struct ctl_args *a)
+{
+    const char *v = args_get(a, CTL_OPT_WATCH);
+    struct sigaction sa, old;
+    volatile int *stop = ctx->abort ? ctx->abort : &watch_interrupted;
+    int64_t ms;
+    int r = CTL_EXIT_OK, tty = isatty(fileno(ctx->out));
+    char now[48];
+
+    if (omni_duration_parse(v, &ms) < 0 || ms < 100 || ms > CTL_WATCH_MAX_S * 1000LL)
+        return ctx_usage_error(ctx, "%s: --watch \"%.40s\" is not 0.1..%d seconds", a->path, v,
+                               CTL_WATCH_MAX_S);
+    if (ctx->output == CTL_OUT_PROM || ctx->output == CTL_OUT_NAGIOS)
+        return ctx_usage_error(ctx, "%s: --watch goes with table, wide or json output", a->path);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = watch_sigint;
+    sigemptyset(&sa.sa_mask);
+    watch_interrupted = 0;
+    if (stop == &watch_interrupted)
+        sigaction(SIGINT, &sa, &old);
+    while (!*stop) {
+        char d[32];
+        if (tty)
+            fputs("\033[H\033[2J", ctx->out);
+        omni_duration_format(ms, d, sizeof d);
+        ctx_out(ctx, "Every %s: %s %s  %s\n", d, ctx->prog, a->path,
+                ctl_time(omni_wall_us(), now, sizeof now));
+        r = a->cmd->exec(ctx, a);
+        fflush(ctx->out);
+        if (r == CTL_EXIT_USAGE || r == CTL_EXIT_CONFIG)
+            break;
+        omni_sleep_ms(ms, stop);
+    }
+    if (stop == &watch_interrupted) {
+        sigaction(SIGINT, &old, NULL);
+        r = r == CTL_EXIT_USAGE || r == CTL_EXIT_CONFIG ? r : CTL_EXIT_OK;
+    } else if (*stop) {
+        r = CTL_EXIT_OK;
+    }
+    return r;
 }
 
 int ctl_dispatch(struct ctl_ctx *ctx, int argc, char **argv)
@@ -202,10 +267,12 @@ int ctl_dispatch(struct ctl_ctx *ctx, int argc, char **argv)
     o = args_get(&a, 'o');
     if (o && output_parse(o, &ctx->output) < 0)
         return ctx_usage_error(ctx,
-                               "%s: unknown output format \"%.40s\" (table, json, prom, "
+                               "%s: unknown output format \"%.40s\" (table, wide, json, prom, "
                                "nagios)",
                                a.path, o);
     outs = cmd->outputs ? cmd->outputs : CTL_O_DEFAULT;
+    if (outs & CTL_O_TABLE)
+        outs |= CTL_O_WIDE; /* a command without wide columns prints its table */
     if (!(outs & (1u << ctx->output))) {
         /* A global default such as -o prom falls back for other commands. */
         if (!o && !(outs & (1u << ctx->default_output)))
@@ -214,11 +281,14 @@ int ctl_dispatch(struct ctl_ctx *ctx, int argc, char **argv)
             return ctx_usage_error(ctx, "%s: output format not supported here", a.path);
     }
     if (a.argc < cmd->min_args || (cmd->max_args >= 0 && a.argc > cmd->max_args)) {
-        ctx_error(ctx, "%s: %s arguments", a.path, a.argc < cmd->min_args ? "missing" : "too many");
+        r = ctx_usage_error(ctx, "%s: %s arguments", a.path,
+                            a.argc < cmd->min_args ? "missing" : "too many");
         fprintf(ctx->err, "usage: %s %s\n", ctx->prog, cmd->usage);
-        return CTL_EXIT_USAGE;
+        return r;
     }
     ctx->exec_started = 1;
+    if (args_has(&a, CTL_OPT_WATCH))
+        return watch_run(ctx, &a);
     r = cmd->exec(ctx, &a);
     fflush(ctx->out);
     return r;

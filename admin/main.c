@@ -17,6 +17,7 @@ enum {
     G_BASE_URL,
     G_TIMEOUT,
     G_VERSION,
+    G_LOCAL_TIME,
 };
 
 static const struct option global_opts[] = {
@@ -25,6 +26,7 @@ static const struct option global_opts[] = {
     {"timeout", required_argument, NULL, G_TIMEOUT},
     {"verbose", no_argument, NULL, 'v'},
     {"version", no_argument, NULL, G_VERSION},
+    {"local-time", no_argument, NULL, G_LOCAL_TIME},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {0},
@@ -40,6 +42,8 @@ static int output_name(const char *s, enum ctl_output *o)
         *o = CTL_OUT_PROM;
     else if (strcmp(s, "nagios") == 0)
         *o = CTL_OUT_NAGIOS;
+    else if (strcmp(s, "wide") == 0)
+        *o = CTL_OUT_WIDE;
     else
         return -1;
     return 0;
@@ -73,6 +77,8 @@ int main(int argc, char **argv)
 
     omni_set_oom_hook(out_of_memory);
     ctx_init(&ctx);
+    ctx.nagios_usage = nagios;
+    ctx.save_ids = 1;
     ctx.color = isatty(STDOUT_FILENO) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
 
     opterr = 0;
@@ -86,20 +92,23 @@ int main(int argc, char **argv)
             break;
         case G_TIMEOUT:
             if (omni_duration_parse(optarg, &ms) < 0 || ms <= 0 || ms > 86400000) {
-                ctx_error(&ctx, "--timeout \"%.40s\" is not a duration (e.g. 30s, 500ms)", optarg);
-                return nagios ? CTL_NAGIOS_UNKNOWN : CTL_EXIT_USAGE;
+                return ctx_usage_error(
+                    &ctx, "--timeout \"%.40s\" is not a duration (e.g. 30s, 500ms)", optarg);
             }
             ctx.timeout_ms = (long)ms;
             break;
         case 'v':
             ctx.verbose = 1;
             break;
+        case G_LOCAL_TIME:
+            ctl_time_local(1);
+            break;
         case G_VERSION:
             printf("omnictl %s\n", OMNI_VERSION);
             return CTL_EXIT_OK;
         case 'o':
             if (output_name(optarg, &ctx.default_output) < 0) {
-                ctx_error(&ctx, "unknown output format \"%.40s\" (table, json, prom, nagios)",
+                ctx_error(&ctx, "unknown output format \"%.40s\" (table, wide, json, prom, nagios)",
                           optarg);
                 return CTL_EXIT_USAGE;
             }
@@ -110,11 +119,10 @@ int main(int argc, char **argv)
             return ctl_dispatch(&ctx, 1, hv);
         }
         case ':':
-            ctx_error(&ctx, "option \"%s\" needs a value", argv[optind - 1]);
-            return nagios ? CTL_NAGIOS_UNKNOWN : CTL_EXIT_USAGE;
+            return ctx_usage_error(&ctx, "option \"%s\" needs a value", argv[optind - 1]);
         default:
-            ctx_error(&ctx, "unknown option \"%s\" (see omnictl help)", argv[optind - 1]);
-            return nagios ? CTL_NAGIOS_UNKNOWN : CTL_EXIT_USAGE;
+            return ctx_usage_error(&ctx, "unknown option \"%s\" (see omnictl help)",
+                                   argv[optind - 1]);
         }
     }
     if (!ctx.output_given) {

@@ -34,7 +34,7 @@ out=$(ctl stats -o nagios "$ENV"); rc=$?
 is "nagios: work waiting and no worker is CRITICAL (2)" "$rc" 2
 like "nagios: one status line" "$out" '^OMNI CRITICAL - .*no|OMNI CRITICAL - .*0 workers polling'
 is "nagios: exactly one line" "$(printf '%s\n' "$out" | wc -l)" 1
-like "nagios: perfdata carries the default thresholds" "$out" '\| depth=1;10;50;0 pending=0;;;0 oldest_age=[0-9]+s;60;300;0 workers=0;;1:;0$'
+like "nagios: perfdata carries the default thresholds" "$out" '\| depth=1;10;50;0 pending=0;;;0 oldest_age=[0-9]+s;60;300;0 workers=0;;1:;0 waiting=0;;;0$'
 
 ctl stats -o nagios --min-workers 0 "$ENV" >/dev/null; rc=$?
 is "nagios: --min-workers 0 turns the worker rule off" "$rc" 0
@@ -74,8 +74,8 @@ like "prom: oldest age" "$prom" "omni_work_queue_oldest_age_seconds\\{environmen
 like "prom: workers" "$prom" "omni_workers_polling\\{environment=\"$ENV\"\\} 1"
 like "prom: scrape success" "$prom" 'omni_stats_scrape_success 1'
 like "prom: scrape timestamp" "$prom" 'omni_stats_scrape_timestamp_seconds [0-9]+\.[0-9]+'
-unlike "prom: no per-session labels" "$prom" 'session'
-bad=$(printf '%s\n' "$prom" | grep -Ev '^(# (HELP|TYPE) omni_[a-z_]+ .+|omni_[a-z_]+(\{environment="[A-Za-z0-9_-]+"\})? [0-9.e+-]+)$')
+unlike "prom: no per-session labels" "$prom" 'session(_id)?="|sesn_'
+bad=$(printf '%s\n' "$prom" | grep -Ev '^(# (HELP|TYPE) omni_[a-z_]+ .+|omni_[a-z_]+(\{environment="[A-Za-z0-9_-]+"(,name="([^"\\]|\\.)*")?\})? [0-9.e+-]+)$')
 is "prom: every line is HELP, TYPE or a sample" "$bad" ""
 
 mkdir -p "$T/tf"

@@ -41,8 +41,8 @@ is "claimed item is active" "$(jget "$(ctl -o json work show "$W2")" state)" act
 ctl stop --yes --wait=1 "$W2" >"$T/o" 2>"$T/e"; rc=$?
 is "--wait without a worker acting: exit 1" "$rc" 1
 like "  says not stopped and the state" "$(cat "$T/e")" 'not stopped after 1s \(state stopping\)'
-out=$(ctl -o json stop --yes --wait=1 --escalate "$W2"); rc=$?
-is "--escalate force-stops after the wait: exit 0" "$rc" 0
+out=$(ctl -o json stop --yes --wait=1 --escalate "$W2" 2>/dev/null); rc=$?
+is "--escalate force-stops after the wait: exit 1 (the wait ended without stopped)" "$rc" 1
 is "  json state stopped" "$(jget "$out" state)" stopped
 is "  json work id" "$(jget "$out" work_id)" "$W2"
 is "  json session id" "$(jget "$out" session_id)" "$S2"

@@ -66,7 +66,7 @@ like "  says allowed" "$out" "allowed $TU"
 like "  the confirmation is in the events" "$(ctl sessions events "$S2")" "user\\.tool_confirmation +$TU allow"
 is "confirm with a bad verdict: exit 2" "$(ctl sessions confirm "$S2" "$TU" maybe 2>/dev/null; echo $?)" 2
 is "confirm allow --message: exit 2" "$(ctl sessions confirm --message no "$S2" "$TU" allow 2>/dev/null; echo $?)" 2
-ok "confirm deny --message" ctl sessions confirm --message "not now" "$S2" "$TU" deny
+is "confirm deny after allow: refused (2)" "$(ctl sessions confirm --message "not now" "$S2" "$TU" deny 2>/dev/null; echo $?)" 2
 
 ok "interrupt" ctl sessions interrupt "$S"
 like "  interrupt event recorded" "$(ctl sessions events "$S")" 'user\.interrupt'

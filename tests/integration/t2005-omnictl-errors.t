@@ -101,7 +101,7 @@ is "bare omnictl without a terminal: exit 2" "$(run "$O" </dev/null)" 2
 # help, version
 like "--version" "$("$O" --version)" '^omnictl [0-9]+\.[0-9]+'
 out=$("$O" help)
-like "help lists stats" "$out" 'stats \[-o table\|json\|prom\|nagios\]'
+like "help lists stats" "$out" 'stats \[-o table\|wide\|json\|prom\|nagios\]'
 like "help lists sessions create" "$out" 'sessions create --agent ID'
 like "help lists exit codes" "$out" 'exit codes'
 like "help stats" "$("$O" help stats)" '^usage: omnictl stats'
