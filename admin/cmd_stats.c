@@ -29,6 +29,7 @@ enum {
     OPT_CRIT_AGE,
     OPT_MIN_WORKERS,
     OPT_STUCK_AFTER,
+    OPT_WAITING,
     OPT_TIMEOUT = 't',
 };
 
@@ -42,6 +43,7 @@ static const struct option stats_opts[] = {
     {"min-workers", required_argument, NULL, OPT_MIN_WORKERS},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"stuck-after", required_argument, NULL, OPT_STUCK_AFTER},
+    {"waiting", no_argument, NULL, OPT_WAITING},
     {0},
 };
 
@@ -183,7 +185,10 @@ static int stats_collect(struct ctl_ctx *ctx, const struct ctl_args *a, struct s
         struct env_stats *e = &run->envs[i];
         struct omni_err werr = OMNI_ERR_INIT;
         work_summary(ctx, e, run->now_us, run->stuck_ms);
-        e->waiting = held_sessions_in_env(c, e->id, &e->held, &ctx->cancel, &werr);
+        /* One event listing per idle session: only when asked for. */
+        e->waiting = -1;
+        if (args_has(a, OPT_WAITING))
+            e->waiting = held_sessions_in_env(c, e->id, &e->held, &ctx->cancel, &werr);
         if (e->waiting < 0 && ctx->verbose)
             ctx_error(ctx, "stats: %s: waiting sessions: %s", e->id, werr.msg);
     }
@@ -782,7 +787,7 @@ const struct ctl_cmd ctl_cmd_stats = {
     .usage = "stats [-o table|wide|json|prom|nagios] [--watch SECS] [--all] [--textfile PATH] "
              "[--warn-depth RANGE] "
              "[--crit-depth RANGE] [--warn-age RANGE] [--crit-age RANGE] [--min-workers N] "
-             "[--stuck-after DURATION] [--timeout DURATION] [ENV ...]",
+             "[--stuck-after DURATION] [--waiting] [--timeout DURATION] [ENV ...]",
     .summary = "Show work queue depth, pending items, oldest age and polling workers.",
     .shortopts = "t:",
     .longopts = stats_opts,

@@ -34,7 +34,7 @@ out=$(ctl stats -o nagios "$ENV"); rc=$?
 is "nagios: work waiting and no worker is CRITICAL (2)" "$rc" 2
 like "nagios: one status line" "$out" '^OMNI CRITICAL - .*no|OMNI CRITICAL - .*0 workers polling'
 is "nagios: exactly one line" "$(printf '%s\n' "$out" | wc -l)" 1
-like "nagios: perfdata carries the default thresholds" "$out" '\| depth=1;10;50;0 pending=0;;;0 oldest_age=[0-9]+s;60;300;0 workers=0;;1:;0 waiting=0;;;0$'
+like "nagios: perfdata carries the default thresholds" "$out" '\| depth=1;10;50;0 pending=0;;;0 oldest_age=[0-9]+s;60;300;0 workers=0;;1:;0$'
 
 ctl stats -o nagios --min-workers 0 "$ENV" >/dev/null; rc=$?
 is "nagios: --min-workers 0 turns the worker rule off" "$rc" 0

@@ -35,7 +35,7 @@ is "json: live 1" "$(jget "$json" environments.0.live)" 1
 is "json: stuck 0" "$(jget "$json" environments.0.stuck)" 0
 out=$(ctl stats --min-workers 2 "$ENV")
 like "table: LIVE STUCK WAITING HEALTH columns" "$out" 'WORKERS +LIVE +STUCK +WAITING +HEALTH'
-like "table: saturated row" "$out" "$ENV .* 1 +0 +[0-9]+ +WARNING: saturated"
+like "table: saturated row" "$out" "$ENV .* 1 +0 +(-|[0-9]+) +WARNING: saturated"
 prom=$(ctl stats -o prom --min-workers 2 "$ENV")
 like "prom: saturated 1" "$prom" "omni_environment_saturated\\{environment=\"$ENV\"\\} 1"
 like "prom: no_worker 0" "$prom" "omni_environment_no_worker\\{environment=\"$ENV\"\\} 0"

@@ -31,11 +31,11 @@ like "  lists a waiting session with its count" "$out" "$A +idle .* 1 +-"
 unlike "  not a session whose call ran" "$out" "$C"
 is "  three waiting" "$(printf '%s\n' "$out" | grep -c '^sesn_')" 3
 
-json=$(ctl stats -o json "$ENV")
+json=$(ctl stats --waiting -o json "$ENV")
 is "stats json: waiting 3" "$(jget "$json" environments.0.waiting)" 3
-like "stats table: WAITING column" "$(ctl stats "$ENV")" 'STUCK +WAITING +HEALTH'
-like "stats prom: omni_sessions_waiting" "$(ctl stats -o prom "$ENV")" "omni_sessions_waiting\\{environment=\"$ENV\"\\} 3"
-like "stats nagios: waiting in perfdata" "$(ctl stats -o nagios --min-workers 0 "$ENV")" 'waiting=3;;;0'
+like "stats table: WAITING column" "$(ctl stats --waiting "$ENV")" 'STUCK +WAITING +HEALTH'
+like "stats prom: omni_sessions_waiting" "$(ctl stats --waiting -o prom "$ENV")" "omni_sessions_waiting\\{environment=\"$ENV\"\\} 3"
+like "stats nagios: waiting in perfdata" "$(ctl stats --waiting -o nagios --min-workers 0 "$ENV")" 'waiting=3;;;0'
 
 ctl sessions confirm "$A" "$TA" allow >/dev/null
 ctl sessions interrupt "$D" >/dev/null
@@ -46,7 +46,8 @@ like "the other one still waits" "$out" "$B"
 json=$(ctl -o json sessions list --waiting)
 is "json: held_calls" "$(jget "$json" sessions.0.held_calls)" 1
 is "json: the one waiting" "$(jget "$json" sessions.0.id)" "$B"
-is "json: stats waiting 1" "$(jget "$(ctl stats -o json "$ENV")" environments.0.waiting)" 1
+is "json: stats waiting 1" "$(jget "$(ctl stats --waiting -o json "$ENV")" environments.0.waiting)" 1
+is "without --waiting, stats reads no event lists: waiting unknown" "$(ctl stats -o json "$ENV" | grep -o '"waiting":[^,}]*')" '"waiting":null'
 is "--waiting with --status running: usage (2)" "$(ctl sessions list --waiting --status running 2>/dev/null; echo $?)" 2
 
 done_testing

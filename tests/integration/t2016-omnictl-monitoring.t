@@ -24,7 +24,7 @@ W2=$(claim_work)
 new_session >/dev/null
 sleep 1.2
 
-prom=$(ctl stats -o prom --all --stuck-after 1s)
+prom=$(ctl stats -o prom --all --waiting --stuck-after 1s)
 like "omni_environment_info with the name" "$prom" "omni_environment_info\\{environment=\"$ENV\",name=\"omni-sim-default\"\\} 1"
 like "oldest queued item as a timestamp" "$prom" "omni_work_queue_oldest_queued_timestamp_seconds\\{environment=\"$ENV\"\\} 1[0-9]{9}\\.[0-9]{3}"
 like "active items" "$prom" "omni_work_items_active\\{environment=\"$ENV\"\\} 1"

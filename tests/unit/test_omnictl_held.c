@@ -28,10 +28,10 @@ static void events(struct omni_event_list *l, const char *const *json, size_t n)
 }
 
 #define ASK(id)                                                                                    \
-    "{\"type\":\"agent.tool_use\",\"id\":\"" id "\",\"name\":\"bash\",\"input\":{},"              \
+    "{\"type\":\"agent.tool_use\",\"id\":\"" id "\",\"name\":\"bash\",\"input\":{},"               \
     "\"evaluated_permission\":\"ask\",\"processed_at\":\"2026-01-02T03:04:05Z\"}"
 #define ALLOWED(id)                                                                                \
-    "{\"type\":\"agent.tool_use\",\"id\":\"" id "\",\"name\":\"bash\",\"input\":{},"              \
+    "{\"type\":\"agent.tool_use\",\"id\":\"" id "\",\"name\":\"bash\",\"input\":{},"               \
     "\"evaluated_permission\":\"allow\"}"
 #define CONFIRM(id, r)                                                                             \
     "{\"type\":\"user.tool_confirmation\",\"id\":\"sevt_c\",\"tool_use_id\":\"" id "\","           \
