@@ -20,7 +20,9 @@
  * known result (posted by us, by someone else, or answered server-side) is
  * never handed out; an id whose post failed is handed out again only with its
  * cached result (rs_call.cached), never to be re-executed; `ask` / unknown
- * permission calls are held until a verdict; deny posts nothing; names not
+ * permission calls are held until a verdict, and an interrupt or the
+ * session's end (omni_event_cancels_held) settles every call then held: it is
+ * never run and a later confirmation for it does nothing; deny posts nothing; names not
  * owned are left alone (not marked answered); calls of a terminated thread are
  * dropped.
  */
