@@ -778,7 +778,7 @@ int main(int argc, char **argv)
         env_key = NULL;
         if (confine_host_setup(&cfg, cli.env_key_file, NULL, 0, &err) < 0) {
             fprintf(stderr, "omni-worker: %s\n", err.msg);
-            rc = WK_EXIT_USAGE;
+            rc = omni_exit_code(&err);
             goto out;
         }
         rc = poller_serve_child(&cfg);
@@ -800,14 +800,14 @@ int main(int argc, char **argv)
     }
     rc = key_load(&cli, &env_key);
     if (rc < 0) {
-        rc = rc == -2 ? WK_EXIT_CREDS : WK_EXIT_USAGE;
+        rc = WK_EXIT_CREDS; /* unreadable, loose, malformed or an organisation key */
         goto out;
     }
     {
         struct omni_err err = OMNI_ERR_INIT;
         if (confine_host_setup(&cfg, cli.env_key_file, cli.secret_file, 1, &err) < 0) {
             fprintf(stderr, "omni-worker: %s\n", err.msg);
-            rc = WK_EXIT_USAGE;
+            rc = omni_exit_code(&err);
             goto out;
         }
     }
@@ -815,9 +815,9 @@ int main(int argc, char **argv)
     if (strcmp(mode, "poll") == 0) {
         const char *wid = env_or(cli.worker_id, "ANTHROPIC_WORKER_ID");
         if (!env_key) {
-            rc = die_usage("no environment key: set ANTHROPIC_ENVIRONMENT_KEY or "
-                           "--environment-key-file%s",
-                           "");
+            fprintf(stderr, "omni-worker: no environment key: set ANTHROPIC_ENVIRONMENT_KEY or "
+                            "--environment-key-file\n");
+            rc = WK_EXIT_CREDS;
             goto out;
         }
         if (wid)
@@ -869,7 +869,7 @@ int main(int argc, char **argv)
             if (!s) {
                 fprintf(stderr, "omni-worker: %s\n", err.msg);
                 omni_work_release(&w);
-                rc = WK_EXIT_USAGE;
+                rc = WK_EXIT_CREDS;
                 goto out;
             }
             if (secret) {

@@ -72,7 +72,7 @@ struct poller {
     char poison[WK_POISON_RING][OMNI_ID_MAX];
     int poison_next;
     long items;
-    int fatal;         /* exit 1 after draining */
+    int fatal;         /* exit with this code (1 if not more precise) after draining */
     int spawn_backoff; /* a fork failed for want of resources: wait before polling */
     int term_sent;
     int64_t term_at;
@@ -575,7 +575,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
                 break;
             if (omni_err_is_fatal(&err)) {
                 log_kv(LOG_ERROR, "poll refused; stopping the worker", "error", err.msg, NULL);
-                p.fatal = 1;
+                p.fatal = omni_exit_code(&err) ? omni_exit_code(&err) : 1; /* 401/403: 3, 404: 4 */
                 break;
             }
             long d = omni_backoff_ms(failures, WK_POLL_BACKOFF_BASE_MS, WK_POLL_BACKOFF_CAP_MS);
@@ -644,7 +644,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
     omni_client_free(ac);
     free(p.slots);
     if (p.fatal)
-        rc = WK_EXIT_RUNTIME;
+        rc = p.fatal > WK_EXIT_RUNTIME ? p.fatal : WK_EXIT_RUNTIME;
     log_info("worker stopped");
     return rc;
 }

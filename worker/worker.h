@@ -26,18 +26,19 @@
 
 #include "api.h"
 #include "err.h"
+#include "exitcode.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 #define WK_PROG "omni-worker"
 
-/* Exit codes (documented in omni-worker.8). */
-#define WK_EXIT_OK 0
-#define WK_EXIT_RUNTIME 1
-#define WK_EXIT_USAGE 2
-#define WK_EXIT_CREDS 3
-#define WK_EXIT_RELEASED 5 /* run: the lease was lost; the item was left alone */
+/* Exit codes: lib/exitcode.h's table (documented in omni-worker.8). */
+#define WK_EXIT_OK OMNI_EXIT_OK
+#define WK_EXIT_RUNTIME OMNI_EXIT_FAIL
+#define WK_EXIT_USAGE OMNI_EXIT_USAGE
+#define WK_EXIT_CREDS OMNI_EXIT_CONFIG      /* configuration or credentials, 401/403 */
+#define WK_EXIT_RELEASED OMNI_EXIT_RELEASED /* run: the lease was lost; the item was left alone */
 
 /* Defaults and limits (protocol.md Appendix A). */
 #define WK_MAX_IDLE_MS 60000L
