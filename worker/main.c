@@ -20,6 +20,7 @@
 #include "creds.h"
 #include "log.h"
 #include "egress.h"
+#include "envkey.h"
 #include "file.h"
 #include "microvm.h"
 #include "sandbox.h"
@@ -685,14 +686,14 @@ static const char *env_or(const char *flag, const char *name)
 }
 
 /* The environment key: --environment-key-file, else ANTHROPIC_ENVIRONMENT_KEY
- * (already taken out of the environment). Returns 0, -1 config error, -2 org key. */
+ * (already taken out of the environment), checked by envkey.c. Returns 0 or
+ * -1 (said on stderr): unreadable, loose, malformed or an organisation key. */
 static int key_load(const struct cli *cli, char **env_key)
 {
     struct omni_err err = OMNI_ERR_INIT;
-    enum omni_key_kind kind;
 
     if (cli->env_key_file) {
-        char *k = omni_key_read_file(cli->env_key_file, &err);
+        char *k = wk_env_key_read(cli->env_key_file, &err);
         if (!k) {
             fprintf(stderr, "omni-worker: %s\n", err.msg);
             return -1;
@@ -703,23 +704,12 @@ static int key_load(const struct cli *cli, char **env_key)
             omni_key_free(*env_key);
         }
         *env_key = k;
-    }
-    if (!*env_key)
         return 0;
-    if (omni_key_check(*env_key, "the environment key", &err) < 0) {
+    }
+    if (*env_key && wk_env_key_check(*env_key, &err) < 0) {
         fprintf(stderr, "omni-worker: %s\n", err.msg);
         return -1;
     }
-    kind = omni_key_classify(*env_key);
-    if (kind == OMNI_KEY_ORG) {
-        fprintf(stderr, "omni-worker: refusing to run: the environment key given is an "
-                        "organisation API key; use the environment's own key\n");
-        return -2;
-    }
-    if (kind != OMNI_KEY_ENV)
-        log_warn("the environment key does not look like an environment key (%s); using it "
-                 "anyway",
-                 omni_key_kind_name(kind));
     return 0;
 }
 
@@ -770,6 +760,8 @@ int main(int argc, char **argv)
 
     if (strcmp(mode, "serve-item") == 0 || strcmp(mode, "run") == 0)
         wk_signals_orphan();
+    else
+        wk_signals_reload();
     if (strcmp(mode, "serve-item") == 0) {
         /* Internal: a supervised child; its work item comes over stdin. It
          * never holds the environment key. */
@@ -824,6 +816,7 @@ int main(int argc, char **argv)
             snprintf(cfg.worker_id, sizeof cfg.worker_id, "%s", wid);
         else
             worker_id_default(cfg.worker_id, sizeof cfg.worker_id);
+        cfg.env_key_file = cli.env_key_file;
         rc = poller_run(&cfg, env_key);
     } else {
         /* run: one already-claimed item (protocol.md §10.3) */

@@ -10,6 +10,7 @@ _Static_assert(sizeof(sig_atomic_t) == sizeof(int), "sig_atomic_t must be an int
 
 static volatile sig_atomic_t shutdown_req;  /* first SIGTERM/SIGINT: drain */
 static volatile sig_atomic_t hard_stop_req; /* second signal: stop now */
+static volatile sig_atomic_t reload_req;    /* SIGHUP (poll): re-read the key file */
 
 static void on_signal(int sig)
 {
@@ -35,6 +36,29 @@ void wk_signals_orphan(void)
     sa.sa_handler = on_orphaned;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGHUP, &sa, NULL);
+}
+
+static void on_reload(int sig)
+{
+    (void)sig;
+    reload_req = 1;
+}
+
+void wk_signals_reload(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_reload;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART; /* a reload interrupts nothing */
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+int wk_reload_take(void)
+{
+    int r = reload_req;
+    reload_req = 0;
+    return r;
 }
 
 void wk_signals_install(void)

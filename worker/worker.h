@@ -127,6 +127,8 @@ struct wk_config {
     char environment_id[OMNI_ID_MAX];
     char worker_id[WK_WORKER_ID_MAX];
     /* poll */
+    const char *env_key_file; /* re-read on SIGHUP and once on a 401; NULL: the key
+                               * came from ANTHROPIC_ENVIRONMENT_KEY */
     int concurrency;
     const char *on_work;
     long poll_idle_min_ms, poll_idle_max_ms;
