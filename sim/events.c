@@ -122,6 +122,21 @@ static int ev_accepted(enum omni_event_kind kind)
     }
 }
 
+/*
+ * Input that re-queues a session with no live work item (protocol.md §6.1:
+ * "a long-dormant session receives new input"; §14 item 7 names
+ * user.message). Which events count as input is not documented; chosen
+ * default: a message, and the answers a person or an app gives to a call the
+ * agent waits on (a tool confirmation, a custom tool result) — so a session
+ * whose worker released it while it waited (omni-worker --release-waiting)
+ * is served again once answered.
+ */
+static int ev_requeues(enum omni_event_kind kind)
+{
+    return kind == OMNI_EV_USER_MESSAGE || kind == OMNI_EV_USER_TOOL_CONFIRMATION ||
+           kind == OMNI_EV_USER_CUSTOM_TOOL_RESULT;
+}
+
 static struct sim_call *ev_find_call(struct sim_session *s, const char *id)
 {
     for (size_t i = s->ncalls; i > 0; i--)
@@ -229,7 +244,7 @@ void simh_events_send(struct sim_req *rq, struct sim_resp *rs)
     i = 0;
     cJSON_ArrayForEach(ev, evs) {
         posted[i++] = simstore_event_append(sim, s, cJSON_Duplicate(ev, 1), NULL);
-        if (omni_event_kind(ev) == OMNI_EV_USER_MESSAGE && s->env->self_hosted &&
+        if (ev_requeues(omni_event_kind(ev)) && s->env->self_hosted &&
             (!s->live_work || s->live_work->state == WS_STOPPED))
             simstore_work_enqueue(sim, s->env, s, "session");
         simagent_on_event(sim, s, ev);

@@ -72,6 +72,9 @@ static const char usage_text[] =
     "  --workdir DIR                per-session directories DIR/<session> (default ./omni-work)\n"
     "  --keep-workdir               keep session directories after the run\n"
     "  --max-idle DUR               end a session idle this long (default 60s, 0 = never)\n"
+    "  --release-waiting DUR        stop a session waiting on a person (a held or custom\n"
+    "                               tool call) this long; its answer re-queues it\n"
+    "                               (default 10m, 0 = never)\n"
     "  --drain-timeout DUR          on SIGTERM, wait this long for a running call (default 25s)\n"
     "  --no-memory                  serve sessions with memory stores without memory\n"
     "  --pass-env NAME              pass NAME to tool processes (repeatable)\n"
@@ -129,6 +132,7 @@ enum {
     OPT_WORKDIR,
     OPT_KEEP_WORKDIR,
     OPT_MAX_IDLE,
+    OPT_RELEASE_WAITING,
     OPT_DRAIN,
     OPT_NO_MEMORY,
     OPT_PASS_ENV,
@@ -185,6 +189,7 @@ static const struct option long_opts[] = {
     {"workdir", required_argument, NULL, OPT_WORKDIR},
     {"keep-workdir", no_argument, NULL, OPT_KEEP_WORKDIR},
     {"max-idle", required_argument, NULL, OPT_MAX_IDLE},
+    {"release-waiting", required_argument, NULL, OPT_RELEASE_WAITING},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN},
     {"no-memory", no_argument, NULL, OPT_NO_MEMORY},
     {"pass-env", required_argument, NULL, OPT_PASS_ENV},
@@ -242,6 +247,7 @@ static void wk_config_defaults(struct wk_config *cfg)
     cfg->child_grace_ms = WK_CHILD_GRACE_MS;
     cfg->workdir = "./omni-work";
     cfg->max_idle_ms = WK_MAX_IDLE_MS;
+    cfg->release_waiting_ms = WK_RELEASE_WAITING_MS;
     cfg->drain_ms = WK_DRAIN_MS;
     cfg->sandbox = SANDBOX_NONE;
     cfg->limit_memory = WK_LIMIT_MEMORY_DEFAULT;
@@ -505,6 +511,10 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
         case OPT_MAX_IDLE:
             if (parse_dur(a, &cfg->max_idle_ms) < 0)
                 return die_usage("--max-idle \"%s\" is not a duration", a), -1;
+            break;
+        case OPT_RELEASE_WAITING:
+            if (parse_dur(a, &cfg->release_waiting_ms) < 0)
+                return die_usage("--release-waiting \"%s\" is not a duration", a), -1;
             break;
         case OPT_DRAIN:
             if (parse_dur(a, &cfg->drain_ms) < 0)

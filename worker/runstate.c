@@ -45,6 +45,7 @@ struct rstate {
     struct rs_call **queue; /* FIFO */
     size_t qhead, qlen, qcap;
     size_t held, inflight;
+    size_t notowned; /* calls left for another client (custom tools), unanswered */
     int ended;
     int turn_ended;
     unsigned gen;
@@ -259,6 +260,8 @@ static int thread_terminated(struct rstate *rs, const char *thread)
 
 static void mark_answered(struct rstate *rs, struct idinfo *e)
 {
+    if ((e->flags & (F_NOTOWNED | F_ANSWERED)) == F_NOTOWNED)
+        rs->notowned--;
     e->flags |= F_ANSWERED;
     if (e->flags & F_HELD) {
         e->flags &= ~(unsigned)F_HELD;
@@ -290,9 +293,11 @@ static void route(struct rstate *rs, struct rs_call *c, enum omni_permission p)
         return;
     }
     if (!rs->owns(rs->ud, c->name)) {
-        if (!(e->flags & F_NOTOWNED))
+        if (!(e->flags & F_NOTOWNED)) {
             log_kv(LOG_INFO, "tool call not owned by this worker; left for its owner", "tool",
                    c->name, "tool_use_id", c->id, NULL);
+            rs->notowned++;
+        }
         e->flags |= F_NOTOWNED;
         rs_call_free(c);
         return;
@@ -620,6 +625,13 @@ int rstate_ended(const struct rstate *rs)
 size_t rstate_held(const struct rstate *rs)
 {
     return rs->held;
+}
+
+size_t rstate_waiting(const struct rstate *rs)
+{
+    if (rs->ended || rs->qlen || rs->inflight)
+        return 0;
+    return rs->held + rs->notowned;
 }
 
 size_t rstate_queued(const struct rstate *rs)

@@ -84,6 +84,10 @@ int rstate_idle_ready(const struct rstate *rs, unsigned *gen);
 int rstate_ended(const struct rstate *rs);
 size_t rstate_held(const struct rstate *rs);
 size_t rstate_queued(const struct rstate *rs);
+/* Calls waiting on a person while nothing else is to be done: held for a
+ * confirmation, or left for another client (a custom tool); 0 while a call
+ * is queued or running or after the session ended. */
+size_t rstate_waiting(const struct rstate *rs);
 /* 1 when the id has a known result. */
 int rstate_answered(const struct rstate *rs, const char *id);
 

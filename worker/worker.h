@@ -42,6 +42,7 @@
 
 /* Defaults and limits (protocol.md Appendix A). */
 #define WK_MAX_IDLE_MS 60000L
+#define WK_RELEASE_WAITING_MS 600000L /* --release-waiting: 10 min */
 #define WK_DRAIN_MS 25000L
 #define WK_CHILD_GRACE_MS 30000L
 #define WK_POLL_IDLE_MIN_MS 1000L
@@ -137,8 +138,9 @@ struct wk_config {
     /* session */
     const char *workdir; /* parent of the per-session directories */
     int keep_workdir;
-    int single_item;  /* omni-worker run: one item, then exit */
-    long max_idle_ms; /* 0 disables */
+    int single_item;         /* omni-worker run: one item, then exit */
+    long max_idle_ms;        /* 0 disables */
+    long release_waiting_ms; /* waiting on a person this long: stop the item; 0 disables */
     long drain_ms;
     int no_memory;
     int log_inputs;

@@ -262,6 +262,26 @@ static void test_interrupt_cancels_held(void **state)
     rstate_free(rs);
 }
 
+/* What waits on a person: held calls and calls left for their owner. */
+static void test_waiting(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    (void)state;
+    live(rs, TOOLP("q", "ask"));
+    live(rs, TOOL("x", "someone_elses"));
+    assert_int_equal(rstate_waiting(rs), 2);
+    live(rs, TOOL("t", "bash"));
+    assert_int_equal(rstate_waiting(rs), 0); /* work to do first */
+    run_one(rs, "t");
+    assert_int_equal(rstate_waiting(rs), 2);
+    live(rs, RESULT("x"));
+    live(rs, RESULT("x"));
+    assert_int_equal(rstate_waiting(rs), 1);
+    live(rs, CONFIRM("q", "deny"));
+    assert_int_equal(rstate_waiting(rs), 0);
+    rstate_free(rs);
+}
+
 static void test_deny_posts_nothing(void **state)
 {
     struct rstate *rs = rstate_new(owns, NULL);
@@ -452,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_cache_reposts_never_reruns),
         cmocka_unit_test(test_ask_held_until_allow),
         cmocka_unit_test(test_interrupt_cancels_held),
+        cmocka_unit_test(test_waiting),
         cmocka_unit_test(test_deny_posts_nothing),
         cmocka_unit_test(test_unknown_permission_fails_closed),
         cmocka_unit_test(test_confirmation_before_tool_use),
