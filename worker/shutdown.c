@@ -29,13 +29,20 @@ static void on_orphaned(int sig)
     hard_stop_req = 1;
 }
 
-void wk_signals_orphan(void)
+/* Install fn for sig with flags (no SA_RESTART: blocking waits wake up). */
+static void handle(int sig, void (*fn)(int), int flags)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_orphaned;
+    sa.sa_handler = fn;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_flags = flags;
+    sigaction(sig, &sa, NULL);
+}
+
+void wk_signals_orphan(void)
+{
+    handle(SIGHUP, on_orphaned, 0);
 }
 
 static void on_reload(int sig)
@@ -46,12 +53,7 @@ static void on_reload(int sig)
 
 void wk_signals_reload(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_reload;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART; /* a reload interrupts nothing */
-    sigaction(SIGHUP, &sa, NULL);
+    handle(SIGHUP, on_reload, SA_RESTART); /* a reload interrupts nothing */
 }
 
 int wk_reload_take(void)
@@ -63,13 +65,8 @@ int wk_reload_take(void)
 
 void wk_signals_install(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    handle(SIGTERM, on_signal, 0);
+    handle(SIGINT, on_signal, 0);
     signal(SIGPIPE, SIG_IGN);
 }
 
