@@ -511,6 +511,22 @@ static struct sim_call *agent_find(struct sim_session *s, const cJSON *ev, const
     return NULL;
 }
 
+/*
+ * An interrupt or the session's end (omni_event_cancels_held): the turn is
+ * over and every call still open is cancelled — a held (ask) call will never
+ * run, so confirming it afterwards is refused (events.c) and a result posted
+ * for it is a protocol error. protocol.md does not say what the real API does
+ * with a held call on an interrupt; this is the simulator's chosen default.
+ */
+static void agent_cancel_open(struct sim_session *s)
+{
+    for (size_t i = 0; i < s->ncalls; i++)
+        if (!s->calls[i]->answered)
+            s->calls[i]->cancelled = 1;
+    s->turn_active = 0;
+    s->pending_msgs = 0;
+}
+
 void simagent_on_event(struct sim *sim, struct sim_session *s, const cJSON *ev)
 {
     enum omni_event_kind kind = omni_event_kind(ev);
@@ -522,15 +538,12 @@ void simagent_on_event(struct sim *sim, struct sim_session *s, const cJSON *ev)
             s->pending_msgs++;
         else
             agent_start_turn(sim, s);
-    } else if (kind == OMNI_EV_USER_INTERRUPT) {
-        s->pending_msgs = 0;
-        if (!s->turn_active)
-            return;
-        for (size_t i = s->batch_start; i < s->batch_start + s->batch_len; i++)
-            if (!s->calls[i]->answered)
-                s->calls[i]->cancelled = 1;
-        s->turn_active = 0;
-        agent_emit_idle(sim, s, 0);
+    } else if (omni_event_cancels_held(kind)) {
+        /* user.interrupt (the session's end comes through simagent_on_terminated) */
+        int was_active = s->turn_active;
+        agent_cancel_open(s);
+        if (was_active)
+            agent_emit_idle(sim, s, 0);
     } else if (kind == OMNI_EV_USER_TOOL_RESULT) {
         if ((c = agent_find(s, ev, "tool_use_id")) != NULL) {
             if (c->custom)
@@ -565,9 +578,5 @@ void simagent_on_event(struct sim *sim, struct sim_session *s, const cJSON *ev)
 void simagent_on_terminated(struct sim *sim, struct sim_session *s)
 {
     (void)sim;
-    for (size_t i = 0; i < s->ncalls; i++)
-        if (!s->calls[i]->answered)
-            s->calls[i]->cancelled = 1;
-    s->turn_active = 0;
-    s->pending_msgs = 0;
+    agent_cancel_open(s);
 }

@@ -122,6 +122,21 @@ static int ev_accepted(enum omni_event_kind kind)
     }
 }
 
+/*
+ * Input that re-queues a session with no live work item (protocol.md §6.1:
+ * "a long-dormant session receives new input"; §14 item 7 names
+ * user.message). Which events count as input is not documented; chosen
+ * default: a message, and the answers a person or an app gives to a call the
+ * agent waits on (a tool confirmation, a custom tool result) — so a session
+ * whose worker released it while it waited (omni-worker --release-waiting)
+ * is served again once answered.
+ */
+static int ev_requeues(enum omni_event_kind kind)
+{
+    return kind == OMNI_EV_USER_MESSAGE || kind == OMNI_EV_USER_TOOL_CONFIRMATION ||
+           kind == OMNI_EV_USER_CUSTOM_TOOL_RESULT;
+}
+
 static struct sim_call *ev_find_call(struct sim_session *s, const char *id)
 {
     for (size_t i = s->ncalls; i > 0; i--)
@@ -130,8 +145,47 @@ static struct sim_call *ev_find_call(struct sim_session *s, const char *id)
     return NULL;
 }
 
+/*
+ * Why a confirmation for id cannot be taken, or NULL: the call must exist in
+ * the session, be an agent.tool_use held for a confirmation (evaluated
+ * permission ask), and still be open — not answered (confirmed, denied or
+ * given a result), not cancelled by an interrupt or the session's end, and
+ * not confirmed by an earlier event of the same request. protocol.md does
+ * not say how the real API answers such a confirmation (§8.7 only has the
+ * worker ignore confirmations of answered ids, and §8.5 lets one name an MCP
+ * call, which the simulator never emits): refusing with 400 naming the
+ * reason is the simulator's chosen default.
+ */
+static const char *ev_confirmation_refused(struct sim_session *s, const cJSON *evs, size_t idx,
+                                           const char *id)
+{
+    const struct sim_call *c = ev_find_call(s, id);
+    if (!c)
+        return "does not name a tool use of this session";
+    if (c->custom)
+        return "names a custom tool use; only agent.tool_use calls are confirmed";
+    if (!c->ask)
+        return "is not held for a confirmation (its permission was not 'ask')";
+    if (c->cancelled)
+        return "was cancelled by an interrupt or the session's end";
+    if (c->confirmed || c->denied || c->answered)
+        return "was already answered";
+    size_t i = 0;
+    const cJSON *ev;
+    cJSON_ArrayForEach(ev, evs) {
+        if (i++ >= idx)
+            break;
+        if (omni_event_kind(ev) == OMNI_EV_USER_TOOL_CONFIRMATION) {
+            const char *other = omni_json_string(ev, "tool_use_id");
+            if (other && strcmp(other, id) == 0)
+                return "is confirmed twice in this request";
+        }
+    }
+    return NULL;
+}
+
 static int ev_check(struct sim_req *rq, struct sim_resp *rs, struct sim_session *s, const cJSON *ev,
-                    size_t idx, size_t count)
+                    const cJSON *evs, size_t idx, size_t count)
 {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
     if (!cJSON_IsObject(ev) || !cJSON_IsString(t))
@@ -163,6 +217,12 @@ static int ev_check(struct sim_req *rq, struct sim_resp *rs, struct sim_session 
                            "events[%zu]: user.tool_confirmation needs 'tool_use_id' and "
                            "'result' (allow or deny)",
                            idx),
+                   -1;
+        const char *why = ev_confirmation_refused(s, evs, idx, id->valuestring);
+        if (why)
+            return sim_err(rq, rs, 400, NULL, NULL,
+                           "events[%zu]: user.tool_confirmation: tool_use_id '%.64s' %s", idx,
+                           id->valuestring, why),
                    -1;
     } else if (kind == OMNI_EV_USER_TOOL_RESULT || kind == OMNI_EV_USER_CUSTOM_TOOL_RESULT) {
         int custom = kind == OMNI_EV_USER_CUSTOM_TOOL_RESULT;
@@ -220,7 +280,7 @@ void simh_events_send(struct sim_req *rq, struct sim_resp *rs)
     size_t i = 0;
     const cJSON *ev;
     cJSON_ArrayForEach(ev, evs) {
-        if (ev_check(rq, rs, s, ev, i++, (size_t)count) < 0) {
+        if (ev_check(rq, rs, s, ev, evs, i++, (size_t)count) < 0) {
             cJSON_Delete(b);
             return;
         }
@@ -229,7 +289,7 @@ void simh_events_send(struct sim_req *rq, struct sim_resp *rs)
     i = 0;
     cJSON_ArrayForEach(ev, evs) {
         posted[i++] = simstore_event_append(sim, s, cJSON_Duplicate(ev, 1), NULL);
-        if (omni_event_kind(ev) == OMNI_EV_USER_MESSAGE && s->env->self_hosted &&
+        if (ev_requeues(omni_event_kind(ev)) && s->env->self_hosted &&
             (!s->live_work || s->live_work->state == WS_STOPPED))
             simstore_work_enqueue(sim, s->env, s, "session");
         simagent_on_event(sim, s, ev);

@@ -9,6 +9,7 @@
 #include "sim.h"
 
 #include "alloc.h"
+#include "exitcode.h"
 #include "log.h"
 #include "timeutil.h"
 #include "version.h"
@@ -345,19 +346,19 @@ static int main_parse(int argc, char **argv, struct main_args *a, int *exit_code
                 o = &main_opts[i];
         if (!o) { /* getopt_long said what was wrong */
             main_usage(stderr, 0);
-            *exit_code = 2;
+            *exit_code = OMNI_EXIT_USAGE;
             return MAIN_DONE;
         }
         int rc = main_set(a, o, o->metavar ? optarg : NULL);
         if (rc != 0) {
-            *exit_code = rc == MAIN_DONE ? 0 : 2;
+            *exit_code = rc == MAIN_DONE ? OMNI_EXIT_OK : OMNI_EXIT_USAGE;
             return MAIN_DONE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "omni-sim: unexpected argument '%s'\n", argv[optind]);
         main_usage(stderr, 0);
-        *exit_code = 2;
+        *exit_code = OMNI_EXIT_USAGE;
         return MAIN_DONE;
     }
     return 0;
@@ -538,14 +539,14 @@ int main(int argc, char **argv)
 
     if (!cfg.tls_cert != !cfg.tls_key) {
         fprintf(stderr, "omni-sim: --tls-cert and --tls-key go together\n");
-        return 2;
+        return OMNI_EXIT_USAGE;
     }
     if (cfg.tls_cert) {
         cfg.tls_cert_pem = main_read_pem("tls-cert", cfg.tls_cert);
         cfg.tls_key_pem = cfg.tls_cert_pem ? main_read_pem("tls-key", cfg.tls_key) : NULL;
         if (!cfg.tls_key_pem) {
             free(cfg.tls_cert_pem);
-            return 1;
+            return OMNI_EXIT_CONFIG;
         }
     }
     log_setup("omni-sim", lf, ll);
@@ -560,7 +561,7 @@ int main(int argc, char **argv)
     simstore_init(&sim, &cfg);
     if (cfg.org_key_file) {
         if (main_read_key(cfg.org_key_file, sim.org_key, sizeof(sim.org_key)) < 0)
-            return main_free_pem(&cfg), 1;
+            return main_free_pem(&cfg), OMNI_EXIT_CONFIG;
     } else {
         simstore_new_key("sk-ant-api03-", sim.org_key, sizeof(sim.org_key));
     }
@@ -569,7 +570,7 @@ int main(int argc, char **argv)
         if (sim.request_log_fd < 0) {
             fprintf(stderr, "omni-sim: cannot open request log '%s': %s\n", cfg.request_log,
                     strerror(errno));
-            return main_free_pem(&cfg), 1;
+            return main_free_pem(&cfg), OMNI_EXIT_FAIL;
         }
     }
 
@@ -581,7 +582,7 @@ int main(int argc, char **argv)
         char key[SIM_KEY_LEN];
         if (main_read_key(cfg.env_key_file, key, sizeof(key)) < 0) {
             pthread_mutex_unlock(&sim.mu);
-            return main_free_pem(&cfg), 1;
+            return main_free_pem(&cfg), OMNI_EXIT_CONFIG;
         }
         simstore_env_set_key(&sim, sim.first_env, key);
         memset(key, 0, sizeof(key));
@@ -595,7 +596,7 @@ int main(int argc, char **argv)
         if (simskills_add_dir(&sim, cfg.skill_dirs[i], cfg.skill_zip, serr, sizeof(serr)) < 0) {
             fprintf(stderr, "omni-sim: --skill: %s\n", serr);
             pthread_mutex_unlock(&sim.mu);
-            return main_free_pem(&cfg), 1;
+            return main_free_pem(&cfg), OMNI_EXIT_CONFIG;
         }
     }
     pthread_mutex_unlock(&sim.mu);
@@ -613,7 +614,7 @@ int main(int argc, char **argv)
     struct sim_server *srv = simserver_start(&sim, &port, err, sizeof(err));
     if (!srv) {
         fprintf(stderr, "omni-sim: %s\n", err);
-        return main_free_pem(&cfg), 1;
+        return main_free_pem(&cfg), OMNI_EXIT_FAIL;
     }
     const char *host = cfg.listen;
     if (strcmp(host, "0.0.0.0") == 0)
@@ -630,7 +631,7 @@ int main(int argc, char **argv)
     pthread_mutex_unlock(&sim.mu);
     if (cfg.env_file && main_write_env_file(cfg.env_file, &sim) < 0) {
         simserver_stop(srv);
-        return main_free_pem(&cfg), 1;
+        return main_free_pem(&cfg), OMNI_EXIT_FAIL;
     }
     char seed[32], ttl[16];
     snprintf(seed, sizeof(seed), "%llu", (unsigned long long)cfg.seed);
@@ -645,7 +646,7 @@ int main(int argc, char **argv)
     if (pthread_create(&tick_thread, NULL, main_tick, &ticker) != 0) {
         fprintf(stderr, "omni-sim: cannot start the lease ticker\n");
         simserver_stop(srv);
-        return main_free_pem(&cfg), 1;
+        return main_free_pem(&cfg), OMNI_EXIT_FAIL;
     }
 
     int sig = 0;

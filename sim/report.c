@@ -6,6 +6,7 @@
  */
 #include "reply.h"
 
+#include "alloc.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -219,6 +220,43 @@ void simh_sim_env_key(struct sim_req *rq, struct sim_resp *rs)
     cJSON_AddStringToObject(o, "environment_id", e->id);
     cJSON_AddStringToObject(o, "key", e->key);
     sim_json(rs, 200, o);
+}
+
+/* POST /_sim/environments/{id}/keys (org key): mint a new environment key;
+ * the old ones stay valid until revoked. Answers {"environment_id","key"}. */
+void simh_sim_env_key_add(struct sim_req *rq, struct sim_resp *rs)
+{
+    struct sim_env *e = simstore_env_get(rq->sim, rq->param[0]);
+    if (!e) {
+        sim_err(rq, rs, 404, NULL, NULL, "environment '%.64s' not found", rq->param[0]);
+        return;
+    }
+    simstore_env_add_key(rq->sim, e);
+    simh_sim_env_key(rq, rs);
+    log_kv(LOG_INFO, "environment key added", "environment", e->id, (char *)NULL);
+}
+
+/* POST /_sim/environments/{id}/keys/revoke {"key":"..."} (org key): the key
+ * is refused (401) from now on; sessions tokens already issued keep working. */
+void simh_sim_env_key_revoke(struct sim_req *rq, struct sim_resp *rs)
+{
+    struct sim_env *e = simstore_env_get(rq->sim, rq->param[0]);
+    if (!e) {
+        sim_err(rq, rs, 404, NULL, NULL, "environment '%.64s' not found", rq->param[0]);
+        return;
+    }
+    cJSON *b = sim_body(rq, rs, 1);
+    if (!b)
+        return;
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(b, "key");
+    if (!cJSON_IsString(k) || simstore_env_revoke_key(rq->sim, e, k->valuestring) < 0) {
+        cJSON_Delete(b);
+        sim_err(rq, rs, 404, NULL, NULL, "'key' is not a live key of environment '%s'", e->id);
+        return;
+    }
+    cJSON_Delete(b);
+    log_kv(LOG_INFO, "environment key revoked", "environment", e->id, (char *)NULL);
+    sim_json_raw(rs, 200, omni_xstrdup("{\"revoked\":true}"));
 }
 
 void simh_sim_healthcheck(struct sim_req *rq, struct sim_resp *rs)

@@ -26,6 +26,7 @@
 #define R_V1 1     /* Managed Agents route: version/beta headers, credentials, faults */
 #define R_SIM 2    /* introspection: loopback only, no credential, never faulted */
 #define R_NOBETA 4 /* anthropic-beta not required (skills, protocol.md §11) */
+#define R_ORGKEY 8 /* with R_SIM: an administrative change, the org key required */
 
 struct route {
     const char *method;
@@ -70,6 +71,8 @@ static const struct route routes[] = {
     {"POST", "/_sim/faults", simh_sim_faults_set, R_SIM},
     {"GET", "/_sim/environments/*/key", simh_sim_env_key, R_SIM},
     {"POST", "/_sim/environments/*/healthcheck", simh_sim_healthcheck, R_SIM},
+    {"POST", "/_sim/environments/*/keys", simh_sim_env_key_add, R_SIM | R_ORGKEY},
+    {"POST", "/_sim/environments/*/keys/revoke", simh_sim_env_key_revoke, R_SIM | R_ORGKEY},
     {"GET", "/_sim/skills", simh_sim_skills_list, R_SIM},
     {"POST", "/_sim/skills", simh_sim_skills_add, R_SIM},
 };
@@ -215,8 +218,9 @@ static int server_has_beta(const char *v)
     return 0;
 }
 
-/* Credential and header checks for /v1 routes. Returns 0 to continue. */
-static int server_check_v1(struct sim_req *rq, struct sim_resp *rs, int need_beta)
+/* The credential of a request, into rq->cred (401 when absent or unknown). Returns 0 to continue.
+ */
+static int server_check_cred(struct sim_req *rq, struct sim_resp *rs)
 {
     struct sim *sim = rq->sim;
     const char *xkey = sim_header(rq, "x-api-key");
@@ -246,6 +250,14 @@ static int server_check_v1(struct sim_req *rq, struct sim_resp *rs, int need_bet
     pthread_mutex_unlock(&sim->mu);
     if (rq->cred.kind == CRED_NONE)
         return sim_err(rq, rs, 401, NULL, NULL, "invalid credential"), -1;
+    return 0;
+}
+
+/* Credential and header checks for /v1 routes. Returns 0 to continue. */
+static int server_check_v1(struct sim_req *rq, struct sim_resp *rs, int need_beta)
+{
+    if (server_check_cred(rq, rs) < 0)
+        return -1;
     const char *ver = sim_header(rq, "anthropic-version");
     if (!ver)
         return sim_err(rq, rs, 400, NULL, NULL, "missing 'anthropic-version' header"), -1;
@@ -340,6 +352,10 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c, const 
                 method, url);
     } else if ((routes[ri].flags & R_SIM) && !server_is_loopback(c)) {
         sim_err(&rq, &rs, 403, NULL, NULL, "introspection routes are served to loopback only");
+    } else if ((routes[ri].flags & R_ORGKEY) && server_check_cred(&rq, &rs) < 0) {
+        /* error made */
+    } else if ((routes[ri].flags & R_ORGKEY) && rq.cred.kind != CRED_ORG) {
+        sim_err(&rq, &rs, 403, NULL, NULL, "this administrative route needs the organisation key");
     } else if (ctx->too_big) {
         sim_err(&rq, &rs, 413, "request_too_large", NULL, "request body exceeds %u bytes",
                 SIM_BODY_MAX);

@@ -272,6 +272,10 @@ void simstore_new_key(const char *prefix, char *out, size_t outlen);
 char *simstore_ts(int64_t us, char *out, size_t outlen); /* RFC 3339, 6 digits */
 struct sim_env *simstore_env_create(struct sim *sim, const char *name, cJSON *config);
 void simstore_env_set_key(struct sim *sim, struct sim_env *e, const char *key);
+/* Key rotation: a new key for e (the old ones stay valid until revoked);
+ * revoking returns -1 when key is not one of e's live keys. */
+void simstore_env_add_key(struct sim *sim, struct sim_env *e);
+int simstore_env_revoke_key(struct sim *sim, struct sim_env *e, const char *key);
 struct sim_env *simstore_env_get(struct sim *sim, const char *id);
 struct sim_session *simstore_session_get(struct sim *sim, const char *id);
 struct sim_work *simstore_work_get(struct sim *sim, const char *id);
@@ -352,6 +356,6 @@ sim_handler_fn simh_work_ack, simh_work_heartbeat, simh_work_stop;
 sim_handler_fn simh_skill_version_get, simh_skill_versions_list, simh_skill_content;
 sim_handler_fn simh_sim_skills_add, simh_sim_skills_list;
 sim_handler_fn simh_sim_report, simh_sim_report_session, simh_sim_faults_get, simh_sim_faults_set,
-    simh_sim_env_key, simh_sim_healthcheck;
+    simh_sim_env_key, simh_sim_healthcheck, simh_sim_env_key_add, simh_sim_env_key_revoke;
 
 #endif

@@ -200,6 +200,21 @@ void simstore_env_set_key(struct sim *sim, struct sim_env *e, const char *key)
     store_cred_add(sim, e->key, CRED_ENV, e, NULL);
 }
 
+void simstore_env_add_key(struct sim *sim, struct sim_env *e)
+{
+    simstore_new_key("sk-ant-oat01-", e->key, sizeof(e->key));
+    store_cred_add(sim, e->key, CRED_ENV, e, NULL);
+}
+
+int simstore_env_revoke_key(struct sim *sim, struct sim_env *e, const char *key)
+{
+    struct store_cred_rec *r = simmap_get(sim->creds, key);
+    if (!r || r->kind != CRED_ENV || r->env != e)
+        return -1;
+    r->kind = CRED_NONE; /* sessions tokens already handed out stay valid */
+    return 0;
+}
+
 void simstore_cred_lookup(struct sim *sim, const char *key, struct sim_cred *out)
 {
     memset(out, 0, sizeof(*out));

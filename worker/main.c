@@ -20,6 +20,7 @@
 #include "creds.h"
 #include "log.h"
 #include "egress.h"
+#include "envkey.h"
 #include "file.h"
 #include "microvm.h"
 #include "sandbox.h"
@@ -71,6 +72,9 @@ static const char usage_text[] =
     "  --workdir DIR                per-session directories DIR/<session> (default ./omni-work)\n"
     "  --keep-workdir               keep session directories after the run\n"
     "  --max-idle DUR               end a session idle this long (default 60s, 0 = never)\n"
+    "  --release-waiting DUR        stop a session waiting on a person (a held or custom\n"
+    "                               tool call) this long; its answer re-queues it\n"
+    "                               (default 10m, 0 = never)\n"
     "  --drain-timeout DUR          on SIGTERM, wait this long for a running call (default 25s)\n"
     "  --no-memory                  serve sessions with memory stores without memory\n"
     "  --pass-env NAME              pass NAME to tool processes (repeatable)\n"
@@ -128,6 +132,7 @@ enum {
     OPT_WORKDIR,
     OPT_KEEP_WORKDIR,
     OPT_MAX_IDLE,
+    OPT_RELEASE_WAITING,
     OPT_DRAIN,
     OPT_NO_MEMORY,
     OPT_PASS_ENV,
@@ -184,6 +189,7 @@ static const struct option long_opts[] = {
     {"workdir", required_argument, NULL, OPT_WORKDIR},
     {"keep-workdir", no_argument, NULL, OPT_KEEP_WORKDIR},
     {"max-idle", required_argument, NULL, OPT_MAX_IDLE},
+    {"release-waiting", required_argument, NULL, OPT_RELEASE_WAITING},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN},
     {"no-memory", no_argument, NULL, OPT_NO_MEMORY},
     {"pass-env", required_argument, NULL, OPT_PASS_ENV},
@@ -241,6 +247,7 @@ static void wk_config_defaults(struct wk_config *cfg)
     cfg->child_grace_ms = WK_CHILD_GRACE_MS;
     cfg->workdir = "./omni-work";
     cfg->max_idle_ms = WK_MAX_IDLE_MS;
+    cfg->release_waiting_ms = WK_RELEASE_WAITING_MS;
     cfg->drain_ms = WK_DRAIN_MS;
     cfg->sandbox = SANDBOX_NONE;
     cfg->limit_memory = WK_LIMIT_MEMORY_DEFAULT;
@@ -505,6 +512,10 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
             if (parse_dur(a, &cfg->max_idle_ms) < 0)
                 return die_usage("--max-idle \"%s\" is not a duration", a), -1;
             break;
+        case OPT_RELEASE_WAITING:
+            if (parse_dur(a, &cfg->release_waiting_ms) < 0)
+                return die_usage("--release-waiting \"%s\" is not a duration", a), -1;
+            break;
         case OPT_DRAIN:
             if (parse_dur(a, &cfg->drain_ms) < 0)
                 return die_usage("--drain-timeout \"%s\" is not a duration", a), -1;
@@ -685,14 +696,14 @@ static const char *env_or(const char *flag, const char *name)
 }
 
 /* The environment key: --environment-key-file, else ANTHROPIC_ENVIRONMENT_KEY
- * (already taken out of the environment). Returns 0, -1 config error, -2 org key. */
+ * (already taken out of the environment), checked by envkey.c. Returns 0 or
+ * -1 (said on stderr): unreadable, loose, malformed or an organisation key. */
 static int key_load(const struct cli *cli, char **env_key)
 {
     struct omni_err err = OMNI_ERR_INIT;
-    enum omni_key_kind kind;
 
     if (cli->env_key_file) {
-        char *k = omni_key_read_file(cli->env_key_file, &err);
+        char *k = wk_env_key_read(cli->env_key_file, &err);
         if (!k) {
             fprintf(stderr, "omni-worker: %s\n", err.msg);
             return -1;
@@ -703,23 +714,12 @@ static int key_load(const struct cli *cli, char **env_key)
             omni_key_free(*env_key);
         }
         *env_key = k;
-    }
-    if (!*env_key)
         return 0;
-    if (omni_key_check(*env_key, "the environment key", &err) < 0) {
+    }
+    if (*env_key && wk_env_key_check(*env_key, &err) < 0) {
         fprintf(stderr, "omni-worker: %s\n", err.msg);
         return -1;
     }
-    kind = omni_key_classify(*env_key);
-    if (kind == OMNI_KEY_ORG) {
-        fprintf(stderr, "omni-worker: refusing to run: the environment key given is an "
-                        "organisation API key; use the environment's own key\n");
-        return -2;
-    }
-    if (kind != OMNI_KEY_ENV)
-        log_warn("the environment key does not look like an environment key (%s); using it "
-                 "anyway",
-                 omni_key_kind_name(kind));
     return 0;
 }
 
@@ -770,6 +770,8 @@ int main(int argc, char **argv)
 
     if (strcmp(mode, "serve-item") == 0 || strcmp(mode, "run") == 0)
         wk_signals_orphan();
+    else
+        wk_signals_reload();
     if (strcmp(mode, "serve-item") == 0) {
         /* Internal: a supervised child; its work item comes over stdin. It
          * never holds the environment key. */
@@ -778,7 +780,7 @@ int main(int argc, char **argv)
         env_key = NULL;
         if (confine_host_setup(&cfg, cli.env_key_file, NULL, 0, &err) < 0) {
             fprintf(stderr, "omni-worker: %s\n", err.msg);
-            rc = WK_EXIT_USAGE;
+            rc = omni_exit_code(&err);
             goto out;
         }
         rc = poller_serve_child(&cfg);
@@ -800,14 +802,14 @@ int main(int argc, char **argv)
     }
     rc = key_load(&cli, &env_key);
     if (rc < 0) {
-        rc = rc == -2 ? WK_EXIT_CREDS : WK_EXIT_USAGE;
+        rc = WK_EXIT_CREDS; /* unreadable, loose, malformed or an organisation key */
         goto out;
     }
     {
         struct omni_err err = OMNI_ERR_INIT;
         if (confine_host_setup(&cfg, cli.env_key_file, cli.secret_file, 1, &err) < 0) {
             fprintf(stderr, "omni-worker: %s\n", err.msg);
-            rc = WK_EXIT_USAGE;
+            rc = omni_exit_code(&err);
             goto out;
         }
     }
@@ -815,15 +817,16 @@ int main(int argc, char **argv)
     if (strcmp(mode, "poll") == 0) {
         const char *wid = env_or(cli.worker_id, "ANTHROPIC_WORKER_ID");
         if (!env_key) {
-            rc = die_usage("no environment key: set ANTHROPIC_ENVIRONMENT_KEY or "
-                           "--environment-key-file%s",
-                           "");
+            fprintf(stderr, "omni-worker: no environment key: set ANTHROPIC_ENVIRONMENT_KEY or "
+                            "--environment-key-file\n");
+            rc = WK_EXIT_CREDS;
             goto out;
         }
         if (wid)
             snprintf(cfg.worker_id, sizeof cfg.worker_id, "%s", wid);
         else
             worker_id_default(cfg.worker_id, sizeof cfg.worker_id);
+        cfg.env_key_file = cli.env_key_file;
         rc = poller_run(&cfg, env_key);
     } else {
         /* run: one already-claimed item (protocol.md §10.3) */
@@ -869,7 +872,7 @@ int main(int argc, char **argv)
             if (!s) {
                 fprintf(stderr, "omni-worker: %s\n", err.msg);
                 omni_work_release(&w);
-                rc = WK_EXIT_USAGE;
+                rc = WK_EXIT_CREDS;
                 goto out;
             }
             if (secret) {

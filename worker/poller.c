@@ -28,6 +28,7 @@
 
 #include "confine.h"
 #include "creds.h"
+#include "envkey.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -66,13 +67,15 @@ struct slot {
 
 struct poller {
     const struct wk_config *cfg;
-    const char *env_key;
+    const char *env_key; /* the current key: main's, or own_key after a re-read */
+    char *own_key;
+    struct omni_client *pc, *ac; /* poll and ack clients (environment key) */
     struct slot *slots;
     int nslots, busy;
     char poison[WK_POISON_RING][OMNI_ID_MAX];
     int poison_next;
     long items;
-    int fatal;         /* exit 1 after draining */
+    int fatal;         /* exit with this code (1 if not more precise) after draining */
     int spawn_backoff; /* a fork failed for want of resources: wait before polling */
     int term_sent;
     int64_t term_at;
@@ -514,12 +517,64 @@ static long idle_sleep_ms(const struct wk_config *cfg)
            (long)(omni_random() * (double)(cfg->poll_idle_max_ms - cfg->poll_idle_min_ms));
 }
 
+/*
+ * Re-read the environment key file (SIGHUP, or a poll refused with 401/403)
+ * and poll with the new key from now on. Sessions in flight are not touched:
+ * they run on their own sessions tokens. Returns 1 when the key changed, 0
+ * when it is the same, -1 when there is no file or it cannot be used (the
+ * current key stays).
+ */
+static int poller_reload_key(struct poller *p, const char *why)
+{
+    const struct wk_config *cfg = p->cfg;
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_client *pc, *ac;
+    char *k;
+
+    if (!cfg->env_key_file) {
+        log_kv(LOG_WARN,
+               "cannot re-read the environment key: it came from "
+               "ANTHROPIC_ENVIRONMENT_KEY, not --environment-key-file",
+               "reason", why, NULL);
+        return -1;
+    }
+    k = wk_env_key_read(cfg->env_key_file, &err);
+    if (!k) {
+        log_kv(LOG_ERROR, "cannot re-read the environment key file; keeping the current key",
+               "reason", why, "error", err.msg, NULL);
+        return -1;
+    }
+    if (strcmp(k, p->env_key) == 0) {
+        log_kv(LOG_INFO, "environment key file re-read: the key is unchanged", "reason", why, NULL);
+        omni_key_free(k);
+        return 0;
+    }
+    pc = wk_client_new(cfg, cfg->base_url, k, WK_POLL_TIMEOUT_MS, 0, &err);
+    ac = pc ? wk_client_new(cfg, cfg->base_url, k, WK_CALL_TIMEOUT_MS, 0, &err) : NULL;
+    if (!ac) {
+        log_kv(LOG_ERROR, "cannot use the new environment key; keeping the current key", "error",
+               err.msg[0] ? err.msg : "out of memory", NULL);
+        omni_client_free(pc);
+        omni_key_free(k);
+        return -1;
+    }
+    omni_client_free(p->pc);
+    omni_client_free(p->ac);
+    p->pc = pc;
+    p->ac = ac;
+    omni_key_free(p->own_key);
+    p->own_key = k;
+    p->env_key = k;
+    log_kv(LOG_INFO, "environment key re-read: polling with the new key", "reason", why, "file",
+           cfg->env_key_file, NULL);
+    return 1;
+}
+
 int poller_run(const struct wk_config *cfg, const char *env_key)
 {
     struct poller p;
     struct omni_err err = OMNI_ERR_INIT;
-    struct omni_client *pc, *ac;
-    int failures = 0, first_empty = 1, rc = WK_EXIT_OK;
+    int failures = 0, first_empty = 1, rc = WK_EXIT_OK, reread_on_401 = 1;
     int64_t last_idle_log = 0;
     char conc[16];
 
@@ -535,12 +590,12 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
             p.self_exe[n] = '\0';
     }
     p.slots = calloc((size_t)p.nslots, sizeof *p.slots);
-    pc = wk_client_new(cfg, cfg->base_url, env_key, WK_POLL_TIMEOUT_MS, 0, &err);
-    ac = pc ? wk_client_new(cfg, cfg->base_url, env_key, WK_CALL_TIMEOUT_MS, 0, &err) : NULL;
-    if (!p.slots || !pc || !ac) {
+    p.pc = wk_client_new(cfg, cfg->base_url, env_key, WK_POLL_TIMEOUT_MS, 0, &err);
+    p.ac = p.pc ? wk_client_new(cfg, cfg->base_url, env_key, WK_CALL_TIMEOUT_MS, 0, &err) : NULL;
+    if (!p.slots || !p.pc || !p.ac) {
         log_error("cannot set up the poller: %s", err.msg[0] ? err.msg : "out of memory");
-        omni_client_free(pc);
-        omni_client_free(ac);
+        omni_client_free(p.pc);
+        omni_client_free(p.ac);
         free(p.slots);
         return WK_EXIT_RUNTIME;
     }
@@ -558,6 +613,8 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
         int got = 0;
 
         reap(&p);
+        if (wk_reload_take())
+            poller_reload_key(&p, "SIGHUP");
         if (cfg->max_items && p.items >= cfg->max_items) {
             if (!p.busy)
                 break;
@@ -569,13 +626,22 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
             continue;
         }
         omni_err_clear(&err);
-        if (omni_work_poll(pc, cfg->environment_id, OMNI_POLL_BLOCK_MS, 0, cfg->worker_id,
+        if (omni_work_poll(p.pc, cfg->environment_id, OMNI_POLL_BLOCK_MS, 0, cfg->worker_id,
                            wk_shutdown_flag(), &w, &got, &err) < 0) {
             if (wk_shutdown_requested())
                 break;
+            if (err.kind == OMNI_E_HTTP && (err.status == 401 || err.status == 403) &&
+                reread_on_401) {
+                /* a rotated key whose reload was missed: re-read the file once */
+                reread_on_401 = 0;
+                log_kv(LOG_WARN, "poll refused; re-reading the environment key file", "error",
+                       err.msg, NULL);
+                if (poller_reload_key(&p, "poll refused") > 0)
+                    continue;
+            }
             if (omni_err_is_fatal(&err)) {
                 log_kv(LOG_ERROR, "poll refused; stopping the worker", "error", err.msg, NULL);
-                p.fatal = 1;
+                p.fatal = omni_exit_code(&err) ? omni_exit_code(&err) : 1; /* 401/403: 3, 404: 4 */
                 break;
             }
             long d = omni_backoff_ms(failures, WK_POLL_BACKOFF_BASE_MS, WK_POLL_BACKOFF_CAP_MS);
@@ -585,6 +651,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
             continue;
         }
         failures = 0;
+        reread_on_401 = 1;
         if (!got) {
             int64_t now = omni_mono_ms();
             if (first_empty || now - last_idle_log >= 300000) {
@@ -601,15 +668,15 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
         if (poison_has(&p, w.id)) {
             log_kv(LOG_WARN, "work item failed permanently before; force-stopping it again", "work",
                    w.id, NULL);
-            item_stop(cfg, cfg->base_url, env_key, cfg->environment_id, w.id, 1);
+            item_stop(cfg, cfg->base_url, p.env_key, cfg->environment_id, w.id, 1);
             omni_work_release(&w);
             continue;
         }
-        if (omni_work_ack(ac, cfg->environment_id, w.id, &err) < 0) {
+        if (omni_work_ack(p.ac, cfg->environment_id, w.id, &err) < 0) {
             if (omni_err_is_fatal(&err)) {
                 log_kv(LOG_ERROR, "ack refused; force-stopping the item", "work", w.id, "error",
                        err.msg, NULL);
-                item_stop(cfg, cfg->base_url, env_key, cfg->environment_id, w.id, 1);
+                item_stop(cfg, cfg->base_url, p.env_key, cfg->environment_id, w.id, 1);
                 poison_add(&p, w.id);
             } else {
                 long d = omni_backoff_ms(failures, WK_POLL_BACKOFF_BASE_MS, WK_POLL_BACKOFF_CAP_MS);
@@ -640,11 +707,12 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
         log_info("shutting down: no new claims");
     drain_children(&p);
     confine_sweep(cfg);
-    omni_client_free(pc);
-    omni_client_free(ac);
+    omni_client_free(p.pc);
+    omni_client_free(p.ac);
+    omni_key_free(p.own_key);
     free(p.slots);
     if (p.fatal)
-        rc = WK_EXIT_RUNTIME;
+        rc = p.fatal > WK_EXIT_RUNTIME ? p.fatal : WK_EXIT_RUNTIME;
     log_info("worker stopped");
     return rc;
 }

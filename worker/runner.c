@@ -477,6 +477,37 @@ static void run_call(struct run *r, struct rs_call *c)
 
 /* ---- main loop ------------------------------------------------------------------------- */
 
+/*
+ * --release-waiting: a session whose calls all wait on a person (held for a
+ * confirmation, or a custom tool for the app) keeps its slot only so long.
+ * Then the run ends and the item is force-stopped; the answer, when it comes,
+ * re-queues the session (protocol.md §6.1: a session with no live item that
+ * gets new input gets a new work item) and the next run resolves the call
+ * from the history. Returns 1 when the time is up (logged).
+ */
+static int run_waited_too_long(const struct run *r, int64_t *since)
+{
+    long after = r->ic->cfg->release_waiting_ms;
+    size_t waiting = rstate_waiting(r->rs);
+    char n[24], ms[24];
+
+    if (after <= 0 || !waiting) {
+        *since = 0;
+        return 0;
+    }
+    if (!*since)
+        *since = omni_mono_ms();
+    if (omni_mono_ms() - *since < after)
+        return 0;
+    snprintf(n, sizeof n, "%zu", waiting);
+    snprintf(ms, sizeof ms, "%ld", after);
+    log_kv(LOG_INFO,
+           "session waiting on a person for --release-waiting; releasing its slot (stopping the "
+           "item: the answer re-queues the session)",
+           "session", r->ic->w->data_id, "waiting_calls", n, "after_ms", ms, NULL);
+    return 1;
+}
+
 static int owns_cb(void *ud, const char *name)
 {
     (void)ud;
@@ -490,7 +521,7 @@ enum wk_end runner_run(const struct wk_item_ctx *ic)
     pthread_condattr_t ca;
     int idle_armed = 0;
     unsigned idle_gen = 0;
-    int64_t idle_since = 0;
+    int64_t idle_since = 0, waiting_since = 0;
     enum wk_end end = WK_END_NONE;
 
     memset(&r, 0, sizeof r);
@@ -551,6 +582,10 @@ enum wk_end runner_run(const struct wk_item_ctx *ic)
             }
         } else {
             idle_armed = 0;
+        }
+        if (run_waited_too_long(&r, &waiting_since)) {
+            end = WK_END_CLEAN;
+            break;
         }
         q_wait(&r, RUN_TICK_MS);
     }

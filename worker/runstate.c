@@ -9,12 +9,13 @@
 #include <string.h>
 
 /* Per-id flags. */
-#define F_SEEN 0x01     /* routed at least once (live dedup) */
-#define F_ANSWERED 0x02 /* a result is known */
-#define F_QUEUED 0x04   /* in the run queue or running */
-#define F_HELD 0x08     /* waiting for a confirmation */
-#define F_NOTOWNED 0x10 /* logged once as not owned */
-#define F_PASS 0x20     /* added to `seen` by the current reconcile pass */
+#define F_SEEN 0x01      /* routed at least once (live dedup) */
+#define F_ANSWERED 0x02  /* a result is known */
+#define F_QUEUED 0x04    /* in the run queue or running */
+#define F_HELD 0x08      /* waiting for a confirmation */
+#define F_NOTOWNED 0x10  /* logged once as not owned */
+#define F_PASS 0x20      /* added to `seen` by the current reconcile pass */
+#define F_CANCELLED 0x40 /* held when an interrupt or the session's end settled it */
 
 enum verdict { V_NONE = 0, V_ALLOW, V_DENY };
 
@@ -44,6 +45,7 @@ struct rstate {
     struct rs_call **queue; /* FIFO */
     size_t qhead, qlen, qcap;
     size_t held, inflight;
+    size_t notowned; /* calls left for another client (custom tools), unanswered */
     int ended;
     int turn_ended;
     unsigned gen;
@@ -258,6 +260,8 @@ static int thread_terminated(struct rstate *rs, const char *thread)
 
 static void mark_answered(struct rstate *rs, struct idinfo *e)
 {
+    if ((e->flags & (F_NOTOWNED | F_ANSWERED)) == F_NOTOWNED)
+        rs->notowned--;
     e->flags |= F_ANSWERED;
     if (e->flags & F_HELD) {
         e->flags &= ~(unsigned)F_HELD;
@@ -289,9 +293,11 @@ static void route(struct rstate *rs, struct rs_call *c, enum omni_permission p)
         return;
     }
     if (!rs->owns(rs->ud, c->name)) {
-        if (!(e->flags & F_NOTOWNED))
+        if (!(e->flags & F_NOTOWNED)) {
             log_kv(LOG_INFO, "tool call not owned by this worker; left for its owner", "tool",
                    c->name, "tool_use_id", c->id, NULL);
+            rs->notowned++;
+        }
         e->flags |= F_NOTOWNED;
         rs_call_free(c);
         return;
@@ -375,6 +381,40 @@ static void on_thread_terminated(struct rstate *rs, const cJSON *ev)
     }
 }
 
+/* A held call settled by an interrupt or the session's end (omni_event_cancels_held):
+ * never run, answered for good, so a later confirmation for it does nothing. */
+static void cancel_held(struct rstate *rs, struct idinfo *e, const char *name)
+{
+    log_kv(LOG_INFO, "held tool call cancelled (interrupt or session end); not run", "tool", name,
+           "tool_use_id", e->key, NULL);
+    e->flags |= F_CANCELLED;
+    mark_answered(rs, e);
+}
+
+/* Live: every call held now. */
+static void on_cancel_held(struct rstate *rs)
+{
+    for (size_t i = 0; rs->held && i < rs->ids.cap; i++) {
+        struct idinfo *e = &rs->ids.slots[i];
+        if (e->key && (e->flags & F_HELD))
+            cancel_held(rs, e, e->held->name);
+    }
+}
+
+/* Reconcile pass 1: the calls listed so far that would be held (ask or
+ * unknown permission, no verdict yet, unanswered); a held call listed after
+ * the interrupt belongs to a later turn and stays. */
+static void reconcile_cancel_held(struct rstate *rs)
+{
+    for (size_t i = 0; i < rs->npending; i++) {
+        struct idinfo *e = table_find(&rs->ids, rs->pending[i].c->id);
+        enum omni_permission p = rs->pending[i].p;
+        if (e && !(e->flags & (F_ANSWERED | F_QUEUED)) && e->verdict == V_NONE &&
+            (p == OMNI_PERM_ASK || p == OMNI_PERM_UNKNOWN))
+            cancel_held(rs, e, rs->pending[i].c->name);
+    }
+}
+
 /* Idle bookkeeping (§9.6): neutral events leave the turn state alone. */
 static void track_turn(struct rstate *rs, enum omni_event_kind kind, const cJSON *ev, int *turn)
 {
@@ -398,7 +438,13 @@ static void apply_event(struct rstate *rs, enum omni_event_kind kind, const cJSO
         on_answer(rs, omni_event_answers(ev));
     else if (kind == OMNI_EV_SESSION_THREAD_STATUS_TERMINATED)
         on_thread_terminated(rs, ev);
-    else if (omni_event_ends_session(kind))
+    if (omni_event_cancels_held(kind)) {
+        if (rs->reconciling)
+            reconcile_cancel_held(rs);
+        else
+            on_cancel_held(rs);
+    }
+    if (omni_event_ends_session(kind))
         rs->ended = 1;
 }
 
@@ -579,6 +625,13 @@ int rstate_ended(const struct rstate *rs)
 size_t rstate_held(const struct rstate *rs)
 {
     return rs->held;
+}
+
+size_t rstate_waiting(const struct rstate *rs)
+{
+    if (rs->ended || rs->qlen || rs->inflight)
+        return 0;
+    return rs->held + rs->notowned;
 }
 
 size_t rstate_queued(const struct rstate *rs)

@@ -20,7 +20,9 @@
  * known result (posted by us, by someone else, or answered server-side) is
  * never handed out; an id whose post failed is handed out again only with its
  * cached result (rs_call.cached), never to be re-executed; `ask` / unknown
- * permission calls are held until a verdict; deny posts nothing; names not
+ * permission calls are held until a verdict, and an interrupt or the
+ * session's end (omni_event_cancels_held) settles every call then held: it is
+ * never run and a later confirmation for it does nothing; deny posts nothing; names not
  * owned are left alone (not marked answered); calls of a terminated thread are
  * dropped.
  */
@@ -82,6 +84,10 @@ int rstate_idle_ready(const struct rstate *rs, unsigned *gen);
 int rstate_ended(const struct rstate *rs);
 size_t rstate_held(const struct rstate *rs);
 size_t rstate_queued(const struct rstate *rs);
+/* Calls waiting on a person while nothing else is to be done: held for a
+ * confirmation, or left for another client (a custom tool); 0 while a call
+ * is queued or running or after the session ended. */
+size_t rstate_waiting(const struct rstate *rs);
 /* 1 when the id has a known result. */
 int rstate_answered(const struct rstate *rs, const char *id);
 

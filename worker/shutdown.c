@@ -10,6 +10,7 @@ _Static_assert(sizeof(sig_atomic_t) == sizeof(int), "sig_atomic_t must be an int
 
 static volatile sig_atomic_t shutdown_req;  /* first SIGTERM/SIGINT: drain */
 static volatile sig_atomic_t hard_stop_req; /* second signal: stop now */
+static volatile sig_atomic_t reload_req;    /* SIGHUP (poll): re-read the key file */
 
 static void on_signal(int sig)
 {
@@ -28,24 +29,44 @@ static void on_orphaned(int sig)
     hard_stop_req = 1;
 }
 
-void wk_signals_orphan(void)
+/* Install fn for sig with flags (no SA_RESTART: blocking waits wake up). */
+static void handle(int sig, void (*fn)(int), int flags)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_orphaned;
+    sa.sa_handler = fn;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_flags = flags;
+    sigaction(sig, &sa, NULL);
+}
+
+void wk_signals_orphan(void)
+{
+    handle(SIGHUP, on_orphaned, 0);
+}
+
+static void on_reload(int sig)
+{
+    (void)sig;
+    reload_req = 1;
+}
+
+void wk_signals_reload(void)
+{
+    handle(SIGHUP, on_reload, SA_RESTART); /* a reload interrupts nothing */
+}
+
+int wk_reload_take(void)
+{
+    int r = reload_req;
+    reload_req = 0;
+    return r;
 }
 
 void wk_signals_install(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    handle(SIGTERM, on_signal, 0);
+    handle(SIGINT, on_signal, 0);
     signal(SIGPIPE, SIG_IGN);
 }
 

@@ -26,21 +26,23 @@
 
 #include "api.h"
 #include "err.h"
+#include "exitcode.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 #define WK_PROG "omni-worker"
 
-/* Exit codes (documented in omni-worker.8). */
-#define WK_EXIT_OK 0
-#define WK_EXIT_RUNTIME 1
-#define WK_EXIT_USAGE 2
-#define WK_EXIT_CREDS 3
-#define WK_EXIT_RELEASED 5 /* run: the lease was lost; the item was left alone */
+/* Exit codes: lib/exitcode.h's table (documented in omni-worker.8). */
+#define WK_EXIT_OK OMNI_EXIT_OK
+#define WK_EXIT_RUNTIME OMNI_EXIT_FAIL
+#define WK_EXIT_USAGE OMNI_EXIT_USAGE
+#define WK_EXIT_CREDS OMNI_EXIT_CONFIG      /* configuration or credentials, 401/403 */
+#define WK_EXIT_RELEASED OMNI_EXIT_RELEASED /* run: the lease was lost; the item was left alone */
 
 /* Defaults and limits (protocol.md Appendix A). */
 #define WK_MAX_IDLE_MS 60000L
+#define WK_RELEASE_WAITING_MS 600000L /* --release-waiting: 10 min */
 #define WK_DRAIN_MS 25000L
 #define WK_CHILD_GRACE_MS 30000L
 #define WK_POLL_IDLE_MIN_MS 1000L
@@ -126,6 +128,8 @@ struct wk_config {
     char environment_id[OMNI_ID_MAX];
     char worker_id[WK_WORKER_ID_MAX];
     /* poll */
+    const char *env_key_file; /* re-read on SIGHUP and once on a 401; NULL: the key
+                               * came from ANTHROPIC_ENVIRONMENT_KEY */
     int concurrency;
     const char *on_work;
     long poll_idle_min_ms, poll_idle_max_ms;
@@ -134,8 +138,9 @@ struct wk_config {
     /* session */
     const char *workdir; /* parent of the per-session directories */
     int keep_workdir;
-    int single_item;  /* omni-worker run: one item, then exit */
-    long max_idle_ms; /* 0 disables */
+    int single_item;         /* omni-worker run: one item, then exit */
+    long max_idle_ms;        /* 0 disables */
+    long release_waiting_ms; /* waiting on a person this long: stop the item; 0 disables */
     long drain_ms;
     int no_memory;
     int log_inputs;

@@ -44,7 +44,7 @@ is "SIGINT exits 0" "$?" 0
 
 chmod 644 "$T/org.key"
 "$BIN/omni-sim" --port 0 --org-key-file "$T/org.key" >/dev/null 2>"$T/bad.err"
-is "group-readable key file refused (exit 1)" "$?" 1
+is "group-readable key file refused (exit 3)" "$?" 3
 like "key file error names the file" "$(cat "$T/bad.err")" "org.key"
 unlike "key never printed" "$(cat "$T/bad.err")" "provisioned-org-key"
 

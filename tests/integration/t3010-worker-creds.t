@@ -38,7 +38,7 @@ printf '%s\n' "$ANTHROPIC_ENVIRONMENT_KEY" >"$T/key"
 chmod 644 "$T/key"
 env ANTHROPIC_BASE_URL="$SIM_URL" "$W" poll --environment-id "$ANTHROPIC_ENVIRONMENT_ID" \
     --environment-key-file "$T/key" >"$T/o" 2>"$T/e"
-is "loose key file: exit 2" "$?" 2
+is "loose key file: exit 3 (credentials)" "$?" 3
 like "names the file and the fix" "$(cat "$T/e")" "chmod 600"
 unlike "key not shown" "$(cat "$T/e")" "$ANTHROPIC_ENVIRONMENT_KEY"
 
@@ -47,7 +47,7 @@ env ANTHROPIC_BASE_URL="$SIM_URL" ANTHROPIC_ENVIRONMENT_KEY="$ANTHROPIC_ENVIRONM
 is "no environment id: exit 2" "$?" 2
 env ANTHROPIC_BASE_URL="$SIM_URL" ANTHROPIC_ENVIRONMENT_ID="$ANTHROPIC_ENVIRONMENT_ID" "$W" poll \
     >"$T/o" 2>"$T/e"
-is "no environment key: exit 2" "$?" 2
+is "no environment key: exit 3 (credentials)" "$?" 3
 "$W" frobnicate >"$T/o" 2>"$T/e"
 is "unknown command: exit 2" "$?" 2
 "$W" version >"$T/o" 2>"$T/e"
@@ -56,11 +56,11 @@ like "version prints the program" "$(cat "$T/o")" "^omni-worker "
 wk "$W" poll --bogus >"$T/o" 2>"$T/e"
 is "unknown option: exit 2" "$?" 2
 
-# a poll refused with a fatal 4xx (bad key) stops the worker with exit 1
+# a poll refused with 401 (bad key) stops the worker with exit 3 (credentials)
 env ANTHROPIC_BASE_URL="$SIM_URL" ANTHROPIC_ENVIRONMENT_ID="$ANTHROPIC_ENVIRONMENT_ID" \
     ANTHROPIC_ENVIRONMENT_KEY=sk-ant-oat01-not-a-real-key timeout 20 "$W" poll --workdir "$T/w" \
     >"$T/o" 2>"$T/e"
-is "rejected environment key: exit 1" "$?" 1
+is "rejected environment key (401): exit 3" "$?" 3
 like "clear error" "$(cat "$T/e")" "poll refused"
 
 # --- the key file works; the key leaves environ; not dumpable ------------------

@@ -82,7 +82,7 @@ is "claimed the run item" "$STATUS" 200
 env ANTHROPIC_BASE_URL="$SIM_URL" ANTHROPIC_ENVIRONMENT_ID="$ANTHROPIC_ENVIRONMENT_ID" \
     ANTHROPIC_WORK_ID="$WID" ANTHROPIC_SESSION_ID="$RUN_SID" \
     "$W" run --work-secret-file "$T/secret" --workdir "$T/work" >"$T/o" 2>"$T/e"
-is "run: loose secret file refused (exit 2)" "$?" 2
+is "run: loose secret file refused (exit 3)" "$?" 3
 like "run: says chmod 600" "$(cat "$T/e")" "chmod 600"
 chmod 600 "$T/secret"
 env ANTHROPIC_BASE_URL="$SIM_URL" ANTHROPIC_ENVIRONMENT_ID="$ANTHROPIC_ENVIRONMENT_ID" \

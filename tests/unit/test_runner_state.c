@@ -215,6 +215,73 @@ static void test_ask_held_until_allow(void **state)
     rstate_free(rs);
 }
 
+#define INTERRUPT ev("{\"type\":\"user.interrupt\",\"id\":\"u_int\"}")
+
+/* An interrupt settles a held call: a later allow does not run it, and the
+ * idle countdown is no longer deferred by it. */
+static void test_interrupt_cancels_held(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    (void)state;
+    live(rs, TOOLP("q", "ask"));
+    live(rs, IDLE("requires_action"));
+    assert_int_equal(rstate_held(rs), 1);
+    live(rs, INTERRUPT);
+    assert_int_equal(rstate_held(rs), 0);
+    assert_true(rstate_answered(rs, "q"));
+    live(rs, IDLE("end_turn"));
+    assert_true(rstate_idle_ready(rs, NULL));
+    live(rs, CONFIRM("q", "allow"));
+    assert_null(rstate_next(rs));
+    /* a reconnect re-reads the history: still not run */
+    rstate_reconcile_begin(rs);
+    hist(rs, TOOLP("q", "ask"));
+    hist(rs, INTERRUPT);
+    hist(rs, CONFIRM("q", "allow"));
+    rstate_reconcile_end(rs, 1);
+    assert_null(rstate_next(rs));
+    assert_int_equal(rstate_held(rs), 0);
+    rstate_free(rs);
+
+    /* history only (a fresh run): ask, interrupt, allow -> not run; a call
+     * held after the interrupt (a later turn) stays held */
+    rs = rstate_new(owns, NULL);
+    rstate_reconcile_begin(rs);
+    hist(rs, TOOLP("a", "ask"));
+    hist(rs, TOOLP("b", "allow"));
+    hist(rs, INTERRUPT);
+    hist(rs, CONFIRM("a", "allow"));
+    hist(rs, TOOLP("c", "ask"));
+    rstate_reconcile_end(rs, 1);
+    run_one(rs, "b"); /* an allowed call is not held: the interrupt leaves it */
+    assert_null(rstate_next(rs));
+    assert_true(rstate_answered(rs, "a"));
+    assert_int_equal(rstate_held(rs), 1);
+    live(rs, CONFIRM("c", "allow"));
+    run_one(rs, "c");
+    rstate_free(rs);
+}
+
+/* What waits on a person: held calls and calls left for their owner. */
+static void test_waiting(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    (void)state;
+    live(rs, TOOLP("q", "ask"));
+    live(rs, TOOL("x", "someone_elses"));
+    assert_int_equal(rstate_waiting(rs), 2);
+    live(rs, TOOL("t", "bash"));
+    assert_int_equal(rstate_waiting(rs), 0); /* work to do first */
+    run_one(rs, "t");
+    assert_int_equal(rstate_waiting(rs), 2);
+    live(rs, RESULT("x"));
+    live(rs, RESULT("x"));
+    assert_int_equal(rstate_waiting(rs), 1);
+    live(rs, CONFIRM("q", "deny"));
+    assert_int_equal(rstate_waiting(rs), 0);
+    rstate_free(rs);
+}
+
 static void test_deny_posts_nothing(void **state)
 {
     struct rstate *rs = rstate_new(owns, NULL);
@@ -404,6 +471,8 @@ int main(void)
         cmocka_unit_test(test_inflight_not_rerouted),
         cmocka_unit_test(test_cache_reposts_never_reruns),
         cmocka_unit_test(test_ask_held_until_allow),
+        cmocka_unit_test(test_interrupt_cancels_held),
+        cmocka_unit_test(test_waiting),
         cmocka_unit_test(test_deny_posts_nothing),
         cmocka_unit_test(test_unknown_permission_fails_closed),
         cmocka_unit_test(test_confirmation_before_tool_use),
