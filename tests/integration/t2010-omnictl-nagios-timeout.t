@@ -57,10 +57,10 @@ new_session >/dev/null
 out=$(ctl stats -o nagios --min-workers 0 "$ENV" "$E2"); rc=$?
 is "two environments: OK" "$rc" 0
 like "perfdata names the first environment" "$out" "'depth_$ENV'=1;10;50;0 'pending_$ENV'=0;;;0 'oldest_age_$ENV'=[0-9]+s;60;300;0 'workers_$ENV'=0;;;0"
-like "perfdata names the second environment" "$out" "'depth_$E2'=0;10;50;0 'pending_$E2'=0;;;0 'oldest_age_$E2'=0s;60;300;0 'workers_$E2'=0;;;0 'waiting_$E2'=0;;;0\$"
+like "perfdata names the second environment" "$out" "'depth_$E2'=0;10;50;0 'pending_$E2'=0;;;0 'oldest_age_$E2'=0s;60;300;0 'workers_$E2'=0;;;0\$"
 unlike "no summed depth=" "$out" ' depth='
 out=$(ctl stats -o nagios --min-workers 0 "$ENV")
-like "one environment: plain labels as before" "$out" '\| depth=1;10;50;0 pending=0;;;0 oldest_age=[0-9]+s;60;300;0 workers=0;;;0 waiting=0;;;0$'
+like "one environment: plain labels as before" "$out" '\| depth=1;10;50;0 pending=0;;;0 oldest_age=[0-9]+s;60;300;0 workers=0;;;0$'
 ok "-t on a healthy API: in time" ctl stats -o nagios --min-workers 0 -t 5s "$ENV"
 
 done_testing
