@@ -12,9 +12,9 @@
  *     `const struct con_view_class con_view_<name>` in designated
  *     initializers: name, hints (the bottom bar), in_env / tail, and the hooks
  *     draw, count and enter (required), back, tab, refresh, target, table
- *     with sort_names / nsort (optional; NULL means "not here": Esc and w
- *     stay, actions answer "select a session or a work item first", / and
- *     < > r do nothing).
+ *     with sort_names / nsort, filter / set_filter (optional; NULL means
+ *     "not here": Esc and w stay, actions answer "select a session or a
+ *     work item first", < > r do nothing, / filters nothing).
  *  2. Add one line X(CON_VIEW_<NAME>, con_view_<name>) to CON_VIEWS() below.
  *     The enum id, the declaration, the con_views[] entry (app.c), its cursor
  *     a->pos[] and --bench-render (bench.c) follow from it; the Makefile
@@ -42,7 +42,9 @@
  *     exec in net.c (kinds that net_kind_is_refresh() does not list run on
  *     the action thread) and its result in actions_result() (apply_action():
  *     status line, quick refresh).
- *     Ask first with a->confirm_job / confirm_text and CON_PROMPT_CONFIRM.
+ *     Anything that approves, denies, stops or interrupts asks first
+ *     (confirm_ask(): a->confirm_job / confirm_text, CON_PROMPT_CONFIRM),
+ *     naming the session and the call or work item: never one key alone.
  *  3. Document the key in help_lines[] (ui.c), under "Keys" in
  *     man/omni-console.1 and, if the view shows it, in the view's hints; test
  *     it in tests/integration/t4002-console-actions.t.
@@ -58,6 +60,7 @@
 #include <stdio.h>
 
 #define CON_INPUT_MAX 256
+#define CON_CONFIRM_INPUT 32       /* bytes of a held call's input in its y/N question */
 #define CON_STATUS_TTL_MS 15000    /* an outcome stays on the status line */
 #define CON_EVENTS_MIN_AGE_MS 5000 /* a session's event list at most every 5 s */
 #define CON_EVENTS_PER_TICK 8      /* event lists fetched per refresh */
@@ -135,6 +138,12 @@ struct con_view_class {
     int (*target)(struct con_app *a, struct con_target *t);
     /* The table that / filters and < > r sort; optional (NULL: none). */
     struct con_table *(*table)(struct con_app *a);
+    /* What / filters in a view whose list is not a con_table (a session's
+     * events, the environments): filter returns the text, set_filter sets
+     * it. Optional; / opens its prompt in every view all the same, so what
+     * is typed after it is never taken for a command. */
+    const char *(*filter)(struct con_app *a);
+    void (*set_filter)(struct con_app *a, const char *text);
     const char *const *sort_names; /* nsort column names */
     int nsort;
 };
@@ -164,8 +173,9 @@ struct con_app {
     int status_err;
     int64_t status_ms; /* monotonic; 0 = none */
     int help;
-    int follow;           /* a tail view keeps its newest line in view */
-    size_t detail_scroll; /* first line shown when not following */
+    int follow;                       /* a tail view keeps its newest line in view */
+    size_t detail_scroll;             /* first line shown when not following */
+    char envs_filter[CON_FILTER_MAX]; /* / in the environments view */
     /* prompts */
     enum con_prompt prompt;
     char input[CON_INPUT_MAX];

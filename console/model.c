@@ -333,6 +333,7 @@ void con_model_release(struct con_model *m)
     con_detail_close(&m->detail);
     free(m->detail.lines);
     free(m->detail.seen);
+    free(m->detail.shown);
     memset(m, 0, sizeof *m);
 }
 
@@ -723,6 +724,8 @@ void con_detail_open(struct con_detail *d, const char *session_id)
         d->lines = omni_xcalloc(CON_DETAIL_LINES, sizeof *d->lines);
     if (!d->seen)
         d->seen = omni_xcalloc(CON_SEEN_IDS, sizeof *d->seen);
+    if (!d->shown)
+        d->shown = omni_xcalloc(CON_DETAIL_LINES, sizeof *d->shown);
     if (strcmp(d->session_id, session_id) == 0)
         return;
     snprintf(d->session_id, sizeof d->session_id, "%s", session_id);
@@ -730,6 +733,7 @@ void con_detail_open(struct con_detail *d, const char *session_id)
     d->seen_head = d->seen_n = 0;
     d->streaming = 0;
     d->err[0] = '\0';
+    d->filter[0] = '\0';
     con_approvals_clear(&d->ap);
     d->gen++;
 }
@@ -741,6 +745,7 @@ void con_detail_close(struct con_detail *d)
     d->seen_head = d->seen_n = 0;
     d->streaming = 0;
     d->err[0] = '\0';
+    d->filter[0] = '\0';
     con_approvals_clear(&d->ap);
     d->gen++;
 }
@@ -792,4 +797,35 @@ const struct con_line *con_detail_line(const struct con_detail *d, size_t i)
     if (i >= d->n)
         return NULL;
     return &d->lines[(d->head + i) % CON_DETAIL_LINES];
+}
+
+void con_detail_set_filter(struct con_detail *d, const char *filter)
+{
+    con_sanitize(d->filter, sizeof d->filter, filter ? filter : "");
+    d->gen++;
+}
+
+static void detail_index(struct con_detail *d)
+{
+    if (d->shown_gen == d->gen && d->gen)
+        return;
+    d->nshown = 0;
+    for (size_t i = 0; d->shown && i < d->n; i++) {
+        const struct con_line *ln = con_detail_line(d, i);
+        if (!d->filter[0] || strcasestr(ln->text, d->filter))
+            d->shown[d->nshown++] = i;
+    }
+    d->shown_gen = d->gen;
+}
+
+size_t con_detail_count(struct con_detail *d)
+{
+    detail_index(d);
+    return d->nshown;
+}
+
+const struct con_line *con_detail_shown(struct con_detail *d, size_t i)
+{
+    detail_index(d);
+    return i < d->nshown ? con_detail_line(d, d->shown[i]) : NULL;
 }

@@ -168,7 +168,11 @@ struct con_detail {
     struct con_approvals ap;
     int streaming; /* 1 while the stream is open */
     char err[CON_MSG_MAX];
-    unsigned gen; /* bumped on every change (for redraw) */
+    unsigned gen;                /* bumped on every change (for redraw) */
+    char filter[CON_FILTER_MAX]; /* lines shown: those containing it ("" all) */
+    size_t *shown;               /* CON_DETAIL_LINES places of the lines shown */
+    size_t nshown;
+    unsigned shown_gen; /* gen the shown index was built for */
 };
 
 /* ---- the model ------------------------------------------------------------ */
@@ -234,6 +238,11 @@ void con_detail_close(struct con_detail *d);
 /* Add one event; duplicates (by id) are ignored. Returns 1 when added. */
 int con_detail_feed(struct con_detail *d, const cJSON *ev);
 const struct con_line *con_detail_line(const struct con_detail *d, size_t i);
+/* Lines that match the filter (case-insensitive substring of the text). */
+void con_detail_set_filter(struct con_detail *d, const char *filter);
+size_t con_detail_count(struct con_detail *d);
+/* The i-th line shown, NULL past the end. */
+const struct con_line *con_detail_shown(struct con_detail *d, size_t i);
 
 /* ---- formatting helpers (shared by the curses views and --once) -------- */
 

@@ -7,9 +7,27 @@
 #define ENVS_SPARK_MIN 10
 #define ENVS_SPARK_MAX 40
 
+static int env_matches(const struct con_app *a, const struct con_env *e)
+{
+    return !a->envs_filter[0] || strcasestr(e->id, a->envs_filter) ||
+           strcasestr(e->name, a->envs_filter);
+}
+
+/* The i-th environment shown (the filter applied), NULL past the end. */
+static struct con_env *env_at(struct con_app *a, size_t i)
+{
+    for (size_t k = 0; k < a->m.nenvs; k++)
+        if (env_matches(a, &a->m.envs[k]) && i-- == 0)
+            return &a->m.envs[k];
+    return NULL;
+}
+
 static size_t envs_count(struct con_app *a)
 {
-    return a->m.nenvs;
+    size_t n = 0;
+    for (size_t k = 0; k < a->m.nenvs; k++)
+        n += (size_t)env_matches(a, &a->m.envs[k]);
+    return n;
 }
 
 static void envs_draw(struct con_app *a, int top, int rows, int cols)
@@ -20,6 +38,7 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
     int name_w;
     char line[1024], age[32], spark[ENVS_SPARK_MAX * 3 + 1], workers[16];
     long samples[CON_SPARK_SAMPLES];
+    size_t nshown;
 
     if (spark_w < ENVS_SPARK_MIN)
         spark_w = ENVS_SPARK_MIN;
@@ -33,12 +52,14 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
              "ENVIRONMENT", "DEPTH", "PEND", "OLDEST", "WKRS", "DEPTH HISTORY");
     ui_put(top, 0, cols, line, 1);
     attrset(A_NORMAL);
-    ui_clamp(c, a->m.nenvs, list_rows);
-    if (!a->m.nenvs) {
+    nshown = envs_count(a);
+    ui_clamp(c, nshown, list_rows);
+    if (!nshown) {
         ui_put(top + 1, 1, cols - 1,
-               a->m.envs_err[0]  ? "no environments (the last refresh failed)"
-               : a->m.envs_at_us ? "no environments"
-                                 : "loading...",
+               a->m.envs_err[0]    ? "no environments (the last refresh failed)"
+               : a->envs_filter[0] ? "no environment matches the filter"
+               : a->m.envs_at_us   ? "no environments"
+                                   : "loading...",
                0);
         return;
     }
@@ -47,9 +68,8 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
         const struct con_env *e;
         char name[OMNI_NAME_MAX];
         int n;
-        if (k >= a->m.nenvs)
+        if (!(e = env_at(a, k)))
             break;
-        e = &a->m.envs[k];
         snprintf(name, sizeof name, "%s", e->name[0] ? e->name : e->id);
         n = con_env_spark(e, samples, CON_SPARK_SAMPLES);
         con_sparkline(samples, n, spark_w, a->utf8, spark, sizeof spark);
@@ -74,7 +94,7 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
     }
     /* the selected environment, in words */
     {
-        const struct con_env *e = &a->m.envs[c->cur];
+        const struct con_env *e = env_at(a, c->cur);
         char when[32];
         snprintf(line, sizeof line, "%s  %s%s%s%s%s  work list: %s", e->id,
                  omni_level_name(e->level), e->why[0] ? ": " : "", e->why,
@@ -96,9 +116,8 @@ static int envs_open(struct con_app *a, enum con_view_id id)
 {
     const struct con_env *e;
 
-    if (!a->m.nenvs)
+    if (!(e = env_at(a, a->pos[CON_VIEW_ENVS].cur)))
         return CON_R_NONE;
-    e = &a->m.envs[a->pos[CON_VIEW_ENVS].cur];
     if (strcmp(a->env_id, e->id) != 0) {
         snprintf(a->env_id, sizeof a->env_id, "%s", e->id);
         a->pos[CON_VIEW_SESSIONS] = (struct con_cursor){0, 0};
@@ -120,11 +139,13 @@ static int envs_tab(struct con_app *a)
 /* The selected environment (n creates a session in it); no session. */
 static int envs_target(struct con_app *a, struct con_target *t)
 {
-    if (!a->m.nenvs) {
+    const struct con_env *e = env_at(a, a->pos[CON_VIEW_ENVS].cur);
+
+    if (!e) {
         t->env_id[0] = '\0';
         return -1;
     }
-    snprintf(t->env_id, sizeof t->env_id, "%s", a->m.envs[a->pos[CON_VIEW_ENVS].cur].id);
+    snprintf(t->env_id, sizeof t->env_id, "%s", e->id);
     return 0;
 }
 
@@ -134,12 +155,24 @@ int con_envs_back(struct con_app *a)
     return CON_R_DRAW;
 }
 
+static const char *envs_filter(struct con_app *a)
+{
+    return a->envs_filter;
+}
+
+static void envs_set_filter(struct con_app *a, const char *text)
+{
+    con_sanitize(a->envs_filter, sizeof a->envs_filter, text);
+}
+
 const struct con_view_class con_view_envs = {
     .name = "environments",
-    .hints = "Enter sessions  w work  n new session",
+    .hints = "Enter sessions  w work  n new session  / filter",
     .draw = envs_draw,
     .count = envs_count,
     .enter = envs_enter,
     .tab = envs_tab,
     .target = envs_target,
+    .filter = envs_filter,
+    .set_filter = envs_set_filter,
 };

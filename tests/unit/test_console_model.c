@@ -357,6 +357,14 @@ static void test_detail(void **state)
         cJSON_Delete(o);
     }
     assert_int_equal(d.ap.n, 1);
+    /* / searches the lines (a full ring) */
+    assert_int_equal(con_detail_count(&d), CON_DETAIL_LINES);
+    con_detail_set_filter(&d, "M2000");
+    assert_int_equal(con_detail_count(&d), 1);
+    assert_string_equal(con_detail_shown(&d, 0)->text, "agent: m2000");
+    assert_null(con_detail_shown(&d, 1));
+    con_detail_set_filter(&d, "");
+    assert_int_equal(con_detail_count(&d), CON_DETAIL_LINES);
     /* reopening the same session keeps it; another one clears it */
     con_detail_open(&d, "sesn_1");
     assert_int_equal(d.n, CON_DETAIL_LINES);
@@ -366,6 +374,7 @@ static void test_detail(void **state)
     con_detail_close(&d);
     free(d.lines);
     free(d.seen);
+    free(d.shown);
 }
 
 static void test_age(void **state)
