@@ -393,6 +393,7 @@ static int prompt_key(struct con_app *a, int key)
         } else if (input_key(a, key)) {
             filter_set(a, a->input);
             a->pos[a->view] = (struct con_cursor){0, 0};
+            con_app_track(a); /* stays on its row while that row matches */
         }
         return CON_R_DRAW;
     case CON_PROMPT_CONFIRM:
@@ -507,9 +508,15 @@ int actions_key(struct con_app *a, int key)
     }
     if (a->prompt != CON_PROMPT_NONE)
         return prompt_key(a, key);
-    for (size_t i = 0; i < sizeof bindings / sizeof bindings[0]; i++)
-        if (bindings[i].key == key)
-            return bindings[i].fn(a);
+    for (size_t i = 0; i < sizeof bindings / sizeof bindings[0]; i++) {
+        if (bindings[i].key == key) {
+            int r;
+            con_app_track(a); /* the rows may have moved since the last frame */
+            r = bindings[i].fn(a);
+            con_app_track(a); /* the row the cursor is on now */
+            return r;
+        }
+    }
     return CON_R_NONE;
 }
 

@@ -164,6 +164,11 @@ struct con_app {
     enum con_view_id view;
     enum con_view_id detail_from; /* where Esc returns from the detail view */
     struct con_cursor pos[CON_VIEW_COUNT];
+    /* The id each table view's cursor is on, and the table generation it
+     * was placed for: a refresh or a re-sort moves the cursor to the row,
+     * not the row under the cursor (con_app_track). */
+    char sel_id[CON_VIEW_COUNT][OMNI_ID_MAX];
+    unsigned sel_gen[CON_VIEW_COUNT];
     char env_id[OMNI_ID_MAX]; /* environment of the sessions/work views */
     int readonly, utf8, color;
     long refresh_ms;
@@ -241,6 +246,9 @@ int con_app_show(struct con_app *a, enum con_view_id id);
  * a->m.work, is_work 1): *k is its place in t's shown order (con_session_at,
  * con_work_at). -1: t shows no row of a->env_id. */
 int con_app_selected(struct con_app *a, struct con_table *t, int is_work, size_t *k);
+/* Keep the view's cursor on the row (by id) it selected when the table was
+ * rebuilt (new rows, a sort, a filter); then remember the row it is on. */
+void con_app_track(struct con_app *a);
 /* Start a refresh: the environment list, then the view's refresh hook. */
 void con_app_refresh(struct con_app *a, int64_t now_ms);
 /* Submit one job of the current refresh (tagged, counted in a->inflight). */

@@ -312,6 +312,7 @@ void con_model_init(struct con_model *m)
     omni_thresholds_default(&m->th);
     m->spark_step_us = 2000000;
     m->sessions.dirty = m->work.dirty = 1;
+    m->work.is_work = 1;
     m->work.sort_col = CON_WC_AGE;
     m->sessions.sort_col = CON_SC_AGE;
 }
@@ -714,6 +715,22 @@ void con_table_view(struct con_table *t, int is_work, int64_t now_us)
             t->idx[t->nidx++] = i;
     qsort_r(t->idx, t->nidx, sizeof *t->idx, is_work ? work_cmp : sess_cmp, &c);
     t->dirty = 0;
+    t->gen++;
+}
+
+const char *con_table_id(const struct con_table *t, size_t i)
+{
+    if (i >= t->nidx)
+        return "";
+    return t->is_work ? con_work_at(t, i)->id : con_session_at(t, i)->id;
+}
+
+long con_table_find(const struct con_table *t, const char *id)
+{
+    for (size_t i = 0; i < t->nidx; i++)
+        if (strcmp(con_table_id(t, i), id) == 0)
+            return (long)i;
+    return -1;
 }
 
 /* ---- detail ---------------------------------------------------------------- */

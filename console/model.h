@@ -136,6 +136,8 @@ struct con_table {
     int sort_desc;
     char filter[CON_FILTER_MAX];
     int dirty;                /* idx must be rebuilt */
+    int is_work;              /* rows are struct con_work (else con_session) */
+    unsigned gen;             /* bumped each time idx is rebuilt */
     char env_id[OMNI_ID_MAX]; /* whose rows these are */
     int64_t fetched_at_us;    /* 0: never */
     char err[CON_MSG_MAX];
@@ -227,6 +229,10 @@ struct con_work *con_model_work_for_session(struct con_model *m, const char *ses
 void con_table_view(struct con_table *t, int is_work, int64_t now_us);
 void con_table_set_filter(struct con_table *t, const char *filter);
 void con_table_set_sort(struct con_table *t, int col, int desc);
+/* The id of the i-th row shown; the place of row id in the shown order, -1
+ * when it is not shown (call con_table_view() first). */
+const char *con_table_id(const struct con_table *t, size_t i);
+long con_table_find(const struct con_table *t, const char *id);
 #define con_session_at(t, i) (&((struct con_session *)(t)->rows)[(t)->idx[(i)]])
 #define con_work_at(t, i) (&((struct con_work *)(t)->rows)[(t)->idx[(i)]])
 

@@ -357,6 +357,7 @@ void ui_draw(struct con_app *a)
         return;
     }
     draw_header(a);
+    con_app_track(a);
     v->draw(a, 1, body, COLS);
     draw_status(a, LINES - 2);
     attrset(ui_attr(a, CON_A_STATUS_BAR));

@@ -327,6 +327,34 @@ static void test_work(void **state)
     con_model_release(&m);
 }
 
+static void test_table_find(void **state)
+{
+    struct con_model m;
+    struct omni_session_list l = {0};
+    struct omni_session items[3] = {0};
+    const char *ids[3] = {"sesn_a", "sesn_b", "sesn_c"};
+
+    (void)state;
+    con_model_init(&m);
+    for (int i = 0; i < 3; i++) {
+        snprintf(items[i].id, sizeof items[i].id, "%s", ids[i]);
+        snprintf(items[i].environment_id, sizeof items[i].environment_id, "env_1");
+        items[i].created_at = NOW - (i + 1) * 1000000;
+    }
+    l.items = items;
+    l.n = 3;
+    con_model_apply_sessions(&m, "env_1", &l, NOW);
+    con_table_view(&m.sessions, 0, NOW);
+    assert_string_equal(con_table_id(&m.sessions, 0), "sesn_a"); /* youngest first */
+    assert_int_equal(con_table_find(&m.sessions, "sesn_c"), 2);
+    con_table_set_sort(&m.sessions, CON_SC_AGE, 1);
+    con_table_view(&m.sessions, 0, NOW);
+    assert_int_equal(con_table_find(&m.sessions, "sesn_c"), 0);
+    assert_int_equal(con_table_find(&m.sessions, "sesn_x"), -1);
+    assert_string_equal(con_table_id(&m.sessions, 3), "");
+    con_model_release(&m);
+}
+
 static void test_detail(void **state)
 {
     struct con_detail d;
@@ -392,11 +420,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
 
-        cmocka_unit_test(test_sparkline), cmocka_unit_test(test_sparkline_samples),
-        cmocka_unit_test(test_approvals), cmocka_unit_test(test_summary),
-        cmocka_unit_test(test_sanitize),  cmocka_unit_test(test_sessions),
-        cmocka_unit_test(test_work),      cmocka_unit_test(test_detail),
-        cmocka_unit_test(test_age),
+        cmocka_unit_test(test_sparkline),  cmocka_unit_test(test_sparkline_samples),
+        cmocka_unit_test(test_approvals),  cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_sanitize),   cmocka_unit_test(test_sessions),
+        cmocka_unit_test(test_work),       cmocka_unit_test(test_detail),
+        cmocka_unit_test(test_table_find), cmocka_unit_test(test_age),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
