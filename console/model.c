@@ -184,12 +184,12 @@ void con_approvals_feed(struct con_approvals *a, const cJSON *ev)
     case OMNI_EV_AGENT_TOOL_RESULT:
         approvals_remove(a, omni_event_answers(ev));
         break;
-    case OMNI_EV_SESSION_STATUS_TERMINATED:
-    case OMNI_EV_SESSION_DELETED:
-        a->n = 0;
-        a->ncustom = 0;
-        break;
     default:
+        /* an interrupt or the session's end settles every held call */
+        if (omni_event_cancels_held(omni_event_kind(ev)))
+            a->n = 0;
+        if (omni_event_ends_session(omni_event_kind(ev)))
+            a->ncustom = 0;
         break;
     }
 }

@@ -122,6 +122,12 @@ static void test_approvals(void **state)
              "\"evaluated_permission\":\"ask\"}");
     feed(&a, "{\"type\":\"session.status_terminated\"}");
     assert_int_equal(a.n, 0);
+    /* an interrupt settles the held calls (omni_event_cancels_held) */
+    feed(&a, "{\"type\":\"agent.tool_use\",\"id\":\"t7\",\"name\":\"bash\","
+             "\"evaluated_permission\":\"ask\"}");
+    assert_int_equal(a.n, 1);
+    feed(&a, "{\"type\":\"user.interrupt\"}");
+    assert_int_equal(a.n, 0);
     /* custom tool calls wait for their owner */
     feed(&a, "{\"type\":\"agent.custom_tool_use\",\"id\":\"c1\",\"name\":\"lookup\"}");
     feed(&a, "{\"type\":\"agent.custom_tool_use\",\"id\":\"c2\",\"name\":\"lookup\"}");
