@@ -575,7 +575,7 @@ void actions_result(struct con_app *a, struct net_result *r)
             for (size_t i = 0; i < r->envs.n; i++)
                 con_model_apply_stats(&a->m, r->envs.items[i].id,
                                       r->stats[i].ok ? &r->stats[i].st : NULL, r->stats[i].err,
-                                      r->at_us);
+                                      &r->stats[i].ws, r->stats[i].work_err, r->at_us);
         } else {
             con_model_envs_error(&a->m, r->err.msg);
         }

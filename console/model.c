@@ -383,12 +383,18 @@ void con_model_envs_error(struct con_model *m, const char *msg)
 }
 
 void con_model_apply_stats(struct con_model *m, const char *env_id, const struct omni_stats *st,
-                           const char *errmsg, int64_t now_us)
+                           const char *errmsg, const struct omni_work_summary *ws,
+                           const char *work_err, int64_t now_us)
 {
     struct con_env *e = con_model_env(m, env_id);
 
     if (!e)
         return;
+    if (ws)
+        e->ws = *ws;
+    else
+        memset(&e->ws, 0, sizeof e->ws);
+    con_sanitize(e->work_err, sizeof e->work_err, work_err ? work_err : "");
     if (!st) {
         con_sanitize(e->err, sizeof e->err, errmsg ? errmsg : "stats failed");
         return;
@@ -407,7 +413,7 @@ void con_model_apply_stats(struct con_model *m, const char *env_id, const struct
     } else if (st->depth > e->spark[e->nspark - 1]) {
         e->spark[e->nspark - 1] = st->depth;
     }
-    e->level = omni_stats_level(&m->th, st, NULL, now_us, e->why, sizeof e->why);
+    e->level = omni_stats_level(&m->th, st, &e->ws, now_us, e->why, sizeof e->why);
 }
 
 void con_model_levels(struct con_model *m, int64_t now_us)
@@ -415,7 +421,7 @@ void con_model_levels(struct con_model *m, int64_t now_us)
     for (size_t i = 0; i < m->nenvs; i++) {
         struct con_env *e = &m->envs[i];
         if (e->have_stats)
-            e->level = omni_stats_level(&m->th, &e->stats, NULL, now_us, e->why, sizeof e->why);
+            e->level = omni_stats_level(&m->th, &e->stats, &e->ws, now_us, e->why, sizeof e->why);
     }
 }
 
@@ -580,9 +586,13 @@ void con_model_apply_work(struct con_model *m, const char *env_id, const struct 
 
 int con_work_stuck(const struct con_work *w, int64_t now_us)
 {
-    int64_t since = w->acknowledged_at ? w->acknowledged_at : w->created_at;
-    return strcmp(w->state, "starting") == 0 && !w->latest_heartbeat_at && since &&
-           now_us - since > (int64_t)CON_STUCK_MS * 1000;
+    struct omni_work o;
+
+    memcpy(o.state, w->state, sizeof o.state);
+    o.created_at = w->created_at;
+    o.acknowledged_at = w->acknowledged_at;
+    o.latest_heartbeat_at = w->latest_heartbeat_at;
+    return omni_work_stuck(&o, now_us, OMNI_STUCK_MS);
 }
 
 struct con_work *con_model_work_for_session(struct con_model *m, const char *session_id)

@@ -36,7 +36,6 @@
 #define CON_LINE_MAX 240      /* one summarised event line (bytes) */
 #define CON_DETAIL_LINES 2000 /* event lines kept in the detail view */
 #define CON_SEEN_IDS 4096     /* event ids remembered for de-duplication */
-#define CON_STUCK_MS 60000    /* `starting` without a heartbeat for longer: stuck */
 #define CON_FILTER_MAX 64
 #define CON_ROWS_MAX 100000 /* rows kept per table */
 
@@ -50,9 +49,11 @@ struct con_env {
     int64_t stats_at_us;   /* wall time of the last good stats */
     char err[CON_MSG_MAX]; /* last stats error, "" when fine */
     long spark[CON_SPARK_SAMPLES];
-    int nspark;          /* samples stored (<= CON_SPARK_SAMPLES) */
-    int64_t spark_at_us; /* when the newest sample slot began */
-    int has_key_file;    /* env_key_file.<id> configured */
+    int nspark;                  /* samples stored (<= CON_SPARK_SAMPLES) */
+    int64_t spark_at_us;         /* when the newest sample slot began */
+    int has_key_file;            /* env_key_file.<id> configured */
+    struct omni_work_summary ws; /* its work list (known = 0: none) */
+    char work_err[CON_MSG_MAX];  /* why the work list failed, "" when fine */
     enum omni_level level;
     char why[96];
 };
@@ -103,7 +104,7 @@ struct con_work {
     int64_t created_at, acknowledged_at, latest_heartbeat_at, stop_requested_at;
 };
 
-/* Stuck: `starting` and never heartbeating for more than CON_STUCK_MS. */
+/* Stuck by lib's rule (omni_work_stuck, OMNI_STUCK_MS), for a table row. */
 int con_work_stuck(const struct con_work *w, int64_t now_us);
 
 /* ---- tables: rows plus a filtered, sorted index ------------------------- */
@@ -199,9 +200,11 @@ void con_model_release(struct con_model *m);
 void con_model_apply_envs(struct con_model *m, const struct omni_environment_list *l,
                           int (*has_key)(const char *env_id, void *ud), void *ud, int64_t now_us);
 void con_model_envs_error(struct con_model *m, const char *msg);
-/* Stats (or an error when st is NULL) for one environment. */
+/* Stats (or an error when st is NULL) for one environment, with what its
+ * work list says (ws NULL or not known: nothing; work_err: why not). */
 void con_model_apply_stats(struct con_model *m, const char *env_id, const struct omni_stats *st,
-                           const char *errmsg, int64_t now_us);
+                           const char *errmsg, const struct omni_work_summary *ws,
+                           const char *work_err, int64_t now_us);
 struct con_env *con_model_env(struct con_model *m, const char *env_id);
 /* Recompute every environment's level (after thresholds or time changed). */
 void con_model_levels(struct con_model *m, int64_t now_us);

@@ -104,6 +104,24 @@ static int work_list_with_env_key(struct net_exec *x, const char *env_id,
     return r;
 }
 
+/* The work list of an environment with a key file, summarised for the
+ * saturated / no-worker rule (lib/health.h). -1: aborted. */
+static int env_work_summary(struct net_exec *x, const char *env_id, struct net_env_stats *es)
+{
+    struct omni_work_list wl = {0};
+    struct omni_err e = OMNI_ERR_INIT;
+
+    if (!net_env_key_file(&x->o, env_id))
+        return 0;
+    if (work_list_with_env_key(x, env_id, &wl, &e) < 0) {
+        snprintf(es->work_err, sizeof es->work_err, "%s", e.msg);
+        return e.kind == OMNI_E_ABORTED ? -1 : 0;
+    }
+    omni_work_summarize(&wl, omni_wall_us(), &es->ws);
+    omni_work_list_release(&wl);
+    return 0;
+}
+
 static void exec_envs(struct net_exec *x, struct net_result *res)
 {
     if (omni_env_list(x->org, 0, &res->envs, &res->err) < 0)
@@ -120,6 +138,8 @@ static void exec_envs(struct net_exec *x, struct net_result *res)
             if (e.kind == OMNI_E_ABORTED)
                 break;
         }
+        if (env_work_summary(x, res->envs.items[i].id, &res->stats[i]) < 0)
+            break;
     }
     res->ok = 1;
 }

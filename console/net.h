@@ -43,7 +43,7 @@
 #define NET_RESULTS_MAX 20000  /* queued results before stream events are dropped */
 
 enum net_kind {
-    NET_ENVS,         /* environments + stats of each */
+    NET_ENVS,         /* environments + stats (+ work summary, with a key file) of each */
     NET_SESSIONS,     /* sessions of env_id */
     NET_WORK,         /* work items of env_id (environment key) */
     NET_EVENTS,       /* event list of session_id (approval flags, last event) */
@@ -72,6 +72,10 @@ struct net_env_stats {
     int ok;
     struct omni_stats st;
     char err[CON_MSG_MAX];
+    /* With env_key_file.<env>: its work list, summarised (ws.known = 0
+     * without the key file or when the list failed: work_err says why). */
+    struct omni_work_summary ws;
+    char work_err[CON_MSG_MAX];
 };
 
 struct net_result {

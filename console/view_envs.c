@@ -33,10 +33,10 @@ static size_t envs_count(struct con_app *a)
 static void envs_draw(struct con_app *a, int top, int rows, int cols)
 {
     struct con_cursor *c = &a->pos[CON_VIEW_ENVS];
-    int list_rows = rows - 2; /* header + the selected environment's note */
+    int list_rows = rows - 3; /* header + the selected environment's note (2 lines) */
     int spark_w = cols - 70;
     int name_w;
-    char line[1024], age[32], spark[ENVS_SPARK_MAX * 3 + 1], workers[16];
+    char line[1024], age[32], spark[ENVS_SPARK_MAX * 3 + 1], workers[16], stuck[16];
     long samples[CON_SPARK_SAMPLES];
     size_t nshown;
 
@@ -44,12 +44,12 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
         spark_w = ENVS_SPARK_MIN;
     if (spark_w > ENVS_SPARK_MAX)
         spark_w = ENVS_SPARK_MAX;
-    name_w = cols - 4 - 1 - 6 - 1 - 5 - 1 - 7 - 1 - 5 - 1 - spark_w - 1;
+    name_w = cols - 4 - 1 - 6 - 1 - 5 - 1 - 7 - 1 - 5 - 1 - 5 - 1 - spark_w - 1;
     if (name_w < 8)
         name_w = 8;
     attrset(ui_attr(a, CON_A_HEAD));
-    snprintf(line, sizeof line, "%-4s %-*.*s %6s %5s %7s %5s %s", "ST", name_w, name_w,
-             "ENVIRONMENT", "DEPTH", "PEND", "OLDEST", "WKRS", "DEPTH HISTORY");
+    snprintf(line, sizeof line, "%-4s %-*.*s %6s %5s %7s %5s %5s %s", "ST", name_w, name_w,
+             "ENVIRONMENT", "DEPTH", "PEND", "OLDEST", "WKRS", "STUCK", "DEPTH HISTORY");
     ui_put(top, 0, cols, line, 1);
     attrset(A_NORMAL);
     nshown = envs_count(a);
@@ -77,14 +77,19 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
             snprintf(workers, sizeof workers, "%ld", e->stats.workers_polling);
         else
             snprintf(workers, sizeof workers, "-");
+        if (e->ws.known)
+            snprintf(stuck, sizeof stuck, "%ld", e->ws.stuck);
+        else
+            snprintf(stuck, sizeof stuck, "-");
         if (e->have_stats)
-            snprintf(line, sizeof line, "%-4.4s %-*.*s %6ld %5ld %7s %5s ",
+            snprintf(line, sizeof line, "%-4.4s %-*.*s %6ld %5ld %7s %5s %5s ",
                      e->level == OMNI_LEVEL_UNKNOWN ? "?" : omni_level_name(e->level), name_w,
                      name_w, name, e->stats.depth, e->stats.pending,
-                     con_age(a->now_us, e->stats.oldest_queued_at, age, sizeof age), workers);
+                     con_age(a->now_us, e->stats.oldest_queued_at, age, sizeof age), workers,
+                     stuck);
         else
-            snprintf(line, sizeof line, "%-4s %-*.*s %6s %5s %7s %5s ", "?", name_w, name_w, name,
-                     "-", "-", "-", "-");
+            snprintf(line, sizeof line, "%-4s %-*.*s %6s %5s %7s %5s %5s ", "?", name_w, name_w,
+                     name, "-", "-", "-", "-", stuck);
         attrset(k == c->cur ? ui_attr(a, CON_A_SEL) | (ui_level_attr(a, e->level) & ~A_COLOR)
                             : ui_level_attr(a, e->level));
         ui_put(top + 1 + i, 0, cols, line, 1);
@@ -96,16 +101,25 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
     {
         const struct con_env *e = env_at(a, c->cur);
         char when[32];
-        snprintf(line, sizeof line, "%s  %s%s%s%s%s  work list: %s", e->id,
-                 omni_level_name(e->level), e->why[0] ? ": " : "", e->why,
-                 e->err[0] ? "; stats error: " : "", e->err,
-                 e->has_key_file ? "key file set" : "no env key file");
+        char work[CON_MSG_MAX + 64];
+        if (!e->has_key_file)
+            snprintf(work, sizeof work, "no env key file");
+        else if (e->ws.known)
+            snprintf(work, sizeof work, "%ld live, %ld STUCK", e->ws.live, e->ws.stuck);
+        else if (e->work_err[0])
+            snprintf(work, sizeof work, "failed: %s", e->work_err);
+        else
+            snprintf(work, sizeof work, "key file set");
+        snprintf(line, sizeof line, "%s  %s%s%s%s%s", e->id, omni_level_name(e->level),
+                 e->why[0] ? ": " : "", e->why, e->err[0] ? "; stats error: " : "", e->err);
+        attrset(ui_level_attr(a, e->level));
+        ui_put(top + rows - 2, 0, cols, line, 1);
+        snprintf(line, sizeof line, "  work list: %s", work);
         if (e->have_stats) {
             size_t l = strlen(line);
             snprintf(line + l, sizeof line - l, "  stats %s old",
                      con_age(a->now_us, e->stats_at_us, when, sizeof when));
         }
-        attrset(ui_level_attr(a, e->level));
         ui_put(top + rows - 1, 0, cols, line, 1);
         attrset(A_NORMAL);
     }

@@ -16,7 +16,8 @@ con_start --refresh 1
 ok "environments view: the environment row, CRITICAL (work waiting, no worker)" \
     wait_screen 10 "CRIT +omni-sim-default +3 +0 "
 ok "environments view: the reason and the key file, in words" \
-    wait_screen 5 "$ANTHROPIC_ENVIRONMENT_ID +CRITICAL: work waiting, no worker polling +work list: key file set"
+    wait_screen 5 "$ANTHROPIC_ENVIRONMENT_ID +CRITICAL: work waiting, no worker polling or heartbeating"
+ok "environments view: the work list, in words" _screen_has "work list: 0 live, 0 STUCK"
 ok "a depth sparkline (UTF-8 blocks)" wait_screen 5 "█"
 
 keys Enter

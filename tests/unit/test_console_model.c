@@ -57,11 +57,12 @@ static void test_sparkline_samples(void **state)
     con_model_apply_envs(&m, &l, NULL, NULL, NOW);
     for (int i = 0; i < CON_SPARK_SAMPLES + 5; i++) {
         st.depth = i;
-        con_model_apply_stats(&m, "env_1", &st, NULL, NOW + i * 2 * SEC);
+        con_model_apply_stats(&m, "env_1", &st, NULL, NULL, NULL, NOW + i * 2 * SEC);
     }
     /* within one step: the slot keeps its maximum */
     st.depth = 1000;
-    con_model_apply_stats(&m, "env_1", &st, NULL, NOW + (CON_SPARK_SAMPLES + 4) * 2 * SEC + 1);
+    con_model_apply_stats(&m, "env_1", &st, NULL, NULL, NULL,
+                          NOW + (CON_SPARK_SAMPLES + 4) * 2 * SEC + 1);
     n = con_env_spark(&m.envs[0], out, CON_SPARK_SAMPLES);
     assert_int_equal(n, CON_SPARK_SAMPLES);
     assert_int_equal(out[0], 5);
@@ -333,6 +334,36 @@ static void test_work(void **state)
     con_model_release(&m);
 }
 
+static void test_env_work_summary(void **state)
+{
+    struct con_model m;
+    struct omni_environment_list el = {0};
+    struct omni_environment e = {0};
+    struct omni_stats st = {0};
+    struct omni_work_summary ws = {1, 2, 1};
+
+    (void)state;
+    con_model_init(&m);
+    snprintf(e.id, sizeof e.id, "env_1");
+    el.items = &e;
+    el.n = 1;
+    con_model_apply_envs(&m, &el, NULL, NULL, NOW);
+    st.depth = 3;
+    st.workers_polling = 0;
+    con_model_apply_stats(&m, "env_1", &st, NULL, NULL, NULL, NOW);
+    assert_int_equal(m.envs[0].level, OMNI_LEVEL_CRIT); /* cannot tell: no worker */
+    con_model_apply_stats(&m, "env_1", &st, NULL, &ws, NULL, NOW);
+    assert_int_equal(m.envs[0].level, OMNI_LEVEL_WARN); /* heartbeats: saturated */
+    assert_non_null(strstr(m.envs[0].why, "saturated"));
+    assert_int_equal(m.envs[0].ws.stuck, 1);
+    con_model_levels(&m, NOW);
+    assert_int_equal(m.envs[0].level, OMNI_LEVEL_WARN);
+    con_model_apply_stats(&m, "env_1", &st, NULL, NULL, "HTTP 401", NOW);
+    assert_int_equal(m.envs[0].level, OMNI_LEVEL_CRIT);
+    assert_string_equal(m.envs[0].work_err, "HTTP 401");
+    con_model_release(&m);
+}
+
 static void test_table_find(void **state)
 {
     struct con_model m;
@@ -430,7 +461,8 @@ int main(void)
         cmocka_unit_test(test_approvals),  cmocka_unit_test(test_summary),
         cmocka_unit_test(test_sanitize),   cmocka_unit_test(test_sessions),
         cmocka_unit_test(test_work),       cmocka_unit_test(test_detail),
-        cmocka_unit_test(test_table_find), cmocka_unit_test(test_age),
+        cmocka_unit_test(test_table_find), cmocka_unit_test(test_env_work_summary),
+        cmocka_unit_test(test_age),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
