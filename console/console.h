@@ -10,7 +10,9 @@
  * Adding a view (checklist):
  *  1. Create console/view_<name>.c with everything static except ONE
  *     `const struct con_view_class con_view_<name>` in designated
- *     initializers: name, hints (the bottom bar), in_env / tail, and the hooks
+ *     initializers: name, hints and actions (the bottom bar; actions, the
+ *     keys that change something, are left out under --readonly), in_env /
+ *     tail, and the hooks
  *     draw, count and enter (required), back, tab, refresh, target, table
  *     with sort_names / nsort, filter / set_filter (optional; NULL means
  *     "not here": Esc and w stay, actions answer "select a session or a
@@ -60,6 +62,9 @@
 #include <stdio.h>
 
 #define CON_INPUT_MAX 256
+#define CON_ID_W 29        /* an id column (ids are 29 bytes) */
+#define CON_ID_W_NARROW 16 /* below CON_WIDE_COLS: ids cut in the middle, the end kept */
+#define CON_WIDE_COLS 100
 #define CON_CONFIRM_INPUT 32       /* bytes of a held call's input in its y/N question */
 #define CON_STATUS_TTL_MS 15000    /* an outcome stays on the status line */
 #define CON_EVENTS_MIN_AGE_MS 5000 /* a session's event list at most every 5 s */
@@ -119,10 +124,11 @@ struct con_target {
  * optional may be NULL. Hooks that return int return a CON_R_* mask.
  */
 struct con_view_class {
-    const char *name;  /* header, --bench-render */
-    const char *hints; /* bottom bar */
-    int in_env;        /* shows the environment a->env_id (the header names it) */
-    int tail;          /* its cursor can follow the newest row (a->follow) */
+    const char *name;    /* header, --bench-render */
+    const char *hints;   /* bottom bar */
+    const char *actions; /* bottom bar, after hints, unless --readonly (keys that act) */
+    int in_env;          /* shows the environment a->env_id (the header names it) */
+    int tail;            /* its cursor can follow the newest row (a->follow) */
     /* Draw the body between rows top and top+rows-1 (header row included). */
     void (*draw)(struct con_app *a, int top, int rows, int cols);
     size_t (*count)(struct con_app *a); /* selectable rows */
@@ -171,6 +177,7 @@ struct con_app {
     unsigned sel_gen[CON_VIEW_COUNT];
     char env_id[OMNI_ID_MAX]; /* environment of the sessions/work views */
     int readonly, utf8, color;
+    int local_time; /* --local-time: clock times in the local zone (default UTC) */
     long refresh_ms;
     const char *base_url;
     /* status line */
@@ -227,6 +234,18 @@ enum con_attr {
 };
 unsigned ui_attr(const struct con_app *a, enum con_attr k);
 unsigned ui_level_attr(const struct con_app *a, enum omni_level l);
+/* Append a column heading to line: name, with the sort mark (down: the
+ * column's natural order, up: reversed) when col is t's sort column, padded
+ * to w cells (right-aligned when right), then a blank. */
+void ui_head(char *line, size_t cap, const struct con_app *a, const struct con_table *t, int col,
+             const char *name, int w, int right);
+/* "▼" / "▲" ("v" / "^" in ASCII) for t's sort direction. */
+const char *ui_sort_mark(const struct con_app *a, const struct con_table *t);
+/* A clock time with its zone: "14:03:07Z" (UTC), or with --local-time
+ * "15:03:07 CET"; "--:--:--" when us is 0. */
+char *ui_clock(const struct con_app *a, int64_t us, char *out, size_t outlen);
+/* Cells s takes on screen. */
+int ui_width(const char *s);
 /* Print s clipped to width cells at (y, x); pads with blanks when pad. */
 void ui_put(int y, int x, int width, const char *s, int pad);
 /* Keep cursor within count and visible in rows. */

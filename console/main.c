@@ -47,7 +47,7 @@ static const char usage_text[] =
     "usage: omni-console [-C] [--readonly] [--once] [-n N] [--refresh SECS] [--env ENV]\n"
     "                    [--profile NAME] [--base-url URL] [--warn-depth RANGE]\n"
     "                    [--crit-depth RANGE] [--warn-age RANGE] [--crit-age RANGE]\n"
-    "                    [--min-workers N] [--bench-render N]\n";
+    "                    [--min-workers N] [--local-time] [--bench-render N]\n";
 
 static void usage(FILE *fp)
 {
@@ -60,7 +60,7 @@ struct opts {
     const char *env;
     const char *profile;
     const char *base_url;
-    int readonly, mono, once;
+    int readonly, mono, once, local_time;
     const char *th[4]; /* warn_depth crit_depth warn_age crit_age */
     const char *min_workers;
     long bench;
@@ -78,7 +78,8 @@ enum {
     OPT_WARN_AGE,
     OPT_CRIT_AGE,
     OPT_MIN_WORKERS,
-    OPT_BENCH
+    OPT_BENCH,
+    OPT_LOCAL_TIME
 };
 
 static int parse_long(const char *s, long min, long *out)
@@ -111,6 +112,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"crit-age", required_argument, NULL, OPT_CRIT_AGE},
         {"min-workers", required_argument, NULL, OPT_MIN_WORKERS},
         {"bench-render", required_argument, NULL, OPT_BENCH},
+        {"local-time", no_argument, NULL, OPT_LOCAL_TIME},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -146,6 +148,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case OPT_ONCE:
             o->once = 1;
+            break;
+        case OPT_LOCAL_TIME:
+            o->local_time = 1;
             break;
         case 'C':
             o->mono = 1;
@@ -480,6 +485,7 @@ int main(int argc, char **argv)
     a.refresh_ms = s.refresh_ms;
     a.m.spark_step_us = (int64_t)s.refresh_ms * 1000;
     a.readonly = o.readonly;
+    a.local_time = o.local_time;
     a.nopts = &no;
     a.base_url = s.prof.base_url;
     a.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;

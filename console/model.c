@@ -68,21 +68,49 @@ char *con_age(int64_t now_us, int64_t t_us, char *out, size_t outlen)
 
 /* ---- sparkline ------------------------------------------------------------ */
 
-int con_sparkline(const long *samples, int n, int width, int utf8, char *out, size_t outlen)
+long con_spark_max(const long *samples, int n, int width)
+{
+    long max = 0;
+
+    for (int i = n > width ? n - width : 0; i < n; i++)
+        if (samples[i] > max)
+            max = samples[i];
+    return max;
+}
+
+void con_id_fit(const char *id, int width, int utf8, char *out, size_t outlen)
+{
+    const char *us = strchr(id, '_');
+    const char *dots = utf8 ? "\xe2\x80\xa6" : "..";
+    int len = (int)strlen(id), pre = us ? (int)(us - id) + 1 : 0, dw = utf8 ? 1 : 2, tail;
+
+    if (len <= width || width < 1) {
+        con_sanitize(out, outlen, id);
+        return;
+    }
+    if (pre + dw + 4 > width) /* no room for the prefix: the end alone */
+        pre = 0;
+    tail = width - pre - dw;
+    if (tail < 1) {
+        snprintf(out, outlen, "%s", id + len - width);
+        return;
+    }
+    snprintf(out, outlen, "%.*s%s%s", pre, id, dots, id + len - tail);
+}
+
+int con_sparkline(const long *samples, int n, int width, long scale, int utf8, char *out,
+                  size_t outlen)
 {
     static const char *const blocks[8] = {"\xe2\x96\x81", "\xe2\x96\x82", "\xe2\x96\x83",
                                           "\xe2\x96\x84", "\xe2\x96\x85", "\xe2\x96\x86",
                                           "\xe2\x96\x87", "\xe2\x96\x88"};
     static const char ascii[] = " .:-=+*#";
-    long max = 0;
+    long max = scale > 0 ? scale : con_spark_max(samples, n, width);
     int first = n > width ? n - width : 0, cells = 0;
     size_t o = 0;
 
     if (!outlen)
         return 0;
-    for (int i = first; i < n; i++)
-        if (samples[i] > max)
-            max = samples[i];
     for (int i = first; i < n; i++) {
         long v = samples[i] < 0 ? 0 : samples[i];
         int lvl = max > 0 ? (int)((v * 7 + max - 1) / max) : 0;

@@ -109,15 +109,17 @@ int con_work_stuck(const struct con_work *w, int64_t now_us);
 
 /* ---- tables: rows plus a filtered, sorted index ------------------------- */
 
+/* In the order of the columns on screen (< > step through them so). */
 enum con_sess_col {
     CON_SC_STATUS,
     CON_SC_ID,
-    CON_SC_TITLE,
     CON_SC_AGE,
-    CON_SC_EVENT,
     CON_SC_WAIT,
+    CON_SC_EVENT,
+    CON_SC_TITLE,
     CON_SC_NCOLS
 };
+/* In the order of the columns on screen. */
 enum con_work_col {
     CON_WC_STATE,
     CON_WC_ID,
@@ -262,11 +264,19 @@ void con_tool_input_summary(const char *name, const cJSON *input, char *out, siz
 /* Age as "5s", "3m12s", "-" when t_us is 0. */
 char *con_age(int64_t now_us, int64_t t_us, char *out, size_t outlen);
 /*
- * Sparkline of the newest `width` samples (oldest first), scaled to the
- * window's maximum. UTF-8 block characters when utf8, else " .:-=+*#".
+ * Sparkline of the newest `width` samples (oldest first), scaled to scale
+ * (the screen's maximum, so that rows compare) or, when scale <= 0, to the
+ * window's own maximum. UTF-8 block characters when utf8, else " .:-=+*#".
  * Returns the number of cells written.
  */
-int con_sparkline(const long *samples, int n, int width, int utf8, char *out, size_t outlen);
+int con_sparkline(const long *samples, int n, int width, long scale, int utf8, char *out,
+                  size_t outlen);
+/* The largest of the newest `width` samples (0 when none). */
+long con_spark_max(const long *samples, int n, int width);
+/* An id fitted to width cells: whole when it fits, else cut in the middle
+ * keeping its prefix ("sesn_") and its distinguishing end: "sesn_…a1b2c3"
+ * ("sesn_..a1b2c3" when not utf8). */
+void con_id_fit(const char *id, int width, int utf8, char *out, size_t outlen);
 /* Samples of an environment in chronological order (copies into out). */
 int con_env_spark(const struct con_env *e, long *out, int max);
 /* Copy s into out (at most outlen-1 bytes, whole UTF-8 sequences only),

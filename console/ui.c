@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <wchar.h>
 
 #define UI_ESCDELAY_MS 25
-#define UI_HELP_W 64
 
 static int ui_on;
 
@@ -111,6 +111,71 @@ unsigned ui_level_attr(const struct con_app *a, enum omni_level l)
     default:
         return ui_attr(a, CON_A_DIM);
     }
+}
+
+const char *ui_sort_mark(const struct con_app *a, const struct con_table *t)
+{
+    if (a->utf8)
+        return t->sort_desc ? "\xe2\x96\xb2" : "\xe2\x96\xbc";
+    return t->sort_desc ? "^" : "v";
+}
+
+void ui_head(char *line, size_t cap, const struct con_app *a, const struct con_table *t, int col,
+             const char *name, int w, int right)
+{
+    char label[64];
+    size_t l = strlen(line);
+    int pad;
+
+    snprintf(label, sizeof label, "%s%s", name, t->sort_col == col ? ui_sort_mark(a, t) : "");
+    pad = w - ui_width(label);
+    if (pad < 0)
+        pad = 0;
+    if (l < cap)
+        snprintf(line + l, cap - l, "%*s%s%*s ", right ? pad : 0, "", label, right ? 0 : pad, "");
+}
+
+char *ui_clock(const struct con_app *a, int64_t us, char *out, size_t outlen)
+{
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+
+    if (!us)
+        snprintf(out, outlen, "--:--:--");
+    else if (a->local_time)
+        strftime(out, outlen, "%H:%M:%S %Z", localtime_r(&t, &tm));
+    else
+        strftime(out, outlen, "%H:%M:%SZ", gmtime_r(&t, &tm));
+    return out;
+}
+
+int ui_width(const char *s)
+{
+    mbstate_t st;
+    size_t left = strlen(s);
+    int w = 0;
+
+    memset(&st, 0, sizeof st);
+    while (left > 0) {
+        wchar_t wc;
+        size_t k = mbrtowc(&wc, s, left, &st);
+        int cw;
+        if (k == (size_t)-1 || k == (size_t)-2) {
+            memset(&st, 0, sizeof st);
+            k = 1;
+            cw = 1;
+        } else if (k == 0) {
+            break;
+        } else {
+            cw = wcwidth(wc);
+            if (cw < 0)
+                cw = 1;
+        }
+        w += cw;
+        s += k;
+        left -= k;
+    }
+    return w;
 }
 
 void ui_put(int y, int x, int width, const char *s, int pad)
@@ -279,6 +344,9 @@ static void draw_box(int y, int x, int h, int w)
     mvvline(y + 1, x + w - 1, ACS_VLINE, h - 2);
 }
 
+/* The help: every key; the lines marked HELP_ACT (keys that act) are left
+ * out under --readonly. */
+#define HELP_ACT "\001"
 static const char *const help_lines[] = {
     "omni-console keys",
     "",
@@ -288,12 +356,12 @@ static const char *const help_lines[] = {
     "< >          sort column r    reverse sort",
     "R or F5      refresh now                       ?    this help",
     "",
-    "s  stop (graceful: the session's work item is asked to stop)",
-    "S  force stop",
-    "i  interrupt the session",
-    "a  approve the held tool call    d  deny it",
-    "   s S i a d ask y/N first, naming the session and the call",
-    "n  new session (pick an agent, type the first message)",
+    HELP_ACT "s  stop (graceful: the session's work item is asked to stop)",
+    HELP_ACT "S  force stop",
+    HELP_ACT "i  interrupt the session",
+    HELP_ACT "a  approve the held tool call    d  deny it",
+    HELP_ACT "   s S i a d ask y/N first, naming the session and the call",
+    HELP_ACT "n  new session (pick an agent, type the first message)",
     "q  quit",
     "",
     "--readonly turns every action off. Press any key to close.",
@@ -301,18 +369,35 @@ static const char *const help_lines[] = {
 
 static void draw_help(struct con_app *a)
 {
-    int n = (int)(sizeof help_lines / sizeof help_lines[0]);
-    int w = COLS - 2 < UI_HELP_W ? COLS - 2 : UI_HELP_W;
-    int h = n + 2 > LINES ? LINES : n + 2;
-    int y = (LINES - h) / 2, x = (COLS - w) / 2;
+    const char *shown[sizeof help_lines / sizeof help_lines[0]];
+    int n = 0, w = 0, h, y, x;
 
+    for (size_t i = 0; i < sizeof help_lines / sizeof help_lines[0]; i++) {
+        const char *l = help_lines[i];
+        if (l[0] == HELP_ACT[0]) {
+            if (a->readonly)
+                continue;
+            l++;
+        }
+        shown[n++] = l;
+    }
+    if (a->readonly)
+        shown[n - 1] = "read-only mode: actions are off. Press any key to close.";
+    for (int i = 0; i < n; i++) /* the box fits its text: frame and margin a side */
+        if (ui_width(shown[i]) + 4 > w)
+            w = ui_width(shown[i]) + 4;
+    if (w > COLS)
+        w = COLS;
+    h = n + 2 > LINES ? LINES : n + 2;
+    y = (LINES - h) / 2;
+    x = (COLS - w) / 2;
     if (w < 10 || h < 3)
         return;
     attrset(A_NORMAL);
     draw_box(y, x, h, w);
     for (int i = 0; i < n && i < h - 2; i++) {
         attrset(i == 0 ? A_BOLD : A_NORMAL);
-        ui_put(y + 1 + i, x + 2, w - 4, help_lines[i], 0);
+        ui_put(y + 1 + i, x + 2, w - 4, shown[i], 0);
     }
     attrset(A_NORMAL);
 }
@@ -363,7 +448,9 @@ void ui_draw(struct con_app *a)
     attrset(ui_attr(a, CON_A_STATUS_BAR));
     {
         char hints[256];
-        snprintf(hints, sizeof hints, " %s  ? help  q quit", v->hints);
+        snprintf(hints, sizeof hints, " %s%s%s  ? help  q quit", v->hints,
+                 v->actions && !a->readonly ? "  " : "",
+                 v->actions && !a->readonly ? v->actions : "");
         ui_put(LINES - 1, 0, COLS, hints, 1);
     }
     attrset(A_NORMAL);

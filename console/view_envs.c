@@ -6,6 +6,9 @@
 
 #define ENVS_SPARK_MIN 10
 #define ENVS_SPARK_MAX 40
+#define ENVS_NAME_MIN 8
+/* ST DEPTH PEND OLDEST WKRS STUCK and their blanks, beside the name */
+#define ENVS_FIXED_W (4 + 1 + 1 + 6 + 1 + 5 + 1 + 7 + 1 + 5 + 1 + 5 + 1)
 
 static int env_matches(const struct con_app *a, const struct con_env *e)
 {
@@ -36,6 +39,7 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
     int list_rows = rows - 3; /* header + the selected environment's note (2 lines) */
     int spark_w = cols - 70;
     int name_w;
+    long scale = 0;
     char line[1024], age[32], spark[ENVS_SPARK_MAX * 3 + 1], workers[16], stuck[16];
     long samples[CON_SPARK_SAMPLES];
     size_t nshown;
@@ -44,9 +48,14 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
         spark_w = ENVS_SPARK_MIN;
     if (spark_w > ENVS_SPARK_MAX)
         spark_w = ENVS_SPARK_MAX;
-    name_w = cols - 4 - 1 - 6 - 1 - 5 - 1 - 7 - 1 - 5 - 1 - 5 - 1 - spark_w - 1;
-    if (name_w < 8)
-        name_w = 8;
+    /* the values first: the sparkline gets what is left, or nothing */
+    if (cols - ENVS_FIXED_W - ENVS_NAME_MIN < spark_w)
+        spark_w = cols - ENVS_FIXED_W - ENVS_NAME_MIN;
+    if (spark_w < ENVS_SPARK_MIN)
+        spark_w = 0;
+    name_w = cols - ENVS_FIXED_W - spark_w;
+    if (name_w < ENVS_NAME_MIN)
+        name_w = ENVS_NAME_MIN;
     attrset(ui_attr(a, CON_A_HEAD));
     snprintf(line, sizeof line, "%-4s %-*.*s %6s %5s %7s %5s %5s %s", "ST", name_w, name_w,
              "ENVIRONMENT", "DEPTH", "PEND", "OLDEST", "WKRS", "STUCK", "DEPTH HISTORY");
@@ -63,6 +72,16 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
                0);
         return;
     }
+    /* one scale for every sparkline on screen: rows compare */
+    for (int i = 0; spark_w && i < list_rows; i++) {
+        const struct con_env *e = env_at(a, c->top + (size_t)i);
+        long max;
+        if (!e)
+            break;
+        max = con_spark_max(e->spark, e->nspark, spark_w);
+        if (max > scale)
+            scale = max;
+    }
     for (int i = 0; i < list_rows; i++) {
         size_t k = c->top + (size_t)i;
         const struct con_env *e;
@@ -72,7 +91,7 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
             break;
         snprintf(name, sizeof name, "%s", e->name[0] ? e->name : e->id);
         n = con_env_spark(e, samples, CON_SPARK_SAMPLES);
-        con_sparkline(samples, n, spark_w, a->utf8, spark, sizeof spark);
+        con_sparkline(samples, n, spark_w, scale, a->utf8, spark, sizeof spark);
         if (e->have_stats && e->stats.workers_polling >= 0)
             snprintf(workers, sizeof workers, "%ld", e->stats.workers_polling);
         else
@@ -94,7 +113,8 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
                             : ui_level_attr(a, e->level));
         ui_put(top + 1 + i, 0, cols, line, 1);
         attrset(ui_attr(a, CON_A_TOOL));
-        ui_put(top + 1 + i, cols - spark_w, spark_w, spark, 0);
+        if (spark_w)
+            ui_put(top + 1 + i, cols - spark_w, spark_w, spark, 0);
         attrset(A_NORMAL);
     }
     /* the selected environment, in words */
@@ -181,7 +201,8 @@ static void envs_set_filter(struct con_app *a, const char *text)
 
 const struct con_view_class con_view_envs = {
     .name = "environments",
-    .hints = "Enter sessions  w work  n new session  / filter",
+    .hints = "Enter sessions  w work  / filter",
+    .actions = "n new session",
     .draw = envs_draw,
     .count = envs_count,
     .enter = envs_enter,

@@ -35,7 +35,7 @@ static void detail_draw(struct con_app *a, int top, int rows, int cols)
     struct con_detail *d = &a->m.detail;
     const struct con_session *s = con_model_session(&a->m, d->session_id);
     struct con_cursor *c = &a->pos[CON_VIEW_DETAIL];
-    char line[1024], ts[16];
+    char line[1024], ts[32];
     int y = top, nheld = d->ap.n < DETAIL_HELD_SHOWN ? d->ap.n : DETAIL_HELD_SHOWN;
     int list_rows;
     size_t n;
@@ -56,7 +56,7 @@ static void detail_draw(struct con_app *a, int top, int rows, int cols)
     for (int i = 0; i < nheld; i++) {
         const struct con_held *h = &d->ap.held[i];
         snprintf(line, sizeof line, "HELD %s %s: %s%s", h->id, h->name, h->input,
-                 i == 0 ? "   (a approve, d deny)" : "");
+                 i == 0 && !a->readonly ? "   (a approve, d deny)" : "");
         attrset(ui_attr(a, CON_A_WARN));
         ui_put(y++, 0, cols, line, 1);
         attrset(A_NORMAL);
@@ -97,15 +97,7 @@ static void detail_draw(struct con_app *a, int top, int rows, int cols)
         const struct con_line *ln = con_detail_shown(d, k);
         if (!ln)
             break;
-        if (ln->at) {
-            time_t t = (time_t)(ln->at / 1000000);
-            struct tm tm;
-            localtime_r(&t, &tm);
-            strftime(ts, sizeof ts, "%H:%M:%S", &tm);
-        } else {
-            snprintf(ts, sizeof ts, "--:--:--");
-        }
-        snprintf(line, sizeof line, "%s %s", ts, ln->text);
+        snprintf(line, sizeof line, "%s %s", ui_clock(a, ln->at, ts, sizeof ts), ln->text);
         attrset(!a->follow && k == c->cur ? ui_attr(a, CON_A_SEL) : kind_attr(a, ln->kind));
         ui_put(y + i, 0, cols, line, 1);
         attrset(A_NORMAL);
@@ -165,7 +157,8 @@ static void detail_set_filter(struct con_app *a, const char *text)
 
 const struct con_view_class con_view_detail = {
     .name = "session",
-    .hints = "Esc back  / search  s stop  S force  i interrupt  a approve  d deny  End follow",
+    .hints = "Esc back  / search  End follow",
+    .actions = "s stop  S force  i interrupt  a approve  d deny",
     .in_env = 1,
     .tail = 1,
     .draw = detail_draw,

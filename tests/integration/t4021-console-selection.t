@@ -35,7 +35,7 @@ ok "Enter opens mv-b" wait_screen 10 "session $B .*mv-b"
 keys Escape
 wait_screen 5 "5 of 5 sessions"
 
-keys '<' '<'
+keys '<'
 ok "re-sorted (by id)" wait_screen 5 "sort: id"
 keys s
 ok "after a re-sort, s still names mv-b" wait_screen 5 "stop session $B"

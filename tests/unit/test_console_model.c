@@ -21,21 +21,47 @@ static void test_sparkline(void **state)
     char out[64];
 
     (void)state;
-    assert_int_equal(con_sparkline(s, 5, 10, 0, out, sizeof out), 5);
+    assert_int_equal(con_sparkline(s, 5, 10, 0, 0, out, sizeof out), 5);
     assert_string_equal(out, " .:=#"); /* any non-zero sample shows */
     /* only the newest `width` samples */
-    assert_int_equal(con_sparkline(s, 5, 2, 0, out, sizeof out), 2);
+    assert_int_equal(con_sparkline(s, 5, 2, 0, 0, out, sizeof out), 2);
     assert_string_equal(out, "=#");
-    assert_int_equal(con_sparkline(s, 5, 10, 1, out, sizeof out), 5);
+    assert_int_equal(con_sparkline(s, 5, 10, 0, 1, out, sizeof out), 5);
     assert_int_equal(strlen(out), 15);
     assert_memory_equal(out + 12, "\xe2\x96\x88", 3);
     assert_memory_equal(out, "\xe2\x96\x81", 3);
     /* all zero: the lowest level everywhere; a small buffer is not overrun */
     long z[3] = {0, 0, 0};
-    assert_int_equal(con_sparkline(z, 3, 3, 0, out, sizeof out), 3);
+    assert_int_equal(con_sparkline(z, 3, 3, 0, 0, out, sizeof out), 3);
     assert_string_equal(out, "   ");
-    assert_int_equal(con_sparkline(s, 5, 10, 1, out, 7), 2);
+    assert_int_equal(con_sparkline(s, 5, 10, 0, 1, out, 7), 2);
     assert_int_equal(strlen(out), 6);
+    /* one scale per screen: 2 against 149 is not full height */
+    {
+        long lo[] = {2, 2}, hi[] = {149, 149};
+        long scale = con_spark_max(hi, 2, 10);
+        assert_int_equal(scale, 149);
+        con_sparkline(lo, 2, 10, scale, 0, out, sizeof out);
+        assert_string_equal(out, "..");
+        con_sparkline(hi, 2, 10, scale, 0, out, sizeof out);
+        assert_string_equal(out, "##");
+    }
+}
+
+static void test_id_fit(void **state)
+{
+    char out[64];
+
+    (void)state;
+    con_id_fit("sesn_010000000004RE6Z2062W3DM", 40, 1, out, sizeof out);
+    assert_string_equal(out, "sesn_010000000004RE6Z2062W3DM");
+    con_id_fit("sesn_010000000004RE6Z2062W3DM", 14, 1, out, sizeof out);
+    assert_string_equal(out, "sesn_\xe2\x80\xa6"
+                             "2062W3DM"); /* 14 cells, the end kept */
+    con_id_fit("sesn_010000000004RE6Z2062W3DM", 14, 0, out, sizeof out);
+    assert_string_equal(out, "sesn_..062W3DM");
+    con_id_fit("sesn_010000000004RE6Z2062W3DM", 8, 0, out, sizeof out);
+    assert_string_equal(out, "..62W3DM"); /* no room for the prefix */
 }
 
 static void test_sparkline_samples(void **state)
@@ -457,11 +483,17 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
 
-        cmocka_unit_test(test_sparkline),  cmocka_unit_test(test_sparkline_samples),
-        cmocka_unit_test(test_approvals),  cmocka_unit_test(test_summary),
-        cmocka_unit_test(test_sanitize),   cmocka_unit_test(test_sessions),
-        cmocka_unit_test(test_work),       cmocka_unit_test(test_detail),
-        cmocka_unit_test(test_table_find), cmocka_unit_test(test_env_work_summary),
+        cmocka_unit_test(test_sparkline),
+        cmocka_unit_test(test_sparkline_samples),
+        cmocka_unit_test(test_approvals),
+        cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_sanitize),
+        cmocka_unit_test(test_sessions),
+        cmocka_unit_test(test_work),
+        cmocka_unit_test(test_detail),
+        cmocka_unit_test(test_table_find),
+        cmocka_unit_test(test_id_fit),
+        cmocka_unit_test(test_env_work_summary),
         cmocka_unit_test(test_age),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
