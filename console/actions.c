@@ -335,6 +335,15 @@ static int act_deny(struct con_app *a)
     return confirm_call(a, 0);
 }
 
+static int act_waiting(struct con_app *a)
+{
+    if (!view(a)->waiting) {
+        ui_status(a, 0, "p shows the sessions waiting on a person");
+        return CON_R_DRAW;
+    }
+    return view(a)->waiting(a);
+}
+
 static int act_new(struct con_app *a)
 {
     struct net_job j = {0};
@@ -498,6 +507,7 @@ static const struct {
     {'a', act_approve},
     {'d', act_deny},
     {'n', act_new},
+    {'p', act_waiting},
 };
 
 int actions_key(struct con_app *a, int key)

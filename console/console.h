@@ -65,6 +65,7 @@
 #define CON_ID_W 29        /* an id column (ids are 29 bytes) */
 #define CON_ID_W_NARROW 16 /* below CON_WIDE_COLS: ids cut in the middle, the end kept */
 #define CON_WIDE_COLS 100
+#define CON_FLAG_W 2               /* the sessions' first column: "!" waits on a person */
 #define CON_CONFIRM_INPUT 32       /* bytes of a held call's input in its y/N question */
 #define CON_STATUS_TTL_MS 15000    /* an outcome stays on the status line */
 #define CON_EVENTS_MIN_AGE_MS 5000 /* a session's event list at most every 5 s */
@@ -150,6 +151,8 @@ struct con_view_class {
      * is typed after it is never taken for a command. */
     const char *(*filter)(struct con_app *a);
     void (*set_filter)(struct con_app *a, const char *text);
+    /* p: show only what waits on a person (held calls), or all again. Optional. */
+    int (*waiting)(struct con_app *a);
     const char *const *sort_names; /* nsort column names */
     int nsort;
 };

@@ -651,6 +651,12 @@ void con_table_set_sort(struct con_table *t, int col, int desc)
     t->dirty = 1;
 }
 
+void con_table_set_only_waiting(struct con_table *t, int on)
+{
+    t->only_waiting = on;
+    t->dirty = 1;
+}
+
 struct sort_ctx {
     const struct con_table *t;
     int is_work;
@@ -728,6 +734,9 @@ static int work_cmp(const void *pa, const void *pb, void *ud)
 
 static int row_matches(const struct con_table *t, size_t i, int is_work)
 {
+    if (!is_work && t->only_waiting &&
+        !con_session_waits_on_person(&((const struct con_session *)t->rows)[i]))
+        return 0;
     if (!t->filter[0])
         return 1;
     if (is_work) {

@@ -138,6 +138,7 @@ struct con_table {
     int sort_col;
     int sort_desc;
     char filter[CON_FILTER_MAX];
+    int only_waiting;         /* sessions: only those waiting on a person (held calls) */
     int dirty;                /* idx must be rebuilt */
     int is_work;              /* rows are struct con_work (else con_session) */
     unsigned gen;             /* bumped each time idx is rebuilt */
@@ -234,6 +235,10 @@ struct con_work *con_model_work_for_session(struct con_model *m, const char *ses
 void con_table_view(struct con_table *t, int is_work, int64_t now_us);
 void con_table_set_filter(struct con_table *t, const char *filter);
 void con_table_set_sort(struct con_table *t, int col, int desc);
+/* Show only the sessions waiting on a person (a held call to approve). */
+void con_table_set_only_waiting(struct con_table *t, int on);
+/* A session waits on a person: a tool call is held for their approval. */
+#define con_session_waits_on_person(s) ((s)->nheld > 0)
 /* The id of the i-th row shown; the place of row id in the shown order, -1
  * when it is not shown (call con_table_view() first). */
 const char *con_table_id(const struct con_table *t, size_t i);

@@ -355,6 +355,7 @@ static const char *const help_lines[] = {
     "/            filter (in a session: search its events)",
     "< >          sort column r    reverse sort",
     "R or F5      refresh now                       ?    this help",
+    "p            only the sessions waiting on a person (! : a held call), or all",
     "",
     HELP_ACT "s  stop (graceful: the session's work item is asked to stop)",
     HELP_ACT "S  force stop",

@@ -165,6 +165,13 @@ static int envs_enter(struct con_app *a)
     return envs_open(a, CON_VIEW_SESSIONS);
 }
 
+/* p: the environment's sessions that wait on a person. */
+static int envs_waiting(struct con_app *a)
+{
+    con_table_set_only_waiting(&a->m.sessions, 1);
+    return envs_open(a, CON_VIEW_SESSIONS);
+}
+
 static int envs_tab(struct con_app *a)
 {
     return envs_open(a, CON_VIEW_WORK);
@@ -201,7 +208,7 @@ static void envs_set_filter(struct con_app *a, const char *text)
 
 const struct con_view_class con_view_envs = {
     .name = "environments",
-    .hints = "Enter sessions  w work  / filter",
+    .hints = "Enter sessions  w work  p waiting on a person  / filter",
     .actions = "n new session",
     .draw = envs_draw,
     .count = envs_count,
@@ -210,4 +217,5 @@ const struct con_view_class con_view_envs = {
     .target = envs_target,
     .filter = envs_filter,
     .set_filter = envs_set_filter,
+    .waiting = envs_waiting,
 };

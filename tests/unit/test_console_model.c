@@ -415,6 +415,12 @@ static void test_table_find(void **state)
     assert_int_equal(con_table_find(&m.sessions, "sesn_c"), 0);
     assert_int_equal(con_table_find(&m.sessions, "sesn_x"), -1);
     assert_string_equal(con_table_id(&m.sessions, 3), "");
+    /* p: only the sessions waiting on a person */
+    ((struct con_session *)m.sessions.rows)[1].nheld = 1;
+    con_table_set_only_waiting(&m.sessions, 1);
+    con_table_view(&m.sessions, 0, NOW);
+    assert_int_equal(m.sessions.nidx, 1);
+    assert_string_equal(con_table_id(&m.sessions, 0), "sesn_b");
     con_model_release(&m);
 }
 
