@@ -645,6 +645,10 @@ void actions_result(struct con_app *a, struct net_result *r)
     case NET_CREATE:
         apply_action(a, r, "create session");
         break;
+    case NET_EVENT:
+        if (strcmp(a->m.doc.event_id, r->job.event_id) == 0)
+            con_doc_set(&a->m.doc, r->ok ? r->text : NULL, r->ok ? NULL : r->err.msg);
+        break;
     case NET_STREAM_EVENT:
         if (strcmp(d->session_id, r->job.session_id) == 0 && r->event)
             con_detail_feed(d, r->event);

@@ -95,7 +95,8 @@
     X(CON_VIEW_ENVS, con_view_envs)                                                                \
     X(CON_VIEW_SESSIONS, con_view_sessions)                                                        \
     X(CON_VIEW_WORK, con_view_work)                                                                \
-    X(CON_VIEW_DETAIL, con_view_detail)
+    X(CON_VIEW_DETAIL, con_view_detail)                                                            \
+    X(CON_VIEW_EVENT, con_view_event)
 
 #define CON_VIEW_ENUM_(id, cls) id,
 enum con_view_id { CON_VIEWS(CON_VIEW_ENUM_) CON_VIEW_COUNT };
@@ -281,6 +282,8 @@ void con_refresh_table(struct con_app *a, enum net_kind kind, int64_t now_ms, in
 
 /* view_envs.c: the back hook of the views inside an environment. */
 int con_envs_back(struct con_app *a);
+/* view_event.c: one event of the session view in full (Esc returns there). */
+int con_event_show(struct con_app *a, const char *session_id, const char *event_id);
 /* view_session.c: open the events of session_id (Esc returns to this view). */
 int con_detail_show(struct con_app *a, const char *session_id);
 

@@ -363,6 +363,7 @@ void con_model_release(struct con_model *m)
     free(m->detail.lines);
     free(m->detail.seen);
     free(m->detail.shown);
+    con_doc_release(&m->doc);
     memset(m, 0, sizeof *m);
 }
 
@@ -848,6 +849,7 @@ int con_detail_feed(struct con_detail *d, const cJSON *ev)
         d->n--;
     }
     ln = &d->lines[(d->head + d->n) % CON_DETAIL_LINES];
+    con_sanitize(ln->id, sizeof ln->id, id ? id : "");
     omni_json_time(ev, "processed_at", &at, NULL);
     ln->at = at;
     ln->kind = con_event_summary(ev, ln->text, sizeof ln->text);
@@ -892,4 +894,63 @@ const struct con_line *con_detail_shown(struct con_detail *d, size_t i)
 {
     detail_index(d);
     return i < d->nshown ? con_detail_line(d, d->shown[i]) : NULL;
+}
+
+/* ---- one event, in full ------------------------------------------------------ */
+
+void con_doc_release(struct con_doc *d)
+{
+    free(d->text);
+    free(d->starts);
+    d->text = NULL;
+    d->starts = NULL;
+    d->nlines = 0;
+}
+
+void con_doc_open(struct con_doc *d, const char *session_id, const char *event_id)
+{
+    con_doc_release(d);
+    con_sanitize(d->session_id, sizeof d->session_id, session_id);
+    con_sanitize(d->event_id, sizeof d->event_id, event_id);
+    d->err[0] = '\0';
+}
+
+void con_doc_set(struct con_doc *d, const char *text, const char *err)
+{
+    size_t len;
+
+    con_doc_release(d);
+    con_sanitize(d->err, sizeof d->err, err ? err : "");
+    if (!text)
+        return;
+    len = strlen(text);
+    if (len > CON_DOC_MAX)
+        len = CON_DOC_MAX;
+    d->text = omni_xmalloc(len + 1);
+    memcpy(d->text, text, len);
+    d->text[len] = '\0';
+    d->starts = omni_xcalloc(CON_DOC_LINES, sizeof *d->starts);
+    d->starts[d->nlines++] = 0;
+    for (size_t i = 0; i < len && d->nlines < CON_DOC_LINES; i++)
+        if (d->text[i] == '\n' && i + 1 < len)
+            d->starts[d->nlines++] = i + 1;
+}
+
+void con_doc_line(const struct con_doc *d, size_t i, char *out, size_t outlen)
+{
+    const char *s, *e;
+    char tmp[1024];
+    size_t n;
+
+    out[0] = '\0';
+    if (!d->text || i >= d->nlines)
+        return;
+    s = d->text + d->starts[i];
+    e = strchr(s, '\n');
+    n = e ? (size_t)(e - s) : strlen(s);
+    if (n >= sizeof tmp)
+        n = sizeof tmp - 1;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    con_sanitize(out, outlen, tmp);
 }

@@ -160,7 +160,8 @@ enum con_line_kind {
 };
 
 struct con_line {
-    int64_t at; /* processed_at, 0 if unknown */
+    char id[OMNI_ID_MAX]; /* the event's id ("" if none): Enter opens it */
+    int64_t at;           /* processed_at, 0 if unknown */
     enum con_line_kind kind;
     char text[CON_LINE_MAX];
 };
@@ -181,6 +182,28 @@ struct con_detail {
     unsigned shown_gen; /* gen the shown index was built for */
 };
 
+/* ---- one event, in full (the event view) ------------------------------------ */
+
+#define CON_DOC_MAX (256 * 1024) /* bytes of an event's text kept */
+#define CON_DOC_LINES 20000      /* lines of it shown */
+
+struct con_doc {
+    char session_id[OMNI_ID_MAX];
+    char event_id[OMNI_ID_MAX];
+    char *text;     /* NUL-terminated, at most CON_DOC_MAX bytes; NULL while loading */
+    size_t *starts; /* offsets of its lines */
+    size_t nlines;
+    char err[CON_MSG_MAX];
+};
+
+/* Ask for an event: clears the text until con_doc_set(). */
+void con_doc_open(struct con_doc *d, const char *session_id, const char *event_id);
+/* Keep text (copied, capped) as the event's; NULL and err: it failed. */
+void con_doc_set(struct con_doc *d, const char *text, const char *err);
+/* Line i, sanitised (tabs and control characters become blanks). */
+void con_doc_line(const struct con_doc *d, size_t i, char *out, size_t outlen);
+void con_doc_release(struct con_doc *d);
+
 /* ---- the model ------------------------------------------------------------ */
 
 struct con_model {
@@ -191,6 +214,7 @@ struct con_model {
     struct con_table sessions;
     struct con_table work;
     struct con_detail detail;
+    struct con_doc doc; /* the event view */
     struct omni_thresholds th;
     int64_t spark_step_us; /* one sparkline sample per step */
 };

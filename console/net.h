@@ -52,6 +52,7 @@ enum net_kind {
     NET_INTERRUPT,    /* session_id */
     NET_CONFIRM,      /* session_id, tool_use_id, allow */
     NET_CREATE,       /* env_id, agent_id, text */
+    NET_EVENT,        /* session_id, event_id: that event in full (text) */
     NET_STREAM_EVENT, /* result only: one event of the followed stream */
     NET_STREAM_STATE, /* result only: stream opened (ok=1) or ended (ok=0, err) */
 };
@@ -63,6 +64,7 @@ struct net_job {
     char work_id[OMNI_ID_MAX];
     char tool_use_id[OMNI_ID_MAX];
     char agent_id[OMNI_ID_MAX];
+    char event_id[OMNI_ID_MAX];
     int force, allow;
     char text[NET_TEXT_MAX];
     unsigned tag; /* the caller's (refresh generation) */
@@ -92,6 +94,7 @@ struct net_result {
     struct omni_event_list events;
     struct omni_agent_list agents;
     cJSON *event; /* NET_STREAM_EVENT */
+    char *text;   /* NET_EVENT: input, output and raw JSON (malloc'd, capped) */
     struct net_result *next;
 };
 

@@ -104,10 +104,17 @@ static void detail_draw(struct con_app *a, int top, int rows, int cols)
     }
 }
 
+/* Enter: the selected event in full (the newest while following). */
 static int detail_enter(struct con_app *a)
 {
-    a->follow = 1;
-    return CON_R_DRAW;
+    struct con_detail *d = &a->m.detail;
+    size_t n = con_detail_count(d);
+    const struct con_line *ln;
+
+    if (!n)
+        return CON_R_NONE;
+    ln = con_detail_shown(d, a->follow ? n - 1 : a->pos[CON_VIEW_DETAIL].cur);
+    return ln ? con_event_show(a, d->session_id, ln->id) : CON_R_NONE;
 }
 
 int con_detail_show(struct con_app *a, const char *session_id)
@@ -157,7 +164,7 @@ static void detail_set_filter(struct con_app *a, const char *text)
 
 const struct con_view_class con_view_detail = {
     .name = "session",
-    .hints = "Esc back  / search  End follow",
+    .hints = "Esc back  Enter event  / search  End follow",
     .actions = "s stop  S force  i interrupt  a approve  d deny",
     .in_env = 1,
     .tail = 1,

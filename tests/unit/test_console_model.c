@@ -390,6 +390,30 @@ static void test_env_work_summary(void **state)
     con_model_release(&m);
 }
 
+static void test_doc(void **state)
+{
+    struct con_doc d = {0};
+    char out[64];
+
+    (void)state;
+    con_doc_open(&d, "sesn_1", "sevt_1");
+    assert_null(d.text);
+    con_doc_set(&d, "TOOL bash\n\nINPUT\n\t\"x\x1b[31m\"\n", NULL);
+    assert_int_equal(d.nlines, 4);
+    con_doc_line(&d, 0, out, sizeof out);
+    assert_string_equal(out, "TOOL bash");
+    con_doc_line(&d, 1, out, sizeof out);
+    assert_string_equal(out, "");
+    con_doc_line(&d, 3, out, sizeof out);
+    assert_string_equal(out, " \"x [31m\""); /* tab and ESC sanitised */
+    con_doc_line(&d, 4, out, sizeof out);
+    assert_string_equal(out, "");
+    con_doc_set(&d, NULL, "HTTP 404");
+    assert_null(d.text);
+    assert_string_equal(d.err, "HTTP 404");
+    con_doc_release(&d);
+}
+
 static void test_table_find(void **state)
 {
     struct con_model m;
@@ -489,17 +513,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
 
-        cmocka_unit_test(test_sparkline),
-        cmocka_unit_test(test_sparkline_samples),
-        cmocka_unit_test(test_approvals),
-        cmocka_unit_test(test_summary),
-        cmocka_unit_test(test_sanitize),
-        cmocka_unit_test(test_sessions),
-        cmocka_unit_test(test_work),
-        cmocka_unit_test(test_detail),
-        cmocka_unit_test(test_table_find),
-        cmocka_unit_test(test_id_fit),
-        cmocka_unit_test(test_env_work_summary),
+        cmocka_unit_test(test_sparkline),  cmocka_unit_test(test_sparkline_samples),
+        cmocka_unit_test(test_approvals),  cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_sanitize),   cmocka_unit_test(test_sessions),
+        cmocka_unit_test(test_work),       cmocka_unit_test(test_detail),
+        cmocka_unit_test(test_table_find), cmocka_unit_test(test_doc),
+        cmocka_unit_test(test_id_fit),     cmocka_unit_test(test_env_work_summary),
         cmocka_unit_test(test_age),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
