@@ -227,12 +227,10 @@ static int confirm_ask(struct con_app *a, const struct net_job *j, const char *f
 static int confirm_ask(struct con_app *a, const struct net_job *j, const char *fmt, ...)
 {
     va_list ap;
-    char tmp[CON_MSG_MAX];
 
     va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    ui_vtext(a->confirm_text, sizeof a->confirm_text, fmt, ap);
     va_end(ap);
-    con_sanitize(a->confirm_text, sizeof a->confirm_text, tmp);
     a->confirm_job = *j;
     a->prompt = CON_PROMPT_CONFIRM;
     return CON_R_DRAW;

@@ -57,6 +57,7 @@
 #include "model.h"
 #include "net.h"
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -222,6 +223,9 @@ int ui_active(void);
 void ui_draw(struct con_app *a);
 void ui_status(struct con_app *a, int is_err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Format into out (at most CON_MSG_MAX bytes), sanitised for the screen. */
+void ui_vtext(char *out, size_t outlen, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 /* Colour pairs / attributes by meaning. */
 enum con_attr {
     CON_A_NORMAL = 0,

@@ -240,15 +240,21 @@ void ui_clamp(struct con_cursor *c, size_t count, int rows)
         c->top = count > (size_t)rows ? count - (size_t)rows : 0;
 }
 
+void ui_vtext(char *out, size_t outlen, const char *fmt, va_list ap)
+{
+    char tmp[CON_MSG_MAX];
+
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    con_sanitize(out, outlen, tmp);
+}
+
 void ui_status(struct con_app *a, int is_err, const char *fmt, ...)
 {
     va_list ap;
-    char tmp[CON_MSG_MAX];
 
     va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    ui_vtext(a->status, sizeof a->status, fmt, ap);
     va_end(ap);
-    con_sanitize(a->status, sizeof a->status, tmp);
     a->status_err = is_err;
     a->status_ms = omni_mono_ms();
 }
