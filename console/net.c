@@ -239,7 +239,9 @@ static void exec_event(struct net_exec *x, const struct net_job *j, struct net_r
                  omni_json_string(ev, "name") ? omni_json_string(ev, "name") : "?",
                  omni_permission_name(omni_event_permission(ev)));
         add_json(&b, cJSON_GetObjectItemCaseSensitive(ev, "input"));
+        size_t before;
         buf_adds(&b, "\nOUTPUT\n");
+        before = b.len;
         for (size_t i = 0; i < l.n; i++) {
             const char *ans = omni_event_answers(l.items[i].obj);
             if (ans && strcmp(ans, j->event_id) == 0 &&
@@ -251,6 +253,8 @@ static void exec_event(struct net_exec *x, const struct net_job *j, struct net_r
                              ? omni_json_string(l.items[i].obj, "result")
                              : "answered");
         }
+        if (b.len == before)
+            buf_adds(&b, "(no result yet)\n");
         buf_adds(&b, "\n");
     } else if (cJSON_GetObjectItemCaseSensitive(ev, "content")) {
         buf_adds(&b, omni_event_is_tool_result(omni_event_kind(ev)) ? "OUTPUT\n" : "TEXT\n");
