@@ -3,6 +3,7 @@
 #include "timeutil.h"
 
 #include <curses.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -160,15 +161,29 @@ static int act_redraw(struct con_app *a)
 
 /* ---- filter and sort ----------------------------------------------------------- */
 
-static int act_filter(struct con_app *a)
+/* The text / filters with in this view ("" when none). */
+static const char *filter_get(struct con_app *a)
 {
     struct con_table *t = view_table(a);
-    if (!t) {
-        ui_status(a, 0, "/ filters the sessions and work views");
-        return CON_R_DRAW;
-    }
+    if (t)
+        return t->filter;
+    return view(a)->filter ? view(a)->filter(a) : "";
+}
+
+static void filter_set(struct con_app *a, const char *text)
+{
+    struct con_table *t = view_table(a);
+    if (t)
+        con_table_set_filter(t, text);
+    else if (view(a)->set_filter)
+        view(a)->set_filter(a, text);
+}
+
+/* / opens the filter line in every view: what follows is text, never keys. */
+static int act_filter(struct con_app *a)
+{
     a->prompt = CON_PROMPT_FILTER;
-    snprintf(a->input, sizeof a->input, "%s", t->filter);
+    snprintf(a->input, sizeof a->input, "%s", filter_get(a));
     a->inlen = strlen(a->input);
     return CON_R_DRAW;
 }
@@ -205,6 +220,22 @@ static int act_reverse(struct con_app *a)
 
 /* ---- actions on sessions and work -------------------------------------------------- */
 
+/* Ask "<question>? [y/N]" before job j runs; nothing is sent before 'y'. */
+static int confirm_ask(struct con_app *a, const struct net_job *j, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int confirm_ask(struct con_app *a, const struct net_job *j, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    ui_vtext(a->confirm_text, sizeof a->confirm_text, fmt, ap);
+    va_end(ap);
+    a->confirm_job = *j;
+    a->prompt = CON_PROMPT_CONFIRM;
+    return CON_R_DRAW;
+}
+
 static int stop_job(struct con_app *a, int force, struct net_job *j, struct con_target *t)
 {
     if (pick_target(a, t) < 0)
@@ -227,28 +258,29 @@ static int stop_job(struct con_app *a, int force, struct net_job *j, struct con_
     return 0;
 }
 
-static int act_stop(struct con_app *a)
+static int stop_ask(struct con_app *a, int force)
 {
     struct net_job j;
     struct con_target t;
+    char work[OMNI_ID_MAX + 8] = "";
 
-    if (readonly_refuse(a, "stop") || stop_job(a, 0, &j, &t) < 0)
+    if (readonly_refuse(a, force ? "force stop" : "stop") || stop_job(a, force, &j, &t) < 0)
         return CON_R_DRAW;
-    submit(a, &j);
-    ui_status(a, 0, "stopping %s...", j.work_id[0] ? j.work_id : j.session_id);
-    return CON_R_DRAW;
+    if (t.session_id[0] && t.work_id[0])
+        snprintf(work, sizeof work, " (work %s)", t.work_id);
+    return confirm_ask(
+        a, &j, "%s %s %s%s?%s", force ? "force stop" : "stop", t.session_id[0] ? "session" : "work",
+        t.session_id[0] ? t.session_id : t.work_id, work, force ? " its run ends at once" : "");
+}
+
+static int act_stop(struct con_app *a)
+{
+    return stop_ask(a, 0);
 }
 
 static int act_force_stop(struct con_app *a)
 {
-    struct con_target t;
-
-    if (readonly_refuse(a, "force stop") || stop_job(a, 1, &a->confirm_job, &t) < 0)
-        return CON_R_DRAW;
-    snprintf(a->confirm_text, sizeof a->confirm_text, "force stop %s%s%s? its run ends at once",
-             t.work_id[0] ? "work " : "session ", t.work_id[0] ? t.work_id : t.session_id, "");
-    a->prompt = CON_PROMPT_CONFIRM;
-    return CON_R_DRAW;
+    return stop_ask(a, 1);
 }
 
 static int act_interrupt(struct con_app *a)
@@ -264,9 +296,10 @@ static int act_interrupt(struct con_app *a)
     }
     j.kind = NET_INTERRUPT;
     snprintf(j.session_id, sizeof j.session_id, "%s", t.session_id);
-    submit(a, &j);
-    ui_status(a, 0, "interrupting %s...", t.session_id);
-    return CON_R_DRAW;
+    if (t.held)
+        return confirm_ask(a, &j, "interrupt session %s (its held call %s %s is cancelled)?",
+                           t.session_id, t.held->id, t.held->name);
+    return confirm_ask(a, &j, "interrupt session %s?", t.session_id);
 }
 
 static int confirm_call(struct con_app *a, int allow)
@@ -285,9 +318,9 @@ static int confirm_call(struct con_app *a, int allow)
     j.allow = allow;
     snprintf(j.session_id, sizeof j.session_id, "%s", t.session_id);
     snprintf(j.tool_use_id, sizeof j.tool_use_id, "%s", t.held->id);
-    submit(a, &j);
-    ui_status(a, 0, "%s %s %s...", allow ? "approving" : "denying", t.held->name, t.held->id);
-    return CON_R_DRAW;
+    return confirm_ask(a, &j, "%s %s (%s: %.*s%s) in %s?", allow ? "approve" : "deny", t.held->id,
+                       t.held->name, CON_CONFIRM_INPUT, t.held->input,
+                       strlen(t.held->input) > CON_CONFIRM_INPUT ? "..." : "", t.session_id);
 }
 
 static int act_approve(struct con_app *a)
@@ -298,6 +331,15 @@ static int act_approve(struct con_app *a)
 static int act_deny(struct con_app *a)
 {
     return confirm_call(a, 0);
+}
+
+static int act_waiting(struct con_app *a)
+{
+    if (!view(a)->waiting) {
+        ui_status(a, 0, "p shows the sessions waiting on a person");
+        return CON_R_DRAW;
+    }
+    return view(a)->waiting(a);
 }
 
 static int act_new(struct con_app *a)
@@ -349,25 +391,31 @@ static int input_key(struct con_app *a, int key)
 static int prompt_key(struct con_app *a, int key)
 {
     switch (a->prompt) {
-    case CON_PROMPT_FILTER: {
-        struct con_table *t = view_table(a);
+    case CON_PROMPT_FILTER:
         if (key == KEY_ESC) {
-            if (t)
-                con_table_set_filter(t, "");
+            filter_set(a, "");
             a->prompt = CON_PROMPT_NONE;
         } else if (key == '\n' || key == '\r' || key == KEY_ENTER) {
             a->prompt = CON_PROMPT_NONE;
-        } else if (input_key(a, key) && t) {
-            con_table_set_filter(t, a->input);
+        } else if (input_key(a, key)) {
+            filter_set(a, a->input);
             a->pos[a->view] = (struct con_cursor){0, 0};
+            con_app_track(a); /* stays on its row while that row matches */
         }
         return CON_R_DRAW;
-    }
     case CON_PROMPT_CONFIRM:
         a->prompt = CON_PROMPT_NONE;
         if (key == 'y' || key == 'Y') {
-            submit(a, &a->confirm_job);
-            ui_status(a, 0, "%s...", a->confirm_job.force ? "force-stopping" : "working");
+            const struct net_job *j = &a->confirm_job;
+            submit(a, j);
+            ui_status(a, 0, "%s %s...",
+                      j->kind == NET_CONFIRM     ? (j->allow ? "approving" : "denying")
+                      : j->kind == NET_INTERRUPT ? "interrupting"
+                      : j->force                 ? "force-stopping"
+                                                 : "stopping",
+                      j->kind == NET_CONFIRM ? j->tool_use_id
+                      : j->work_id[0]        ? j->work_id
+                                             : j->session_id);
         } else {
             ui_status(a, 0, "cancelled");
         }
@@ -457,6 +505,7 @@ static const struct {
     {'a', act_approve},
     {'d', act_deny},
     {'n', act_new},
+    {'p', act_waiting},
 };
 
 int actions_key(struct con_app *a, int key)
@@ -467,9 +516,15 @@ int actions_key(struct con_app *a, int key)
     }
     if (a->prompt != CON_PROMPT_NONE)
         return prompt_key(a, key);
-    for (size_t i = 0; i < sizeof bindings / sizeof bindings[0]; i++)
-        if (bindings[i].key == key)
-            return bindings[i].fn(a);
+    for (size_t i = 0; i < sizeof bindings / sizeof bindings[0]; i++) {
+        if (bindings[i].key == key) {
+            int r;
+            con_app_track(a); /* the rows may have moved since the last frame */
+            r = bindings[i].fn(a);
+            con_app_track(a); /* the row the cursor is on now */
+            return r;
+        }
+    }
     return CON_R_NONE;
 }
 
@@ -528,7 +583,7 @@ void actions_result(struct con_app *a, struct net_result *r)
             for (size_t i = 0; i < r->envs.n; i++)
                 con_model_apply_stats(&a->m, r->envs.items[i].id,
                                       r->stats[i].ok ? &r->stats[i].st : NULL, r->stats[i].err,
-                                      r->at_us);
+                                      &r->stats[i].ws, r->stats[i].work_err, r->at_us);
         } else {
             con_model_envs_error(&a->m, r->err.msg);
         }
@@ -587,6 +642,10 @@ void actions_result(struct con_app *a, struct net_result *r)
         break;
     case NET_CREATE:
         apply_action(a, r, "create session");
+        break;
+    case NET_EVENT:
+        if (strcmp(a->m.doc.event_id, r->job.event_id) == 0)
+            con_doc_set(&a->m.doc, r->ok ? r->text : NULL, r->ok ? NULL : r->err.msg);
         break;
     case NET_STREAM_EVENT:
         if (strcmp(d->session_id, r->job.session_id) == 0 && r->event)

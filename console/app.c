@@ -29,8 +29,29 @@ int con_app_show(struct con_app *a, enum con_view_id id)
     return CON_R_DRAW | CON_R_REFRESH;
 }
 
+void con_app_track(struct con_app *a)
+{
+    const struct con_view_class *v = con_views[a->view];
+    struct con_table *t = v->table ? v->table(a) : NULL;
+    struct con_cursor *c = &a->pos[a->view];
+    char *id = a->sel_id[a->view];
+
+    if (!t || strcmp(t->env_id, a->env_id) != 0)
+        return;
+    con_table_view(t, t->is_work, a->now_us);
+    if (t->gen != a->sel_gen[a->view]) {
+        long k = id[0] ? con_table_find(t, id) : -1;
+        if (k >= 0)
+            c->cur = (size_t)k;
+        a->sel_gen[a->view] = t->gen;
+    }
+    if (c->cur < t->nidx)
+        snprintf(id, OMNI_ID_MAX, "%s", con_table_id(t, c->cur));
+}
+
 int con_app_selected(struct con_app *a, struct con_table *t, int is_work, size_t *k)
 {
+    con_app_track(a);
     con_table_view(t, is_work, a->now_us);
     if (!t->nidx || strcmp(t->env_id, a->env_id) != 0)
         return -1;

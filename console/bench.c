@@ -108,7 +108,7 @@ int con_bench_render(long frames, int rows)
     for (int k = 0; k < CON_SPARK_SAMPLES; k++)
         for (int i = 0; i < BENCH_ENVS; i++) {
             struct omni_stats st = {(k * 7 + i) % 40, i % 3, now - 90000000, i % 4};
-            con_model_apply_stats(&a.m, el.items[i].id, &st, NULL,
+            con_model_apply_stats(&a.m, el.items[i].id, &st, NULL, NULL, NULL,
                                   now + (int64_t)k * a.m.spark_step_us);
         }
     fake_lists(rows, now, &sl, &wl);

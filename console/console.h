@@ -10,11 +10,13 @@
  * Adding a view (checklist):
  *  1. Create console/view_<name>.c with everything static except ONE
  *     `const struct con_view_class con_view_<name>` in designated
- *     initializers: name, hints (the bottom bar), in_env / tail, and the hooks
+ *     initializers: name, hints and actions (the bottom bar; actions, the
+ *     keys that change something, are left out under --readonly), in_env /
+ *     tail, and the hooks
  *     draw, count and enter (required), back, tab, refresh, target, table
- *     with sort_names / nsort (optional; NULL means "not here": Esc and w
- *     stay, actions answer "select a session or a work item first", / and
- *     < > r do nothing).
+ *     with sort_names / nsort, filter / set_filter (optional; NULL means
+ *     "not here": Esc and w stay, actions answer "select a session or a
+ *     work item first", < > r do nothing, / filters nothing).
  *  2. Add one line X(CON_VIEW_<NAME>, con_view_<name>) to CON_VIEWS() below.
  *     The enum id, the declaration, the con_views[] entry (app.c), its cursor
  *     a->pos[] and --bench-render (bench.c) follow from it; the Makefile
@@ -42,7 +44,9 @@
  *     exec in net.c (kinds that net_kind_is_refresh() does not list run on
  *     the action thread) and its result in actions_result() (apply_action():
  *     status line, quick refresh).
- *     Ask first with a->confirm_job / confirm_text and CON_PROMPT_CONFIRM.
+ *     Anything that approves, denies, stops or interrupts asks first
+ *     (confirm_ask(): a->confirm_job / confirm_text, CON_PROMPT_CONFIRM),
+ *     naming the session and the call or work item: never one key alone.
  *  3. Document the key in help_lines[] (ui.c), under "Keys" in
  *     man/omni-console.1 and, if the view shows it, in the view's hints; test
  *     it in tests/integration/t4002-console-actions.t.
@@ -53,11 +57,17 @@
 #include "model.h"
 #include "net.h"
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #define CON_INPUT_MAX 256
+#define CON_ID_W 29        /* an id column (ids are 29 bytes) */
+#define CON_ID_W_NARROW 16 /* below CON_WIDE_COLS: ids cut in the middle, the end kept */
+#define CON_WIDE_COLS 100
+#define CON_FLAG_W 2               /* the sessions' first column: "!" waits on a person */
+#define CON_CONFIRM_INPUT 32       /* bytes of a held call's input in its y/N question */
 #define CON_STATUS_TTL_MS 15000    /* an outcome stays on the status line */
 #define CON_EVENTS_MIN_AGE_MS 5000 /* a session's event list at most every 5 s */
 #define CON_EVENTS_PER_TICK 8      /* event lists fetched per refresh */
@@ -86,7 +96,8 @@
     X(CON_VIEW_ENVS, con_view_envs)                                                                \
     X(CON_VIEW_SESSIONS, con_view_sessions)                                                        \
     X(CON_VIEW_WORK, con_view_work)                                                                \
-    X(CON_VIEW_DETAIL, con_view_detail)
+    X(CON_VIEW_DETAIL, con_view_detail)                                                            \
+    X(CON_VIEW_EVENT, con_view_event)
 
 #define CON_VIEW_ENUM_(id, cls) id,
 enum con_view_id { CON_VIEWS(CON_VIEW_ENUM_) CON_VIEW_COUNT };
@@ -116,10 +127,11 @@ struct con_target {
  * optional may be NULL. Hooks that return int return a CON_R_* mask.
  */
 struct con_view_class {
-    const char *name;  /* header, --bench-render */
-    const char *hints; /* bottom bar */
-    int in_env;        /* shows the environment a->env_id (the header names it) */
-    int tail;          /* its cursor can follow the newest row (a->follow) */
+    const char *name;    /* header, --bench-render */
+    const char *hints;   /* bottom bar */
+    const char *actions; /* bottom bar, after hints, unless --readonly (keys that act) */
+    int in_env;          /* shows the environment a->env_id (the header names it) */
+    int tail;            /* its cursor can follow the newest row (a->follow) */
     /* Draw the body between rows top and top+rows-1 (header row included). */
     void (*draw)(struct con_app *a, int top, int rows, int cols);
     size_t (*count)(struct con_app *a); /* selectable rows */
@@ -135,6 +147,14 @@ struct con_view_class {
     int (*target)(struct con_app *a, struct con_target *t);
     /* The table that / filters and < > r sort; optional (NULL: none). */
     struct con_table *(*table)(struct con_app *a);
+    /* What / filters in a view whose list is not a con_table (a session's
+     * events, the environments): filter returns the text, set_filter sets
+     * it. Optional; / opens its prompt in every view all the same, so what
+     * is typed after it is never taken for a command. */
+    const char *(*filter)(struct con_app *a);
+    void (*set_filter)(struct con_app *a, const char *text);
+    /* p: show only what waits on a person (held calls), or all again. Optional. */
+    int (*waiting)(struct con_app *a);
     const char *const *sort_names; /* nsort column names */
     int nsort;
 };
@@ -155,8 +175,14 @@ struct con_app {
     enum con_view_id view;
     enum con_view_id detail_from; /* where Esc returns from the detail view */
     struct con_cursor pos[CON_VIEW_COUNT];
+    /* The id each table view's cursor is on, and the table generation it
+     * was placed for: a refresh or a re-sort moves the cursor to the row,
+     * not the row under the cursor (con_app_track). */
+    char sel_id[CON_VIEW_COUNT][OMNI_ID_MAX];
+    unsigned sel_gen[CON_VIEW_COUNT];
     char env_id[OMNI_ID_MAX]; /* environment of the sessions/work views */
     int readonly, utf8, color;
+    int local_time; /* --local-time: clock times in the local zone (default UTC) */
     long refresh_ms;
     const char *base_url;
     /* status line */
@@ -164,8 +190,9 @@ struct con_app {
     int status_err;
     int64_t status_ms; /* monotonic; 0 = none */
     int help;
-    int follow;           /* a tail view keeps its newest line in view */
-    size_t detail_scroll; /* first line shown when not following */
+    int follow;                       /* a tail view keeps its newest line in view */
+    size_t detail_scroll;             /* first line shown when not following */
+    char envs_filter[CON_FILTER_MAX]; /* / in the environments view */
     /* prompts */
     enum con_prompt prompt;
     char input[CON_INPUT_MAX];
@@ -196,6 +223,9 @@ int ui_active(void);
 void ui_draw(struct con_app *a);
 void ui_status(struct con_app *a, int is_err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Format into out (at most CON_MSG_MAX bytes), sanitised for the screen. */
+void ui_vtext(char *out, size_t outlen, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 /* Colour pairs / attributes by meaning. */
 enum con_attr {
     CON_A_NORMAL = 0,
@@ -212,6 +242,18 @@ enum con_attr {
 };
 unsigned ui_attr(const struct con_app *a, enum con_attr k);
 unsigned ui_level_attr(const struct con_app *a, enum omni_level l);
+/* Append a column heading to line: name, with the sort mark (down: the
+ * column's natural order, up: reversed) when col is t's sort column, padded
+ * to w cells (right-aligned when right), then a blank. */
+void ui_head(char *line, size_t cap, const struct con_app *a, const struct con_table *t, int col,
+             const char *name, int w, int right);
+/* "▼" / "▲" ("v" / "^" in ASCII) for t's sort direction. */
+const char *ui_sort_mark(const struct con_app *a, const struct con_table *t);
+/* A clock time with its zone: "14:03:07Z" (UTC), or with --local-time
+ * "15:03:07 CET"; "--:--:--" when us is 0. */
+char *ui_clock(const struct con_app *a, int64_t us, char *out, size_t outlen);
+/* Cells s takes on screen. */
+int ui_width(const char *s);
 /* Print s clipped to width cells at (y, x); pads with blanks when pad. */
 void ui_put(int y, int x, int width, const char *s, int pad);
 /* Keep cursor within count and visible in rows. */
@@ -231,6 +273,9 @@ int con_app_show(struct con_app *a, enum con_view_id id);
  * a->m.work, is_work 1): *k is its place in t's shown order (con_session_at,
  * con_work_at). -1: t shows no row of a->env_id. */
 int con_app_selected(struct con_app *a, struct con_table *t, int is_work, size_t *k);
+/* Keep the view's cursor on the row (by id) it selected when the table was
+ * rebuilt (new rows, a sort, a filter); then remember the row it is on. */
+void con_app_track(struct con_app *a);
 /* Start a refresh: the environment list, then the view's refresh hook. */
 void con_app_refresh(struct con_app *a, int64_t now_ms);
 /* Submit one job of the current refresh (tagged, counted in a->inflight). */
@@ -241,6 +286,8 @@ void con_refresh_table(struct con_app *a, enum net_kind kind, int64_t now_ms, in
 
 /* view_envs.c: the back hook of the views inside an environment. */
 int con_envs_back(struct con_app *a);
+/* view_event.c: one event of the session view in full (Esc returns there). */
+int con_event_show(struct con_app *a, const char *session_id, const char *event_id);
 /* view_session.c: open the events of session_id (Esc returns to this view). */
 int con_detail_show(struct con_app *a, const char *session_id);
 

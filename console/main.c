@@ -2,14 +2,16 @@
  * omni-console — a live dashboard of self-hosted environments, their
  * sessions and work items. Organisation key; never blocks on the network.
  *
- * Exit status: 0 success, 1 runtime failure, 2 usage, 3 configuration or
- * credentials (see man/omni-console.1).
+ * Exit status (lib/exitcode.h): 0 success, 1 runtime failure, 2 usage, 3
+ * configuration or credentials (a 401/403 too), 4 not found (--once); see
+ * man/omni-console.1.
  */
 #include "console.h"
 
 #include "alloc.h"
 #include "config.h"
 #include "creds.h"
+#include "exitcode.h"
 #include "fatal.h"
 #include "log.h"
 #include "timeutil.h"
@@ -28,10 +30,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
-#define EXIT_CONFIG 3
-
 #define CON_DEFAULT_REFRESH_MS 2000
 #define CON_MIN_REFRESH_MS 100
 #define CON_DEFAULT_TIMEOUT_MS 15000L
@@ -49,7 +47,7 @@ static const char usage_text[] =
     "usage: omni-console [-C] [--readonly] [--once] [-n N] [--refresh SECS] [--env ENV]\n"
     "                    [--profile NAME] [--base-url URL] [--warn-depth RANGE]\n"
     "                    [--crit-depth RANGE] [--warn-age RANGE] [--crit-age RANGE]\n"
-    "                    [--min-workers N] [--bench-render N]\n";
+    "                    [--min-workers N] [--local-time] [--bench-render N]\n";
 
 static void usage(FILE *fp)
 {
@@ -62,7 +60,7 @@ struct opts {
     const char *env;
     const char *profile;
     const char *base_url;
-    int readonly, mono, once;
+    int readonly, mono, once, local_time;
     const char *th[4]; /* warn_depth crit_depth warn_age crit_age */
     const char *min_workers;
     long bench;
@@ -80,7 +78,8 @@ enum {
     OPT_WARN_AGE,
     OPT_CRIT_AGE,
     OPT_MIN_WORKERS,
-    OPT_BENCH
+    OPT_BENCH,
+    OPT_LOCAL_TIME
 };
 
 static int parse_long(const char *s, long min, long *out)
@@ -113,6 +112,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"crit-age", required_argument, NULL, OPT_CRIT_AGE},
         {"min-workers", required_argument, NULL, OPT_MIN_WORKERS},
         {"bench-render", required_argument, NULL, OPT_BENCH},
+        {"local-time", no_argument, NULL, OPT_LOCAL_TIME},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -148,6 +148,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case OPT_ONCE:
             o->once = 1;
+            break;
+        case OPT_LOCAL_TIME:
+            o->local_time = 1;
             break;
         case 'C':
             o->mono = 1;
@@ -215,7 +218,7 @@ static int setup_load(const struct opts *o, struct setup *s, int *code, struct o
     const char *v;
     int64_t ms;
 
-    *code = EXIT_CONFIG;
+    *code = OMNI_EXIT_CONFIG;
     if (omni_profile_load(&s->prof, &pa, err) < 0)
         goto fail;
     s->prof_loaded = 1;
@@ -239,7 +242,7 @@ static int setup_load(const struct opts *o, struct setup *s, int *code, struct o
     return 0;
 fail:
     if (err->kind == OMNI_E_USAGE)
-        *code = EXIT_USAGE;
+        *code = OMNI_EXIT_USAGE;
     return -1;
 }
 
@@ -266,13 +269,13 @@ static int run_ui(struct con_app *a, long iterations)
 
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         fprintf(stderr, "omni-console: not a terminal (use --once for plain tables)\n");
-        return EXIT_RUNTIME;
+        return OMNI_EXIT_FAIL;
     }
     scr = newterm(NULL, stdout, stdin);
     if (!scr) {
         fprintf(stderr, "omni-console: cannot initialise the terminal \"%s\"\n",
                 getenv("TERM") ? getenv("TERM") : "");
-        return EXIT_RUNTIME;
+        return OMNI_EXIT_FAIL;
     }
     set_term(scr);
     con_fatal_set_hook(fatal_hook);
@@ -338,18 +341,22 @@ static int run_ui(struct con_app *a, long iterations)
 
 /* ---- --once ------------------------------------------------------------------ */
 
+/* Run one job; 0, or its exit status (lib/exitcode.h: a 401 is 3). */
 static int once_run(struct net_exec *x, struct con_app *a, struct net_job *j)
 {
     struct net_result r;
-    int ok;
+    int code = 0;
 
     net_exec_run(x, j, &r);
-    ok = r.ok;
-    if (!ok)
+    if (!r.ok) {
         fprintf(stderr, "omni-console: %s\n", r.err.msg);
+        code = omni_exit_code(&r.err);
+        if (code == OMNI_EXIT_OK)
+            code = OMNI_EXIT_FAIL;
+    }
     actions_result(a, &r);
     net_result_release(&r);
-    return ok ? 0 : -1;
+    return code;
 }
 
 static int run_once(struct con_app *a, const struct net_opts *no, const char *only_env)
@@ -357,17 +364,17 @@ static int run_once(struct con_app *a, const struct net_opts *no, const char *on
     struct omni_err err = OMNI_ERR_INIT;
     struct net_exec *x = net_exec_new(no, &err);
     struct net_job j = {0};
-    int rc = 0;
+    int rc = 0, code;
 
     if (!x) {
         fprintf(stderr, "omni-console: %s\n", err.msg);
-        return EXIT_RUNTIME;
+        return omni_exit_code(&err) ? omni_exit_code(&err) : OMNI_EXIT_FAIL;
     }
     a->now_us = omni_wall_us();
     j.kind = NET_ENVS;
-    if (once_run(x, a, &j) < 0) {
+    if ((code = once_run(x, a, &j)) != 0) {
         net_exec_free(x);
-        return EXIT_RUNTIME;
+        return code;
     }
     a->now_us = omni_wall_us();
     printf("ENVIRONMENTS\n");
@@ -382,8 +389,8 @@ static int run_once(struct con_app *a, const struct net_opts *no, const char *on
         snprintf(j.env_id, sizeof j.env_id, "%s", env);
         j.kind = NET_SESSIONS;
         printf("\nSESSIONS of %s (%s)\n", env, a->m.envs[i].name);
-        if (once_run(x, a, &j) < 0) {
-            rc = EXIT_RUNTIME;
+        if ((code = once_run(x, a, &j)) != 0) {
+            rc = rc ? rc : code;
             continue;
         }
         {
@@ -396,8 +403,8 @@ static int run_once(struct con_app *a, const struct net_opts *no, const char *on
                 snprintf(sid, sizeof sid, "%s", rows[k].id);
                 j.kind = NET_EVENTS;
                 snprintf(j.session_id, sizeof j.session_id, "%s", sid);
-                if (once_run(x, a, &j) < 0)
-                    rc = EXIT_RUNTIME;
+                if ((code = once_run(x, a, &j)) != 0)
+                    rc = rc ? rc : code;
                 rows = a->m.sessions.rows;
                 fetched++;
             }
@@ -407,8 +414,8 @@ static int run_once(struct con_app *a, const struct net_opts *no, const char *on
         if (net_env_key_file(no, env)) {
             j.kind = NET_WORK;
             printf("\nWORK of %s\n", env);
-            if (once_run(x, a, &j) < 0) {
-                rc = EXIT_RUNTIME;
+            if ((code = once_run(x, a, &j)) != 0) {
+                rc = rc ? rc : code;
                 continue;
             }
             con_print_work(stdout, a);
@@ -416,7 +423,7 @@ static int run_once(struct con_app *a, const struct net_opts *no, const char *on
     }
     if (only_env && !con_model_env(&a->m, only_env)) {
         fprintf(stderr, "omni-console: environment \"%s\" not found\n", only_env);
-        rc = EXIT_RUNTIME;
+        rc = rc ? rc : OMNI_EXIT_NOTFOUND;
     }
     net_exec_free(x);
     return rc;
@@ -453,9 +460,9 @@ int main(int argc, char **argv)
     log_setup("omni-console", LOG_TEXT, LOG_QUIET);
     keep_heap();
     if (parse_opts(argc, argv, &o) < 0)
-        return EXIT_USAGE;
+        return OMNI_EXIT_USAGE;
     if (o.bench)
-        return con_bench_render(o.bench, CON_BENCH_ROWS) < 0 ? EXIT_RUNTIME : 0;
+        return con_bench_render(o.bench, CON_BENCH_ROWS) < 0 ? OMNI_EXIT_FAIL : 0;
     if (setup_load(&o, &s, &code, &err) < 0) {
         fprintf(stderr, "omni-console: %s\n", err.msg);
         setup_release(&s);
@@ -478,6 +485,7 @@ int main(int argc, char **argv)
     a.refresh_ms = s.refresh_ms;
     a.m.spark_step_us = (int64_t)s.refresh_ms * 1000;
     a.readonly = o.readonly;
+    a.local_time = o.local_time;
     a.nopts = &no;
     a.base_url = s.prof.base_url;
     a.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
@@ -494,7 +502,7 @@ int main(int argc, char **argv)
         a.net = net_start(&no, &err);
         if (!a.net) {
             fprintf(stderr, "omni-console: %s\n", err.msg);
-            rc = EXIT_RUNTIME;
+            rc = OMNI_EXIT_FAIL;
         } else {
             rc = run_ui(&a, o.iterations);
             net_stop(a.net);

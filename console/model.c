@@ -68,21 +68,49 @@ char *con_age(int64_t now_us, int64_t t_us, char *out, size_t outlen)
 
 /* ---- sparkline ------------------------------------------------------------ */
 
-int con_sparkline(const long *samples, int n, int width, int utf8, char *out, size_t outlen)
+long con_spark_max(const long *samples, int n, int width)
+{
+    long max = 0;
+
+    for (int i = n > width ? n - width : 0; i < n; i++)
+        if (samples[i] > max)
+            max = samples[i];
+    return max;
+}
+
+void con_id_fit(const char *id, int width, int utf8, char *out, size_t outlen)
+{
+    const char *us = strchr(id, '_');
+    const char *dots = utf8 ? "\xe2\x80\xa6" : "..";
+    int len = (int)strlen(id), pre = us ? (int)(us - id) + 1 : 0, dw = utf8 ? 1 : 2, tail;
+
+    if (len <= width || width < 1) {
+        con_sanitize(out, outlen, id);
+        return;
+    }
+    if (pre + dw + 4 > width) /* no room for the prefix: the end alone */
+        pre = 0;
+    tail = width - pre - dw;
+    if (tail < 1) {
+        snprintf(out, outlen, "%s", id + len - width);
+        return;
+    }
+    snprintf(out, outlen, "%.*s%s%s", pre, id, dots, id + len - tail);
+}
+
+int con_sparkline(const long *samples, int n, int width, long scale, int utf8, char *out,
+                  size_t outlen)
 {
     static const char *const blocks[8] = {"\xe2\x96\x81", "\xe2\x96\x82", "\xe2\x96\x83",
                                           "\xe2\x96\x84", "\xe2\x96\x85", "\xe2\x96\x86",
                                           "\xe2\x96\x87", "\xe2\x96\x88"};
     static const char ascii[] = " .:-=+*#";
-    long max = 0;
+    long max = scale > 0 ? scale : con_spark_max(samples, n, width);
     int first = n > width ? n - width : 0, cells = 0;
     size_t o = 0;
 
     if (!outlen)
         return 0;
-    for (int i = first; i < n; i++)
-        if (samples[i] > max)
-            max = samples[i];
     for (int i = first; i < n; i++) {
         long v = samples[i] < 0 ? 0 : samples[i];
         int lvl = max > 0 ? (int)((v * 7 + max - 1) / max) : 0;
@@ -184,12 +212,12 @@ void con_approvals_feed(struct con_approvals *a, const cJSON *ev)
     case OMNI_EV_AGENT_TOOL_RESULT:
         approvals_remove(a, omni_event_answers(ev));
         break;
-    case OMNI_EV_SESSION_STATUS_TERMINATED:
-    case OMNI_EV_SESSION_DELETED:
-        a->n = 0;
-        a->ncustom = 0;
-        break;
     default:
+        /* an interrupt or the session's end settles every held call */
+        if (omni_event_cancels_held(omni_event_kind(ev)))
+            a->n = 0;
+        if (omni_event_ends_session(omni_event_kind(ev)))
+            a->ncustom = 0;
         break;
     }
 }
@@ -312,6 +340,7 @@ void con_model_init(struct con_model *m)
     omni_thresholds_default(&m->th);
     m->spark_step_us = 2000000;
     m->sessions.dirty = m->work.dirty = 1;
+    m->work.is_work = 1;
     m->work.sort_col = CON_WC_AGE;
     m->sessions.sort_col = CON_SC_AGE;
 }
@@ -333,6 +362,8 @@ void con_model_release(struct con_model *m)
     con_detail_close(&m->detail);
     free(m->detail.lines);
     free(m->detail.seen);
+    free(m->detail.shown);
+    con_doc_release(&m->doc);
     memset(m, 0, sizeof *m);
 }
 
@@ -381,12 +412,18 @@ void con_model_envs_error(struct con_model *m, const char *msg)
 }
 
 void con_model_apply_stats(struct con_model *m, const char *env_id, const struct omni_stats *st,
-                           const char *errmsg, int64_t now_us)
+                           const char *errmsg, const struct omni_work_summary *ws,
+                           const char *work_err, int64_t now_us)
 {
     struct con_env *e = con_model_env(m, env_id);
 
     if (!e)
         return;
+    if (ws)
+        e->ws = *ws;
+    else
+        memset(&e->ws, 0, sizeof e->ws);
+    con_sanitize(e->work_err, sizeof e->work_err, work_err ? work_err : "");
     if (!st) {
         con_sanitize(e->err, sizeof e->err, errmsg ? errmsg : "stats failed");
         return;
@@ -405,7 +442,7 @@ void con_model_apply_stats(struct con_model *m, const char *env_id, const struct
     } else if (st->depth > e->spark[e->nspark - 1]) {
         e->spark[e->nspark - 1] = st->depth;
     }
-    e->level = omni_stats_level(&m->th, st, NULL, now_us, e->why, sizeof e->why);
+    e->level = omni_stats_level(&m->th, st, &e->ws, now_us, e->why, sizeof e->why);
 }
 
 void con_model_levels(struct con_model *m, int64_t now_us)
@@ -413,7 +450,7 @@ void con_model_levels(struct con_model *m, int64_t now_us)
     for (size_t i = 0; i < m->nenvs; i++) {
         struct con_env *e = &m->envs[i];
         if (e->have_stats)
-            e->level = omni_stats_level(&m->th, &e->stats, NULL, now_us, e->why, sizeof e->why);
+            e->level = omni_stats_level(&m->th, &e->stats, &e->ws, now_us, e->why, sizeof e->why);
     }
 }
 
@@ -578,9 +615,13 @@ void con_model_apply_work(struct con_model *m, const char *env_id, const struct 
 
 int con_work_stuck(const struct con_work *w, int64_t now_us)
 {
-    int64_t since = w->acknowledged_at ? w->acknowledged_at : w->created_at;
-    return strcmp(w->state, "starting") == 0 && !w->latest_heartbeat_at && since &&
-           now_us - since > (int64_t)CON_STUCK_MS * 1000;
+    struct omni_work o;
+
+    memcpy(o.state, w->state, sizeof o.state);
+    o.created_at = w->created_at;
+    o.acknowledged_at = w->acknowledged_at;
+    o.latest_heartbeat_at = w->latest_heartbeat_at;
+    return omni_work_stuck(&o, now_us, OMNI_STUCK_MS);
 }
 
 struct con_work *con_model_work_for_session(struct con_model *m, const char *session_id)
@@ -608,6 +649,12 @@ void con_table_set_sort(struct con_table *t, int col, int desc)
 {
     t->sort_col = col;
     t->sort_desc = desc;
+    t->dirty = 1;
+}
+
+void con_table_set_only_waiting(struct con_table *t, int on)
+{
+    t->only_waiting = on;
     t->dirty = 1;
 }
 
@@ -688,6 +735,9 @@ static int work_cmp(const void *pa, const void *pb, void *ud)
 
 static int row_matches(const struct con_table *t, size_t i, int is_work)
 {
+    if (!is_work && t->only_waiting &&
+        !con_session_waits_on_person(&((const struct con_session *)t->rows)[i]))
+        return 0;
     if (!t->filter[0])
         return 1;
     if (is_work) {
@@ -713,6 +763,22 @@ void con_table_view(struct con_table *t, int is_work, int64_t now_us)
             t->idx[t->nidx++] = i;
     qsort_r(t->idx, t->nidx, sizeof *t->idx, is_work ? work_cmp : sess_cmp, &c);
     t->dirty = 0;
+    t->gen++;
+}
+
+const char *con_table_id(const struct con_table *t, size_t i)
+{
+    if (i >= t->nidx)
+        return "";
+    return t->is_work ? con_work_at(t, i)->id : con_session_at(t, i)->id;
+}
+
+long con_table_find(const struct con_table *t, const char *id)
+{
+    for (size_t i = 0; i < t->nidx; i++)
+        if (strcmp(con_table_id(t, i), id) == 0)
+            return (long)i;
+    return -1;
 }
 
 /* ---- detail ---------------------------------------------------------------- */
@@ -723,6 +789,8 @@ void con_detail_open(struct con_detail *d, const char *session_id)
         d->lines = omni_xcalloc(CON_DETAIL_LINES, sizeof *d->lines);
     if (!d->seen)
         d->seen = omni_xcalloc(CON_SEEN_IDS, sizeof *d->seen);
+    if (!d->shown)
+        d->shown = omni_xcalloc(CON_DETAIL_LINES, sizeof *d->shown);
     if (strcmp(d->session_id, session_id) == 0)
         return;
     snprintf(d->session_id, sizeof d->session_id, "%s", session_id);
@@ -730,6 +798,7 @@ void con_detail_open(struct con_detail *d, const char *session_id)
     d->seen_head = d->seen_n = 0;
     d->streaming = 0;
     d->err[0] = '\0';
+    d->filter[0] = '\0';
     con_approvals_clear(&d->ap);
     d->gen++;
 }
@@ -741,6 +810,7 @@ void con_detail_close(struct con_detail *d)
     d->seen_head = d->seen_n = 0;
     d->streaming = 0;
     d->err[0] = '\0';
+    d->filter[0] = '\0';
     con_approvals_clear(&d->ap);
     d->gen++;
 }
@@ -779,6 +849,7 @@ int con_detail_feed(struct con_detail *d, const cJSON *ev)
         d->n--;
     }
     ln = &d->lines[(d->head + d->n) % CON_DETAIL_LINES];
+    con_sanitize(ln->id, sizeof ln->id, id ? id : "");
     omni_json_time(ev, "processed_at", &at, NULL);
     ln->at = at;
     ln->kind = con_event_summary(ev, ln->text, sizeof ln->text);
@@ -792,4 +863,94 @@ const struct con_line *con_detail_line(const struct con_detail *d, size_t i)
     if (i >= d->n)
         return NULL;
     return &d->lines[(d->head + i) % CON_DETAIL_LINES];
+}
+
+void con_detail_set_filter(struct con_detail *d, const char *filter)
+{
+    con_sanitize(d->filter, sizeof d->filter, filter ? filter : "");
+    d->gen++;
+}
+
+static void detail_index(struct con_detail *d)
+{
+    if (d->shown_gen == d->gen && d->gen)
+        return;
+    d->nshown = 0;
+    for (size_t i = 0; d->shown && i < d->n; i++) {
+        const struct con_line *ln = con_detail_line(d, i);
+        if (!d->filter[0] || strcasestr(ln->text, d->filter))
+            d->shown[d->nshown++] = i;
+    }
+    d->shown_gen = d->gen;
+}
+
+size_t con_detail_count(struct con_detail *d)
+{
+    detail_index(d);
+    return d->nshown;
+}
+
+const struct con_line *con_detail_shown(struct con_detail *d, size_t i)
+{
+    detail_index(d);
+    return i < d->nshown ? con_detail_line(d, d->shown[i]) : NULL;
+}
+
+/* ---- one event, in full ------------------------------------------------------ */
+
+void con_doc_release(struct con_doc *d)
+{
+    free(d->text);
+    free(d->starts);
+    d->text = NULL;
+    d->starts = NULL;
+    d->nlines = 0;
+}
+
+void con_doc_open(struct con_doc *d, const char *session_id, const char *event_id)
+{
+    con_doc_release(d);
+    con_sanitize(d->session_id, sizeof d->session_id, session_id);
+    con_sanitize(d->event_id, sizeof d->event_id, event_id);
+    d->err[0] = '\0';
+}
+
+void con_doc_set(struct con_doc *d, const char *text, const char *err)
+{
+    size_t len;
+
+    con_doc_release(d);
+    con_sanitize(d->err, sizeof d->err, err ? err : "");
+    if (!text)
+        return;
+    len = strlen(text);
+    if (len > CON_DOC_MAX)
+        len = CON_DOC_MAX;
+    d->text = omni_xmalloc(len + 1);
+    memcpy(d->text, text, len);
+    d->text[len] = '\0';
+    d->starts = omni_xcalloc(CON_DOC_LINES, sizeof *d->starts);
+    d->starts[d->nlines++] = 0;
+    for (size_t i = 0; i < len && d->nlines < CON_DOC_LINES; i++)
+        if (d->text[i] == '\n' && i + 1 < len)
+            d->starts[d->nlines++] = i + 1;
+}
+
+void con_doc_line(const struct con_doc *d, size_t i, char *out, size_t outlen)
+{
+    const char *s, *e;
+    char tmp[1024];
+    size_t n;
+
+    out[0] = '\0';
+    if (!d->text || i >= d->nlines)
+        return;
+    s = d->text + d->starts[i];
+    e = strchr(s, '\n');
+    n = e ? (size_t)(e - s) : strlen(s);
+    if (n >= sizeof tmp)
+        n = sizeof tmp - 1;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    con_sanitize(out, outlen, tmp);
 }

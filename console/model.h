@@ -36,7 +36,6 @@
 #define CON_LINE_MAX 240      /* one summarised event line (bytes) */
 #define CON_DETAIL_LINES 2000 /* event lines kept in the detail view */
 #define CON_SEEN_IDS 4096     /* event ids remembered for de-duplication */
-#define CON_STUCK_MS 60000    /* `starting` without a heartbeat for longer: stuck */
 #define CON_FILTER_MAX 64
 #define CON_ROWS_MAX 100000 /* rows kept per table */
 
@@ -50,9 +49,11 @@ struct con_env {
     int64_t stats_at_us;   /* wall time of the last good stats */
     char err[CON_MSG_MAX]; /* last stats error, "" when fine */
     long spark[CON_SPARK_SAMPLES];
-    int nspark;          /* samples stored (<= CON_SPARK_SAMPLES) */
-    int64_t spark_at_us; /* when the newest sample slot began */
-    int has_key_file;    /* env_key_file.<id> configured */
+    int nspark;                  /* samples stored (<= CON_SPARK_SAMPLES) */
+    int64_t spark_at_us;         /* when the newest sample slot began */
+    int has_key_file;            /* env_key_file.<id> configured */
+    struct omni_work_summary ws; /* its work list (known = 0: none) */
+    char work_err[CON_MSG_MAX];  /* why the work list failed, "" when fine */
     enum omni_level level;
     char why[96];
 };
@@ -103,20 +104,22 @@ struct con_work {
     int64_t created_at, acknowledged_at, latest_heartbeat_at, stop_requested_at;
 };
 
-/* Stuck: `starting` and never heartbeating for more than CON_STUCK_MS. */
+/* Stuck by lib's rule (omni_work_stuck, OMNI_STUCK_MS), for a table row. */
 int con_work_stuck(const struct con_work *w, int64_t now_us);
 
 /* ---- tables: rows plus a filtered, sorted index ------------------------- */
 
+/* In the order of the columns on screen (< > step through them so). */
 enum con_sess_col {
     CON_SC_STATUS,
     CON_SC_ID,
-    CON_SC_TITLE,
     CON_SC_AGE,
-    CON_SC_EVENT,
     CON_SC_WAIT,
+    CON_SC_EVENT,
+    CON_SC_TITLE,
     CON_SC_NCOLS
 };
+/* In the order of the columns on screen. */
 enum con_work_col {
     CON_WC_STATE,
     CON_WC_ID,
@@ -135,7 +138,10 @@ struct con_table {
     int sort_col;
     int sort_desc;
     char filter[CON_FILTER_MAX];
+    int only_waiting;         /* sessions: only those waiting on a person (held calls) */
     int dirty;                /* idx must be rebuilt */
+    int is_work;              /* rows are struct con_work (else con_session) */
+    unsigned gen;             /* bumped each time idx is rebuilt */
     char env_id[OMNI_ID_MAX]; /* whose rows these are */
     int64_t fetched_at_us;    /* 0: never */
     char err[CON_MSG_MAX];
@@ -154,7 +160,8 @@ enum con_line_kind {
 };
 
 struct con_line {
-    int64_t at; /* processed_at, 0 if unknown */
+    char id[OMNI_ID_MAX]; /* the event's id ("" if none): Enter opens it */
+    int64_t at;           /* processed_at, 0 if unknown */
     enum con_line_kind kind;
     char text[CON_LINE_MAX];
 };
@@ -168,8 +175,34 @@ struct con_detail {
     struct con_approvals ap;
     int streaming; /* 1 while the stream is open */
     char err[CON_MSG_MAX];
-    unsigned gen; /* bumped on every change (for redraw) */
+    unsigned gen;                /* bumped on every change (for redraw) */
+    char filter[CON_FILTER_MAX]; /* lines shown: those containing it ("" all) */
+    size_t *shown;               /* CON_DETAIL_LINES places of the lines shown */
+    size_t nshown;
+    unsigned shown_gen; /* gen the shown index was built for */
 };
+
+/* ---- one event, in full (the event view) ------------------------------------ */
+
+#define CON_DOC_MAX (256 * 1024) /* bytes of an event's text kept */
+#define CON_DOC_LINES 20000      /* lines of it shown */
+
+struct con_doc {
+    char session_id[OMNI_ID_MAX];
+    char event_id[OMNI_ID_MAX];
+    char *text;     /* NUL-terminated, at most CON_DOC_MAX bytes; NULL while loading */
+    size_t *starts; /* offsets of its lines */
+    size_t nlines;
+    char err[CON_MSG_MAX];
+};
+
+/* Ask for an event: clears the text until con_doc_set(). */
+void con_doc_open(struct con_doc *d, const char *session_id, const char *event_id);
+/* Keep text (copied, capped) as the event's; NULL and err: it failed. */
+void con_doc_set(struct con_doc *d, const char *text, const char *err);
+/* Line i, sanitised (tabs and control characters become blanks). */
+void con_doc_line(const struct con_doc *d, size_t i, char *out, size_t outlen);
+void con_doc_release(struct con_doc *d);
 
 /* ---- the model ------------------------------------------------------------ */
 
@@ -181,6 +214,7 @@ struct con_model {
     struct con_table sessions;
     struct con_table work;
     struct con_detail detail;
+    struct con_doc doc; /* the event view */
     struct omni_thresholds th;
     int64_t spark_step_us; /* one sparkline sample per step */
 };
@@ -193,9 +227,11 @@ void con_model_release(struct con_model *m);
 void con_model_apply_envs(struct con_model *m, const struct omni_environment_list *l,
                           int (*has_key)(const char *env_id, void *ud), void *ud, int64_t now_us);
 void con_model_envs_error(struct con_model *m, const char *msg);
-/* Stats (or an error when st is NULL) for one environment. */
+/* Stats (or an error when st is NULL) for one environment, with what its
+ * work list says (ws NULL or not known: nothing; work_err: why not). */
 void con_model_apply_stats(struct con_model *m, const char *env_id, const struct omni_stats *st,
-                           const char *errmsg, int64_t now_us);
+                           const char *errmsg, const struct omni_work_summary *ws,
+                           const char *work_err, int64_t now_us);
 struct con_env *con_model_env(struct con_model *m, const char *env_id);
 /* Recompute every environment's level (after thresholds or time changed). */
 void con_model_levels(struct con_model *m, int64_t now_us);
@@ -223,6 +259,14 @@ struct con_work *con_model_work_for_session(struct con_model *m, const char *ses
 void con_table_view(struct con_table *t, int is_work, int64_t now_us);
 void con_table_set_filter(struct con_table *t, const char *filter);
 void con_table_set_sort(struct con_table *t, int col, int desc);
+/* Show only the sessions waiting on a person (a held call to approve). */
+void con_table_set_only_waiting(struct con_table *t, int on);
+/* A session waits on a person: a tool call is held for their approval. */
+#define con_session_waits_on_person(s) ((s)->nheld > 0)
+/* The id of the i-th row shown; the place of row id in the shown order, -1
+ * when it is not shown (call con_table_view() first). */
+const char *con_table_id(const struct con_table *t, size_t i);
+long con_table_find(const struct con_table *t, const char *id);
 #define con_session_at(t, i) (&((struct con_session *)(t)->rows)[(t)->idx[(i)]])
 #define con_work_at(t, i) (&((struct con_work *)(t)->rows)[(t)->idx[(i)]])
 
@@ -234,6 +278,11 @@ void con_detail_close(struct con_detail *d);
 /* Add one event; duplicates (by id) are ignored. Returns 1 when added. */
 int con_detail_feed(struct con_detail *d, const cJSON *ev);
 const struct con_line *con_detail_line(const struct con_detail *d, size_t i);
+/* Lines that match the filter (case-insensitive substring of the text). */
+void con_detail_set_filter(struct con_detail *d, const char *filter);
+size_t con_detail_count(struct con_detail *d);
+/* The i-th line shown, NULL past the end. */
+const struct con_line *con_detail_shown(struct con_detail *d, size_t i);
 
 /* ---- formatting helpers (shared by the curses views and --once) -------- */
 
@@ -244,11 +293,19 @@ void con_tool_input_summary(const char *name, const cJSON *input, char *out, siz
 /* Age as "5s", "3m12s", "-" when t_us is 0. */
 char *con_age(int64_t now_us, int64_t t_us, char *out, size_t outlen);
 /*
- * Sparkline of the newest `width` samples (oldest first), scaled to the
- * window's maximum. UTF-8 block characters when utf8, else " .:-=+*#".
+ * Sparkline of the newest `width` samples (oldest first), scaled to scale
+ * (the screen's maximum, so that rows compare) or, when scale <= 0, to the
+ * window's own maximum. UTF-8 block characters when utf8, else " .:-=+*#".
  * Returns the number of cells written.
  */
-int con_sparkline(const long *samples, int n, int width, int utf8, char *out, size_t outlen);
+int con_sparkline(const long *samples, int n, int width, long scale, int utf8, char *out,
+                  size_t outlen);
+/* The largest of the newest `width` samples (0 when none). */
+long con_spark_max(const long *samples, int n, int width);
+/* An id fitted to width cells: whole when it fits, else cut in the middle
+ * keeping its prefix ("sesn_") and its distinguishing end: "sesn_…a1b2c3"
+ * ("sesn_..a1b2c3" when not utf8). */
+void con_id_fit(const char *id, int width, int utf8, char *out, size_t outlen);
 /* Samples of an environment in chronological order (copies into out). */
 int con_env_spark(const struct con_env *e, long *out, int max);
 /* Copy s into out (at most outlen-1 bytes, whole UTF-8 sequences only),

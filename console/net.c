@@ -1,6 +1,8 @@
 #include "net.h"
 
 #include "alloc.h"
+#include "buf.h"
+#include "event.h"
 #include "creds.h"
 #include "session_work.h"
 #include "fatal.h"
@@ -81,8 +83,10 @@ void net_result_release(struct net_result *r)
     omni_event_list_release(&r->events);
     omni_agent_list_release(&r->agents);
     cJSON_Delete(r->event);
+    free(r->text);
     r->stats = NULL;
     r->event = NULL;
+    r->text = NULL;
 }
 
 /* List the work of an environment with its key file (the only use of it). */
@@ -104,6 +108,24 @@ static int work_list_with_env_key(struct net_exec *x, const char *env_id,
     return r;
 }
 
+/* The work list of an environment with a key file, summarised for the
+ * saturated / no-worker rule (lib/health.h). -1: aborted. */
+static int env_work_summary(struct net_exec *x, const char *env_id, struct net_env_stats *es)
+{
+    struct omni_work_list wl = {0};
+    struct omni_err e = OMNI_ERR_INIT;
+
+    if (!net_env_key_file(&x->o, env_id))
+        return 0;
+    if (work_list_with_env_key(x, env_id, &wl, &e) < 0) {
+        snprintf(es->work_err, sizeof es->work_err, "%s", e.msg);
+        return e.kind == OMNI_E_ABORTED ? -1 : 0;
+    }
+    omni_work_summarize(&wl, omni_wall_us(), &es->ws);
+    omni_work_list_release(&wl);
+    return 0;
+}
+
 static void exec_envs(struct net_exec *x, struct net_result *res)
 {
     if (omni_env_list(x->org, 0, &res->envs, &res->err) < 0)
@@ -120,6 +142,8 @@ static void exec_envs(struct net_exec *x, struct net_result *res)
             if (e.kind == OMNI_E_ABORTED)
                 break;
         }
+        if (env_work_summary(x, res->envs.items[i].id, &res->stats[i]) < 0)
+            break;
     }
     res->ok = 1;
 }
@@ -159,6 +183,93 @@ static void exec_stop(struct net_exec *x, const struct net_job *j, struct net_re
         snprintf(res->msg, sizeof res->msg, "%s work %s%s%s",
                  j->force ? "force-stopped" : "stop requested for", work_id,
                  j->session_id[0] ? " of session " : "", j->session_id);
+}
+
+/* The text blocks of a result's content, one after another. */
+static void add_content_text(struct buf *b, const cJSON *content)
+{
+    const cJSON *blk;
+
+    if (cJSON_IsString(content)) {
+        buf_addf(b, "%s\n", content->valuestring);
+        return;
+    }
+    cJSON_ArrayForEach(blk, content) {
+        const char *t = omni_json_string(blk, "text");
+        if (t)
+            buf_addf(b, "%s\n", t);
+        else if (omni_json_string(blk, "type"))
+            buf_addf(b, "[%s block]\n", omni_json_string(blk, "type"));
+    }
+}
+
+static void add_json(struct buf *b, const cJSON *j)
+{
+    char *p = cJSON_Print(j);
+    if (p) {
+        buf_addf(b, "%s\n", p);
+        cJSON_free(p);
+    }
+}
+
+/* One event in full: a tool call's input and its result's output, then the
+ * raw JSON (capped at CON_DOC_MAX; the view sanitises every line). */
+static void exec_event(struct net_exec *x, const struct net_job *j, struct net_result *res)
+{
+    struct omni_event_list l = {0};
+    struct buf b = BUF_INIT_MAX(CON_DOC_MAX - 32); /* room for the "cut" note */
+    const cJSON *ev = NULL;
+
+    if (omni_events_list(x->org, j->session_id, &l, &res->err) < 0)
+        return;
+    for (size_t i = 0; i < l.n && !ev; i++)
+        if (strcmp(l.items[i].id, j->event_id) == 0)
+            ev = l.items[i].obj;
+    if (!ev) {
+        omni_err_set(&res->err, OMNI_E_HTTP, "event \"%s\" is not in session \"%s\"", j->event_id,
+                     j->session_id);
+        res->err.status = 404;
+        omni_event_list_release(&l);
+        return;
+    }
+    buf_addf(&b, "%s  %s\n\n", omni_json_string(ev, "type") ? omni_json_string(ev, "type") : "?",
+             j->event_id);
+    if (omni_event_is_tool_use(omni_event_kind(ev))) {
+        buf_addf(&b, "TOOL %s  permission %s\n\nINPUT\n",
+                 omni_json_string(ev, "name") ? omni_json_string(ev, "name") : "?",
+                 omni_permission_name(omni_event_permission(ev)));
+        add_json(&b, cJSON_GetObjectItemCaseSensitive(ev, "input"));
+        size_t before;
+        buf_adds(&b, "\nOUTPUT\n");
+        before = b.len;
+        for (size_t i = 0; i < l.n; i++) {
+            const char *ans = omni_event_answers(l.items[i].obj);
+            if (ans && strcmp(ans, j->event_id) == 0 &&
+                omni_event_is_tool_result(omni_event_kind(l.items[i].obj)))
+                add_content_text(&b, cJSON_GetObjectItemCaseSensitive(l.items[i].obj, "content"));
+            else if (ans && strcmp(ans, j->event_id) == 0)
+                buf_addf(&b, "(%s: %s)\n", l.items[i].type,
+                         omni_json_string(l.items[i].obj, "result")
+                             ? omni_json_string(l.items[i].obj, "result")
+                             : "answered");
+        }
+        if (b.len == before)
+            buf_adds(&b, "(no result yet)\n");
+        buf_adds(&b, "\n");
+    } else if (cJSON_GetObjectItemCaseSensitive(ev, "content")) {
+        buf_adds(&b, omni_event_is_tool_result(omni_event_kind(ev)) ? "OUTPUT\n" : "TEXT\n");
+        add_content_text(&b, cJSON_GetObjectItemCaseSensitive(ev, "content"));
+        buf_adds(&b, "\n");
+    }
+    buf_adds(&b, "RAW JSON\n");
+    add_json(&b, ev);
+    if (b.overflow) {
+        b.max = CON_DOC_MAX;
+        buf_adds(&b, "... (cut)\n");
+    }
+    res->text = buf_detach(&b, NULL);
+    res->ok = 1;
+    omni_event_list_release(&l);
 }
 
 void net_exec_run(struct net_exec *x, const struct net_job *j, struct net_result *res)
@@ -218,6 +329,9 @@ void net_exec_run(struct net_exec *x, const struct net_job *j, struct net_result
         }
         break;
     }
+    case NET_EVENT:
+        exec_event(x, j, res);
+        break;
     case NET_STREAM_EVENT:
     case NET_STREAM_STATE:
         break;

@@ -43,7 +43,7 @@
 #define NET_RESULTS_MAX 20000  /* queued results before stream events are dropped */
 
 enum net_kind {
-    NET_ENVS,         /* environments + stats of each */
+    NET_ENVS,         /* environments + stats (+ work summary, with a key file) of each */
     NET_SESSIONS,     /* sessions of env_id */
     NET_WORK,         /* work items of env_id (environment key) */
     NET_EVENTS,       /* event list of session_id (approval flags, last event) */
@@ -52,6 +52,7 @@ enum net_kind {
     NET_INTERRUPT,    /* session_id */
     NET_CONFIRM,      /* session_id, tool_use_id, allow */
     NET_CREATE,       /* env_id, agent_id, text */
+    NET_EVENT,        /* session_id, event_id: that event in full (text) */
     NET_STREAM_EVENT, /* result only: one event of the followed stream */
     NET_STREAM_STATE, /* result only: stream opened (ok=1) or ended (ok=0, err) */
 };
@@ -63,6 +64,7 @@ struct net_job {
     char work_id[OMNI_ID_MAX];
     char tool_use_id[OMNI_ID_MAX];
     char agent_id[OMNI_ID_MAX];
+    char event_id[OMNI_ID_MAX];
     int force, allow;
     char text[NET_TEXT_MAX];
     unsigned tag; /* the caller's (refresh generation) */
@@ -72,6 +74,10 @@ struct net_env_stats {
     int ok;
     struct omni_stats st;
     char err[CON_MSG_MAX];
+    /* With env_key_file.<env>: its work list, summarised (ws.known = 0
+     * without the key file or when the list failed: work_err says why). */
+    struct omni_work_summary ws;
+    char work_err[CON_MSG_MAX];
 };
 
 struct net_result {
@@ -88,6 +94,7 @@ struct net_result {
     struct omni_event_list events;
     struct omni_agent_list agents;
     cJSON *event; /* NET_STREAM_EVENT */
+    char *text;   /* NET_EVENT: input, output and raw JSON (malloc'd, capped) */
     struct net_result *next;
 };
 

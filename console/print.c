@@ -7,24 +7,29 @@
 
 void con_print_envs(FILE *fp, struct con_app *a)
 {
-    char age[32], workers[16];
+    char age[32], workers[16], stuck[16];
 
-    fprintf(fp, "%-9s %-30s %-24s %6s %7s %8s %7s  %s\n", "LEVEL", "ENVIRONMENT", "NAME", "DEPTH",
-            "PENDING", "OLDEST", "WORKERS", "REASON");
+    fprintf(fp, "%-9s %-30s %-24s %6s %7s %8s %7s %5s  %s\n", "LEVEL", "ENVIRONMENT", "NAME",
+            "DEPTH", "PENDING", "OLDEST", "WORKERS", "STUCK", "REASON");
     for (size_t i = 0; i < a->m.nenvs; i++) {
         const struct con_env *e = &a->m.envs[i];
+        if (e->ws.known)
+            snprintf(stuck, sizeof stuck, "%ld", e->ws.stuck);
+        else
+            snprintf(stuck, sizeof stuck, "-");
         if (!e->have_stats) {
-            fprintf(fp, "%-9s %-30s %-24s %6s %7s %8s %7s  %s\n", "UNKNOWN", e->id, e->name, "-",
-                    "-", "-", "-", e->err[0] ? e->err : "no stats");
+            fprintf(fp, "%-9s %-30s %-24s %6s %7s %8s %7s %5s  %s\n", "UNKNOWN", e->id, e->name,
+                    "-", "-", "-", "-", stuck, e->err[0] ? e->err : "no stats");
             continue;
         }
         if (e->stats.workers_polling >= 0)
             snprintf(workers, sizeof workers, "%ld", e->stats.workers_polling);
         else
             snprintf(workers, sizeof workers, "-");
-        fprintf(fp, "%-9s %-30s %-24s %6ld %7ld %8s %7s  %s\n", omni_level_name(e->level), e->id,
-                e->name, e->stats.depth, e->stats.pending,
-                con_age(a->now_us, e->stats.oldest_queued_at, age, sizeof age), workers, e->why);
+        fprintf(fp, "%-9s %-30s %-24s %6ld %7ld %8s %7s %5s  %s\n", omni_level_name(e->level),
+                e->id, e->name, e->stats.depth, e->stats.pending,
+                con_age(a->now_us, e->stats.oldest_queued_at, age, sizeof age), workers, stuck,
+                e->why);
     }
 }
 

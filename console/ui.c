@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <wchar.h>
 
 #define UI_ESCDELAY_MS 25
-#define UI_HELP_W 64
 
 static int ui_on;
 
@@ -113,6 +113,71 @@ unsigned ui_level_attr(const struct con_app *a, enum omni_level l)
     }
 }
 
+const char *ui_sort_mark(const struct con_app *a, const struct con_table *t)
+{
+    if (a->utf8)
+        return t->sort_desc ? "\xe2\x96\xb2" : "\xe2\x96\xbc";
+    return t->sort_desc ? "^" : "v";
+}
+
+void ui_head(char *line, size_t cap, const struct con_app *a, const struct con_table *t, int col,
+             const char *name, int w, int right)
+{
+    char label[64];
+    size_t l = strlen(line);
+    int pad;
+
+    snprintf(label, sizeof label, "%s%s", name, t->sort_col == col ? ui_sort_mark(a, t) : "");
+    pad = w - ui_width(label);
+    if (pad < 0)
+        pad = 0;
+    if (l < cap)
+        snprintf(line + l, cap - l, "%*s%s%*s ", right ? pad : 0, "", label, right ? 0 : pad, "");
+}
+
+char *ui_clock(const struct con_app *a, int64_t us, char *out, size_t outlen)
+{
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+
+    if (!us)
+        snprintf(out, outlen, "--:--:--");
+    else if (a->local_time)
+        strftime(out, outlen, "%H:%M:%S %Z", localtime_r(&t, &tm));
+    else
+        strftime(out, outlen, "%H:%M:%SZ", gmtime_r(&t, &tm));
+    return out;
+}
+
+int ui_width(const char *s)
+{
+    mbstate_t st;
+    size_t left = strlen(s);
+    int w = 0;
+
+    memset(&st, 0, sizeof st);
+    while (left > 0) {
+        wchar_t wc;
+        size_t k = mbrtowc(&wc, s, left, &st);
+        int cw;
+        if (k == (size_t)-1 || k == (size_t)-2) {
+            memset(&st, 0, sizeof st);
+            k = 1;
+            cw = 1;
+        } else if (k == 0) {
+            break;
+        } else {
+            cw = wcwidth(wc);
+            if (cw < 0)
+                cw = 1;
+        }
+        w += cw;
+        s += k;
+        left -= k;
+    }
+    return w;
+}
+
 void ui_put(int y, int x, int width, const char *s, int pad)
 {
     mbstate_t st;
@@ -175,15 +240,21 @@ void ui_clamp(struct con_cursor *c, size_t count, int rows)
         c->top = count > (size_t)rows ? count - (size_t)rows : 0;
 }
 
+void ui_vtext(char *out, size_t outlen, const char *fmt, va_list ap)
+{
+    char tmp[CON_MSG_MAX];
+
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    con_sanitize(out, outlen, tmp);
+}
+
 void ui_status(struct con_app *a, int is_err, const char *fmt, ...)
 {
     va_list ap;
-    char tmp[CON_MSG_MAX];
 
     va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    ui_vtext(a->status, sizeof a->status, fmt, ap);
     va_end(ap);
-    con_sanitize(a->status, sizeof a->status, tmp);
     a->status_err = is_err;
     a->status_ms = omni_mono_ms();
 }
@@ -279,19 +350,25 @@ static void draw_box(int y, int x, int h, int w)
     mvvline(y + 1, x + w - 1, ACS_VLINE, h - 2);
 }
 
+/* The help: every key; the lines marked HELP_ACT (keys that act) are left
+ * out under --readonly. */
+#define HELP_ACT "\001"
 static const char *const help_lines[] = {
     "omni-console keys",
     "",
     "Up/Down j/k  move        PgUp/PgDn  page      g/G  top/bottom",
     "Enter        drill down  Esc/h/Left back       w    work items",
-    "/            filter      < >  sort column      r    reverse sort",
+    "/            filter (in a session: search its events)",
+    "< >          sort column r    reverse sort",
     "R or F5      refresh now                       ?    this help",
+    "p            only the sessions waiting on a person (! : a held call), or all",
     "",
-    "s  stop (graceful: the session's work item is asked to stop)",
-    "S  force stop (asks y/N first)",
-    "i  interrupt the session",
-    "a  approve the held tool call    d  deny it",
-    "n  new session (pick an agent, type the first message)",
+    HELP_ACT "s  stop (graceful: the session's work item is asked to stop)",
+    HELP_ACT "S  force stop",
+    HELP_ACT "i  interrupt the session",
+    HELP_ACT "a  approve the held tool call    d  deny it",
+    HELP_ACT "   s S i a d ask y/N first, naming the session and the call",
+    HELP_ACT "n  new session (pick an agent, type the first message)",
     "q  quit",
     "",
     "--readonly turns every action off. Press any key to close.",
@@ -299,18 +376,35 @@ static const char *const help_lines[] = {
 
 static void draw_help(struct con_app *a)
 {
-    int n = (int)(sizeof help_lines / sizeof help_lines[0]);
-    int w = COLS - 2 < UI_HELP_W ? COLS - 2 : UI_HELP_W;
-    int h = n + 2 > LINES ? LINES : n + 2;
-    int y = (LINES - h) / 2, x = (COLS - w) / 2;
+    const char *shown[sizeof help_lines / sizeof help_lines[0]];
+    int n = 0, w = 0, h, y, x;
 
+    for (size_t i = 0; i < sizeof help_lines / sizeof help_lines[0]; i++) {
+        const char *l = help_lines[i];
+        if (l[0] == HELP_ACT[0]) {
+            if (a->readonly)
+                continue;
+            l++;
+        }
+        shown[n++] = l;
+    }
+    if (a->readonly)
+        shown[n - 1] = "read-only mode: actions are off. Press any key to close.";
+    for (int i = 0; i < n; i++) /* the box fits its text: frame and margin a side */
+        if (ui_width(shown[i]) + 4 > w)
+            w = ui_width(shown[i]) + 4;
+    if (w > COLS)
+        w = COLS;
+    h = n + 2 > LINES ? LINES : n + 2;
+    y = (LINES - h) / 2;
+    x = (COLS - w) / 2;
     if (w < 10 || h < 3)
         return;
     attrset(A_NORMAL);
     draw_box(y, x, h, w);
     for (int i = 0; i < n && i < h - 2; i++) {
         attrset(i == 0 ? A_BOLD : A_NORMAL);
-        ui_put(y + 1 + i, x + 2, w - 4, help_lines[i], 0);
+        ui_put(y + 1 + i, x + 2, w - 4, shown[i], 0);
     }
     attrset(A_NORMAL);
 }
@@ -355,12 +449,15 @@ void ui_draw(struct con_app *a)
         return;
     }
     draw_header(a);
+    con_app_track(a);
     v->draw(a, 1, body, COLS);
     draw_status(a, LINES - 2);
     attrset(ui_attr(a, CON_A_STATUS_BAR));
     {
         char hints[256];
-        snprintf(hints, sizeof hints, " %s  ? help  q quit", v->hints);
+        snprintf(hints, sizeof hints, " %s%s%s  ? help  q quit", v->hints,
+                 v->actions && !a->readonly ? "  " : "",
+                 v->actions && !a->readonly ? v->actions : "");
         ui_put(LINES - 1, 0, COLS, hints, 1);
     }
     attrset(A_NORMAL);

@@ -9,7 +9,7 @@
 
 static size_t detail_count(struct con_app *a)
 {
-    return a->m.detail.n;
+    return con_detail_count(&a->m.detail);
 }
 
 static unsigned kind_attr(const struct con_app *a, enum con_line_kind k)
@@ -35,9 +35,10 @@ static void detail_draw(struct con_app *a, int top, int rows, int cols)
     struct con_detail *d = &a->m.detail;
     const struct con_session *s = con_model_session(&a->m, d->session_id);
     struct con_cursor *c = &a->pos[CON_VIEW_DETAIL];
-    char line[1024], ts[16];
+    char line[1024], ts[32];
     int y = top, nheld = d->ap.n < DETAIL_HELD_SHOWN ? d->ap.n : DETAIL_HELD_SHOWN;
     int list_rows;
+    size_t n;
 
     attrset(ui_attr(a, CON_A_HEAD));
     snprintf(line, sizeof line, "session %s  %s  %s  stream: %s", d->session_id, s ? s->status : "",
@@ -55,7 +56,7 @@ static void detail_draw(struct con_app *a, int top, int rows, int cols)
     for (int i = 0; i < nheld; i++) {
         const struct con_held *h = &d->ap.held[i];
         snprintf(line, sizeof line, "HELD %s %s: %s%s", h->id, h->name, h->input,
-                 i == 0 ? "   (a approve, d deny)" : "");
+                 i == 0 && !a->readonly ? "   (a approve, d deny)" : "");
         attrset(ui_attr(a, CON_A_WARN));
         ui_put(y++, 0, cols, line, 1);
         attrset(A_NORMAL);
@@ -72,41 +73,48 @@ static void detail_draw(struct con_app *a, int top, int rows, int cols)
         ui_put(y++, 0, cols, line, 1);
         attrset(A_NORMAL);
     }
+    if (d->filter[0]) {
+        snprintf(line, sizeof line, "%zu of %zu events  filter \"%s\"", con_detail_count(d), d->n,
+                 d->filter);
+        attrset(ui_attr(a, CON_A_DIM));
+        ui_put(y++, 0, cols, line, 1);
+        attrset(A_NORMAL);
+    }
     list_rows = top + rows - y;
     if (list_rows < 1)
         return;
+    n = con_detail_count(d);
     if (a->follow) {
-        c->cur = d->n ? d->n - 1 : 0;
-        c->top = d->n > (size_t)list_rows ? d->n - (size_t)list_rows : 0;
+        c->cur = n ? n - 1 : 0;
+        c->top = n > (size_t)list_rows ? n - (size_t)list_rows : 0;
     } else {
-        ui_clamp(c, d->n, list_rows);
+        ui_clamp(c, n, list_rows);
     }
-    if (!d->n)
-        ui_put(y, 1, cols - 1, "no events yet", 0);
+    if (!n)
+        ui_put(y, 1, cols - 1, d->n ? "no event matches the filter" : "no events yet", 0);
     for (int i = 0; i < list_rows; i++) {
         size_t k = c->top + (size_t)i;
-        const struct con_line *ln = con_detail_line(d, k);
+        const struct con_line *ln = con_detail_shown(d, k);
         if (!ln)
             break;
-        if (ln->at) {
-            time_t t = (time_t)(ln->at / 1000000);
-            struct tm tm;
-            localtime_r(&t, &tm);
-            strftime(ts, sizeof ts, "%H:%M:%S", &tm);
-        } else {
-            snprintf(ts, sizeof ts, "--:--:--");
-        }
-        snprintf(line, sizeof line, "%s %s", ts, ln->text);
+        snprintf(line, sizeof line, "%s %s", ui_clock(a, ln->at, ts, sizeof ts), ln->text);
         attrset(!a->follow && k == c->cur ? ui_attr(a, CON_A_SEL) : kind_attr(a, ln->kind));
         ui_put(y + i, 0, cols, line, 1);
         attrset(A_NORMAL);
     }
 }
 
+/* Enter: the selected event in full (the newest while following). */
 static int detail_enter(struct con_app *a)
 {
-    a->follow = 1;
-    return CON_R_DRAW;
+    struct con_detail *d = &a->m.detail;
+    size_t n = con_detail_count(d);
+    const struct con_line *ln;
+
+    if (!n)
+        return CON_R_NONE;
+    ln = con_detail_shown(d, a->follow ? n - 1 : a->pos[CON_VIEW_DETAIL].cur);
+    return ln ? con_event_show(a, d->session_id, ln->id) : CON_R_NONE;
 }
 
 int con_detail_show(struct con_app *a, const char *session_id)
@@ -144,9 +152,20 @@ static int detail_target(struct con_app *a, struct con_target *t)
     return 0;
 }
 
+static const char *detail_filter(struct con_app *a)
+{
+    return a->m.detail.filter;
+}
+
+static void detail_set_filter(struct con_app *a, const char *text)
+{
+    con_detail_set_filter(&a->m.detail, text);
+}
+
 const struct con_view_class con_view_detail = {
     .name = "session",
-    .hints = "Esc back  s stop  S force  i interrupt  a approve  d deny  End follow",
+    .hints = "Esc back  Enter event  / search  End follow",
+    .actions = "s stop  S force  i interrupt  a approve  d deny",
     .in_env = 1,
     .tail = 1,
     .draw = detail_draw,
@@ -155,4 +174,6 @@ const struct con_view_class con_view_detail = {
     .back = detail_back,
     .refresh = detail_refresh,
     .target = detail_target,
+    .filter = detail_filter,
+    .set_filter = detail_set_filter,
 };

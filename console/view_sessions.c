@@ -34,22 +34,28 @@ static void sessions_draw(struct con_app *a, int top, int rows, int cols)
     struct con_table *t = &a->m.sessions;
     struct con_cursor *c = &a->pos[CON_VIEW_SESSIONS];
     int list_rows = rows - 3; /* header, held call, footer */
-    int id_w = 29, st_w = 12, age_w = 6, wait_w = 6, ev_w = 22, title_w;
-    char line[1024], age[32], wait[16], hdr[128];
+    int id_w = cols >= CON_WIDE_COLS ? CON_ID_W : CON_ID_W_NARROW;
+    int st_w = 12, age_w = 6, wait_w = 6, ev_w = 22, title_w;
+    char line[1024], age[32], wait[16], hdr[128], id[OMNI_ID_MAX + 8];
     int same_env = strcmp(t->env_id, a->env_id) == 0;
 
-    title_w = cols - st_w - id_w - age_w - wait_w - ev_w - 5;
+    title_w = cols - CON_FLAG_W - st_w - id_w - age_w - wait_w - ev_w - 5;
     if (title_w < 10) {
         ev_w -= 10 - title_w;
         if (ev_w < 12)
             ev_w = 12;
-        title_w = cols - st_w - id_w - age_w - wait_w - ev_w - 5;
+        title_w = cols - CON_FLAG_W - st_w - id_w - age_w - wait_w - ev_w - 5;
         if (title_w < 1)
             title_w = 1;
     }
     attrset(ui_attr(a, CON_A_HEAD));
-    snprintf(line, sizeof line, "%-*s %-*s %*s %-*s %-*.*s %s", st_w, "STATUS", id_w, "SESSION",
-             age_w, "AGE", wait_w, "WAIT", ev_w, ev_w, "LAST EVENT", "TITLE");
+    snprintf(line, sizeof line, "%-*s", CON_FLAG_W, "!");
+    ui_head(line, sizeof line, a, t, CON_SC_STATUS, "STATUS", st_w, 0);
+    ui_head(line, sizeof line, a, t, CON_SC_ID, "SESSION", id_w, 0);
+    ui_head(line, sizeof line, a, t, CON_SC_AGE, "AGE", age_w, 1);
+    ui_head(line, sizeof line, a, t, CON_SC_WAIT, "WAIT", wait_w, 0);
+    ui_head(line, sizeof line, a, t, CON_SC_EVENT, "LAST EVENT", ev_w, 0);
+    ui_head(line, sizeof line, a, t, CON_SC_TITLE, "TITLE", 0, 0);
     ui_put(top, 0, cols, line, 1);
     attrset(A_NORMAL);
     con_table_view(t, 0, a->now_us);
@@ -58,6 +64,7 @@ static void sessions_draw(struct con_app *a, int top, int rows, int cols)
         ui_put(top + 1, 1, cols - 1,
                t->err[0] && same_env            ? t->err
                : !same_env || !t->fetched_at_us ? "loading..."
+               : t->only_waiting                ? "no session waits on a person"
                : t->filter[0]                   ? "no session matches the filter"
                                                 : "no sessions",
                0);
@@ -70,8 +77,10 @@ static void sessions_draw(struct con_app *a, int top, int rows, int cols)
             break;
         s = con_session_at(t, k);
         wait_text(s, wait, sizeof wait);
-        snprintf(line, sizeof line, "%-*.*s %-*.*s %*s %-*.*s %-*.*s %s", st_w, st_w, s->status,
-                 id_w, id_w, s->id, age_w, con_age(a->now_us, s->created_at, age, sizeof age),
+        con_id_fit(s->id, id_w, a->utf8, id, sizeof id);
+        snprintf(line, sizeof line, "%-*s%-*.*s %s%*s %*s %-*.*s %-*.*s %s", CON_FLAG_W,
+                 con_session_waits_on_person(s) ? "!" : "", st_w, st_w, s->status, id,
+                 id_w - ui_width(id), "", age_w, con_age(a->now_us, s->created_at, age, sizeof age),
                  wait_w, wait_w, wait, ev_w, ev_w, s->last_event[0] ? s->last_event : "-",
                  s->title);
         if (s->nheld)
@@ -89,20 +98,25 @@ static void sessions_draw(struct con_app *a, int top, int rows, int cols)
     /* the held call of the selected session, above the footer */
     if (same_env && t->nidx && con_session_at(t, c->cur)->nheld) {
         const struct con_held *h = &con_session_at(t, c->cur)->held;
-        snprintf(line, sizeof line, "held: %s %s: %s  (a approve, d deny)", h->id, h->name,
-                 h->input);
+        snprintf(line, sizeof line, "held: %s %s: %s%s", h->id, h->name, h->input,
+                 a->readonly ? "" : "  (a approve, d deny)");
         attrset(ui_attr(a, CON_A_WARN));
         ui_put(top + rows - 2, 0, cols, line, 1);
         attrset(A_NORMAL);
     }
     /* footer: counts, filter, sort */
-    snprintf(hdr, sizeof hdr, "sort: %s%s", sess_sort_names[t->sort_col],
+    snprintf(hdr, sizeof hdr, "sort: %s %s%s", sess_sort_names[t->sort_col], ui_sort_mark(a, t),
              t->sort_desc ? " (reversed)" : "");
     {
         char when[32];
-        snprintf(line, sizeof line, "%zu of %zu sessions%s%s%s  %s  updated %s", t->nidx, t->n,
-                 t->filter[0] ? "  filter \"" : "", t->filter, t->filter[0] ? "\"" : "", hdr,
-                 same_env ? con_age(a->now_us, t->fetched_at_us, when, sizeof when) : "-");
+        size_t waiting = 0;
+        for (size_t i = 0; i < t->n; i++)
+            waiting += (size_t)con_session_waits_on_person(&((struct con_session *)t->rows)[i]);
+        snprintf(line, sizeof line,
+                 "%zu of %zu sessions%s%s%s%s  %zu waiting on a person  %s  updated %s", t->nidx,
+                 t->n, t->only_waiting ? "  only waiting on a person (p: all)" : "",
+                 t->filter[0] ? "  filter \"" : "", t->filter, t->filter[0] ? "\"" : "", waiting,
+                 hdr, same_env ? con_age(a->now_us, t->fetched_at_us, when, sizeof when) : "-");
         if (same_env && t->err[0] && t->nidx) {
             snprintf(line, sizeof line, "refresh failed: %s", t->err);
             attrset(ui_attr(a, CON_A_ERR));
@@ -172,6 +186,15 @@ static int sessions_target(struct con_app *a, struct con_target *t)
     return 0;
 }
 
+static int sessions_waiting(struct con_app *a)
+{
+    con_table_set_only_waiting(&a->m.sessions, !a->m.sessions.only_waiting);
+    ui_status(a, 0, "%s",
+              a->m.sessions.only_waiting ? "only the sessions waiting on a person"
+                                         : "all sessions");
+    return CON_R_DRAW;
+}
+
 static struct con_table *sessions_table(struct con_app *a)
 {
     return &a->m.sessions;
@@ -179,7 +202,8 @@ static struct con_table *sessions_table(struct con_app *a)
 
 const struct con_view_class con_view_sessions = {
     .name = "sessions",
-    .hints = "Enter events  s stop  S force  i interrupt  a/d approve/deny  / filter  < > sort",
+    .hints = "Enter events  / filter  < > sort  p waiting on a person",
+    .actions = "s stop  S force  i interrupt  a/d approve/deny",
     .in_env = 1,
     .draw = sessions_draw,
     .count = sessions_count,
@@ -189,6 +213,7 @@ const struct con_view_class con_view_sessions = {
     .refresh = sessions_refresh,
     .target = sessions_target,
     .table = sessions_table,
+    .waiting = sessions_waiting,
     .sort_names = sess_sort_names,
     .nsort = CON_SC_NCOLS,
 };

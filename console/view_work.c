@@ -22,16 +22,22 @@ static void work_draw(struct con_app *a, int top, int rows, int cols)
     struct con_cursor *c = &a->pos[CON_VIEW_WORK];
     const struct con_env *e = con_model_env(&a->m, a->env_id);
     int list_rows = rows - 2;
-    int st_w = 9, id_w = 29, age_w = 6, hb_w = 9, stuck_w = 5, sess_w;
-    char line[1024], age[32], hb[32], when[32];
+    int st_w = 9, id_w = cols >= CON_WIDE_COLS ? CON_ID_W : CON_ID_W_NARROW;
+    int age_w = 6, hb_w = 9, stuck_w = 5, sess_w;
+    char line[1024], age[32], hb[32], when[32], id[OMNI_ID_MAX + 8], sid[OMNI_ID_MAX + 8];
     int same_env = strcmp(t->env_id, a->env_id) == 0;
 
     sess_w = cols - st_w - id_w - age_w - hb_w - stuck_w - 5;
     if (sess_w < 8)
         sess_w = 8;
     attrset(ui_attr(a, CON_A_HEAD));
-    snprintf(line, sizeof line, "%-*s %-*s %-*s %*s %*s %s", st_w, "STATE", id_w, "WORK", sess_w,
-             "SESSION", age_w, "AGE", hb_w, "HEARTBEAT", "STUCK");
+    line[0] = '\0';
+    ui_head(line, sizeof line, a, t, CON_WC_STATE, "STATE", st_w, 0);
+    ui_head(line, sizeof line, a, t, CON_WC_ID, "WORK", id_w, 0);
+    ui_head(line, sizeof line, a, t, CON_WC_SESSION, "SESSION", sess_w, 0);
+    ui_head(line, sizeof line, a, t, CON_WC_AGE, "AGE", age_w, 1);
+    ui_head(line, sizeof line, a, t, CON_WC_HEARTBEAT, "HEARTBEAT", hb_w, 1);
+    ui_head(line, sizeof line, a, t, CON_WC_STUCK, "STUCK", 0, 0);
     ui_put(top, 0, cols, line, 1);
     attrset(A_NORMAL);
     if (e && !e->has_key_file) {
@@ -59,9 +65,12 @@ static void work_draw(struct con_app *a, int top, int rows, int cols)
             break;
         w = con_work_at(t, k);
         stuck = con_work_stuck(w, a->now_us);
-        snprintf(line, sizeof line, "%-*.*s %-*.*s %-*.*s %*s %*s %s", st_w, st_w, w->state, id_w,
-                 id_w, w->id, sess_w, sess_w, w->session_id[0] ? w->session_id : w->data_type,
-                 age_w, con_age(a->now_us, w->created_at, age, sizeof age), hb_w,
+        con_id_fit(w->id, id_w, a->utf8, id, sizeof id);
+        con_id_fit(w->session_id[0] ? w->session_id : w->data_type, sess_w, a->utf8, sid,
+                   sizeof sid);
+        snprintf(line, sizeof line, "%-*.*s %s%*s %s%*s %*s %*s %s", st_w, st_w, w->state, id,
+                 id_w - ui_width(id), "", sid, sess_w - ui_width(sid), "", age_w,
+                 con_age(a->now_us, w->created_at, age, sizeof age), hb_w,
                  con_age(a->now_us, w->latest_heartbeat_at, hb, sizeof hb), stuck ? "STUCK" : "");
         if (stuck)
             attr = ui_attr(a, CON_A_CRIT);
@@ -77,9 +86,9 @@ static void work_draw(struct con_app *a, int top, int rows, int cols)
         ui_put(top + 1 + i, 0, cols, line, 1);
         attrset(A_NORMAL);
     }
-    snprintf(line, sizeof line, "%zu of %zu work items%s%s%s  sort: %s%s  updated %s", t->nidx,
+    snprintf(line, sizeof line, "%zu of %zu work items%s%s%s  sort: %s %s%s  updated %s", t->nidx,
              t->n, t->filter[0] ? "  filter \"" : "", t->filter, t->filter[0] ? "\"" : "",
-             work_sort_names[t->sort_col], t->sort_desc ? " (reversed)" : "",
+             work_sort_names[t->sort_col], ui_sort_mark(a, t), t->sort_desc ? " (reversed)" : "",
              same_env ? con_age(a->now_us, t->fetched_at_us, when, sizeof when) : "-");
     if (same_env && t->err[0] && t->nidx) {
         snprintf(line, sizeof line, "refresh failed: %s", t->err);
@@ -142,7 +151,8 @@ static struct con_table *work_table(struct con_app *a)
 
 const struct con_view_class con_view_work = {
     .name = "work items",
-    .hints = "Enter events  s stop  S force  w sessions  / filter  < > sort",
+    .hints = "Enter events  w sessions  / filter  < > sort",
+    .actions = "s stop  S force",
     .in_env = 1,
     .draw = work_draw,
     .count = work_count,

@@ -122,6 +122,13 @@ con_exit_code() {
     cat "$T/console.exit" 2>/dev/null
 }
 
+# con_stop: end the tmux server, and wait (at most 5 s) until it is gone, so
+# that the next con_start does not reach a server that is still shutting down.
 con_stop() {
+    local i
     tmux -L "$CON_SOCK" kill-server 2>/dev/null
+    for i in $(seq 50); do
+        tmux -L "$CON_SOCK" has-session 2>/dev/null || break
+        sleep 0.1
+    done
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # omni-console --once: plain tables against omni-sim; options, credentials and
-# exit codes (0 ok, 1 runtime, 2 usage, 3 config/credentials).
+# exit codes (lib/exitcode.h: 0 ok, 1 runtime, 2 usage, 3 config/credentials, 4 not found).
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/console/lib.sh"
 

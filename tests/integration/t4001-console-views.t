@@ -16,7 +16,8 @@ con_start --refresh 1
 ok "environments view: the environment row, CRITICAL (work waiting, no worker)" \
     wait_screen 10 "CRIT +omni-sim-default +3 +0 "
 ok "environments view: the reason and the key file, in words" \
-    wait_screen 5 "$ANTHROPIC_ENVIRONMENT_ID +CRITICAL: work waiting, no worker polling"
+    wait_screen 5 "$ANTHROPIC_ENVIRONMENT_ID +CRITICAL: work waiting, no worker polling or heartbeating"
+ok "environments view: the work list, in words" _screen_has "work list: 0 live, 0 STUCK"
 ok "a depth sparkline (UTF-8 blocks)" wait_screen 5 "█"
 
 keys Enter
@@ -35,14 +36,18 @@ keys /
 keys Escape
 ok "Esc in the filter prompt clears it" wait_screen 5 "3 of 3 sessions"
 
+ok "the sort column is marked in the heading" _screen_has "AGE▼ WAIT"
 keys '>'
-ok "sort by the next column" wait_screen 5 "sort: last event"
-keys '>'
-ok "and the next" wait_screen 5 "sort: waiting"
+ok "sort by the next column on screen" wait_screen 5 "sort: waiting ▼"
+ok "the heading follows" _screen_has "WAIT▼"
 ok "the waiting session sorts first" bash -c "tmux -L $CON_SOCK capture-pane -p | sed -n 3p | grep -q view-ask"
+keys '>'
+ok "and the next" wait_screen 5 "sort: last event"
+keys '<'
 keys r
-ok "reverse sort" wait_screen 5 "sort: waiting \(reversed\)"
-keys r '<' '<'
+ok "reverse sort" wait_screen 5 "sort: waiting ▲ \(reversed\)"
+ok "the heading shows the direction" _screen_has "WAIT▲"
+keys r '<'
 ok "back to sorting by age" wait_screen 5 "sort: age"
 
 keys w

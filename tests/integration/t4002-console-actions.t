@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # omni-console actions reach the simulator: interrupt, approve, deny, stop,
-# force stop (confirmed), new session; --readonly turns them all off.
+# force stop, each asked y/N first; new session; --readonly turns them all off.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/console/lib.sh"
 
@@ -29,24 +29,30 @@ wait_screen 15 "$DENY .*1 ask"
 
 select_row act-int
 keys i
+ok "i: asks first" wait_screen 5 "interrupt session $INT\? \[y/N\]"
+keys y
 ok "i: status line reports the interrupt" wait_screen 5 "interrupt sent to $INT"
 ok "i: user.interrupt reached the session" until_ok 5 bash -c "$(declare -f api events); T=$T SIM_URL=$SIM_URL; events $INT | grep -q '\"user.interrupt\"'"
 
 select_row act-approve
 keys a
+wait_screen 5 "approve .* in $APP\? \[y/N\]"
+keys y
 ok "a: status line reports the approval" wait_screen 5 "approved tool call"
 ev=$(events "$APP")
 like "a: user.tool_confirmation allow posted" "$ev" '"type":"user.tool_confirmation"[^}]*"result":"allow"|"result":"allow"[^}]*"type":"user.tool_confirmation"'
 
 select_row act-deny
 keys d
+wait_screen 5 "deny .* in $DENY\? \[y/N\]"
+keys y
 ok "d: status line reports the denial" wait_screen 5 "denied tool call"
 ev=$(events "$DENY")
 like "d: user.tool_confirmation deny posted" "$ev" '"result":"deny"'
 
 select_row act-force
 keys S
-ok "S asks for confirmation" wait_screen 5 "force stop session $FORCE\? .*\[y/N\]"
+ok "S asks for confirmation" wait_screen 5 "force stop session $FORCE.*\? .*\[y/N\]"
 keys n
 ok "anything but y cancels" wait_screen 5 "cancelled"
 is "cancelled: the work item is still queued" "$(work_state "$FORCE")" queued
@@ -58,10 +64,12 @@ is "S y: the work item is stopped" "$(work_state "$FORCE")" stopped
 
 select_row act-stop
 keys s
+wait_screen 5 "stop session $STOP.*\? \[y/N\]"
+keys y
 ok "s: status line reports the graceful stop" wait_screen 5 "stop requested for work"
 like "s: the work item is stopping or stopped" "$(work_state "$STOP")" '^(stopping|stopped)$'
 
-# stopping without the environment key: told plainly, nothing sent
+# stopping without the environment key: told plainly, nothing sent (before asking)
 con_stop
 CON_CONFIG=$T/config-nokey con_start --env "$ANTHROPIC_ENVIRONMENT_ID"
 wait_screen 10 "of 5 sessions"

@@ -21,21 +21,47 @@ static void test_sparkline(void **state)
     char out[64];
 
     (void)state;
-    assert_int_equal(con_sparkline(s, 5, 10, 0, out, sizeof out), 5);
+    assert_int_equal(con_sparkline(s, 5, 10, 0, 0, out, sizeof out), 5);
     assert_string_equal(out, " .:=#"); /* any non-zero sample shows */
     /* only the newest `width` samples */
-    assert_int_equal(con_sparkline(s, 5, 2, 0, out, sizeof out), 2);
+    assert_int_equal(con_sparkline(s, 5, 2, 0, 0, out, sizeof out), 2);
     assert_string_equal(out, "=#");
-    assert_int_equal(con_sparkline(s, 5, 10, 1, out, sizeof out), 5);
+    assert_int_equal(con_sparkline(s, 5, 10, 0, 1, out, sizeof out), 5);
     assert_int_equal(strlen(out), 15);
     assert_memory_equal(out + 12, "\xe2\x96\x88", 3);
     assert_memory_equal(out, "\xe2\x96\x81", 3);
     /* all zero: the lowest level everywhere; a small buffer is not overrun */
     long z[3] = {0, 0, 0};
-    assert_int_equal(con_sparkline(z, 3, 3, 0, out, sizeof out), 3);
+    assert_int_equal(con_sparkline(z, 3, 3, 0, 0, out, sizeof out), 3);
     assert_string_equal(out, "   ");
-    assert_int_equal(con_sparkline(s, 5, 10, 1, out, 7), 2);
+    assert_int_equal(con_sparkline(s, 5, 10, 0, 1, out, 7), 2);
     assert_int_equal(strlen(out), 6);
+    /* one scale per screen: 2 against 149 is not full height */
+    {
+        long lo[] = {2, 2}, hi[] = {149, 149};
+        long scale = con_spark_max(hi, 2, 10);
+        assert_int_equal(scale, 149);
+        con_sparkline(lo, 2, 10, scale, 0, out, sizeof out);
+        assert_string_equal(out, "..");
+        con_sparkline(hi, 2, 10, scale, 0, out, sizeof out);
+        assert_string_equal(out, "##");
+    }
+}
+
+static void test_id_fit(void **state)
+{
+    char out[64];
+
+    (void)state;
+    con_id_fit("sesn_010000000004RE6Z2062W3DM", 40, 1, out, sizeof out);
+    assert_string_equal(out, "sesn_010000000004RE6Z2062W3DM");
+    con_id_fit("sesn_010000000004RE6Z2062W3DM", 14, 1, out, sizeof out);
+    assert_string_equal(out, "sesn_\xe2\x80\xa6"
+                             "2062W3DM"); /* 14 cells, the end kept */
+    con_id_fit("sesn_010000000004RE6Z2062W3DM", 14, 0, out, sizeof out);
+    assert_string_equal(out, "sesn_..062W3DM");
+    con_id_fit("sesn_010000000004RE6Z2062W3DM", 8, 0, out, sizeof out);
+    assert_string_equal(out, "..62W3DM"); /* no room for the prefix */
 }
 
 static void test_sparkline_samples(void **state)
@@ -57,11 +83,12 @@ static void test_sparkline_samples(void **state)
     con_model_apply_envs(&m, &l, NULL, NULL, NOW);
     for (int i = 0; i < CON_SPARK_SAMPLES + 5; i++) {
         st.depth = i;
-        con_model_apply_stats(&m, "env_1", &st, NULL, NOW + i * 2 * SEC);
+        con_model_apply_stats(&m, "env_1", &st, NULL, NULL, NULL, NOW + i * 2 * SEC);
     }
     /* within one step: the slot keeps its maximum */
     st.depth = 1000;
-    con_model_apply_stats(&m, "env_1", &st, NULL, NOW + (CON_SPARK_SAMPLES + 4) * 2 * SEC + 1);
+    con_model_apply_stats(&m, "env_1", &st, NULL, NULL, NULL,
+                          NOW + (CON_SPARK_SAMPLES + 4) * 2 * SEC + 1);
     n = con_env_spark(&m.envs[0], out, CON_SPARK_SAMPLES);
     assert_int_equal(n, CON_SPARK_SAMPLES);
     assert_int_equal(out[0], 5);
@@ -121,6 +148,12 @@ static void test_approvals(void **state)
     feed(&a, "{\"type\":\"agent.tool_use\",\"id\":\"t6\",\"name\":\"bash\","
              "\"evaluated_permission\":\"ask\"}");
     feed(&a, "{\"type\":\"session.status_terminated\"}");
+    assert_int_equal(a.n, 0);
+    /* an interrupt settles the held calls (omni_event_cancels_held) */
+    feed(&a, "{\"type\":\"agent.tool_use\",\"id\":\"t7\",\"name\":\"bash\","
+             "\"evaluated_permission\":\"ask\"}");
+    assert_int_equal(a.n, 1);
+    feed(&a, "{\"type\":\"user.interrupt\"}");
     assert_int_equal(a.n, 0);
     /* custom tool calls wait for their owner */
     feed(&a, "{\"type\":\"agent.custom_tool_use\",\"id\":\"c1\",\"name\":\"lookup\"}");
@@ -327,6 +360,94 @@ static void test_work(void **state)
     con_model_release(&m);
 }
 
+static void test_env_work_summary(void **state)
+{
+    struct con_model m;
+    struct omni_environment_list el = {0};
+    struct omni_environment e = {0};
+    struct omni_stats st = {0};
+    struct omni_work_summary ws = {1, 2, 1};
+
+    (void)state;
+    con_model_init(&m);
+    snprintf(e.id, sizeof e.id, "env_1");
+    el.items = &e;
+    el.n = 1;
+    con_model_apply_envs(&m, &el, NULL, NULL, NOW);
+    st.depth = 3;
+    st.workers_polling = 0;
+    con_model_apply_stats(&m, "env_1", &st, NULL, NULL, NULL, NOW);
+    assert_int_equal(m.envs[0].level, OMNI_LEVEL_CRIT); /* cannot tell: no worker */
+    con_model_apply_stats(&m, "env_1", &st, NULL, &ws, NULL, NOW);
+    assert_int_equal(m.envs[0].level, OMNI_LEVEL_WARN); /* heartbeats: saturated */
+    assert_non_null(strstr(m.envs[0].why, "saturated"));
+    assert_int_equal(m.envs[0].ws.stuck, 1);
+    con_model_levels(&m, NOW);
+    assert_int_equal(m.envs[0].level, OMNI_LEVEL_WARN);
+    con_model_apply_stats(&m, "env_1", &st, NULL, NULL, "HTTP 401", NOW);
+    assert_int_equal(m.envs[0].level, OMNI_LEVEL_CRIT);
+    assert_string_equal(m.envs[0].work_err, "HTTP 401");
+    con_model_release(&m);
+}
+
+static void test_doc(void **state)
+{
+    struct con_doc d = {0};
+    char out[64];
+
+    (void)state;
+    con_doc_open(&d, "sesn_1", "sevt_1");
+    assert_null(d.text);
+    con_doc_set(&d, "TOOL bash\n\nINPUT\n\t\"x\x1b[31m\"\n", NULL);
+    assert_int_equal(d.nlines, 4);
+    con_doc_line(&d, 0, out, sizeof out);
+    assert_string_equal(out, "TOOL bash");
+    con_doc_line(&d, 1, out, sizeof out);
+    assert_string_equal(out, "");
+    con_doc_line(&d, 3, out, sizeof out);
+    assert_string_equal(out, " \"x [31m\""); /* tab and ESC sanitised */
+    con_doc_line(&d, 4, out, sizeof out);
+    assert_string_equal(out, "");
+    con_doc_set(&d, NULL, "HTTP 404");
+    assert_null(d.text);
+    assert_string_equal(d.err, "HTTP 404");
+    con_doc_release(&d);
+}
+
+static void test_table_find(void **state)
+{
+    struct con_model m;
+    struct omni_session_list l = {0};
+    struct omni_session items[3] = {0};
+    const char *ids[3] = {"sesn_a", "sesn_b", "sesn_c"};
+
+    (void)state;
+    con_model_init(&m);
+    for (int i = 0; i < 3; i++) {
+        snprintf(items[i].id, sizeof items[i].id, "%s", ids[i]);
+        snprintf(items[i].environment_id, sizeof items[i].environment_id, "env_1");
+        items[i].created_at = NOW - (i + 1) * 1000000;
+    }
+    l.items = items;
+    l.n = 3;
+    con_model_apply_sessions(&m, "env_1", &l, NOW);
+    con_table_view(&m.sessions, 0, NOW);
+    assert_string_equal(con_table_id(&m.sessions, 0), "sesn_a"); /* youngest first */
+    assert_int_equal(con_table_find(&m.sessions, "sesn_c"), 2);
+    con_table_set_sort(&m.sessions, CON_SC_AGE, 1);
+    con_table_view(&m.sessions, 0, NOW);
+    assert_int_equal(con_table_find(&m.sessions, "sesn_c"), 0);
+    assert_int_equal(con_table_find(&m.sessions, "sesn_x"), -1);
+    assert_string_equal(con_table_id(&m.sessions, 3), "");
+    /* p: only the sessions waiting on a person */
+    ((struct con_session *)m.sessions.rows)[1].nheld = 1;
+    con_table_set_only_waiting(&m.sessions, 1);
+    con_table_view(&m.sessions, 0, NOW);
+    assert_int_equal(m.sessions.nidx, 1);
+    assert_string_equal(con_table_id(&m.sessions, 0), "sesn_b");
+    con_model_release(&m);
+}
+
 static void test_detail(void **state)
 {
     struct con_detail d;
@@ -357,6 +478,14 @@ static void test_detail(void **state)
         cJSON_Delete(o);
     }
     assert_int_equal(d.ap.n, 1);
+    /* / searches the lines (a full ring) */
+    assert_int_equal(con_detail_count(&d), CON_DETAIL_LINES);
+    con_detail_set_filter(&d, "M2000");
+    assert_int_equal(con_detail_count(&d), 1);
+    assert_string_equal(con_detail_shown(&d, 0)->text, "agent: m2000");
+    assert_null(con_detail_shown(&d, 1));
+    con_detail_set_filter(&d, "");
+    assert_int_equal(con_detail_count(&d), CON_DETAIL_LINES);
     /* reopening the same session keeps it; another one clears it */
     con_detail_open(&d, "sesn_1");
     assert_int_equal(d.n, CON_DETAIL_LINES);
@@ -366,6 +495,7 @@ static void test_detail(void **state)
     con_detail_close(&d);
     free(d.lines);
     free(d.seen);
+    free(d.shown);
 }
 
 static void test_age(void **state)
@@ -383,10 +513,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
 
-        cmocka_unit_test(test_sparkline), cmocka_unit_test(test_sparkline_samples),
-        cmocka_unit_test(test_approvals), cmocka_unit_test(test_summary),
-        cmocka_unit_test(test_sanitize),  cmocka_unit_test(test_sessions),
-        cmocka_unit_test(test_work),      cmocka_unit_test(test_detail),
+        cmocka_unit_test(test_sparkline),  cmocka_unit_test(test_sparkline_samples),
+        cmocka_unit_test(test_approvals),  cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_sanitize),   cmocka_unit_test(test_sessions),
+        cmocka_unit_test(test_work),       cmocka_unit_test(test_detail),
+        cmocka_unit_test(test_table_find), cmocka_unit_test(test_doc),
+        cmocka_unit_test(test_id_fit),     cmocka_unit_test(test_env_work_summary),
         cmocka_unit_test(test_age),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
