@@ -189,7 +189,7 @@ static void test_complete(void **state)
     assert_int_equal(n, 1);
     assert_string_equal(c[0], "--escalate");
     n = ctl_complete(&ctx, w3, 2, "", c, CTL_COMPLETE_MAX);
-    assert_int_equal(n, 4);
+    assert_int_equal(n, 5); /* table wide json prom nagios */
     ctx_note_id(&ctx, "env_01ABC");
     ctx_note_id(&ctx, "env_01ABC");
     ctx_note_id(&ctx, "not-an-id");
