@@ -179,7 +179,7 @@ unlike "omni-worker key file mode 644: key not shown" "$(cat "$T/e" "$T/o")" "$E
 printf '%s\n' "$ORG" >"$T/sim-org.key"
 chmod 644 "$T/sim-org.key"
 timeout 10 "$BIN/omni-sim" --port 0 --org-key-file "$T/sim-org.key" >"$T/o" 2>"$T/e"
-is "omni-sim --org-key-file mode 644: refused (exit 1)" "$?" 1
+is "omni-sim --org-key-file mode 644: refused (exit 3: a credentials fault)" "$?" 3
 unlike "omni-sim: key not shown" "$(cat "$T/e" "$T/o")" "$ORG"
 
 done_testing

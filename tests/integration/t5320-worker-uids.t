@@ -16,7 +16,7 @@ if ! command -v bwrap >/dev/null || ! bwrap --unshare-all --ro-bind / / true 2>/
     exit 0
 fi
 WROOT=$(mktemp -d /tmp/omni-uids.XXXXXX)
-trap 'rm -rf "$WROOT"; _cleanup' EXIT
+trap '_cleanup; rm -rf "$WROOT"' EXIT # the workers end (and unmount) first
 sim_start
 for w in a b; do
     wk_bg poll --sandbox bwrap --concurrency 3 --max-idle 1s --poll-idle-ms 50-150 \
