@@ -58,7 +58,6 @@ struct env_stats {
     char ws_note[64]; /* why the work list is unknown ("no key file", "listing failed") */
     long waiting;     /* sessions with calls held for a person; -1 unknown */
     long held;        /* their held tool calls */
-    long active;      /* work items in state active (ws.known) */
     enum omni_level level;
     char why[96];
 };
@@ -108,15 +107,7 @@ static void work_summary(struct ctl_ctx *ctx, struct env_stats *e, int64_t now_u
         return;
     }
     omni_client_free(ec);
-    omni_work_summarize(&wl, now_us, &e->ws);
-    e->active = 0;
-    for (size_t i = 0; i < wl.n; i++)
-        e->active += strcmp(wl.items[i].state, "active") == 0;
-    if (stuck_ms != OMNI_STUCK_MS) {
-        e->ws.stuck = 0;
-        for (size_t i = 0; i < wl.n; i++)
-            e->ws.stuck += omni_work_stuck(&wl.items[i], now_us, stuck_ms);
-    }
+    omni_work_summarize(&wl, now_us, stuck_ms, &e->ws);
     omni_work_list_release(&wl);
 }
 
@@ -221,7 +212,7 @@ static void out_table(struct ctl_ctx *ctx, const struct stats_run *run)
         const struct env_stats *e = &run->envs[i];
         char depth[32], pend[32], oldest[40], age[32], workers[32], live[32], stuck[32],
             waiting[32], health[128], active[32], held[32];
-        snprintf(active, sizeof active, "%ld", e->active);
+        snprintf(active, sizeof active, "%ld", e->ws.active);
         snprintf(held, sizeof held, "%ld", e->held);
         snprintf(waiting, sizeof waiting, "%ld", e->waiting);
         snprintf(depth, sizeof depth, "%ld", e->st.depth);
@@ -415,7 +406,7 @@ static int gauge_value(const struct env_stats *e, enum gauge g, double *v)
         break;
     case G_ACTIVE:
         known = e->ws.known;
-        *v = (double)e->active;
+        *v = (double)e->ws.active;
         break;
     case G_OLDEST_TS:
         known = e->st.oldest_queued_at != 0;
@@ -526,6 +517,7 @@ static int thresholds_get(struct ctl_ctx *ctx, const struct ctl_args *a, struct 
         .warn_age = args_get(a, OPT_WARN_AGE),
         .crit_age = args_get(a, OPT_CRIT_AGE),
         .min_workers = args_get(a, OPT_MIN_WORKERS),
+        .stuck_after = args_get(a, OPT_STUCK_AFTER),
     };
     const struct omni_profile *p = ctx_profile(ctx, err);
 
@@ -708,11 +700,6 @@ static int stats_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
     memset(&th, 0, sizeof th);
     if (textfile && ctx->output != CTL_OUT_PROM)
         return ctx_usage_error(ctx, "stats: --textfile needs -o prom");
-    run.stuck_ms = OMNI_STUCK_MS;
-    if (args_get(a, OPT_STUCK_AFTER) &&
-        (omni_duration_parse(args_get(a, OPT_STUCK_AFTER), &run.stuck_ms) < 0 || run.stuck_ms <= 0))
-        return ctx_usage_error(ctx, "stats: --stuck-after \"%.40s\" is not a duration",
-                               args_get(a, OPT_STUCK_AFTER));
     if (timeout_get(ctx, a, &timeout_ms) < 0)
         return ctx_usage_error(ctx, "stats: -t/--timeout \"%.40s\" is not a duration (e.g. 8s)",
                                args_get(a, OPT_TIMEOUT));
@@ -721,6 +708,7 @@ static int stats_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
             return nagios_unknown(ctx, &err);
         return ctx_fail(ctx, &err);
     }
+    run.stuck_ms = th.stuck_ms;
     if (timeout_ms > 0)
         deadline_arm(ctx, timeout_ms);
     r = stats_collect(ctx, a, &run, &err);

@@ -47,7 +47,8 @@ static const char usage_text[] =
     "usage: omni-console [-C] [--readonly] [--once] [-n N] [--refresh SECS] [--env ENV]\n"
     "                    [--profile NAME] [--base-url URL] [--warn-depth RANGE]\n"
     "                    [--crit-depth RANGE] [--warn-age RANGE] [--crit-age RANGE]\n"
-    "                    [--min-workers N] [--local-time] [--bench-render N]\n";
+    "                    [--min-workers N] [--stuck-after DURATION] [--local-time]\n"
+    "                    [--bench-render N]\n";
 
 static void usage(FILE *fp)
 {
@@ -63,6 +64,7 @@ struct opts {
     int readonly, mono, once, local_time;
     const char *th[4]; /* warn_depth crit_depth warn_age crit_age */
     const char *min_workers;
+    const char *stuck_after;
     long bench;
 };
 
@@ -78,6 +80,7 @@ enum {
     OPT_WARN_AGE,
     OPT_CRIT_AGE,
     OPT_MIN_WORKERS,
+    OPT_STUCK_AFTER,
     OPT_BENCH,
     OPT_LOCAL_TIME
 };
@@ -111,6 +114,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"warn-age", required_argument, NULL, OPT_WARN_AGE},
         {"crit-age", required_argument, NULL, OPT_CRIT_AGE},
         {"min-workers", required_argument, NULL, OPT_MIN_WORKERS},
+        {"stuck-after", required_argument, NULL, OPT_STUCK_AFTER},
         {"bench-render", required_argument, NULL, OPT_BENCH},
         {"local-time", no_argument, NULL, OPT_LOCAL_TIME},
         {"help", no_argument, NULL, 'h'},
@@ -164,6 +168,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case OPT_MIN_WORKERS:
             o->min_workers = optarg;
             break;
+        case OPT_STUCK_AFTER:
+            o->stuck_after = optarg;
+            break;
         case OPT_BENCH:
             if (parse_long(optarg, 1, &o->bench) < 0) {
                 fprintf(stderr, "omni-console: --bench-render \"%s\" is not a positive number\n",
@@ -214,6 +221,7 @@ static int setup_load(const struct opts *o, struct setup *s, int *code, struct o
         .warn_age = o->th[2],
         .crit_age = o->th[3],
         .min_workers = o->min_workers,
+        .stuck_after = o->stuck_after,
     };
     const char *v;
     int64_t ms;
@@ -479,9 +487,11 @@ int main(int argc, char **argv)
 
     no.prof = &s.prof;
     no.org_key = s.org_key;
+    no.stuck_ms = s.th.stuck_ms;
 
     con_app_init(&a);
     a.m.th = s.th;
+    a.m.work.stuck_ms = s.th.stuck_ms;
     a.refresh_ms = s.refresh_ms;
     a.m.spark_step_us = (int64_t)s.refresh_ms * 1000;
     a.readonly = o.readonly;

@@ -613,7 +613,7 @@ void con_model_apply_work(struct con_model *m, const char *env_id, const struct 
     t->dirty = 1;
 }
 
-int con_work_stuck(const struct con_work *w, int64_t now_us)
+int con_work_stuck(const struct con_work *w, int64_t now_us, int64_t stuck_ms)
 {
     struct omni_work o;
 
@@ -621,7 +621,7 @@ int con_work_stuck(const struct con_work *w, int64_t now_us)
     o.created_at = w->created_at;
     o.acknowledged_at = w->acknowledged_at;
     o.latest_heartbeat_at = w->latest_heartbeat_at;
-    return omni_work_stuck(&o, now_us, OMNI_STUCK_MS);
+    return omni_work_stuck(&o, now_us, stuck_ms > 0 ? stuck_ms : OMNI_STUCK_MS);
 }
 
 struct con_work *con_model_work_for_session(struct con_model *m, const char *session_id)
@@ -723,7 +723,8 @@ static int work_cmp(const void *pa, const void *pb, void *ud)
         r = -cmp_i64(a->latest_heartbeat_at, b->latest_heartbeat_at);
         break;
     case CON_WC_STUCK:
-        r = con_work_stuck(b, c->now_us) - con_work_stuck(a, c->now_us);
+        r = con_work_stuck(b, c->now_us, c->t->stuck_ms) -
+            con_work_stuck(a, c->now_us, c->t->stuck_ms);
         break;
     default:
         break;

@@ -104,8 +104,8 @@ struct con_work {
     int64_t created_at, acknowledged_at, latest_heartbeat_at, stop_requested_at;
 };
 
-/* Stuck by lib's rule (omni_work_stuck, OMNI_STUCK_MS), for a table row. */
-int con_work_stuck(const struct con_work *w, int64_t now_us);
+/* Stuck by lib's rule (omni_work_stuck) after stuck_ms, for a table row. */
+int con_work_stuck(const struct con_work *w, int64_t now_us, int64_t stuck_ms);
 
 /* ---- tables: rows plus a filtered, sorted index ------------------------- */
 
@@ -140,6 +140,7 @@ struct con_table {
     char filter[CON_FILTER_MAX];
     int only_waiting;         /* sessions: only those waiting on a person (held calls) */
     int dirty;                /* idx must be rebuilt */
+    int64_t stuck_ms;         /* work rows: stuck after (thresholds); 0 default */
     int is_work;              /* rows are struct con_work (else con_session) */
     unsigned gen;             /* bumped each time idx is rebuilt */
     char env_id[OMNI_ID_MAX]; /* whose rows these are */

@@ -121,7 +121,7 @@ static int env_work_summary(struct net_exec *x, const char *env_id, struct net_e
         snprintf(es->work_err, sizeof es->work_err, "%s", e.msg);
         return e.kind == OMNI_E_ABORTED ? -1 : 0;
     }
-    omni_work_summarize(&wl, omni_wall_us(), &es->ws);
+    omni_work_summarize(&wl, omni_wall_us(), x->o.stuck_ms, &es->ws);
     omni_work_list_release(&wl);
     return 0;
 }

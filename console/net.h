@@ -101,6 +101,7 @@ struct net_result {
 struct net_opts {
     const struct omni_profile *prof; /* base URL, timeouts, CA and key files (lib/profile.h) */
     const char *org_key;             /* copied, wiped on stop */
+    int64_t stuck_ms;                /* work items stuck after (thresholds) */
     int debug;
 };
 

@@ -71,6 +71,6 @@ void con_print_work(FILE *fp, struct con_app *a)
                 w->session_id[0] ? w->session_id : w->data_type,
                 con_age(a->now_us, w->created_at, age, sizeof age),
                 con_age(a->now_us, w->latest_heartbeat_at, hb, sizeof hb),
-                con_work_stuck(w, a->now_us) ? "STUCK" : "-");
+                con_work_stuck(w, a->now_us, a->m.work.stuck_ms) ? "STUCK" : "-");
     }
 }

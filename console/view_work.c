@@ -64,7 +64,7 @@ static void work_draw(struct con_app *a, int top, int rows, int cols)
         if (k >= t->nidx)
             break;
         w = con_work_at(t, k);
-        stuck = con_work_stuck(w, a->now_us);
+        stuck = con_work_stuck(w, a->now_us, a->m.work.stuck_ms);
         con_id_fit(w->id, id_w, a->utf8, id, sizeof id);
         con_id_fit(w->session_id[0] ? w->session_id : w->data_type, sess_w, a->utf8, sid,
                    sizeof sid);

@@ -42,7 +42,7 @@ static const struct {
     {"refresh", CHECK_DURATION},     {"warn_depth", CHECK_NONEMPTY},
     {"crit_depth", CHECK_NONEMPTY},  {"warn_age", CHECK_NONEMPTY},
     {"crit_age", CHECK_NONEMPTY},    {"min_workers", CHECK_NONEMPTY},
-    {"output", CHECK_NONEMPTY},
+    {"output", CHECK_NONEMPTY},      {"stuck_after", CHECK_DURATION},
 };
 
 /* Parse state for one text. */

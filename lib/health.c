@@ -38,6 +38,7 @@ void omni_thresholds_default(struct omni_thresholds *th)
         (void)omni_range_parse(range_keys[i].dflt, range_keys[i].durations, range_at(th, i),
                                &cause);
     th->min_workers = OMNI_DEFAULT_MIN_WORKERS;
+    th->stuck_ms = OMNI_STUCK_MS;
 }
 
 int omni_thresholds_resolve(struct omni_thresholds *th, const struct omni_threshold_flags *f,
@@ -74,6 +75,17 @@ int omni_thresholds_resolve(struct omni_thresholds *th, const struct omni_thresh
                                 v, HEALTH_MIN_WORKERS_MAX);
         th->min_workers = n;
     }
+    v = f && f->stuck_after ? f->stuck_after : p ? omni_profile_get(p, "stuck_after") : NULL;
+    if (v) {
+        int64_t ms;
+
+        if (omni_duration_parse(v, &ms) < 0 || ms <= 0)
+            return omni_err_set(
+                err, f && f->stuck_after ? OMNI_E_USAGE : OMNI_E_CONFIG,
+                "%s \"%.40s\" is not a positive duration",
+                f && f->stuck_after ? "--stuck-after" : "config key \"stuck_after\"", v);
+        th->stuck_ms = ms;
+    }
     return 0;
 }
 
@@ -85,16 +97,20 @@ int omni_work_stuck(const struct omni_work *w, int64_t now_us, int64_t older_ms)
            now_us - since >= older_ms * 1000;
 }
 
-void omni_work_summarize(const struct omni_work_list *wl, int64_t now_us,
+void omni_work_summarize(const struct omni_work_list *wl, int64_t now_us, int64_t stuck_ms,
                          struct omni_work_summary *out)
 {
     memset(out, 0, sizeof *out);
     out->known = 1;
+    if (stuck_ms <= 0)
+        stuck_ms = OMNI_STUCK_MS;
     for (size_t i = 0; i < wl->n; i++) {
         const struct omni_work *w = &wl->items[i];
 
-        if (omni_work_stuck(w, now_us, OMNI_STUCK_MS))
+        if (omni_work_stuck(w, now_us, stuck_ms))
             out->stuck++;
+        if (strcmp(w->state, "active") == 0)
+            out->active++;
         if ((strcmp(w->state, "starting") == 0 || strcmp(w->state, "active") == 0 ||
              strcmp(w->state, "stopping") == 0) &&
             w->latest_heartbeat_at &&

@@ -21,7 +21,7 @@
  *
  * Thresholds come from the flag, else the profile's config key, else the
  * default (range.h): warn_depth, crit_depth, warn_age, crit_age (durations),
- * min_workers (a count; 0 turns the worker rule off).
+ * min_workers (a count; 0 turns the worker rule off), stuck_after (a duration).
  *
  * Caller contract: omni_thresholds_resolve() once, then omni_stats_level()
  * per environment with the caller's clock. Nothing allocates. A bad flag is
@@ -53,11 +53,12 @@ enum omni_level {
 struct omni_thresholds {
     struct omni_range warn_depth, crit_depth, warn_age, crit_age; /* ages in seconds */
     long min_workers;                                             /* 0: not checked */
+    int64_t stuck_ms; /* stuck after (config stuck_after); default OMNI_STUCK_MS */
 };
 
 /* Flags as given on the command line (NULL: not given). */
 struct omni_threshold_flags {
-    const char *warn_depth, *crit_depth, *warn_age, *crit_age, *min_workers;
+    const char *warn_depth, *crit_depth, *warn_age, *crit_age, *min_workers, *stuck_after;
 };
 
 /* The defaults alone (cannot fail). */
@@ -69,13 +70,15 @@ int omni_thresholds_resolve(struct omni_thresholds *th, const struct omni_thresh
 /* What an environment's work list says (known = 0: no list, e.g. no key file). */
 struct omni_work_summary {
     int known;
-    long live;  /* starting/active/stopping items with a fresh heartbeat */
-    long stuck; /* starting and never heartbeating for more than OMNI_STUCK_MS */
+    long live;   /* starting/active/stopping items with a fresh heartbeat */
+    long stuck;  /* starting and never heartbeating for longer than the stuck time */
+    long active; /* in state active */
 };
 
 /* Starting, never heartbeating, acknowledged (or created) more than older_ms ago. */
 int omni_work_stuck(const struct omni_work *w, int64_t now_us, int64_t older_ms);
-void omni_work_summarize(const struct omni_work_list *wl, int64_t now_us,
+/* stuck_ms <= 0: OMNI_STUCK_MS. */
+void omni_work_summarize(const struct omni_work_list *wl, int64_t now_us, int64_t stuck_ms,
                          struct omni_work_summary *out);
 
 /* Age in seconds of the oldest queued item at now_us (0 when none). */

@@ -43,13 +43,22 @@ ok "and names what is missing" _screen_has "work list: no env key file"
 ok "no STUCK count without the work list" _screen_has "CRIT +omni-sim-default +[0-9]+ +[0-9]+ +[^ ]+ +0 +- "
 
 con_stop
-CON_COLS=130 con_start --refresh 1
+CON_COLS=130 con_start --refresh 1 --stuck-after 3s
 wait_screen 10 "WARN +omni-sim-default"
-left=$(( ACKED + 62 - $(date +%s) ))
+left=$(( ACKED + 4 - $(date +%s) ))
 [ "$left" -gt 0 ] && sleep "$left"
-ok "a STUCK item is counted in the overview" wait_screen 10 "WARN +omni-sim-default +[0-9]+ +[0-9]+ +[^ ]+ +[0-9]+ +1 "
+ok "a STUCK item (--stuck-after 3s) is counted in the overview" wait_screen 10 "WARN +omni-sim-default +[0-9]+ +[0-9]+ +[^ ]+ +[0-9]+ +1 "
 ok "and in words" wait_screen 5 "work list: 1 live, 1 STUCK"
-out=$(OMNI_CONFIG=$T/config "$BIN/omni-console" --once 2>&1)
+out=$(OMNI_CONFIG=$T/config "$BIN/omni-console" --once --stuck-after 3s 2>&1)
 like "--once: the STUCK count and the reason" "$out" "WARNING +$ENV .* 1  saturated: 1 session heartbeating"
+
+out=$(OMNI_CONFIG=$T/config "$BIN/omni-console" --once 2>&1)
+like "--once with the default stuck time (60s): not stuck yet" "$out" "WARNING +$ENV .* 0  saturated: 1 session heartbeating"
+printf 'stuck_after = 2s\n' >>"$T/config"
+out=$(OMNI_CONFIG=$T/config "$BIN/omni-console" --once 2>&1)
+like "the profile's stuck_after is read" "$out" "WARNING +$ENV .* 1  saturated: 1 session heartbeating"
+OMNI_CONFIG=$T/config "$BIN/omni-console" --once --stuck-after soon >/dev/null 2>"$T/e"
+is "a bad --stuck-after: exit 2" "$?" 2
+like "  naming it" "$(cat "$T/e")" '--stuck-after "soon" is not a positive duration'
 
 done_testing

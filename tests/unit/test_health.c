@@ -93,27 +93,27 @@ static void test_saturated_vs_no_worker(void **state)
     work(&items[wl.n++], "work_a", "session", "sesn_1", "active", NOW - 600 * SEC);
     items[0].latest_heartbeat_at = NOW - 10 * SEC;
     work(&items[wl.n++], "work_b", "session", "sesn_2", "queued", NOW - 30 * SEC);
-    omni_work_summarize(&wl, NOW, &ws);
+    omni_work_summarize(&wl, NOW, 0, &ws);
     assert_int_equal(ws.live, 1);
     assert_int_equal(omni_stats_level(&th, &st, &ws, NOW, why, sizeof why), OMNI_LEVEL_WARN);
     assert_string_equal(why, "saturated: 1 session heartbeating");
     /* the heartbeat goes stale (older than a lease): nobody is alive */
     items[0].latest_heartbeat_at = NOW - (OMNI_HEARTBEAT_FRESH_MS / 1000 + 1) * SEC;
-    omni_work_summarize(&wl, NOW, &ws);
+    omni_work_summarize(&wl, NOW, 0, &ws);
     assert_int_equal(ws.live, 0);
     assert_int_equal(omni_stats_level(&th, &st, &ws, NOW, why, sizeof why), OMNI_LEVEL_CRIT);
     assert_string_equal(why, "work waiting, no worker polling or heartbeating");
     /* a starting item that never heartbeats for a minute is stuck */
     work(&items[wl.n++], "work_c", "session", "sesn_3", "starting", NOW - 90 * SEC);
     items[2].acknowledged_at = NOW - 61 * SEC;
-    omni_work_summarize(&wl, NOW, &ws);
+    omni_work_summarize(&wl, NOW, 0, &ws);
     assert_int_equal(ws.stuck, 1);
     assert_int_equal(omni_work_stuck(&items[2], NOW, 62000), 0);
     assert_int_equal(omni_work_stuck(&items[2], NOW, 61000), 1);
     /* saturation never hides a depth alarm */
     st.depth = 60;
     items[0].latest_heartbeat_at = NOW - SEC;
-    omni_work_summarize(&wl, NOW, &ws);
+    omni_work_summarize(&wl, NOW, 0, &ws);
     assert_int_equal(omni_stats_level(&th, &st, &ws, NOW, why, sizeof why), OMNI_LEVEL_CRIT);
     assert_string_equal(why, "saturated: 1 session heartbeating; depth 60, oldest 30s");
 }
