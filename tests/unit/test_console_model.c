@@ -345,9 +345,9 @@ static void test_work(void **state)
     l.n = 4;
     con_model_init(&m);
     con_model_apply_work(&m, "env_1", &l, NOW);
-    assert_true(con_work_stuck(&((struct con_work *)m.work.rows)[0], NOW));
-    assert_false(con_work_stuck(&((struct con_work *)m.work.rows)[1], NOW));
-    assert_false(con_work_stuck(&((struct con_work *)m.work.rows)[3], NOW));
+    assert_true(con_work_stuck(&((struct con_work *)m.work.rows)[0], NOW, 0));
+    assert_false(con_work_stuck(&((struct con_work *)m.work.rows)[1], NOW, 0));
+    assert_false(con_work_stuck(&((struct con_work *)m.work.rows)[3], NOW, 0));
     /* the live item of a session, not the stopped one */
     assert_string_equal(con_model_work_for_session(&m, "sesn_1")->id, "work_a");
     assert_null(con_model_work_for_session(&m, "sesn_9"));
@@ -366,7 +366,7 @@ static void test_env_work_summary(void **state)
     struct omni_environment_list el = {0};
     struct omni_environment e = {0};
     struct omni_stats st = {0};
-    struct omni_work_summary ws = {1, 2, 1};
+    struct omni_work_summary ws = {1, 2, 1, 0};
 
     (void)state;
     con_model_init(&m);
