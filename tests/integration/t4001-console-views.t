@@ -40,7 +40,7 @@ ok "the sort column is marked in the heading" _screen_has "AGE▼ WAIT"
 keys '>'
 ok "sort by the next column on screen" wait_screen 5 "sort: waiting ▼"
 ok "the heading follows" _screen_has "WAIT▼"
-ok "the waiting session sorts first" bash -c "tmux -L $CON_SOCK capture-pane -p | sed -n 3p | grep -q view-ask"
+ok "the waiting session sorts first" until_ok 5 bash -c "tmux -L $CON_SOCK capture-pane -p | sed -n 3p | grep -q view-ask"
 keys '>'
 ok "and the next" wait_screen 5 "sort: last event"
 keys '<'
@@ -70,7 +70,7 @@ ok "detail view: the user message" _screen_has "user: go"
 keys '?'
 ok "help overlay" wait_screen 3 "omni-console keys"
 keys x
-ok "any key closes the help" bash -c "! tmux -L $CON_SOCK capture-pane -p | grep -q 'omni-console keys'"
+ok "any key closes the help" until_ok 5 bash -c "! tmux -L $CON_SOCK capture-pane -p | grep -q 'omni-console keys'"
 
 tmux -L "$CON_SOCK" resize-window -x 80 -y 24
 ok "resize to 80x24: repainted, still running" wait_screen 5 "Esc back"
