@@ -11,18 +11,7 @@
 sim_start
 SOCK=$T/metrics.sock
 
-scrape() { # PATH: the body; HTTP status in $T/code
-    curl -s --max-time 5 --unix-socket "$SOCK" -o "$T/scrape" -w '%{http_code}' "http://w$1" >"$T/code"
-    cat "$T/scrape"
-}
-code() { cat "$T/code"; }
-# m 'NAME{LABELS' : the sum of the samples whose name+labels start with it
-m() {
-    scrape /metrics | awk -v p="$1" 'index($0, p) == 1 { s += $NF } END { printf "%d\n", s }'
-}
-m_test() { # NAME OP VALUE, for wait_for (evaluated on each try)
-    test "$(m "$1")" "$2" "$3"
-}
+WM_SOCK=$SOCK WM_URL=http://w
 
 new_session six-tools
 SIX=$SID

@@ -13,17 +13,7 @@ free_port() {
     perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0") or die; print $s->sockport'
 }
 PORT=$(free_port)
-scrape() {
-    curl -s --max-time 5 -o "$T/scrape" -w '%{http_code}' "http://127.0.0.1:$PORT$1" >"$T/code"
-    cat "$T/scrape"
-}
-code() { cat "$T/code"; }
-m() {
-    scrape /metrics | awk -v p="$1" 'index($0, p) == 1 { s += $NF } END { printf "%d\n", s }'
-}
-m_test() { # NAME OP VALUE, for wait_for (evaluated on each try)
-    test "$(m "$1")" "$2" "$3"
-}
+WM_URL=http://127.0.0.1:$PORT
 
 new_session long-bash:3
 LB=$SID
@@ -54,6 +44,7 @@ new_session bash-once
 new_session long-bash:20
 LB2=$SID
 PORT=$(free_port)
+WM_URL=http://127.0.0.1:$PORT
 wk_bg poll --concurrency 2 --max-idle 1s --poll-idle-ms 50-150 --workdir "$T/work2" \
     --metrics-listen "127.0.0.1:$PORT"
 wait_for 20 "the long call runs in a child" sh -c "'$BIN/omni-worker' status 127.0.0.1:$PORT | grep -q '$LB2 .*bash'"
