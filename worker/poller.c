@@ -351,6 +351,10 @@ static void slot_done(struct poller *p, struct slot *s, int status)
     if (s->on_work) {
         log_kv(LOG_INFO, "--on-work script finished", "work", s->work_id, "session", s->session_id,
                "status", code, NULL);
+        /* (the script's own `omni-worker run` has no metrics block: count here) */
+        wm_inc(ec == 0                  ? WM_SESS_COMPLETED
+               : ec == WK_EXIT_RELEASED ? WM_SESS_RELEASED
+                                        : WM_SESS_FAILED);
         if (ec == WK_EXIT_RELEASED) {
             /* §9.3 over §10.2: the lease is gone, the item is someone else's */
             log_kv(LOG_WARN, "--on-work script lost the lease; leaving the item alone", "work",

@@ -56,7 +56,7 @@ is "items acked" "$(m 'omni_worker_items_total{event="acked"}')" 2
 is "items stopped" "$(m 'omni_worker_items_total{event="stopped"}')" 2
 like "heartbeats ok counted" "$(m 'omni_worker_heartbeats_total{outcome="ok"}')" "^[1-9]"
 like "polls found work" "$(m 'omni_worker_polls_total{outcome="work"}')" "^[2-9]"
-is "no slot busy once done" "$(m omni_worker_slots_busy)" 0
+wait_for 5 "no slot busy once done (children reaped)" m_test omni_worker_slots_busy = 0
 is "slots configured" "$(m omni_worker_slots_configured)" 3
 like "a result post time" "$(m omni_worker_last_result_posted_timestamp_seconds)" "^1[0-9]{9}"
 body=$(scrape /metrics)

@@ -3,7 +3,7 @@
 # counts like the children do and /healthz stays 200 while a call runs;
 # then a worker with children: a child killed mid-call loses none of the
 # totals it had counted, is counted as a failed session, and its slot is
-# cleared.
+# cleared; an --on-work script's session is counted by the poller.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/integration/lib-sim.sh"
 . "$TOP/tests/integration/worker-lib.sh"
@@ -33,7 +33,7 @@ is "in-process: calls counted = emitted" "$(m 'omni_worker_tool_calls_total{')" 
 is "in-process: posts counted = received" "$(m 'omni_worker_result_posts_total{outcome="posted"}')" "$(rep results_received)"
 is "in-process: sessions completed" "$(m 'omni_worker_sessions_served_total{outcome="completed"}')" 2
 is "in-process: slots configured" "$(m omni_worker_slots_configured)" 1
-like "polls empty counted" "$(m 'omni_worker_polls_total{outcome="empty"}')" "^[1-9]"
+wait_for 10 "empty polls counted" m_test 'omni_worker_polls_total{outcome="empty"}' -ge 1
 unlike "no key in /metrics" "$(scrape /metrics)" "$ANTHROPIC_ENVIRONMENT_KEY|sk-ant"
 kill -TERM "$WK_PID"
 wk_wait 10
@@ -72,4 +72,17 @@ is "no call outstanding once the slot is cleared" "$(m omni_worker_oldest_outsta
 kill -TERM "$WK_PID"
 wk_wait 15
 is "exit 0" "$WK_RC" 0
+
+# --on-work: the poller counts how the script's session ended
+printf '#!/bin/sh\ncat >/dev/null\nexit 0\n' >"$T/on-work.sh"
+chmod +x "$T/on-work.sh"
+new_session bash-once
+PORT=$(free_port)
+WM_URL=http://127.0.0.1:$PORT
+wk_bg poll --on-work "$T/on-work.sh" --poll-idle-ms 50-150 --metrics-listen "127.0.0.1:$PORT"
+wait_for 20 "--on-work: the script's session is counted" m_test 'omni_worker_sessions_served_total{outcome="completed"}' = 1
+is "--on-work: its slot is free again" "$(m omni_worker_slots_busy)" 0
+kill -TERM "$WK_PID"
+wk_wait 15
+is "--on-work worker: exit 0" "$WK_RC" 0
 done_testing
