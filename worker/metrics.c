@@ -200,6 +200,7 @@ void wm_slot_begin(int slot, const char *work_id, const char *session_id)
     seq_write_end(s);
     atomic_store(&s->held, 0);
     atomic_store(&s->call_since_ms, 0);
+    atomic_store(&s->pending_ms, 0);
     atomic_store(&s->post_ms, 0);
     atomic_store(&s->item_since_ms, omni_mono_ms());
     atomic_store(&s->busy, 1);
@@ -213,6 +214,7 @@ void wm_slot_end(int slot)
     atomic_store(&s->busy, 0);
     atomic_store(&s->held, 0);
     atomic_store(&s->call_since_ms, 0);
+    atomic_store(&s->pending_ms, 0);
     atomic_store(&s->seq, 0); /* a child that died mid-write left it odd */
     s->tool[0] = '\0';
 }
@@ -229,15 +231,24 @@ void wm_call_begin(const char *tool)
     atomic_store(&s->call_since_ms, omni_mono_ms());
 }
 
-void wm_call_end(void)
+void wm_call_end(int posted, int64_t since_ms)
 {
     struct wm_slot *s = slot_at(g_slot);
     if (!s)
         return;
+    if (!posted && !atomic_load(&s->pending_ms))
+        atomic_store(&s->pending_ms, since_ms);
     atomic_store(&s->call_since_ms, 0);
     seq_write_begin(s);
     s->tool[0] = '\0';
     seq_write_end(s);
+}
+
+void wm_repost_done(void)
+{
+    struct wm_slot *s = slot_at(g_slot);
+    if (s)
+        atomic_store(&s->pending_ms, 0);
 }
 
 void wm_set_held(int held)
@@ -290,11 +301,19 @@ static void family(struct buf *o, const struct wm_block *b, const char *name, co
                  (unsigned long long)cnt(b, (enum wm_counter)(first + i)));
 }
 
+/* When the slot's oldest outstanding call started (running, or its result
+ * waiting for a re-post); 0 none. */
+static int64_t outstanding_since(const struct wm_slot *s)
+{
+    int64_t run = atomic_load(&s->call_since_ms), pend = atomic_load(&s->pending_ms);
+    return !run ? pend : !pend ? run : run < pend ? run : pend;
+}
+
 static int64_t oldest_call_ms(const struct wm_block *b, int64_t now, int *slot)
 {
     int64_t oldest = 0;
     for (int i = 0; i < b->nslots; i++) {
-        int64_t since = atomic_load(&b->slots[i].call_since_ms);
+        int64_t since = outstanding_since(&b->slots[i]);
         if (atomic_load(&b->slots[i].busy) && since && now - since > oldest) {
             oldest = now - since;
             if (slot)
@@ -405,7 +424,7 @@ int wm_readyz(const struct wm_block *b, const struct wm_view *v, struct buf *o)
 
     for (int i = 0; i < b->nslots; i++) {
         const struct wm_slot *s = &b->slots[i];
-        int64_t since = atomic_load(&s->call_since_ms);
+        int64_t since = outstanding_since(s);
         if (!atomic_load(&s->busy))
             continue;
         busy++;

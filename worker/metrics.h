@@ -70,6 +70,8 @@ struct wm_slot {
     _Atomic int32_t held;          /* every open call waits on a person */
     _Atomic int64_t item_since_ms; /* monotonic (system-wide clock) */
     _Atomic int64_t call_since_ms; /* oldest call started or waiting to post; 0 none */
+    _Atomic int64_t pending_ms;    /* start of the oldest call whose result post failed
+                                    * (cached for a re-post); 0 none */
     _Atomic int64_t post_ms;       /* last result posted by this slot's item */
     char work_id[OMNI_ID_MAX];
     char session_id[OMNI_ID_MAX];
@@ -118,7 +120,11 @@ void wm_slot_begin(int slot, const char *work_id, const char *session_id);
 void wm_slot_end(int slot);
 /* The serving process's own slot (the current tool, held state). */
 void wm_call_begin(const char *tool);
-void wm_call_end(void);
+/* The call is over: posted (or abandoned), or its post failed and the result
+ * waits for a re-post (posted 0: it stays outstanding from since_ms). */
+void wm_call_end(int posted, int64_t since_ms);
+/* A cached result was re-posted: nothing waits to post any more. */
+void wm_repost_done(void);
 void wm_set_held(int held);
 
 /* ---- rendering (pure: unit-tested) ---- */

@@ -445,7 +445,9 @@ static void run_call(struct run *r, struct rs_call *c)
                "tool_use_id", c->id, NULL);
         wm_call_begin(c->name);
         how = run_post(r, c, c->cached->is_error, c->cached->text, 1);
-        wm_call_end();
+        wm_call_end(1, 0);
+        if (how != RS_POST_FAILED)
+            wm_repost_done();
         res = *c->cached;
         rstate_done(r->rs, c->id, how, &res);
         rs_call_free(c);
@@ -488,7 +490,7 @@ static void run_call(struct run *r, struct rs_call *c)
     } else {
         how = run_post(r, c, out.is_error, out.text, 0);
     }
-    wm_call_end();
+    wm_call_end(how != RS_POST_FAILED, t0);
     res.is_error = out.is_error;
     res.text = out.text;
     rstate_done(r->rs, c->id, how, &res);

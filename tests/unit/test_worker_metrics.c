@@ -188,7 +188,20 @@ static void test_slots_ready_health_status(void **state)
     assert_non_null(strstr(o.data, "held"));
     assert_non_null(strstr(o.data, "2 of 4 slots busy"));
     buf_reset(&o);
-    wm_call_end();
+    wm_call_end(1, 0);
+    assert_int_equal(wm_readyz(b, &v, &o), 1);
+    buf_reset(&o);
+    /* a result whose post failed stays outstanding until it is re-posted */
+    wm_call_begin("bash");
+    wm_call_end(0, v.now_mono_ms - 12000);
+    assert_int_equal(wm_readyz(b, &v, &o), 0);
+    assert_non_null(strstr(o.data, "stuck: slot 0"));
+    buf_reset(&o);
+    wm_call_begin("bash");
+    wm_call_end(1, 0);
+    assert_int_equal(wm_readyz(b, &v, &o), 0); /* (another call posted: still waiting) */
+    buf_reset(&o);
+    wm_repost_done();
     assert_int_equal(wm_readyz(b, &v, &o), 1);
     buf_reset(&o);
     /* all slots busy and work waiting: not ready */
