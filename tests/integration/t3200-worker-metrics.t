@@ -102,6 +102,10 @@ kill -TERM "$WK_PID"
 wk_wait 10
 is "SIGTERM: exit 0" "$WK_RC" 0
 ok "the socket is removed at exit" test ! -e "$SOCK"
+"$BIN/omni-worker" status "unix:$SOCK" >/dev/null 2>&1
+is "status: no endpoint, exit 1" "$?" 1
+"$BIN/omni-worker" status >/dev/null 2>&1
+is "status without an address: exit 2" "$?" 2
 
 # flags: a bad address is a usage error (2); one that cannot be bound: 1
 wk "$BIN/omni-worker" poll --metrics-listen "nope" --workdir "$T/work" 2>"$T/err"
