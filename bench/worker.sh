@@ -37,6 +37,12 @@
 #       BENCH_E_CONC (20) VM sessions at once: 0 lost, 0 duplicate results.
 #       Targets: restore to ready p50 <= 1 s, cold <= 6 s, no-op read p50 <=
 #       2 ms. Needs the guest image (make microvm) and root.
+#   (f) metrics (--metrics-listen): no-op read per-call p50 with the endpoint
+#       on vs off (BENCH_F_CALLS, in-process worker, a scrape every 0.5 s
+#       while on); then BENCH_F_SLOTS (50) slots busy at once (long bash calls,
+#       one child each) and BENCH_F_SCRAPES (50) scrapes of /metrics over the
+#       unix socket, p50 and max wall time. Targets: on/off p50 <= 1.05x;
+#       scrape p50 < 5 ms.
 # Exit 1 when a target is missed. Keys reach curl through header files and the
 # workers through their environment, never argv.
 set -u
@@ -48,13 +54,16 @@ CALLS=${BENCH_CALLS:-1000}
 SESSIONS=${BENCH_SESSIONS:-200}
 C_SCENARIO=${BENCH_C_SCENARIO:-long-bash:20}
 C_LEASE_TTL=10
-PARTS=${BENCH_WORKER_PARTS:-abcde} # which of (a)..(e) to run; (b) needs (a)'s workers
+PARTS=${BENCH_WORKER_PARTS:-abcdef} # which of (a)..(e) to run; (b) needs (a)'s workers
 E_SESSIONS=${BENCH_E_SESSIONS:-12}
 E_COLD=${BENCH_E_COLD:-4}
 E_CALLS=${BENCH_E_CALLS:-200}
 E_CONC=${BENCH_E_CONC:-20}
 D_SESSIONS=${BENCH_D_SESSIONS:-30}
 D_CALLS=${BENCH_D_CALLS:-500}
+F_CALLS=${BENCH_F_CALLS:-1000}
+F_SLOTS=${BENCH_F_SLOTS:-50}
+F_SCRAPES=${BENCH_F_SCRAPES:-50}
 D_ADDED_TARGET_MS=5
 D_CALL_BASE_MS=0.24      # no-op read p50 before containment (in-process tools), this machine
 D_CALL_RATIO_TARGET=1.1
@@ -567,8 +576,70 @@ bench_e() {
     verdict "microVM: restore p50 <= 1 s, cold p50 <= 6 s, no-op read p50 <= 2 ms, $E_CONC at once with nothing lost" "$ok_e"
 }
 
+# ---- (f) metrics: per-call cost on vs off, scrape time with many busy slots --------
+bench_f() {
+    echo
+    echo "(f) metrics: noop-read:$F_CALLS per-call p50 with --metrics-listen off / on; scrape with $F_SLOTS busy slots"
+    local mode sid pid p50_off=- p50_on=- ok_f=1 scraper=
+    for mode in off on; do
+        sim_up "simf-$mode"
+        sid=$(new_session "$ENV_A" "noop-read:$F_CALLS")
+        mkdir -p "$W/f-$mode"
+        local extra=()
+        [ $mode = on ] && extra=(--metrics-listen "unix:$W/f.sock")
+        start_omni "$ENV_A" "$KEY_A" "$W/f-$mode.log" --concurrency 1 --max-idle 1s --poll-idle-ms 20-40 \
+            --workdir "$W/f-$mode" "${extra[@]}"
+        pid=$WPID
+        if [ $mode = on ]; then
+            (while kill -0 "$pid" 2>/dev/null; do
+                curl -s --max-time 2 --unix-socket "$W/f.sock" -o /dev/null http://w/metrics; sleep 0.5
+            done) &
+            scraper=$!
+        fi
+        wait_session "$sid" 240 || { echo "bench: noop-read ($mode) did not finish" >&2; exit 1; }
+        local p50
+        read -r _ p50 _ <<<"$(call_latency "$sid")"
+        [ $mode = off ] && p50_off=$p50 || p50_on=$p50
+        stop_pid "$pid"
+        [ -n "$scraper" ] && { kill "$scraper" 2>/dev/null; wait "$scraper" 2>/dev/null; scraper=; }
+        stop_pid "$SIM_PID"
+    done
+    local ratio
+    ratio=$(awk -v a="$p50_on" -v b="$p50_off" 'BEGIN{ printf "%.3f", a / b }')
+    echo "  per-call p50: off $p50_off ms, on $p50_on ms: ${ratio}x"
+    awk -v r="$ratio" 'BEGIN { exit !(r <= 1.05) }' || ok_f=0
+    sim_up simf-slots
+    for i in $(seq 1 "$F_SLOTS"); do new_session "$ENV_A" long-bash:30 >/dev/null || exit 1; done
+    mkdir -p "$W/f-slots"
+    start_omni "$ENV_A" "$KEY_A" "$W/f-slots.log" --concurrency "$F_SLOTS" --max-idle 1s --poll-idle-ms 20-40 \
+        --workdir "$W/f-slots" --metrics-listen "unix:$W/fs.sock"
+    pid=$WPID
+    local busy=0
+    for _ in $(seq 1 600); do
+        busy=$(curl -s --max-time 2 --unix-socket "$W/fs.sock" http://w/metrics 2>/dev/null |
+            awk '$1 == "omni_worker_slots_busy" { print $2 }')
+        [ "${busy:-0}" -ge "$F_SLOTS" ] && break
+        sleep 0.1
+    done
+    : >"$W/f.scrapes"
+    for _ in $(seq 1 "$F_SCRAPES"); do
+        curl -s --max-time 2 --unix-socket "$W/fs.sock" -o "$W/f.body" -w '%{time_total}\n' http://w/metrics >>"$W/f.scrapes"
+    done
+    local s50 smax bytes
+    s50=$(awk '{ print $1 * 1000 }' "$W/f.scrapes" | sort -n | awk '{ v[NR] = $1 } END { print v[int(NR / 2 + 0.5)] }')
+    smax=$(awk '{ print $1 * 1000 }' "$W/f.scrapes" | sort -n | tail -1)
+    bytes=$(wc -c <"$W/f.body")
+    echo "  $F_SCRAPES scrapes of /metrics with ${busy:-0} of $F_SLOTS slots busy: p50 $s50 ms, max $smax ms ($bytes bytes; curl's whole request, unix socket)"
+    awk -v s="$s50" 'BEGIN { exit !(s < 5) }' || ok_f=0
+    [ "${busy:-0}" -ge "$F_SLOTS" ] || { echo "  (only ${busy:-0} slots were busy)"; ok_f=0; }
+    stop_pid "$pid"
+    stop_pid "$SIM_PID"
+    verdict "metrics: per-call p50 on/off <= 1.05x, scrape p50 < 5 ms with $F_SLOTS busy slots" "$ok_f"
+}
+
 case $PARTS in *[ab]*) bench_ab ;; esac
 case $PARTS in *c*) bench_c ;; esac
 case $PARTS in *d*) bench_d ;; esac
 case $PARTS in *e*) bench_e ;; esac
+case $PARTS in *f*) bench_f ;; esac
 exit $rc

@@ -3,6 +3,8 @@
  */
 #include "worker.h"
 
+#include "metrics.h"
+
 #include "client.h"
 #include "shutdown.h"
 
@@ -63,10 +65,12 @@ int item_stop(const struct wk_config *cfg, const char *base_url, const char *cre
         r = omni_work_stop(c, env_id, work_id, force, &already, &err);
     omni_client_free(c);
     if (r < 0) {
+        wm_http_error(&err);
         log_kv(LOG_ERROR, force ? "force-stop failed" : "stop failed", "work", work_id, "error",
                err.msg, NULL);
         return -1;
     }
+    wm_inc(WM_ITEM_STOPPED);
     log_kv(LOG_INFO, force ? "work stopped (force)" : "work stopped", "work", work_id,
            already ? "note" : NULL, "already stopped", NULL);
     return 0;
@@ -278,6 +282,23 @@ static int secret_url_allowed(const struct wk_config *cfg, const char *url)
     return 0;
 }
 
+/* omni_worker_sessions_served_total's outcome for how a run ended. */
+static enum wm_counter item_end_counter(enum wk_end end)
+{
+    switch (end) {
+    case WK_END_CLEAN:
+        return WM_SESS_COMPLETED;
+    case WK_END_HB_STOP:
+    case WK_END_SHUTDOWN:
+        return WM_SESS_STOPPED;
+    case WK_END_LEASE_LOST:
+    case WK_END_ASSUMED_LOST:
+        return WM_SESS_RELEASED;
+    default:
+        return WM_SESS_FAILED;
+    }
+}
+
 enum item_outcome item_serve(const struct wk_config *cfg, const struct omni_work *w,
                              const char *env_key)
 {
@@ -353,7 +374,9 @@ enum item_outcome item_serve(const struct wk_config *cfg, const struct omni_work
             end = le;
     }
     snprintf(dur, sizeof dur, "%lld", (long long)(omni_mono_ms() - t0));
+    wm_inc(item_end_counter(end));
     if (wk_end_is_release(end)) {
+        wm_inc(WM_ITEM_LEASE_LOST);
         log_kv(LOG_WARN, "lease lost; item released without stopping it", "work", w->id, "reason",
                wk_end_name(end), "duration_ms", dur, NULL);
         out = ITEM_RELEASED;

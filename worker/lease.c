@@ -12,6 +12,8 @@
  */
 #include "worker.h"
 
+#include "metrics.h"
+
 #include "log.h"
 #include "timeutil.h"
 
@@ -75,6 +77,7 @@ static int lease_beat(struct lease *l)
         timeout = left > WK_HB_MIN_TIMEOUT_MS ? (long)left : WK_HB_MIN_TIMEOUT_MS;
     if (omni_work_heartbeat(l->client, l->env_id, l->work_id, l->last, 0, timeout, &hb, &err) ==
         0) {
+        wm_inc(WM_HB_OK);
         l->last_success_ms = sent;
         snprintf(l->last, sizeof l->last, "%s",
                  hb.last_heartbeat[0] ? hb.last_heartbeat : "NO_HEARTBEAT");
@@ -99,6 +102,8 @@ static int lease_beat(struct lease *l)
         log_kv(LOG_DEBUG, "heartbeat", "work", l->work_id, "state", hb.state, NULL);
         return 0;
     }
+    wm_http_error(&err);
+    wm_inc(err.kind == OMNI_E_HTTP && err.status == 412 ? WM_HB_CONFLICT : WM_HB_ERROR);
     if (err.kind == OMNI_E_HTTP && err.status == 412) {
         snprintf(ttl, sizeof ttl, "%ld", hb.ttl_seconds);
         log_kv(LOG_WARN, "lease lost (heartbeat precondition failed); releasing the item", "work",

@@ -13,6 +13,7 @@
  * made non-dumpable so a same-uid tool shell cannot read /proc/<pid>/mem.
  */
 #include "worker.h"
+#include "metrics.h"
 
 #include "buf.h"
 #include "cgroup.h"
@@ -46,6 +47,7 @@ extern char **environ;
 static const char usage_text[] =
     "usage: omni-worker poll [options]\n"
     "       omni-worker run [options]\n"
+    "       omni-worker status ADDR       what each slot is doing (ADDR: --metrics-listen's)\n"
     "       omni-worker version | help\n"
     "\n"
     "credentials (never on the command line):\n"
@@ -63,6 +65,10 @@ static const char usage_text[] =
     "  --child-grace DUR            SIGTERM-to-SIGKILL grace for children (default 30s)\n"
     "  --poll-idle-ms MIN[-MAX]     sleep after an empty poll (default 1000-3000)\n"
     "  --max-items N                stop claiming after N items (default unlimited)\n"
+    "  --metrics-listen ADDR        serve /metrics /healthz /readyz /status on HOST:PORT or\n"
+    "                               unix:/path (off by default; use loopback or a socket)\n"
+    "  --stuck-call DUR             /readyz fails when a call is outstanding this long\n"
+    "                               with no result posted (default 10m)\n"
     "run:\n"
     "  --work-id ID                 (or ANTHROPIC_WORK_ID)\n"
     "  --session-id ID              (or ANTHROPIC_SESSION_ID)\n"
@@ -156,6 +162,8 @@ enum {
     OPT_UID_BASE,
     OPT_SECRET_URL_ALLOW,
     OPT_WORK_STDIN,
+    OPT_METRICS_LISTEN,
+    OPT_STUCK_CALL,
     OPT_VM_KERNEL,
     OPT_VM_INITRD,
     OPT_VM_MEMORY,
@@ -222,6 +230,8 @@ static const struct option long_opts[] = {
     {"egress-ports", required_argument, NULL, OPT_EGRESS_PORTS},
     {"secret-base-url-allow", required_argument, NULL, OPT_SECRET_URL_ALLOW},
     {"work-stdin", no_argument, NULL, OPT_WORK_STDIN},
+    {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
+    {"stuck-call", required_argument, NULL, OPT_STUCK_CALL},
     {NULL, 0, NULL, 0},
 };
 
@@ -248,6 +258,7 @@ static void wk_config_defaults(struct wk_config *cfg)
     cfg->workdir = "./omni-work";
     cfg->max_idle_ms = WK_MAX_IDLE_MS;
     cfg->release_waiting_ms = WK_RELEASE_WAITING_MS;
+    cfg->stuck_call_ms = WK_STUCK_CALL_MS;
     cfg->drain_ms = WK_DRAIN_MS;
     cfg->sandbox = SANDBOX_NONE;
     cfg->limit_memory = WK_LIMIT_MEMORY_DEFAULT;
@@ -512,6 +523,15 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
             if (parse_dur(a, &cfg->max_idle_ms) < 0)
                 return die_usage("--max-idle \"%s\" is not a duration", a), -1;
             break;
+        case OPT_METRICS_LISTEN:
+            if (wm_addr_valid(a) < 0)
+                return die_usage("--metrics-listen \"%s\" is not HOST:PORT or unix:/path", a), -1;
+            cfg->metrics_listen = a;
+            break;
+        case OPT_STUCK_CALL:
+            if (parse_dur(a, &cfg->stuck_call_ms) < 0 || cfg->stuck_call_ms <= 0)
+                return die_usage("--stuck-call \"%s\" is not a positive duration", a), -1;
+            break;
         case OPT_RELEASE_WAITING:
             if (parse_dur(a, &cfg->release_waiting_ms) < 0)
                 return die_usage("--release-waiting \"%s\" is not a duration", a), -1;
@@ -741,6 +761,12 @@ int main(int argc, char **argv)
     if (strcmp(mode, "version") == 0 || strcmp(mode, "--version") == 0) {
         printf("omni-worker %s\n", OMNI_VERSION);
         return WK_EXIT_OK;
+    }
+    if (strcmp(mode, "status") == 0) {
+        if (argc != 3 || wm_addr_valid(argv[2]) < 0)
+            return die_usage(
+                "status needs one ADDR: HOST:PORT or unix:/path (--metrics-listen's)%s", "");
+        return wm_status_client(argv[2]);
     }
     if (strcmp(mode, "poll") && strcmp(mode, "run") && strcmp(mode, "serve-item"))
         return die_usage("unknown command \"%s\"", mode);

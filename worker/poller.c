@@ -23,6 +23,8 @@
  */
 #include "worker.h"
 
+#include "metrics.h"
+
 #include "client.h"
 #include "shutdown.h"
 
@@ -31,6 +33,7 @@
 #include "envkey.h"
 #include "log.h"
 #include "timeutil.h"
+#include "version.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,7 +55,9 @@
 #define POLLER_SPAWN_TRIES 5         /* fork retries for one item (EAGAIN/ENOMEM) */
 #define POLLER_SPAWN_BACKOFF_MS 200L /* doubled each try */
 #define POLLER_PIPE_TIMEOUT_MS 5000
-#define HANDOVER_HEADER_MAX (16 + OMNI_ID_MAX) /* "<slot> <environment id>\n" */
+#define HANDOVER_HEADER_MAX (32 + OMNI_ID_MAX) /* "<slot> <environment id> <metrics fd>\n" */
+/* /healthz: the loop turns at least this often (a poll, then the longest backoff) */
+#define POLLER_LIVE_MS (WK_POLL_TIMEOUT_MS + WK_POLL_BACKOFF_CAP_MS + 30000L)
 
 extern char **environ;
 
@@ -87,6 +92,7 @@ struct poller {
 
 static void poison_add(struct poller *p, const char *id)
 {
+    wm_inc(WM_ITEM_POISON);
     snprintf(p->poison[p->poison_next], OMNI_ID_MAX, "%s", id);
     p->poison_next = (p->poison_next + 1) % WK_POISON_RING;
 }
@@ -140,7 +146,7 @@ static char *env_pair(const char *name, const char *value)
  * exec.
  */
 static pid_t spawn(const char *path, char *const argv[], char *const envp[], int use_path,
-                   int *in_fd)
+                   int keep_fd, int *in_fd)
 {
     int inp[2], errp[2], e = 0;
     pid_t pid;
@@ -181,6 +187,9 @@ static pid_t spawn(const char *path, char *const argv[], char *const envp[], int
         sigaction(SIGPIPE, &sa, NULL);
         setpgid(0, 0);
         if (dup2(inp[0], 0) < 0 || dup2(2, 1) < 0)
+            goto fail;
+        /* the metrics block (serve-item only): the child maps it, then closes it */
+        if (keep_fd > 2 && fcntl(keep_fd, F_SETFD, 0) < 0)
             goto fail;
         /* the reading end only: the child never writes to us */
         shutdown(0, SHUT_WR);
@@ -227,14 +236,14 @@ static pid_t spawn_serve_child(struct poller *p, const struct omni_work *w, int 
     argv[1] = (char *)"serve-item";
     for (int i = 0; i < cfg->child_argc; i++)
         argv[i + 2] = cfg->child_argv[i];
-    pid = spawn(p->self_exe, argv, environ, 0, &in_fd);
+    pid = spawn(p->self_exe, argv, environ, 0, wm_fd(), &in_fd);
     int e = errno;
     free(argv);
     if (pid < 0) {
         errno = e;
         return -1;
     }
-    hl = snprintf(hdr, sizeof hdr, "%d %s\n", slot, cfg->environment_id);
+    hl = snprintf(hdr, sizeof hdr, "%d %s %d\n", slot, cfg->environment_id, wm_fd());
     if (!w->raw || hl < 0 || (size_t)hl >= sizeof hdr ||
         write_all(in_fd, hdr, (size_t)hl, POLLER_PIPE_TIMEOUT_MS) < 0 ||
         write_all(in_fd, w->raw, strlen(w->raw), POLLER_PIPE_TIMEOUT_MS) < 0)
@@ -293,7 +302,7 @@ static pid_t spawn_on_work(struct poller *p, const struct omni_work *w, int slot
             complete = 0;
     errno = ENOMEM;
     if (complete)
-        pid = spawn(p->cfg->on_work, argv, envp, strchr(p->cfg->on_work, '/') == NULL, &in_fd);
+        pid = spawn(p->cfg->on_work, argv, envp, strchr(p->cfg->on_work, '/') == NULL, -1, &in_fd);
     e = errno;
     for (size_t i = own; i < k; i++) {
         if (envp[i]) {
@@ -342,6 +351,10 @@ static void slot_done(struct poller *p, struct slot *s, int status)
     if (s->on_work) {
         log_kv(LOG_INFO, "--on-work script finished", "work", s->work_id, "session", s->session_id,
                "status", code, NULL);
+        /* (the script's own `omni-worker run` has no metrics block: count here) */
+        wm_inc(ec == 0                  ? WM_SESS_COMPLETED
+               : ec == WK_EXIT_RELEASED ? WM_SESS_RELEASED
+                                        : WM_SESS_FAILED);
         if (ec == WK_EXIT_RELEASED) {
             /* §9.3 over §10.2: the lease is gone, the item is someone else's */
             log_kv(LOG_WARN, "--on-work script lost the lease; leaving the item alone", "work",
@@ -361,6 +374,7 @@ static void slot_done(struct poller *p, struct slot *s, int status)
     } else if (ec == WK_CHILD_NEEDS_STOP) {
         item_stop(p->cfg, p->cfg->base_url, p->env_key, p->cfg->environment_id, s->work_id, 1);
     } else {
+        wm_inc(WM_SESS_FAILED); /* (what it counted before it died is kept) */
         log_kv(LOG_ERROR, "session child crashed; force-stopping its item", "work", s->work_id,
                "session", s->session_id, "status", code, NULL);
         item_stop(p->cfg, p->cfg->base_url, p->env_key, p->cfg->environment_id, s->work_id, 1);
@@ -370,6 +384,7 @@ static void slot_done(struct poller *p, struct slot *s, int status)
         free(s->secret);
         s->secret = NULL;
     }
+    wm_slot_end((int)(s - p->slots));
     s->pid = 0;
     p->busy--;
 }
@@ -397,6 +412,7 @@ static void signal_children(struct poller *p, int sig)
 static void drain_children(struct poller *p)
 {
     while (p->busy) {
+        wm_turn();
         reap(p);
         if (!p->busy)
             break;
@@ -463,7 +479,11 @@ static int dispatch(struct poller *p, const struct omni_work *w)
         return 0;
     }
     if (!cfg->on_work && cfg->concurrency == 1) {
-        switch (item_serve(cfg, w, NULL)) {
+        enum item_outcome o;
+        wm_slot_begin(0, w->id, w->data_id);
+        o = item_serve(cfg, w, NULL);
+        wm_slot_end(0);
+        switch (o) {
         case ITEM_POISON:
             poison_add(p, w->id);
             break;
@@ -478,9 +498,11 @@ static int dispatch(struct poller *p, const struct omni_work *w)
     s = slot_free(p);
     if (!s)
         return 0; /* cannot happen: the loop polls only with a free slot */
+    wm_slot_begin((int)(s - p->slots), w->id, w->data_id);
     pid = dispatch_spawn(p, w, (int)(s - p->slots));
     if (pid < 0) {
         int e = errno;
+        wm_slot_end((int)(s - p->slots));
         if (e == EAGAIN || e == ENOMEM) {
             /* the host is full for now: the item comes back when its lease expires */
             log_kv(LOG_ERROR, "cannot start a process for the item; leaving it to be re-delivered",
@@ -496,6 +518,7 @@ static int dispatch(struct poller *p, const struct omni_work *w)
         }
         log_kv(LOG_ERROR, "cannot start a session child process", "work", w->id, "error",
                strerror(e), NULL);
+        wm_inc(WM_SESS_FAILED);
         item_stop(cfg, cfg->base_url, p->env_key, cfg->environment_id, w->id, 1);
         return 0;
     }
@@ -590,6 +613,18 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
             p.self_exe[n] = '\0';
     }
     p.slots = calloc((size_t)p.nslots, sizeof *p.slots);
+    wm_create(p.nslots);
+    {
+        struct wm_view v = {.version = OMNI_VERSION,
+                            .stuck_call_ms = cfg->stuck_call_ms,
+                            .live_ms = POLLER_LIVE_MS};
+        if (wm_serve_start(cfg->metrics_listen, &v, &err) < 0) {
+            log_error("%s", err.msg);
+            free(p.slots);
+            return WK_EXIT_RUNTIME;
+        }
+    }
+    wm_turn();
     p.pc = wk_client_new(cfg, cfg->base_url, env_key, WK_POLL_TIMEOUT_MS, 0, &err);
     p.ac = p.pc ? wk_client_new(cfg, cfg->base_url, env_key, WK_CALL_TIMEOUT_MS, 0, &err) : NULL;
     if (!p.slots || !p.pc || !p.ac) {
@@ -597,6 +632,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
         omni_client_free(p.pc);
         omni_client_free(p.ac);
         free(p.slots);
+        wm_serve_stop();
         return WK_EXIT_RUNTIME;
     }
     confine_sweep(cfg); /* tmpfs session directories a dead worker left */
@@ -612,6 +648,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
         struct omni_work w;
         int got = 0;
 
+        wm_turn();
         reap(&p);
         if (wk_reload_take())
             poller_reload_key(&p, "SIGHUP");
@@ -630,6 +667,8 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
                            wk_shutdown_flag(), &w, &got, &err) < 0) {
             if (wk_shutdown_requested())
                 break;
+            wm_inc(WM_POLL_ERROR);
+            wm_http_error(&err);
             if (err.kind == OMNI_E_HTTP && (err.status == 401 || err.status == 403) &&
                 reread_on_401) {
                 /* a rotated key whose reload was missed: re-read the file once */
@@ -652,6 +691,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
         }
         failures = 0;
         reread_on_401 = 1;
+        wm_poll_done(got);
         if (!got) {
             int64_t now = omni_mono_ms();
             if (first_empty || now - last_idle_log >= 300000) {
@@ -663,6 +703,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
             continue;
         }
         first_empty = 1;
+        wm_inc(WM_ITEM_CLAIMED);
         log_kv(LOG_INFO, "claimed work", "work", w.id, "session", w.data_id, "type",
                w.data_type[0] ? w.data_type : "unknown", NULL);
         if (poison_has(&p, w.id)) {
@@ -673,6 +714,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
             continue;
         }
         if (omni_work_ack(p.ac, cfg->environment_id, w.id, &err) < 0) {
+            wm_http_error(&err);
             if (omni_err_is_fatal(&err)) {
                 log_kv(LOG_ERROR, "ack refused; force-stopping the item", "work", w.id, "error",
                        err.msg, NULL);
@@ -688,6 +730,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
             omni_work_release(&w);
             continue;
         }
+        wm_inc(WM_ITEM_ACKED);
         p.items++;
         if (dispatch(&p, &w) < 0) {
             omni_work_release(&w);
@@ -711,6 +754,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
     omni_client_free(p.ac);
     omni_key_free(p.own_key);
     free(p.slots);
+    wm_serve_stop();
     if (p.fatal)
         rc = p.fatal > WK_EXIT_RUNTIME ? p.fatal : WK_EXIT_RUNTIME;
     log_info("worker stopped");
@@ -732,12 +776,24 @@ static long handover_header(const char *data, size_t len, struct wk_config *cfg)
         return -1;
     errno = 0;
     slot = strtol(data, &end, 10);
-    if (errno || end != sp || slot < 0 || slot >= WK_CONCURRENCY_MAX ||
-        (size_t)(nl - sp - 1) >= sizeof cfg->environment_id)
+    if (errno || end != sp || slot < 0 || slot >= WK_CONCURRENCY_MAX)
+        return -1;
+    /* an optional third field: the metrics block's fd (-1: none) */
+    const char *sp2 = memchr(sp + 1, ' ', (size_t)(nl - sp - 1));
+    const char *idend = sp2 ? sp2 : nl;
+    if ((size_t)(idend - sp - 1) >= sizeof cfg->environment_id)
         return -1;
     cfg->slot = (int)slot;
-    memcpy(cfg->environment_id, sp + 1, (size_t)(nl - sp - 1));
-    cfg->environment_id[nl - sp - 1] = '\0';
+    memcpy(cfg->environment_id, sp + 1, (size_t)(idend - sp - 1));
+    cfg->environment_id[idend - sp - 1] = '\0';
+    if (sp2) {
+        errno = 0;
+        long fd = strtol(sp2 + 1, &end, 10);
+        if (errno || end != nl || fd < -1 || fd > 65535)
+            return -1;
+        if (fd > 2 && wm_attach((int)fd, cfg->slot) < 0)
+            log_warn("serve-item: cannot map the metrics block; not counting");
+    }
     return nl + 1 - data;
 }
 

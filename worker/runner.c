@@ -23,6 +23,7 @@
 #include "shutdown.h"
 
 #include "executor.h"
+#include "metrics.h"
 #include "runstate.h"
 #include "toolset.h"
 
@@ -344,7 +345,7 @@ static const char *fit_result(const char *text, char **owned)
 }
 
 static enum rs_outcome run_post(struct run *r, const struct rs_call *c, int is_error,
-                                const char *text_in)
+                                const char *text_in, int repost)
 {
     char *owned = NULL;
     const char *text = fit_result(text_in, &owned);
@@ -359,8 +360,11 @@ static enum rs_outcome run_post(struct run *r, const struct rs_call *c, int is_e
         struct omni_err err = OMNI_ERR_INIT;
         if (omni_events_send(r->post_client, r->ic->w->data_id, arr, &err) == 0) {
             how = RS_POSTED;
+            wm_inc(k || repost ? WM_POST_REPOSTED : WM_POST_POSTED);
+            wm_result_posted();
             break;
         }
+        wm_http_error(&err);
         if (omni_err_is_fatal(&err) && !fallback && err.status != 401 && err.status != 403 &&
             err.status != 404) { /* (the body was refused, not the call or the token) */
             /* the call must not stay unanswered: say so in a short result */
@@ -393,6 +397,8 @@ static enum rs_outcome run_post(struct run *r, const struct rs_call *c, int is_e
         omni_sleep_ms(delay, wk_hard_stop_flag());
     }
     cJSON_Delete(arr);
+    if (how != RS_POSTED)
+        wm_inc(WM_POST_FAILED);
     if (how == RS_POST_FAILED)
         r->reconcile_at = omni_mono_ms() + RUN_REPOST_DELAY_MS;
     free(owned);
@@ -417,11 +423,19 @@ static void log_call(const struct run *r, const struct rs_call *c, int64_t ms, s
     free(in);
 }
 
+/* omni_worker_tool_calls_total's outcome of a result. */
+static enum wm_tool_outcome tool_outcome(const struct tool_result *out)
+{
+    if (!out->is_error)
+        return WM_TOOL_OK;
+    return out->text && strstr(out->text, "timed out after") ? WM_TOOL_TIMEOUT : WM_TOOL_ERROR;
+}
+
 /* Run one call (or re-post its cached result). */
 static void run_call(struct run *r, struct rs_call *c)
 {
     struct tool_result out = {0, NULL};
-    int64_t t0 = omni_mono_ms(), drain_deadline = 0;
+    int64_t t0 = omni_mono_ms(), t0us = omni_mono_us(), drain_deadline = 0;
     int cancel = 0;
     enum rs_outcome how;
     struct rs_result res;
@@ -429,12 +443,17 @@ static void run_call(struct run *r, struct rs_call *c)
     if (c->cached) {
         log_kv(LOG_INFO, "re-posting cached result (not re-running the tool)", "tool", c->name,
                "tool_use_id", c->id, NULL);
-        how = run_post(r, c, c->cached->is_error, c->cached->text);
+        wm_call_begin(c->name);
+        how = run_post(r, c, c->cached->is_error, c->cached->text, 1);
+        wm_call_end(1, 0);
+        if (how != RS_POST_FAILED)
+            wm_repost_done();
         res = *c->cached;
         rstate_done(r->rs, c->id, how, &res);
         rs_call_free(c);
         return;
     }
+    wm_call_begin(c->name);
     if (executor_begin(r->ic->cf->ex, c->name, c->input, &out) == 0) {
         for (;;) {
             struct pollfd p[2] = {{executor_fd(r->ic->cf->ex), POLLIN, 0}, {r->wake_fd, POLLIN, 0}};
@@ -444,6 +463,8 @@ static void run_call(struct run *r, struct rs_call *c)
             }
             if (executor_collect(r->ic->cf->ex, cancel, &out))
                 break;
+            if (r->ic->cfg->concurrency == 1 && !r->ic->cfg->single_item)
+                wm_turn();
             run_drain_queue(r);
             if (r->ic->end_flag || wk_hard_stop_requested()) {
                 cancel = 1;
@@ -462,12 +483,14 @@ static void run_call(struct run *r, struct rs_call *c)
     }
 
     log_call(r, c, omni_mono_ms() - t0, out.text ? strlen(out.text) : 0, out.is_error);
+    wm_tool_done(c->name, tool_outcome(&out), omni_mono_us() - t0us);
     if (r->ic->end_flag || wk_hard_stop_requested()) {
         /* The lease is gone or we must stop now: the result is not posted. */
         how = RS_ABANDONED;
     } else {
-        how = run_post(r, c, out.is_error, out.text);
+        how = run_post(r, c, out.is_error, out.text, 0);
     }
+    wm_call_end(how != RS_POST_FAILED, t0);
     res.is_error = out.is_error;
     res.text = out.text;
     rstate_done(r->rs, c->id, how, &res);
@@ -583,6 +606,9 @@ enum wk_end runner_run(const struct wk_item_ctx *ic)
         } else {
             idle_armed = 0;
         }
+        wm_set_held(rstate_waiting(r.rs) > 0);
+        if (ic->cfg->concurrency == 1 && !ic->cfg->single_item)
+            wm_turn(); /* in-process: the poll loop waits on this loop */
         if (run_waited_too_long(&r, &waiting_since)) {
             end = WK_END_CLEAN;
             break;

@@ -1,4 +1,6 @@
 #include "runstate.h"
+
+#include "metrics.h"
 #include "event.h"
 #include "hash.h"
 
@@ -309,6 +311,7 @@ static void route(struct rstate *rs, struct rs_call *c, enum omni_permission p)
     }
     if (p == OMNI_PERM_DENY || e->verdict == V_DENY) {
         log_kv(LOG_INFO, "tool call denied; not run", "tool", c->name, "tool_use_id", c->id, NULL);
+        wm_tool_done(c->name, WM_TOOL_DENIED, 0);
         mark_answered(rs, e);
         rs_call_free(c);
         return;
@@ -350,6 +353,7 @@ static void on_confirmation(struct rstate *rs, const cJSON *ev)
         } else {
             log_kv(LOG_INFO, "tool call denied by confirmation; not run", "tool", c->name,
                    "tool_use_id", id, NULL);
+            wm_tool_done(c->name, WM_TOOL_DENIED, 0);
             e->flags |= F_ANSWERED;
             rs_call_free(c);
         }

@@ -43,6 +43,7 @@
 /* Defaults and limits (protocol.md Appendix A). */
 #define WK_MAX_IDLE_MS 60000L
 #define WK_RELEASE_WAITING_MS 600000L /* --release-waiting: 10 min */
+#define WK_STUCK_CALL_MS 600000L      /* --stuck-call: /readyz's limit, 10 min */
 #define WK_DRAIN_MS 25000L
 #define WK_CHILD_GRACE_MS 30000L
 #define WK_POLL_IDLE_MIN_MS 1000L
@@ -135,6 +136,8 @@ struct wk_config {
     long poll_idle_min_ms, poll_idle_max_ms;
     long max_items; /* 0 = unlimited */
     long child_grace_ms;
+    const char *metrics_listen; /* --metrics-listen ADDR, or NULL */
+    long stuck_call_ms;         /* --stuck-call */
     /* session */
     const char *workdir; /* parent of the per-session directories */
     int keep_workdir;

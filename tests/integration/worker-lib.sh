@@ -100,3 +100,22 @@ _scratch_root_cleanup() {
     grep -o " $WROOT/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m"; done
     rm -rf "$WROOT"
 }
+
+# --metrics-listen (t32*): set WM_URL (http://127.0.0.1:PORT, or http://w with
+# WM_SOCK, a unix socket path) first.
+#   scrape PATH        the body; its HTTP status by `code`
+#   m PREFIX           the sum of the /metrics samples whose name{labels
+#                      start with PREFIX (integer part)
+#   m_test PREFIX OP N test(1) on m, evaluated on each try of wait_for
+scrape() {
+    curl -s --max-time 5 ${WM_SOCK:+--unix-socket "$WM_SOCK"} -o "$T/scrape" -w '%{http_code}' \
+        "$WM_URL$1" >"$T/code"
+    cat "$T/scrape"
+}
+code() { cat "$T/code"; }
+m() {
+    scrape /metrics | awk -v p="$1" 'index($0, p) == 1 { s += $NF } END { printf "%d\n", s }'
+}
+m_test() {
+    test "$(m "$1")" "$2" "$3"
+}
