@@ -224,8 +224,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         size_t len = 0;
         char *body = scrape(x, &len);
         if (!body)
-            return reply(c, 500, text_type, (void *)"out of memory\n", 14,
-                         MHD_RESPMEM_PERSISTENT);
+            return reply(c, 500, text_type, (void *)"out of memory\n", 14, MHD_RESPMEM_PERSISTENT);
         return reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", body, len,
                      MHD_RESPMEM_MUST_FREE);
     }
@@ -299,8 +298,7 @@ static int duration_opt(struct ctl_ctx *ctx, const char *v, const char *name, in
     if (!v)
         return 0;
     if (omni_duration_parse(v, out) < 0 || *out < 0 || *out > EXP_MAX_MS)
-        return ctx_usage_error(ctx, "exporter: %s \"%.40s\" is not a duration (e.g. 15s)", name,
-                               v);
+        return ctx_usage_error(ctx, "exporter: %s \"%.40s\" is not a duration (e.g. 15s)", name, v);
     return 0;
 }
 
@@ -367,8 +365,8 @@ static int exporter_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)EXP_CONN_TIMEOUT_S,
                          MHD_OPTION_THREAD_STACK_SIZE, (size_t)EXP_THREAD_STACK, MHD_OPTION_END);
     if (!d) {
-        omni_err_set(&err, OMNI_E_NET, "exporter: cannot listen on %s: %s",
-                     args_get(a, OPT_LISTEN), strerror(errno));
+        omni_err_set(&err, OMNI_E_NET, "exporter: cannot listen on %s: %s", args_get(a, OPT_LISTEN),
+                     strerror(errno));
     } else {
         di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
         ctx_error(ctx, "exporter: listening on http://%s%s%.*s:%u/metrics", v6 ? "[" : "",
