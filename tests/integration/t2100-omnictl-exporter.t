@@ -20,19 +20,10 @@ like "says why" "$(cat "$T/nl.err")" "not a loopback address.*--listen-any"
 is "bad --cache-ttl (2)" "$(ctl exporter --listen 127.0.0.1:0 --cache-ttl soon 2>/dev/null; echo $?)" 2
 is "name, not number (2)" "$(ctl exporter --listen localhost:0 2>/dev/null; echo $?)" 2
 
-# start_exporter ARGS...: run it on a free port; sets URL, EXP_PID.
-start_exporter() {
-    : >"$T/exp.err"
-    ANTHROPIC_API_KEY=$ANTHROPIC_API_KEY ANTHROPIC_BASE_URL=$ANTHROPIC_BASE_URL \
-        bg "$BIN/omnictl" exporter --listen 127.0.0.1:0 "$@" 2>"$T/exp.err"
-    EXP_PID=$BG_PID
-    until_ok 10 grep -q 'listening on' "$T/exp.err" || { echo "Bail out! exporter: $(cat "$T/exp.err")"; exit 1; }
-    URL=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$T/exp.err" | head -1)
-}
 scrape() { curl -sf --max-time 15 "$URL"; }
 tsof() { sed -n 's/^omni_stats_scrape_timestamp_seconds //p'; }
 
-start_exporter --cache-ttl 2s --scrape-timeout 3s
+exporter_start --cache-ttl 2s --scrape-timeout 3s
 like "listening URL printed" "$URL" '^http://127\.0\.0\.1:[0-9]+/metrics$'
 m1=$(scrape)
 like "queue depth of the environment" "$m1" "omni_work_queue_depth\\{environment=\"$ENV\"\\} [0-9]+"

@@ -22,11 +22,7 @@ done
 # What omnictl exports, from a live exporter.
 sim_start --seed 1
 ctl_config
-: >"$T/exp.err"
-ANTHROPIC_API_KEY=$ANTHROPIC_API_KEY ANTHROPIC_BASE_URL=$ANTHROPIC_BASE_URL \
-    bg "$BIN/omnictl" exporter --listen 127.0.0.1:0 --waiting 2>"$T/exp.err"
-until_ok 10 grep -q 'listening on' "$T/exp.err" || { echo "Bail out! exporter: $(cat "$T/exp.err")"; exit 1; }
-URL=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$T/exp.err" | head -1)
+exporter_start --waiting
 curl -sf --max-time 15 "$URL" >"$T/metrics.prom"
 sed -n 's/^# HELP \(omni_[a-z_]*\) .*/\1/p' "$T/metrics.prom" >"$T/known"
 grep -v '^#' "$D/worker-metrics.txt" >>"$T/known"
