@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <stdint.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -84,7 +85,8 @@ static void scrape_series(struct buf *b, const struct stats_run *run, double sec
              secs);
 }
 
-static void collect_once(struct exporter *x, struct buf *b)
+/* Returns 0, or -1 when the collection failed (not cached then). */
+static int collect_once(struct exporter *x, struct buf *b)
 {
     struct stats_run run = {0};
     struct omni_err err = OMNI_ERR_INIT;
@@ -101,6 +103,7 @@ static void collect_once(struct exporter *x, struct buf *b)
     stats_prom_render(b, r == 0 ? &run : NULL, r == 0, omni_wall_us());
     scrape_series(b, r == 0 ? &run : NULL, (double)(omni_mono_ms() - t0) / 1000.0);
     free(run.envs);
+    return r;
 }
 
 static void *collector(void *arg)
@@ -120,14 +123,15 @@ static void *collector(void *arg)
 
         struct buf b = BUF_INIT_MAX(EXP_BODY_MAX);
         size_t len;
-        collect_once(x, &b);
+        int failed = collect_once(x, &b) < 0;
         char *text = buf_detach(&b, &len);
 
         pthread_mutex_lock(&x->mu);
         free(x->text);
         x->text = text;
         x->text_len = len;
-        x->text_at_ms = omni_mono_ms();
+        /* A failure goes to the scrapes that waited for it, never to later ones. */
+        x->text_at_ms = failed ? INT64_MIN / 2 : omni_mono_ms();
         x->in_flight = 0;
         x->gen++;
         pthread_cond_broadcast(&x->done_cv);
@@ -376,14 +380,17 @@ static int exporter_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
         fflush(ctx->err);
         while (sigwait(&set, &sig) != 0)
             ;
-        MHD_stop_daemon(d);
     }
+    /* Waiting scrapes answer at once (a failure), the collection is aborted,
+     * then the daemon joins its connection threads. */
     pthread_mutex_lock(&x.mu);
     x.stop = 1;
     ctx->cancel = 1;
     pthread_cond_broadcast(&x.want_cv);
     pthread_cond_broadcast(&x.done_cv);
     pthread_mutex_unlock(&x.mu);
+    if (d)
+        MHD_stop_daemon(d);
     pthread_join(th, NULL);
     ctx->cancel = 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);

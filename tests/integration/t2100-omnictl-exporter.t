@@ -80,4 +80,21 @@ wait "$EXP_PID"
 is "SIGTERM: exit 0" "$?" 0
 like "says it stopped" "$(cat "$T/exp.err")" 'exporter: stopped'
 
+# SIGTERM while a scrape waits on a hung API: the scrape answers, exit 0 at once.
+exporter_start --cache-ttl 0 --scrape-timeout 20s
+kill -STOP "$SIM_PID"
+curl -s --max-time 30 -o "$T/during" "$URL" &
+CURL_PID=$!
+sleep 0.5
+t0=$(date +%s%N)
+kill -TERM "$EXP_PID"
+wait "$EXP_PID"
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+kill -CONT "$SIM_PID"
+wait "$CURL_PID"
+is "SIGTERM during a hung collection: exit 0" "$rc" 0
+ok "... within 3 s (${ms} ms)" test "$ms" -lt 3000
+like "the waiting scrape got a failure" "$(cat "$T/during")" 'omni_stats_scrape_success 0'
+
 done_testing
