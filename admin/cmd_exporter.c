@@ -38,6 +38,7 @@
 #define EXP_CONN_TIMEOUT_S 10 /* an idle or slow client is dropped */
 #define EXP_BODY_MAX (16u << 20)
 #define EXP_THREAD_STACK (256u * 1024)
+#define EXP_DRAIN_MS 2000 /* at exit, connections may finish their answer this long */
 
 enum {
     OPT_LISTEN = CTL_OPT_LONG,
@@ -363,7 +364,7 @@ static int exporter_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
         return ctx_fail(ctx, &err);
     }
     d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                             MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0),
+                             MHD_USE_POLL | MHD_USE_ITC | (v6 ? MHD_USE_IPv6 : 0),
                          0, NULL, NULL, handle, &x, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)EXP_CONN_LIMIT,
                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)EXP_CONN_TIMEOUT_S,
@@ -389,8 +390,19 @@ static int exporter_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
     pthread_cond_broadcast(&x.want_cv);
     pthread_cond_broadcast(&x.done_cv);
     pthread_mutex_unlock(&x.mu);
-    if (d)
+    if (d) {
+        /* No new connection; those open get EXP_DRAIN_MS to send their answer. */
+        int64_t until = omni_mono_ms() + EXP_DRAIN_MS;
+        MHD_quiesce_daemon(d);
+        while (omni_mono_ms() < until) {
+            const union MHD_DaemonInfo *ci =
+                MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+            if (!ci || ci->num_connections == 0)
+                break;
+            nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
+        }
         MHD_stop_daemon(d);
+    }
     pthread_join(th, NULL);
     ctx->cancel = 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -60,7 +60,7 @@ exec 7<>/dev/tcp/127.0.0.1/"$(sed 's/.*:\([0-9]*\)\/.*/\1/' <<<"$URL")"
 printf 'GET /metrics HTTP/1.1\r\nHost: x\r\n' >&7
 t0=$(date +%s%N)
 ok "a scrape beside a stalled client" scrape
-ok "... within 2 s" test $((($(date +%s%N) - t0) / 1000000)) -lt 2000
+ok "... within 2 s" test $((($(date +%s%N) - t0) / 1000000)) -lt $((2000 * _WAIT_FACTOR))
 exec 7>&-
 is "404 elsewhere" "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${URL%/metrics}/nope")" 404
 
@@ -72,7 +72,7 @@ m4=$(scrape)
 ms=$((($(date +%s%N) - t0) / 1000000))
 kill -CONT "$SIM_PID"
 like "hung API: scrape failed" "$m4" 'omni_stats_scrape_success 0'
-ok "answered within the scrape timeout (${ms} ms)" test "$ms" -ge 2500 -a "$ms" -lt 5000
+ok "answered within the scrape timeout (${ms} ms)" test "$ms" -ge 2500 -a "$ms" -lt $((5000 * _WAIT_FACTOR))
 wait_for 10 "the next scrape succeeds again" bash -c 'curl -sf --max-time 10 "$1" | grep -q "omni_stats_scrape_success 1"' _ "$URL"
 
 kill -TERM "$EXP_PID"
@@ -85,7 +85,7 @@ exporter_start --cache-ttl 0 --scrape-timeout 20s
 kill -STOP "$SIM_PID"
 curl -s --max-time 30 -o "$T/during" "$URL" &
 CURL_PID=$!
-sleep 0.5
+sleep "$((_WAIT_FACTOR))"
 t0=$(date +%s%N)
 kill -TERM "$EXP_PID"
 wait "$EXP_PID"
@@ -94,7 +94,7 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 kill -CONT "$SIM_PID"
 wait "$CURL_PID"
 is "SIGTERM during a hung collection: exit 0" "$rc" 0
-ok "... within 3 s (${ms} ms)" test "$ms" -lt 3000
+ok "... within 3 s (${ms} ms)" test "$ms" -lt $((3000 * _WAIT_FACTOR))
 like "the waiting scrape got a failure" "$(cat "$T/during")" 'omni_stats_scrape_success 0'
 
 done_testing
