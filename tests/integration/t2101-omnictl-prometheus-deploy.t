@@ -15,7 +15,8 @@ skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1 # SKIP $2"; }
 
 ok "docs/monitoring points to deploy/prometheus" grep -q 'deploy/prometheus' "$TOP/docs/monitoring/README.md"
 for f in prometheus.yml omni-alerts.yml omni-alerts.test.yml omni-worker-alerts.yml \
-    omni-worker-alerts.test.yml omni-dashboard.json worker-metrics.txt fetch-promtool README.md; do
+    omni-worker-alerts.test.yml omni-dashboard.json worker-metrics.txt fetch-promtool README.md \
+    omnictl-exporter.service; do
     ok "deploy/prometheus/$f" test -s "$D/$f"
 done
 
