@@ -119,7 +119,7 @@ $(LIB): $(call obj,$(LIB_SRCS))
 
 $(BIN)/omnictl: $(call obj,$(ADMIN_SRCS)) $(LIB)
 	@mkdir -p $(BIN)
-	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lm
+	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
 
 $(BIN)/omni-console: $(call obj,$(CONSOLE_SRCS)) $(LIB)
 	@mkdir -p $(BIN)

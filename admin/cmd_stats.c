@@ -3,6 +3,7 @@
 #include "ctx.h"
 #include "health.h"
 #include "held.h"
+#include "stats.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -14,7 +15,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#define STATS_MAX_ENVS 1000
 #define STATS_PATH_MAX 4096
 #define STATS_NAGIOS_TIMEOUT_MS 8000 /* below NRPE's 10 s command timeout */
 #define STATS_MAX_TIMEOUT_MS 3600000
@@ -45,28 +45,6 @@ static const struct option stats_opts[] = {
     {"stuck-after", required_argument, NULL, OPT_STUCK_AFTER},
     {"waiting", no_argument, NULL, OPT_WAITING},
     {0},
-};
-
-struct env_stats {
-    char id[OMNI_ID_MAX];
-    char name[OMNI_NAME_MAX];
-    int name_known;
-    struct omni_stats st;
-    double age_s; /* oldest_queued_at age, 0 when the queue is empty */
-    /* The work list (env_key_file.<id> in the profile): ws.known 0 without it. */
-    struct omni_work_summary ws;
-    char ws_note[64]; /* why the work list is unknown ("no key file", "listing failed") */
-    long waiting;     /* sessions with calls held for a person; -1 unknown */
-    long held;        /* their held tool calls */
-    enum omni_level level;
-    char why[96];
-};
-
-struct stats_run {
-    struct env_stats *envs;
-    size_t n;
-    int64_t now_us;
-    int64_t stuck_ms; /* --stuck-after (default OMNI_STUCK_MS) */
 };
 
 /* What the level's reason says, for json/prom: "saturated", "no_worker" or NULL. */
@@ -122,23 +100,23 @@ static char *age_text(double secs, char *out, size_t n)
 }
 
 /* Everything that can go wrong before output: usage (2), config (3), API (1). */
-static int stats_collect(struct ctl_ctx *ctx, const struct ctl_args *a, struct stats_run *run,
-                         struct omni_err *err)
+int stats_gather(struct ctl_ctx *ctx, const struct stats_want *w, struct stats_run *run,
+                 struct omni_err *err)
 {
     struct omni_client *c = ctx_api(ctx, err);
     struct omni_environment_list el = {0};
-    int all = args_has(a, OPT_ALL);
+    int all = w->all;
     const char *def = NULL;
 
     if (!c)
         return -1;
-    if (all && a->argc > 0)
+    if (all && w->nids > 0)
         return omni_err_set(err, OMNI_E_USAGE, "stats: give environment ids or --all, not both");
-    for (int i = 0; i < a->argc; i++)
-        if (!omni_id_valid(a->argv[i]))
+    for (size_t i = 0; i < w->nids; i++)
+        if (!omni_id_valid(w->ids[i]))
             return omni_err_set(err, OMNI_E_USAGE, "stats: invalid environment id \"%.80s\"",
-                                a->argv[i]);
-    if (!all && a->argc == 0) {
+                                w->ids[i]);
+    if (!all && w->nids == 0) {
         def = ctx_config_get(ctx, "environment");
         if (!def)
             all = 1;
@@ -148,7 +126,7 @@ static int stats_collect(struct ctl_ctx *ctx, const struct ctl_args *a, struct s
             return -1;
         run->n = el.n > STATS_MAX_ENVS ? STATS_MAX_ENVS : el.n;
     } else {
-        run->n = def ? 1 : (size_t)a->argc;
+        run->n = def ? 1 : w->nids;
     }
     run->envs = calloc(run->n ? run->n : 1, sizeof *run->envs);
     if (!run->envs) {
@@ -162,25 +140,37 @@ static int stats_collect(struct ctl_ctx *ctx, const struct ctl_args *a, struct s
             snprintf(e->name, sizeof e->name, "%s", el.items[i].name);
             e->name_known = 1;
         } else {
-            snprintf(e->id, sizeof e->id, "%s", def ? def : a->argv[i]);
+            snprintf(e->id, sizeof e->id, "%s", def ? def : w->ids[i]);
         }
     }
     omni_environment_list_release(&el);
     for (size_t i = 0; i < run->n; i++) {
         struct env_stats *e = &run->envs[i];
-        if (omni_work_stats(c, e->id, &e->st, err) < 0)
-            return -1;
+        struct omni_err serr = OMNI_ERR_INIT;
+        if (ctx->cancel)
+            break;
+        if (omni_work_stats(c, e->id, &e->st, &serr) < 0) {
+            if (!w->tolerant || serr.kind == OMNI_E_ABORTED) {
+                *err = serr;
+                return -1;
+            }
+            e->failed = 1;
+            if (ctx->verbose)
+                ctx_error(ctx, "stats: %s: %s", e->id, serr.msg);
+        }
     }
     run->now_us = omni_wall_us();
     for (size_t i = 0; i < run->n && !ctx->cancel; i++) {
         struct env_stats *e = &run->envs[i];
         struct omni_err werr = OMNI_ERR_INIT;
+        e->waiting = -1;
+        if (e->failed)
+            continue;
         work_summary(ctx, e, run->now_us, run->stuck_ms);
         /* One event listing per idle session: only when asked for. */
-        e->waiting = -1;
-        if (args_has(a, OPT_WAITING))
+        if (w->waiting)
             e->waiting = held_sessions_in_env(c, e->id, &e->held, &ctx->cancel, &werr);
-        if (e->waiting < 0 && ctx->verbose)
+        if (e->waiting < 0 && ctx->verbose && w->waiting)
             ctx_error(ctx, "stats: %s: waiting sessions: %s", e->id, werr.msg);
     }
     if (ctx->cancel)
@@ -190,6 +180,31 @@ static int stats_collect(struct ctl_ctx *ctx, const struct ctl_args *a, struct s
         e->age_s = omni_stats_oldest_age(&e->st, run->now_us);
     }
     return 0;
+}
+
+void stats_levels(struct stats_run *run, const struct omni_thresholds *th)
+{
+    for (size_t i = 0; i < run->n; i++) {
+        struct env_stats *e = &run->envs[i];
+        if (e->failed) {
+            e->level = OMNI_LEVEL_UNKNOWN;
+            snprintf(e->why, sizeof e->why, "figures unavailable");
+            continue;
+        }
+        e->level = omni_stats_level(th, &e->st, &e->ws, run->now_us, e->why, sizeof e->why);
+    }
+}
+
+static int stats_collect(struct ctl_ctx *ctx, const struct ctl_args *a, struct stats_run *run,
+                         struct omni_err *err)
+{
+    const struct stats_want w = {
+        .all = args_has(a, OPT_ALL),
+        .ids = a->argv,
+        .nids = (size_t)a->argc,
+        .waiting = args_has(a, OPT_WAITING),
+    };
+    return stats_gather(ctx, &w, run, err);
 }
 
 /* ---- table / json ------------------------------------------------------ */
@@ -365,6 +380,9 @@ static int gauge_value(const struct env_stats *e, enum gauge g, double *v)
     const char *cause = level_cause(e);
     int known = 1;
 
+    if (e->failed && g != G_HEALTH && g != G_INFO)
+        return 0;
+
     switch (g) {
     case G_DEPTH:
         *v = (double)e->st.depth;
@@ -421,7 +439,7 @@ static int gauge_value(const struct env_stats *e, enum gauge g, double *v)
 
 /* Ids are [A-Za-z0-9_-] (checked), so label values need no escaping; names
  * do (text format: backslash, double quote and newline). */
-static void prom_render(struct buf *b, const struct stats_run *run, int success, int64_t now_us)
+void stats_prom_render(struct buf *b, const struct stats_run *run, int success, int64_t now_us)
 {
     for (int g = 0; success && g < G_COUNT; g++) {
         buf_addf(b, "# HELP %s %s\n# TYPE %s gauge\n", gauges[g].name, gauges[g].help,
@@ -728,7 +746,7 @@ static int stats_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
             /* Leave a scrape-failed file behind so the failure is visible. */
             struct buf b = BUF_INIT_MAX(1u << 20);
             struct omni_err werr = OMNI_ERR_INIT;
-            prom_render(&b, NULL, 0, omni_wall_us());
+            stats_prom_render(&b, NULL, 0, omni_wall_us());
             if (textfile_write(textfile, &b, &werr) < 0)
                 ctx_fail(ctx, &werr);
             buf_release(&b);
@@ -739,17 +757,14 @@ static int stats_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
         free(run.envs);
         return rc;
     }
-    for (size_t i = 0; i < run.n; i++) {
-        struct env_stats *e = &run.envs[i];
-        e->level = omni_stats_level(&th, &e->st, &e->ws, run.now_us, e->why, sizeof e->why);
-    }
+    stats_levels(&run, &th);
     switch (ctx->output) {
     case CTL_OUT_JSON:
         out_json(ctx, &run);
         break;
     case CTL_OUT_PROM: {
         struct buf b = BUF_INIT_MAX(16u << 20);
-        prom_render(&b, &run, 1, run.now_us);
+        stats_prom_render(&b, &run, 1, run.now_us);
         if (textfile) {
             if (textfile_write(textfile, &b, &err) < 0)
                 rc = ctx_fail(ctx, &err);

@@ -105,6 +105,7 @@ extern const struct ctl_cmd *const ctl_commands[];
 
 extern const struct ctl_cmd ctl_cmd_stats;
 extern const struct ctl_cmd ctl_cmd_stop;
+extern const struct ctl_cmd ctl_cmd_exporter;
 extern const struct ctl_cmd ctl_cmd_sessions;
 extern const struct ctl_cmd ctl_cmd_work;
 extern const struct ctl_cmd ctl_cmd_env;

@@ -588,6 +588,9 @@ void actions_result(struct con_app *a, struct net_result *r)
             con_model_envs_error(&a->m, r->err.msg);
         }
         break;
+    case NET_WORKERS:
+        con_model_apply_workers(&a->m, r->job.env_id, r->workers, r->nworkers, r->at_us);
+        break;
     case NET_SESSIONS:
         if (r->ok) {
             int64_t t0 = thread_cpu_us();

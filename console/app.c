@@ -78,6 +78,15 @@ void con_app_refresh(struct con_app *a, int64_t now_ms)
     a->refresh_started_ms = now_ms;
     j.kind = NET_ENVS;
     con_refresh_submit(a, &j);
+    /* The workers' /metrics of environments that name them (worker_metrics.<id>). */
+    for (size_t i = 0; a->nopts && i < a->m.nenvs; i++) {
+        struct net_job w = {0};
+        if (!net_worker_metrics(a->nopts, a->m.envs[i].id))
+            continue;
+        w.kind = NET_WORKERS;
+        snprintf(w.env_id, sizeof w.env_id, "%s", a->m.envs[i].id);
+        con_refresh_submit(a, &w);
+    }
     if (v->refresh)
         v->refresh(a, now_ms, force);
 }

@@ -411,6 +411,73 @@ void con_model_envs_error(struct con_model *m, const char *msg)
     con_sanitize(m->envs_err, sizeof m->envs_err, msg);
 }
 
+void con_model_apply_workers(struct con_model *m, const char *env_id, const struct con_worker *w,
+                             int n, int64_t now_us)
+{
+    struct con_env *e = con_model_env(m, env_id);
+
+    if (!e)
+        return;
+    if (n > CON_WORKERS_MAX)
+        n = CON_WORKERS_MAX;
+    for (int i = 0; i < n; i++) {
+        e->workers[i] = w[i];
+        con_sanitize(e->workers[i].url, sizeof e->workers[i].url, w[i].url);
+        con_sanitize(e->workers[i].err, sizeof e->workers[i].err, w[i].err);
+    }
+    e->nworkers = n;
+    e->workers_at_us = now_us;
+}
+
+int con_worker_parse(const char *text, size_t len, struct con_worker *w)
+{
+    static const char *const names[] = {"omni_worker_slots_configured", "omni_worker_slots_busy",
+                                        "omni_worker_slots_held"};
+    long *vals[] = {&w->configured, &w->busy, &w->held};
+    const char *p = text, *end = text + len;
+    int found = 0;
+
+    w->configured = w->busy = w->held = -1;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        for (int k = 0; k < 3; k++) {
+            size_t nlen = strlen(names[k]);
+            char num[32];
+            size_t vl;
+            const char *v = p + nlen;
+            if ((size_t)(le - p) <= nlen || memcmp(p, names[k], nlen) != 0)
+                continue;
+            if (*v == '{') { /* labels: skip to the closing brace */
+                const char *cb = memchr(v, '}', (size_t)(le - v));
+                if (!cb)
+                    continue;
+                v = cb + 1;
+            }
+            if (v >= le || (*v != ' ' && *v != '\t'))
+                continue;
+            while (v < le && (*v == ' ' || *v == '\t'))
+                v++;
+            vl = (size_t)(le - v);
+            if (vl == 0 || vl >= sizeof num)
+                continue;
+            memcpy(num, v, vl);
+            num[vl] = '\0';
+            {
+                char *e2;
+                double d = strtod(num, &e2);
+                if (e2 == num || d < 0 || d > 1e9)
+                    continue;
+                if (*vals[k] < 0)
+                    found++;
+                *vals[k] = (long)d;
+            }
+        }
+        p = le + 1;
+    }
+    return found;
+}
+
 void con_model_apply_stats(struct con_model *m, const char *env_id, const struct omni_stats *st,
                            const char *errmsg, const struct omni_work_summary *ws,
                            const char *work_err, int64_t now_us)

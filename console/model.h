@@ -41,6 +41,21 @@
 
 /* ---- environments ------------------------------------------------------ */
 
+#define CON_WORKERS_MAX 8 /* worker metrics URLs per environment */
+#define CON_WORKER_URL_MAX 160
+
+/* One worker's /metrics (the profile's worker_metrics.<env_id>). */
+struct con_worker {
+    char url[CON_WORKER_URL_MAX];
+    int ok;                      /* the last fetch worked */
+    long configured, busy, held; /* omni_worker_slots_*; -1 when absent */
+    char err[96];                /* why the last fetch failed */
+};
+
+/* Parse a Prometheus text exposition into w's slot figures (unlabelled
+ * omni_worker_slots_configured/busy/held). Returns how many were found. */
+int con_worker_parse(const char *text, size_t len, struct con_worker *w);
+
 struct con_env {
     char id[OMNI_ID_MAX];
     char name[OMNI_NAME_MAX];
@@ -56,6 +71,9 @@ struct con_env {
     char work_err[CON_MSG_MAX];  /* why the work list failed, "" when fine */
     enum omni_level level;
     char why[96];
+    struct con_worker workers[CON_WORKERS_MAX]; /* nworkers 0: none configured */
+    int nworkers;
+    int64_t workers_at_us; /* when they were last fetched */
 };
 
 /* ---- sessions ---------------------------------------------------------- */
@@ -228,6 +246,9 @@ void con_model_release(struct con_model *m);
 void con_model_apply_envs(struct con_model *m, const struct omni_environment_list *l,
                           int (*has_key)(const char *env_id, void *ud), void *ud, int64_t now_us);
 void con_model_envs_error(struct con_model *m, const char *msg);
+/* The workers of one environment, as last fetched (n <= CON_WORKERS_MAX). */
+void con_model_apply_workers(struct con_model *m, const char *env_id, const struct con_worker *w,
+                             int n, int64_t now_us);
 /* Stats (or an error when st is NULL) for one environment, with what its
  * work list says (ws NULL or not known: nothing; work_err: why not). */
 void con_model_apply_stats(struct con_model *m, const char *env_id, const struct omni_stats *st,

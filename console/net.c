@@ -8,6 +8,7 @@
 #include "fatal.h"
 #include "timeutil.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -84,9 +85,112 @@ void net_result_release(struct net_result *r)
     omni_agent_list_release(&r->agents);
     cJSON_Delete(r->event);
     free(r->text);
+    free(r->workers);
+    r->workers = NULL;
     r->stats = NULL;
     r->event = NULL;
     r->text = NULL;
+}
+
+const char *net_worker_metrics(const struct net_opts *o, const char *env_id)
+{
+    char key[OMNI_ID_MAX + 32];
+
+    snprintf(key, sizeof key, "worker_metrics.%s", env_id);
+    return o->prof ? omni_profile_get(o->prof, key) : NULL;
+}
+
+struct worker_fetch {
+    struct buf body;
+    volatile int *abort;
+};
+
+static size_t worker_write(char *p, size_t sz, size_t n, void *ud)
+{
+    struct worker_fetch *f = ud;
+    return buf_add(&f->body, p, sz * n) < 0 ? 0 : sz * n; /* over the cap: the transfer fails */
+}
+
+static int worker_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    struct worker_fetch *f = ud;
+    return f->abort && *f->abort;
+}
+
+/* GET one worker's /metrics (http or https, no redirect, short timeouts). */
+static void worker_fetch(struct net_exec *x, struct con_worker *w)
+{
+    struct worker_fetch f = {BUF_INIT_MAX(NET_WORKER_BODY_MAX), x->abort};
+    CURL *e;
+    CURLcode rc;
+    long status = 0;
+
+    if (strncmp(w->url, "http://", 7) != 0 && strncmp(w->url, "https://", 8) != 0) {
+        snprintf(w->err, sizeof w->err, "not an http(s) URL");
+        return;
+    }
+    if (!(e = curl_easy_init())) {
+        snprintf(w->err, sizeof w->err, "out of memory");
+        return;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, w->url);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)NET_WORKER_CONNECT_MS);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)NET_WORKER_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)NET_WORKER_BODY_MAX);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, worker_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &f);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, worker_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, &f);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "omni-console");
+    if (x->o.prof) {
+        const char *ca = omni_profile_get(x->o.prof, "ca_file");
+        if (ca)
+            curl_easy_setopt(e, CURLOPT_CAINFO, ca);
+    }
+    rc = curl_easy_perform(e);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    if (rc != CURLE_OK)
+        snprintf(w->err, sizeof w->err, "%s", curl_easy_strerror(rc));
+    else if (status != 200)
+        snprintf(w->err, sizeof w->err, "HTTP %ld", status);
+    else if (con_worker_parse(f.body.data, f.body.len, w) == 0)
+        snprintf(w->err, sizeof w->err, "no omni_worker_slots_* metrics");
+    else
+        w->ok = 1;
+    buf_release(&f.body);
+}
+
+/* Every worker of the environment, one after the other (each bounded). */
+static void exec_workers(struct net_exec *x, const struct net_job *j, struct net_result *res)
+{
+    const char *list = net_worker_metrics(&x->o, j->env_id), *p = list;
+
+    res->workers = omni_xcalloc(CON_WORKERS_MAX, sizeof *res->workers);
+    while (p && *p && res->nworkers < CON_WORKERS_MAX) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        struct con_worker *w = &res->workers[res->nworkers];
+        while (n && (*p == ' ' || *p == '\t'))
+            p++, n--;
+        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (n) {
+            memset(w, 0, sizeof *w);
+            w->configured = w->busy = w->held = -1;
+            snprintf(w->url, sizeof w->url, "%.*s", (int)n, p);
+            if (n >= sizeof w->url)
+                snprintf(w->err, sizeof w->err, "URL too long");
+            else if (!(x->abort && *x->abort))
+                worker_fetch(x, w);
+            res->nworkers++;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    res->ok = 1;
 }
 
 /* List the work of an environment with its key file (the only use of it). */
@@ -280,6 +384,9 @@ void net_exec_run(struct net_exec *x, const struct net_job *j, struct net_result
     switch (j->kind) {
     case NET_ENVS:
         exec_envs(x, res);
+        break;
+    case NET_WORKERS:
+        exec_workers(x, j, res);
         break;
     case NET_SESSIONS: {
         struct omni_session_filter f = {0};
@@ -671,6 +778,7 @@ int net_kind_is_refresh(enum net_kind kind)
 {
     switch (kind) {
     case NET_ENVS:
+    case NET_WORKERS:
     case NET_SESSIONS:
     case NET_WORK:
     case NET_EVENTS:

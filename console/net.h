@@ -55,7 +55,12 @@ enum net_kind {
     NET_EVENT,        /* session_id, event_id: that event in full (text) */
     NET_STREAM_EVENT, /* result only: one event of the followed stream */
     NET_STREAM_STATE, /* result only: stream opened (ok=1) or ended (ok=0, err) */
+    NET_WORKERS,      /* env_id: its workers' /metrics (worker_metrics.<env_id>) */
 };
+
+#define NET_WORKER_TIMEOUT_MS 1500 /* a worker's /metrics, whole transfer */
+#define NET_WORKER_CONNECT_MS 1000
+#define NET_WORKER_BODY_MAX (1u << 20)
 
 struct net_job {
     enum net_kind kind;
@@ -93,8 +98,10 @@ struct net_result {
     struct omni_work_list work;
     struct omni_event_list events;
     struct omni_agent_list agents;
-    cJSON *event; /* NET_STREAM_EVENT */
-    char *text;   /* NET_EVENT: input, output and raw JSON (malloc'd, capped) */
+    cJSON *event;               /* NET_STREAM_EVENT */
+    char *text;                 /* NET_EVENT: input, output and raw JSON (malloc'd, capped) */
+    struct con_worker *workers; /* NET_WORKERS: nworkers (malloc'd) */
+    int nworkers;
     struct net_result *next;
 };
 
@@ -115,6 +122,8 @@ void net_result_release(struct net_result *r);
 
 /* The configured environment key file for env_id, or NULL. */
 const char *net_env_key_file(const struct net_opts *o, const char *env_id);
+/* The profile's worker_metrics.<env_id> (comma-separated URLs), or NULL. */
+const char *net_worker_metrics(const struct net_opts *o, const char *env_id);
 
 /* Whether jobs of this kind are part of a refresh (the poll thread runs
  * them; the rest run on the action thread). */

@@ -33,10 +33,44 @@ static size_t envs_count(struct con_app *a)
     return n;
 }
 
+/* Whether any environment has worker metrics (the note then has a third line). */
+static int envs_have_workers(const struct con_app *a)
+{
+    for (size_t k = 0; k < a->m.nenvs; k++)
+        if (a->m.envs[k].nworkers)
+            return 1;
+    return 0;
+}
+
+/* "workers: HOST:PORT busy B/C held H | HOST:PORT fetch failed: why" */
+static void envs_workers_line(const struct con_env *e, char *line, size_t n)
+{
+    size_t l;
+
+    snprintf(line, n, "  workers:%s", e->nworkers ? "" : " none configured");
+    for (int i = 0; i < e->nworkers; i++) {
+        const struct con_worker *w = &e->workers[i];
+        const char *u = strstr(w->url, "://");
+        int ulen;
+        u = u ? u + 3 : w->url;
+        ulen = (int)strcspn(u, "/");
+        l = strlen(line);
+        if (l >= n - 1)
+            break;
+        if (w->ok)
+            snprintf(line + l, n - l, "%s %.*s busy %ld/%ld held %ld", i ? " |" : "", ulen, u,
+                     w->busy, w->configured, w->held);
+        else
+            snprintf(line + l, n - l, "%s %.*s FETCH FAILED: %s", i ? " |" : "", ulen, u, w->err);
+    }
+}
+
 static void envs_draw(struct con_app *a, int top, int rows, int cols)
 {
     struct con_cursor *c = &a->pos[CON_VIEW_ENVS];
-    int list_rows = rows - 3; /* header + the selected environment's note (2 lines) */
+    int wk = envs_have_workers(a);
+    /* header + the selected environment's note (2 lines, 3 with workers) */
+    int list_rows = rows - 3 - wk;
     int spark_w = cols - 70;
     int name_w;
     long scale = 0;
@@ -133,14 +167,18 @@ static void envs_draw(struct con_app *a, int top, int rows, int cols)
         snprintf(line, sizeof line, "%s  %s%s%s%s%s", e->id, omni_level_name(e->level),
                  e->why[0] ? ": " : "", e->why, e->err[0] ? "; stats error: " : "", e->err);
         attrset(ui_level_attr(a, e->level));
-        ui_put(top + rows - 2, 0, cols, line, 1);
+        ui_put(top + rows - 2 - wk, 0, cols, line, 1);
         snprintf(line, sizeof line, "  work list: %s", work);
         if (e->have_stats) {
             size_t l = strlen(line);
             snprintf(line + l, sizeof line - l, "  stats %s old",
                      con_age(a->now_us, e->stats_at_us, when, sizeof when));
         }
-        ui_put(top + rows - 1, 0, cols, line, 1);
+        ui_put(top + rows - 1 - wk, 0, cols, line, 1);
+        if (wk) {
+            envs_workers_line(e, line, sizeof line);
+            ui_put(top + rows - 1, 0, cols, line, 1);
+        }
         attrset(A_NORMAL);
     }
 }

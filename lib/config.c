@@ -15,6 +15,7 @@
 
 #define CONFIG_DEFAULT "default"
 #define CONFIG_ENV_KEY_PREFIX "env_key_file."
+#define CONFIG_WORKER_METRICS_PREFIX "worker_metrics."
 #define CONFIG_NAME_MAX 128 /* section and key names */
 
 struct config_entry {
@@ -165,6 +166,10 @@ static int config_key_check(const char *key)
         if (strcmp(key, config_keys[i].key) == 0)
             return (int)config_keys[i].check;
     if (strncmp(key, CONFIG_ENV_KEY_PREFIX, plen) == 0 && key[plen] && !strchr(key + plen, '.'))
+        return CHECK_NONEMPTY;
+    plen = strlen(CONFIG_WORKER_METRICS_PREFIX);
+    if (strncmp(key, CONFIG_WORKER_METRICS_PREFIX, plen) == 0 && key[plen] &&
+        !strchr(key + plen, '.'))
         return CHECK_NONEMPTY;
     if (strncmp(key, "x-", 2) == 0 && key[2])
         return CHECK_NONE;

@@ -37,6 +37,8 @@
  *                     stats thresholds, kept as text (monitoring-plugin ranges)
  *     output          default output format, kept as text
  *     env_key_file.<env_id>   path of that environment's key file
+ *     worker_metrics.<env_id> metrics URLs of that environment's workers,
+ *                     comma-separated (omni-console shows their slots)
  *     x-<anything>    reserved for local use, never checked
  * Values of known keys must not be empty. Key and section names are made of
  * letters, digits, '_', '-' and '.' (at most 128 bytes).

@@ -56,3 +56,14 @@ new_session() {
     ctl sessions create --agent "$OMNI_SIM_AGENT_ID" --env "$ANTHROPIC_ENVIRONMENT_ID" \
         --metadata "sim_scenario=${1:-bash-once}" --message "hello"
 }
+
+# exporter_start ARGS...: `omnictl exporter` on a free loopback port in the
+# background (stopped by the cleanup); sets URL (its /metrics) and EXP_PID.
+exporter_start() {
+    : >"$T/exp.err"
+    ANTHROPIC_API_KEY=$ANTHROPIC_API_KEY ANTHROPIC_BASE_URL=$ANTHROPIC_BASE_URL \
+        bg "$BIN/omnictl" exporter --listen 127.0.0.1:0 "$@" 2>"$T/exp.err"
+    EXP_PID=$BG_PID
+    until_ok 10 grep -q 'listening on' "$T/exp.err" || { echo "Bail out! exporter: $(cat "$T/exp.err")"; exit 1; }
+    URL=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$T/exp.err" | head -1)
+}

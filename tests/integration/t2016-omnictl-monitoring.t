@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Prometheus: omnictl stats -o prom exports the environment's name
 # (omni_environment_info), the oldest queued item as a timestamp and gauges
-# for active, held and stuck items; docs/monitoring/omni-alerts.yml passes
+# for active, held and stuck items; deploy/prometheus/omni-alerts.yml passes
 # `promtool check rules` and its unit tests (`promtool test rules`); the
 # Grafana dashboard and the rules name only metrics omnictl exports.
 # promtool comes from Debian's prometheus package, downloaded and unpacked
-# into a cache by docs/monitoring/fetch-promtool (never installed); the
+# into a cache by deploy/prometheus/fetch-promtool (never installed); the
 # promtool checks are skipped, with the reason, when that fails.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/omnictl-lib.sh"
 
-MON=$TOP/docs/monitoring
+MON=$TOP/deploy/prometheus
 skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1 # SKIP $2"; }
 
 sim_start --seed 1
@@ -40,7 +40,9 @@ is "name label escaped: a quote in a name" "$(ctl -o json env create 'we "quote"
 printf '%s\n' "$prom" | sed -n 's/^# HELP \(omni_[a-z_]*\) .*/\1/p' | sort -u >"$T/exported"
 ok "exported metrics listed" test "$(wc -l <"$T/exported")" -ge 16
 used() { grep -o 'omni_[a-z_]*' "$1" | sort -u; }
-is "dashboard names only exported metrics" "$(used "$MON/omni-dashboard.json" | comm -23 - "$T/exported")" ""
+# The dashboard also shows the worker's metrics and the exporter's scrape series.
+{ cat "$T/exported"; grep -v '^#' "$MON/worker-metrics.txt"; printf '%s\n' omni_scrape_success omni_scrape_duration_seconds; } | sort -u >"$T/known"
+is "dashboard names only exported metrics" "$(used "$MON/omni-dashboard.json" | comm -23 - "$T/known")" ""
 is "alert rules name only exported metrics" "$(used "$MON/omni-alerts.yml" | comm -23 - "$T/exported")" ""
 ok "dashboard is JSON with panels" "$TOP/tests/jget" panels.0.targets.0.expr <"$MON/omni-dashboard.json"
 

@@ -345,9 +345,9 @@ static void test_work(void **state)
     l.n = 4;
     con_model_init(&m);
     con_model_apply_work(&m, "env_1", &l, NOW);
-    assert_true(con_work_stuck(&((struct con_work *)m.work.rows)[0], NOW, 0));
-    assert_false(con_work_stuck(&((struct con_work *)m.work.rows)[1], NOW, 0));
-    assert_false(con_work_stuck(&((struct con_work *)m.work.rows)[3], NOW, 0));
+    assert_true(con_work_stuck(&((struct con_work *)m.work.rows)[0], NOW, OMNI_STUCK_MS));
+    assert_false(con_work_stuck(&((struct con_work *)m.work.rows)[1], NOW, OMNI_STUCK_MS));
+    assert_false(con_work_stuck(&((struct con_work *)m.work.rows)[3], NOW, OMNI_STUCK_MS));
     /* the live item of a session, not the stopped one */
     assert_string_equal(con_model_work_for_session(&m, "sesn_1")->id, "work_a");
     assert_null(con_model_work_for_session(&m, "sesn_9"));
@@ -509,6 +509,44 @@ static void test_age(void **state)
     assert_string_equal(con_age(NOW, NOW - 192 * SEC, out, sizeof out), "3m12s");
 }
 
+/* A worker's exposition: the slot gauges, labels and timestamps allowed; other
+ * series, comments and look-alike names ignored. */
+static void test_worker_parse(void **state)
+{
+    static const char text[] = "# HELP omni_worker_slots_busy Busy.\n"
+                               "# TYPE omni_worker_slots_busy gauge\n"
+                               "omni_worker_slots_busy_total 9\n"
+                               "omni_worker_slots_busy 2\n"
+                               "omni_worker_slots_configured{pool=\"a\"} 4 1700000000000\n"
+                               "omni_worker_slots_held\t1";
+    struct con_worker w;
+    struct con_model m;
+    struct omni_environment_list l = {0};
+    struct omni_environment env = {0};
+
+    (void)state;
+    memset(&w, 0, sizeof w);
+    assert_int_equal(con_worker_parse(text, sizeof text - 1, &w), 3);
+    assert_int_equal(w.busy, 2);
+    assert_int_equal(w.configured, 4);
+    assert_int_equal(w.held, 1);
+    assert_int_equal(con_worker_parse("omni_worker_slots_busy -1\nfoo 1\n", 33, &w), 0);
+    assert_int_equal(w.busy, -1);
+
+    memset(&m, 0, sizeof m);
+    snprintf(env.id, sizeof env.id, "env_a");
+    l.items = &env;
+    l.n = 1;
+    con_model_apply_envs(&m, &l, NULL, NULL, 1);
+    snprintf(w.url, sizeof w.url, "http://127.0.0.1:1/metrics\x1b[2J");
+    snprintf(w.err, sizeof w.err, "refused");
+    con_model_apply_workers(&m, "env_a", &w, 1, 2);
+    assert_int_equal(m.envs[0].nworkers, 1);
+    assert_null(strchr(m.envs[0].workers[0].url, '\x1b'));
+    con_model_apply_workers(&m, "env_nope", &w, 1, 2);
+    con_model_release(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,7 +557,7 @@ int main(void)
         cmocka_unit_test(test_work),       cmocka_unit_test(test_detail),
         cmocka_unit_test(test_table_find), cmocka_unit_test(test_doc),
         cmocka_unit_test(test_id_fit),     cmocka_unit_test(test_env_work_summary),
-        cmocka_unit_test(test_age),
+        cmocka_unit_test(test_age),        cmocka_unit_test(test_worker_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
