@@ -208,7 +208,10 @@ static int watch_run(struct ctl_ctx *ctx, const struct ctl_args *a)
         omni_sleep_ms(ms, stop);
     }
     if (stop == &watch_interrupted) {
-        sigaction(SIGINT, &old, NULL);
+        /* Once interrupted, the handler stays: a second ^C (or a signal sent to
+         * the whole process group as well) must not kill the clean exit. */
+        if (!watch_interrupted)
+            sigaction(SIGINT, &old, NULL);
         r = r == CTL_EXIT_USAGE || r == CTL_EXIT_CONFIG ? r : CTL_EXIT_OK;
     } else if (*stop) {
         r = CTL_EXIT_OK;
