@@ -156,6 +156,41 @@ static int path_under(const char *path, const char *top)
     return strncmp(path, top, n) == 0 && (path[n] == '/' || path[n] == '\0');
 }
 
+/* Is path in sight inside the sandbox: the whole host in `none` mode, else
+ * only what an --allow-path or --readonly-path bind brings in. */
+static int sandbox_shows(const struct sandbox_spec *s, const char *path)
+{
+    if (s->kind == SANDBOX_NONE)
+        return 1;
+    for (size_t i = 0; s->allowed_roots && s->allowed_roots[i]; i++)
+        if (path_under(path, s->allowed_roots[i]))
+            return 1;
+    for (size_t i = 0; s->readonly_roots && s->readonly_roots[i]; i++)
+        if (path_under(path, s->readonly_roots[i]))
+            return 1;
+    return 0;
+}
+
+/*
+ * The worker's own secrets (key file, secret file, credentials directory)
+ * covered wherever the sandbox would show them. After every bind, so that a
+ * directory handed to the tools cannot bring one back into sight.
+ */
+static void add_masks(struct argv_b *b, const struct sandbox_spec *s)
+{
+    for (size_t i = 0; s->masked && s->masked[i]; i++) {
+        struct stat st;
+
+        if (s->masked[i][0] != '/' || lstat(s->masked[i], &st) < 0 ||
+            !sandbox_shows(s, s->masked[i]))
+            continue;
+        if (S_ISDIR(st.st_mode))
+            add2(b, "--tmpfs", s->masked[i]);
+        else
+            add3(b, "--ro-bind", "/dev/null", s->masked[i]);
+    }
+}
+
 /*
  * The directories between top (a tmpfs of ours, or the sandbox's own root)
  * and the session's directory, made 0755: bubblewrap would make them 0700
@@ -404,15 +439,6 @@ char **sandbox_argv(const struct sandbox_spec *s, struct omni_err *err)
         /* every other session, and the worker's own files, out of sight */
         hide_point(s->sessions_root, s->switch_uid, top, sizeof(top));
         add2(&b, "--tmpfs", top);
-        for (size_t i = 0; s->masked && s->masked[i]; i++) {
-            struct stat st;
-            if (s->masked[i][0] != '/' || lstat(s->masked[i], &st) < 0)
-                continue;
-            if (S_ISDIR(st.st_mode))
-                add2(&b, "--tmpfs", s->masked[i]);
-            else
-                add3(&b, "--ro-bind", "/dev/null", s->masked[i]);
-        }
     }
     add_parents(&b, top, s->session_dir);
     add3(&b, "--bind", s->session_dir, s->session_dir);
@@ -420,6 +446,7 @@ char **sandbox_argv(const struct sandbox_spec *s, struct omni_err *err)
         add3(&b, "--bind", s->allowed_roots[i], s->allowed_roots[i]);
     for (size_t i = 0; s->readonly_roots && s->readonly_roots[i]; i++)
         add3(&b, "--ro-bind", s->readonly_roots[i], s->readonly_roots[i]);
+    add_masks(&b, s);
     add3(&b, "--ro-bind", s->exec_bin, s->exec_bin);
     char **eg_opts = NULL, **eg_cmd = NULL;
     if (s->egress && s->kind == SANDBOX_BWRAP) {
