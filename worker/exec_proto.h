@@ -9,12 +9,17 @@
  * protocol error and end the channel.
  *
  *   executor -> runner   {"op":"ready","version":1}            once, at start
- *   runner -> executor   {"op":"run","id":N,"tool":T,"input":{...}}
+ *   runner -> executor   {"op":"run","id":N,"thread":TH,"tool":T,"input":{...}}
  *   runner -> executor   {"op":"cancel","id":N}                 stop call N
+ *   runner -> executor   {"op":"end","id":0,"thread":TH}        thread TH ended
  *   executor -> runner   {"op":"result","id":N,"is_error":B,"text":S}
  *
- * Calls are serial: the runner sends the next "run" only after the previous
- * "result". The executor exits when the stream ends. The runner treats
+ * "thread" is the call's session_thread_id (absent: the primary thread);
+ * each thread has its own toolset, so its own persistent shell, which "end"
+ * kills. Calls of one thread are serial: the runner sends its next "run"
+ * only after the previous "result". Calls of different threads may overlap
+ * (SDK 1.16 maxConcurrentCalls); results come back in the order they finish.
+ * The executor exits when the stream ends. The runner treats
  * everything the executor sends as hostile input: ids must match, the text is
  * capped and re-validated, and a malformed frame ends the executor.
  */

@@ -22,6 +22,18 @@
 
 #define EXECUTOR_KILL_WAIT_MS 5000L
 
+/* One call sent to the executor, until executor_collect() hands its result over. */
+struct xcall {
+    int used;
+    int done; /* res is final */
+    double id;
+    char tool[32];
+    long limit_ms;
+    int64_t deadline;
+    int cancel_sent;
+    struct tool_result res;
+};
+
 struct executor {
     struct executor_opts o;
     struct sandbox_vm vm;  /* microvm: o.spec.vm points here */
@@ -34,12 +46,8 @@ struct executor {
     int ready; /* "ready" received from the current sandbox */
     int64_t spawned_ms;
     int64_t spawned_us;
-    /* the call in progress */
-    int in_call;
-    char tool[32];
-    long limit_ms;
-    int64_t deadline;
-    int cancel_sent;
+    struct xcall calls[EXECUTOR_CALLS_MAX]; /* the calls sent and not yet collected */
+    int ncalls;
 };
 
 void executor_fmt_bytes(long long n, char *out, size_t outlen)
@@ -253,16 +261,21 @@ void executor_free(struct executor *ex)
     if (ex->pid > 0 && !executor_reap(ex, EXECUTOR_EXIT_WAIT_MS, &st))
         executor_kill(ex);
     ex->pid = -1;
+    for (int i = 0; i < EXECUTOR_CALLS_MAX; i++)
+        free(ex->calls[i].res.text);
     buf_release(&ex->frame);
     free(ex);
 }
 
-/* Send the call; 0 or -1. */
-static int executor_send(struct executor *ex, const char *op, const char *tool, const cJSON *input)
+/* Send a request; 0 or -1. */
+static int executor_send(struct executor *ex, const char *op, double id, const char *thread,
+                         const char *tool, const cJSON *input)
 {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "op", op);
-    cJSON_AddNumberToObject(m, "id", ex->seq);
+    cJSON_AddNumberToObject(m, "id", id);
+    if (thread)
+        cJSON_AddStringToObject(m, "thread", thread);
     if (tool) {
         cJSON_AddStringToObject(m, "tool", tool);
         if (input)
@@ -272,51 +285,6 @@ static int executor_send(struct executor *ex, const char *op, const char *tool, 
     cJSON_Delete(m);
     int rc = s ? xp_write(ex->fd, s, strlen(s), EXECUTOR_WRITE_TIMEOUT_MS) : -1;
     free(s);
-    return rc;
-}
-
-/* The executor's answer, validated; 0 with out set, -1 when malformed. */
-static int executor_take_result(struct executor *ex, struct tool_result *out)
-{
-    cJSON *m = cJSON_ParseWithLength(ex->frame.data, ex->frame.len);
-    const cJSON *op = cJSON_GetObjectItemCaseSensitive(m, "op");
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
-    const cJSON *ie = cJSON_GetObjectItemCaseSensitive(m, "is_error");
-    const cJSON *tx = cJSON_GetObjectItemCaseSensitive(m, "text");
-    int rc = -1;
-    if (cJSON_IsString(op) && strcmp(op->valuestring, "result") == 0 && cJSON_IsNumber(id) &&
-        id->valuedouble == ex->seq && cJSON_IsBool(ie) && cJSON_IsString(tx)) {
-        size_t n = 0;
-        /* the executor is untrusted (in a VM, its agent may be guest root's
-         * code): valid UTF-8 and a size cap, again here (the post then fits
-         * the result to the API's body limit, runner.c) */
-        size_t tl = strlen(tx->valuestring);
-        char *clean = utf8_clean(tx->valuestring, tl, &n);
-        if (clean && n > EXECUTOR_RESULT_MAX) {
-            size_t keep = EXECUTOR_RESULT_MAX;
-            while (keep > 0 && ((unsigned char)clean[keep] & 0xC0) == 0x80)
-                keep--;
-            char *cut = NULL;
-            if (asprintf(&cut, "%.*s\n[output cut at %zu bytes]", (int)keep, clean, keep) < 0)
-                cut = NULL;
-            free(clean);
-            clean = cut;
-            n = clean ? strlen(clean) : 0;
-        }
-        if (clean) {
-            if (n == 0) {
-                free(clean);
-                clean = strdup(TOOL_NO_OUTPUT);
-            }
-            if (clean) {
-                free(out->text);
-                out->text = clean;
-                out->is_error = cJSON_IsTrue(ie);
-                rc = 0;
-            }
-        }
-    }
-    cJSON_Delete(m);
     return rc;
 }
 
@@ -350,55 +318,159 @@ static void executor_add_note(struct tool_result *out, const char *note, int kil
         out->is_error = 1;
 }
 
-/* The sandbox is gone or broke the protocol: end it and say so. */
-static void executor_died(struct executor *ex, struct tool_result *out)
+/* The call a result frame answers, or NULL (a frame we did not ask for). */
+static struct xcall *executor_call_by_id(struct executor *ex, const cJSON *id)
+{
+    if (!cJSON_IsNumber(id))
+        return NULL;
+    for (int i = 0; i < EXECUTOR_CALLS_MAX; i++)
+        if (ex->calls[i].used && !ex->calls[i].done && ex->calls[i].id == id->valuedouble)
+            return &ex->calls[i];
+    return NULL;
+}
+
+/* The executor's answer in ex->frame, validated, into its call; 0, or -1
+ * when malformed or not asked for. */
+static int executor_take_result(struct executor *ex)
+{
+    cJSON *m = cJSON_ParseWithLength(ex->frame.data, ex->frame.len);
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(m, "op");
+    const cJSON *ie = cJSON_GetObjectItemCaseSensitive(m, "is_error");
+    const cJSON *tx = cJSON_GetObjectItemCaseSensitive(m, "text");
+    struct xcall *c = executor_call_by_id(ex, cJSON_GetObjectItemCaseSensitive(m, "id"));
+    int rc = -1;
+    if (c && cJSON_IsString(op) && strcmp(op->valuestring, "result") == 0 && cJSON_IsBool(ie) &&
+        cJSON_IsString(tx)) {
+        size_t n = 0;
+        /* the executor is untrusted (in a VM, its agent may be guest root's
+         * code): valid UTF-8 and a size cap, again here (the post then fits
+         * the result to the API's body limit, runner.c) */
+        size_t tl = strlen(tx->valuestring);
+        char *clean = utf8_clean(tx->valuestring, tl, &n);
+        if (clean && n > EXECUTOR_RESULT_MAX) {
+            size_t keep = EXECUTOR_RESULT_MAX;
+            while (keep > 0 && ((unsigned char)clean[keep] & 0xC0) == 0x80)
+                keep--;
+            char *cut = NULL;
+            if (asprintf(&cut, "%.*s\n[output cut at %zu bytes]", (int)keep, clean, keep) < 0)
+                cut = NULL;
+            free(clean);
+            clean = cut;
+            n = clean ? strlen(clean) : 0;
+        }
+        if (clean && n == 0) {
+            free(clean);
+            clean = strdup(TOOL_NO_OUTPUT);
+        }
+        if (clean) {
+            c->res.text = clean;
+            c->res.is_error = cJSON_IsTrue(ie);
+            c->done = 1;
+            rc = 0;
+            /* The file tools run inside omni-exec: a limit they hit kills it
+             * (handled as a death). bash's processes hit limits on their own:
+             * look at the cgroup's counters after a bash call only (reading
+             * them costs more than a no-op read). */
+            if (strcmp(c->tool, "bash") == 0) {
+                char note[160];
+                int killed = 0;
+                executor_limit_note(ex, note, sizeof(note), &killed);
+                executor_add_note(&c->res, note, killed);
+            }
+        }
+    }
+    cJSON_Delete(m);
+    return rc;
+}
+
+/*
+ * The sandbox is gone, broke the protocol or let a call overrun: end it and
+ * answer every call still open. `late` is the call that overran (NULL: the
+ * executor ended or broke).
+ */
+static void executor_end_all(struct executor *ex, struct xcall *late)
 {
     char note[160];
     int killed = 0;
     executor_limit_note(ex, note, sizeof(note), &killed);
     executor_kill(ex);
-    ex->in_call = 0;
-    log_kv(LOG_WARN, "tool executor ended during a call", "session", ex->o.session_id, "tool",
-           ex->tool, note[0] ? "limit" : NULL, note, NULL);
-    executor_fail(out, ex->tool,
-                  "the tool executor ended unexpectedly%s%s%s; a new one starts on "
-                  "the next call (the shell's state is lost)",
-                  note[0] ? " (" : "", note, note[0] ? ")" : "");
+    if (late)
+        log_kv(LOG_WARN, "tool executor did not answer in time; ending its sandbox", "session",
+               ex->o.session_id, "tool", late->tool, NULL);
+    else
+        log_kv(LOG_WARN, "tool executor ended during a call", "session", ex->o.session_id,
+               note[0] ? "limit" : NULL, note, NULL);
+    for (int i = 0; i < EXECUTOR_CALLS_MAX; i++) {
+        struct xcall *c = &ex->calls[i];
+        if (!c->used || c->done)
+            continue;
+        if (c == late)
+            executor_fail(&c->res, c->tool,
+                          "timed out after %lds; the session's sandbox was restarted%s%s",
+                          (c->limit_ms + 999) / 1000, note[0] ? "; " : "", note);
+        else if (late)
+            executor_fail(&c->res, c->tool,
+                          "stopped: another call of this session (%s) did not answer in time "
+                          "and the session's sandbox was restarted (the shells' state is lost)",
+                          late->tool);
+        else
+            executor_fail(&c->res, c->tool,
+                          "the tool executor ended unexpectedly%s%s%s; a new one starts on "
+                          "the next call (the shell's state is lost)",
+                          note[0] ? " (" : "", note, note[0] ? ")" : "");
+        c->done = 1;
+    }
 }
 
-int executor_begin(struct executor *ex, const char *tool, const cJSON *input,
+int executor_begin(struct executor *ex, const char *thread, const char *tool, const cJSON *input,
                    struct tool_result *out)
 {
     struct omni_err err = OMNI_ERR_INIT;
     long limit_ms =
         ex->o.spec.tool_timeout_ms > 0 ? ex->o.spec.tool_timeout_ms : TOOLSET_TOOL_TIMEOUT_MS;
+    char name[32];
+    struct xcall *c = NULL;
+    int h;
     out->text = NULL;
     out->is_error = 0;
-    snprintf(ex->tool, sizeof(ex->tool), "%s", tool ? tool : "");
-    ex->in_call = 1;
+    snprintf(name, sizeof(name), "%s", tool ? tool : "");
+    for (h = 0; h < EXECUTOR_CALLS_MAX; h++)
+        if (!ex->calls[h].used) {
+            c = &ex->calls[h];
+            break;
+        }
+    if (!c) {
+        executor_fail(out, name, "not run: too many calls of this session at once");
+        return -1;
+    }
     if ((ex->pid <= 0 ? executor_start(ex, &err) : executor_ready(ex, &err)) < 0) {
         log_kv(LOG_ERROR, "cannot start the sandbox", "session", ex->o.session_id, "error", err.msg,
                NULL);
-        ex->in_call = 0;
-        executor_fail(out, ex->tool, "the sandbox for this session could not start; try again");
+        executor_fail(out, name, "the sandbox for this session could not start; try again");
         return -1;
     }
-    ex->seq += 1;
-    if (executor_send(ex, "run", ex->tool, input) < 0) {
-        executor_died(ex, out);
-        return -1;
+    memset(c, 0, sizeof(*c));
+    c->used = 1;
+    ex->ncalls++;
+    snprintf(c->tool, sizeof(c->tool), "%s", name);
+    c->id = ++ex->seq;
+    c->limit_ms = limit_ms;
+    c->deadline = omni_mono_ms() + limit_ms + EXECUTOR_GRACE_MS;
+    if (executor_send(ex, "run", c->id, thread, c->tool, input) < 0) {
+        executor_end_all(ex, NULL);
+        return h;
     }
-    ex->limit_ms = limit_ms;
-    ex->deadline = omni_mono_ms() + limit_ms + EXECUTOR_GRACE_MS;
-    ex->cancel_sent = 0;
     /* Most calls (a read, an edit) answer within tens of microseconds: wait
      * for that briefly on the CPU rather than sleeping, since a sleep and a
-     * wake-up cost more than the call here. Bounded by EXECUTOR_SPIN_US. */
-    int64_t spin_end = omni_mono_us() + EXECUTOR_SPIN_US;
-    struct pollfd p = {ex->fd, POLLIN, 0};
-    while (poll(&p, 1, 0) == 0 && omni_mono_us() < spin_end)
-        ;
-    return 0;
+     * wake-up cost more than the call here. Bounded by EXECUTOR_SPIN_US, and
+     * only when it is the only call (others may answer first). */
+    if (ex->ncalls == 1) {
+        int64_t spin_end = omni_mono_us() + EXECUTOR_SPIN_US;
+        struct pollfd p = {ex->fd, POLLIN, 0};
+        while (poll(&p, 1, 0) == 0 && omni_mono_us() < spin_end)
+            ;
+    }
+    return h;
 }
 
 int executor_fd(const struct executor *ex)
@@ -406,60 +478,64 @@ int executor_fd(const struct executor *ex)
     return ex->fd;
 }
 
-int executor_collect(struct executor *ex, int cancel, struct tool_result *out)
+/* Read every frame waiting on the channel into its call. */
+static void executor_pump(struct executor *ex)
 {
-    char note[160];
-    int killed = 0;
-    if (!ex->in_call)
-        return 1;
-    if (cancel && !ex->cancel_sent) {
-        executor_send(ex, "cancel", NULL, NULL);
-        ex->cancel_sent = 1;
-        ex->deadline = omni_mono_ms() + EXECUTOR_GRACE_MS;
-    }
-    struct pollfd p = {ex->fd, POLLIN, 0};
-    int pr = poll(&p, 1, 0);
-    if (pr > 0) {
-        int r = xp_read(ex->fd, &ex->frame, EXECUTOR_WRITE_TIMEOUT_MS, NULL);
-        if (r > 0 && executor_take_result(ex, out) == 0) {
-            ex->in_call = 0;
-            /* The file tools run inside omni-exec: a limit they hit kills it
-             * (handled as a death). bash's processes hit limits on their own:
-             * look at the cgroup's counters after a bash call only (reading
-             * them costs more than a no-op read). */
-            if (strcmp(ex->tool, "bash") == 0) {
-                executor_limit_note(ex, note, sizeof(note), &killed);
-                executor_add_note(out, note, killed);
-            }
-            return 1;
+    for (;;) {
+        if (ex->fd < 0)
+            return;
+        struct pollfd p = {ex->fd, POLLIN, 0};
+        int pr = poll(&p, 1, 0);
+        if (pr == 0 || (pr < 0 && errno == EINTR))
+            return;
+        if (pr < 0) {
+            executor_end_all(ex, NULL);
+            return;
         }
-        executor_died(ex, out); /* end of stream, or a frame we did not ask for */
-        return 1;
+        int r = xp_read(ex->fd, &ex->frame, EXECUTOR_WRITE_TIMEOUT_MS, NULL);
+        if (r <= 0 || executor_take_result(ex) < 0) {
+            executor_end_all(ex, NULL); /* end of stream, or a frame we did not ask for */
+            return;
+        }
     }
-    if (pr < 0 && errno != EINTR) {
-        executor_died(ex, out);
+}
+
+int executor_collect(struct executor *ex, int h, int cancel, struct tool_result *out)
+{
+    struct xcall *c = h >= 0 && h < EXECUTOR_CALLS_MAX ? &ex->calls[h] : NULL;
+    if (!c || !c->used)
         return 1;
+    if (!c->done && cancel && !c->cancel_sent && ex->fd >= 0) {
+        executor_send(ex, "cancel", c->id, NULL, NULL, NULL);
+        c->cancel_sent = 1;
+        c->deadline = omni_mono_ms() + EXECUTOR_GRACE_MS;
     }
-    if (omni_mono_ms() >= ex->deadline) {
-        log_kv(LOG_WARN, "tool executor did not answer in time; ending its sandbox", "session",
-               ex->o.session_id, "tool", ex->tool, NULL);
-        executor_limit_note(ex, note, sizeof(note), &killed);
-        executor_kill(ex);
-        ex->in_call = 0;
-        executor_fail(out, ex->tool,
-                      "timed out after %lds; the session's sandbox was restarted%s%s",
-                      (ex->limit_ms + 999) / 1000, note[0] ? "; " : "", note);
-        return 1;
-    }
-    return 0;
+    if (!c->done)
+        executor_pump(ex);
+    if (!c->done && omni_mono_ms() >= c->deadline)
+        executor_end_all(ex, c);
+    if (!c->done)
+        return 0;
+    free(out->text);
+    *out = c->res;
+    memset(c, 0, sizeof(*c));
+    ex->ncalls--;
+    return 1;
+}
+
+void executor_end_thread(struct executor *ex, const char *thread)
+{
+    if (ex->fd >= 0 && ex->ready && thread && executor_send(ex, "end", 0, thread, NULL, NULL) < 0)
+        executor_end_all(ex, NULL);
 }
 
 void executor_run(struct executor *ex, const char *tool, const cJSON *input, volatile int *cancel,
                   struct tool_result *out)
 {
-    if (executor_begin(ex, tool, input, out) < 0)
+    int h = executor_begin(ex, NULL, tool, input, out);
+    if (h < 0)
         return;
-    while (!executor_collect(ex, cancel && *cancel, out)) {
+    while (!executor_collect(ex, h, cancel && *cancel, out)) {
         struct pollfd p = {ex->fd, POLLIN, 0};
         poll(&p, 1, EXECUTOR_TICK_MS);
     }

@@ -82,6 +82,8 @@ static const char usage_text[] =
     "                               tool call) this long; its answer re-queues it\n"
     "                               (default 10m, 0 = never)\n"
     "  --drain-timeout DUR          on SIGTERM, wait this long for a running call (default 25s)\n"
+    "  --max-concurrent-calls N     calls of different session threads run at once, up to N\n"
+    "                               per session (1..16, default 4; 1 = one at a time)\n"
     "  --no-memory                  serve sessions with memory stores without memory\n"
     "  --pass-env NAME              pass NAME to tool processes (repeatable)\n"
     "  --allow-path DIR             extra directory the file tools may use (repeatable)\n"
@@ -140,6 +142,7 @@ enum {
     OPT_MAX_IDLE,
     OPT_RELEASE_WAITING,
     OPT_DRAIN,
+    OPT_MAX_CALLS,
     OPT_NO_MEMORY,
     OPT_PASS_ENV,
     OPT_ALLOW_PATH,
@@ -199,6 +202,7 @@ static const struct option long_opts[] = {
     {"max-idle", required_argument, NULL, OPT_MAX_IDLE},
     {"release-waiting", required_argument, NULL, OPT_RELEASE_WAITING},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN},
+    {"max-concurrent-calls", required_argument, NULL, OPT_MAX_CALLS},
     {"no-memory", no_argument, NULL, OPT_NO_MEMORY},
     {"pass-env", required_argument, NULL, OPT_PASS_ENV},
     {"allow-path", required_argument, NULL, OPT_ALLOW_PATH},
@@ -252,6 +256,7 @@ static void wk_config_defaults(struct wk_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->honour_secret_base_url = 1;
     cfg->concurrency = 1;
+    cfg->max_concurrent_calls = WK_MAX_CALLS_DEFAULT;
     cfg->poll_idle_min_ms = WK_POLL_IDLE_MIN_MS;
     cfg->poll_idle_max_ms = WK_POLL_IDLE_MAX_MS;
     cfg->child_grace_ms = WK_CHILD_GRACE_MS;
@@ -476,6 +481,13 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
             if (parse_long(a, 1, WK_CONCURRENCY_MAX, &v) < 0)
                 return die_usage("--concurrency \"%s\" is not a number in 1..256", a), -1;
             cfg->concurrency = (int)v;
+            break;
+        case OPT_MAX_CALLS:
+            if (parse_long(a, 1, WK_MAX_CALLS_MAX, &v) < 0)
+                return die_usage("--max-concurrent-calls \"%s\" is not a number in 1..%d", a,
+                                 WK_MAX_CALLS_MAX),
+                       -1;
+            cfg->max_concurrent_calls = (int)v;
             break;
         case OPT_ON_WORK:
             cfg->on_work = strcmp(a, "in-process") == 0 || !*a ? NULL : a;

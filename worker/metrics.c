@@ -244,6 +244,17 @@ void wm_call_end(int posted, int64_t since_ms)
     seq_write_end(s);
 }
 
+void wm_call_oldest(const char *tool, int64_t since_ms)
+{
+    struct wm_slot *s = slot_at(g_slot);
+    if (!s)
+        return;
+    seq_write_begin(s);
+    snprintf(s->tool, sizeof s->tool, "%s", wm_tool_names[wm_tool_index(tool)]);
+    seq_write_end(s);
+    atomic_store(&s->call_since_ms, since_ms);
+}
+
 void wm_repost_done(void)
 {
     struct wm_slot *s = slot_at(g_slot);

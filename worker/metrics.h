@@ -123,6 +123,9 @@ void wm_call_begin(const char *tool);
 /* The call is over: posted (or abandoned), or its post failed and the result
  * waits for a re-post (posted 0: it stays outstanding from since_ms). */
 void wm_call_end(int posted, int64_t since_ms);
+/* Calls of several session threads run at once: the slot shows `tool` (the
+ * oldest running call's) since since_ms, its start (stuck-call checks). */
+void wm_call_oldest(const char *tool, int64_t since_ms);
 /* A cached result was re-posted: nothing waits to post any more. */
 void wm_repost_done(void);
 void wm_set_held(int held);

@@ -7,13 +7,17 @@
  *           reconnects with backoff 500 ms .. 10 s, reset by any event.
  *   runner  (the caller's thread) owns the routing state (runstate.c):
  *           reconciles history after each OPEN, routes live events, sends
- *           calls one at a time to the session's executor (executor.h: a
- *           sandboxed omni-exec) and, while one runs, waits on both the
+ *           calls to the session's executor (executor.h: a sandboxed
+ *           omni-exec) — one at a time per session thread, up to
+ *           --max-concurrent-calls of different threads at once (SDK 1.16
+ *           maxConcurrentCalls) — and, while any runs, waits on both the
  *           executor's socket and the queue's eventfd, so it keeps reading
  *           events and enforces the drain deadline without another thread
  *           (every hand-over between threads costs a wake-up on each call);
  *           posts results with retries and keeps a per-tool_use_id cache
- *           of results whose post failed.
+ *           of results whose post failed. A call whose thread terminates, or
+ *           that someone else answers, is stopped and its result not posted
+ *           (the session no longer accepts it, as 1.16).
  * The reader thread shares only the queue below with the runner.
  */
 #include "worker.h"
@@ -41,10 +45,22 @@
 #include <unistd.h>
 
 #define RUN_TICK_MS 100L
+
+_Static_assert(WK_MAX_CALLS_MAX <= EXECUTOR_CALLS_MAX,
+               "--max-concurrent-calls above the executor's");
 #define RUN_REPOST_DELAY_MS 5000L /* reconcile this long after a failed post */
 #define RUN_INPUT_LOG_MAX 2000
 
 enum qkind { Q_EVENT, Q_OPEN, Q_END, Q_FATAL };
+
+/* A call running in the executor. */
+struct flight {
+    struct rs_call *c;
+    int h; /* executor handle */
+    int64_t t0, t0us;
+    int cancel;  /* asked the executor to stop it */
+    int abandon; /* its result is not posted: the thread ended or it was answered */
+};
 
 struct qitem {
     enum qkind kind;
@@ -73,6 +89,10 @@ struct run {
 
     int64_t reconcile_at; /* 0 = none scheduled */
     enum wk_end end;
+
+    struct flight fl[EXECUTOR_CALLS_MAX]; /* calls running in the executor */
+    int nfl;
+    int64_t drain_deadline; /* shutting down: running calls may finish until then */
 };
 
 /* ---- queue ------------------------------------------------------------------ */
@@ -431,71 +451,145 @@ static enum wm_tool_outcome tool_outcome(const struct tool_result *out)
     return out->text && strstr(out->text, "timed out after") ? WM_TOOL_TIMEOUT : WM_TOOL_ERROR;
 }
 
-/* Run one call (or re-post its cached result). */
-static void run_call(struct run *r, struct rs_call *c)
+/* Re-post a cached result (the tool is not run again). */
+static void run_repost(struct run *r, struct rs_call *c)
 {
-    struct tool_result out = {0, NULL};
-    int64_t t0 = omni_mono_ms(), t0us = omni_mono_us(), drain_deadline = 0;
-    int cancel = 0;
+    struct rs_result res = *c->cached;
+    enum rs_outcome how;
+    log_kv(LOG_INFO, "re-posting cached result (not re-running the tool)", "tool", c->name,
+           "tool_use_id", c->id, NULL);
+    wm_call_begin(c->name);
+    how = run_post(r, c, c->cached->is_error, c->cached->text, 1);
+    wm_call_end(1, 0);
+    if (how != RS_POST_FAILED)
+        wm_repost_done();
+    rstate_done(r->rs, c, how, &res);
+    rs_call_free(c);
+}
+
+/* The slot's view of the calls still running: the oldest one's tool and start. */
+static void run_show_oldest(const struct run *r)
+{
+    const struct flight *o = NULL;
+    for (int i = 0; i < r->nfl; i++)
+        if (!o || r->fl[i].t0 < o->t0)
+            o = &r->fl[i];
+    if (o)
+        wm_call_oldest(o->c->name, o->t0);
+}
+
+/* A call is over: log it, post its result (unless the run or the call was
+ * given up), report it to the routing state. */
+static void run_finish(struct run *r, struct rs_call *c, int64_t t0, int64_t t0us, int abandon,
+                       struct tool_result *out)
+{
     enum rs_outcome how;
     struct rs_result res;
 
+    log_call(r, c, omni_mono_ms() - t0, out->text ? strlen(out->text) : 0, out->is_error);
+    wm_tool_done(c->name, tool_outcome(out), omni_mono_us() - t0us);
+    if (r->ic->end_flag || wk_hard_stop_requested() || abandon) {
+        /* The lease is gone, we must stop now, or the session no longer
+         * accepts this result: it is not posted. */
+        how = RS_ABANDONED;
+    } else {
+        how = run_post(r, c, out->is_error, out->text, 0);
+    }
+    wm_call_end(how != RS_POST_FAILED, t0);
+    res.is_error = out->is_error;
+    res.text = out->text;
+    rstate_done(r->rs, c, how, &res);
+    tool_result_release(out);
+    rs_call_free(c);
+}
+
+/* Send a call to the executor (or re-post its cached result). */
+static void run_start(struct run *r, struct rs_call *c)
+{
+    struct tool_result out = {0, NULL};
+    int64_t t0 = omni_mono_ms(), t0us = omni_mono_us();
+    int h;
+
     if (c->cached) {
-        log_kv(LOG_INFO, "re-posting cached result (not re-running the tool)", "tool", c->name,
-               "tool_use_id", c->id, NULL);
-        wm_call_begin(c->name);
-        how = run_post(r, c, c->cached->is_error, c->cached->text, 1);
-        wm_call_end(1, 0);
-        if (how != RS_POST_FAILED)
-            wm_repost_done();
-        res = *c->cached;
-        rstate_done(r->rs, c->id, how, &res);
-        rs_call_free(c);
+        run_repost(r, c);
         return;
     }
     wm_call_begin(c->name);
-    if (executor_begin(r->ic->cf->ex, c->name, c->input, &out) == 0) {
-        for (;;) {
-            struct pollfd p[2] = {{executor_fd(r->ic->cf->ex), POLLIN, 0}, {r->wake_fd, POLLIN, 0}};
-            if (poll(p, 2, EXECUTOR_TICK_MS) > 0 && (p[1].revents & POLLIN)) {
-                uint64_t n;
-                (void)!read(r->wake_fd, &n, sizeof n);
-            }
-            if (executor_collect(r->ic->cf->ex, cancel, &out))
-                break;
-            if (r->ic->cfg->concurrency == 1 && !r->ic->cfg->single_item)
-                wm_turn();
-            run_drain_queue(r);
-            if (r->ic->end_flag || wk_hard_stop_requested()) {
-                cancel = 1;
-            } else if (wk_shutdown_requested()) {
-                if (!drain_deadline) {
-                    drain_deadline = omni_mono_ms() + r->ic->cfg->drain_ms;
-                    log_kv(LOG_INFO, "shutting down: letting the running tool call finish",
-                           "tool_use_id", c->id, NULL);
-                } else if (omni_mono_ms() >= drain_deadline && !cancel) {
-                    log_kv(LOG_WARN, "drain timeout: cancelling the running tool call",
-                           "tool_use_id", c->id, NULL);
-                    cancel = 1;
-                }
-            }
+    h = executor_begin(r->ic->cf->ex, c->thread, c->name, c->input, &out);
+    if (h < 0) {
+        run_finish(r, c, t0, t0us, 0, &out);
+        return;
+    }
+    r->fl[r->nfl++] = (struct flight){c, h, t0, t0us, 0, 0};
+    if (r->nfl > 1)
+        run_show_oldest(r);
+}
+
+/* Whether a running call must stop now, and whether its result is wanted. */
+static void run_judge(struct run *r, struct flight *f)
+{
+    if (r->ic->end_flag || wk_hard_stop_requested() ||
+        (r->end != WK_END_NONE && r->end != WK_END_SHUTDOWN)) {
+        f->cancel = 1;
+        f->abandon |= r->end != WK_END_NONE && r->end != WK_END_SHUTDOWN;
+    } else if (wk_shutdown_requested() || r->end == WK_END_SHUTDOWN) {
+        if (!r->drain_deadline) {
+            r->drain_deadline = omni_mono_ms() + r->ic->cfg->drain_ms;
+            log_kv(LOG_INFO, "shutting down: letting the running tool call finish", "tool_use_id",
+                   f->c->id, NULL);
+        } else if (omni_mono_ms() >= r->drain_deadline && !f->cancel) {
+            log_kv(LOG_WARN, "drain timeout: cancelling the running tool call", "tool_use_id",
+                   f->c->id, NULL);
+            f->cancel = 1;
         }
     }
-
-    log_call(r, c, omni_mono_ms() - t0, out.text ? strlen(out.text) : 0, out.is_error);
-    wm_tool_done(c->name, tool_outcome(&out), omni_mono_us() - t0us);
-    if (r->ic->end_flag || wk_hard_stop_requested()) {
-        /* The lease is gone or we must stop now: the result is not posted. */
-        how = RS_ABANDONED;
-    } else {
-        how = run_post(r, c, out.is_error, out.text, 0);
+    if (!f->abandon &&
+        (rstate_thread_ended(r->rs, f->c->thread) || rstate_answered(r->rs, f->c->id))) {
+        log_kv(LOG_INFO,
+               "the session no longer accepts this call's result (its thread ended or it was "
+               "answered); stopping it",
+               "tool", f->c->name, "tool_use_id", f->c->id, NULL);
+        f->abandon = 1;
+        f->cancel = 1;
     }
-    wm_call_end(how != RS_POST_FAILED, t0);
-    res.is_error = out.is_error;
-    res.text = out.text;
-    rstate_done(r->rs, c->id, how, &res);
-    tool_result_release(&out);
-    rs_call_free(c);
+}
+
+/* Wait for the executor or the queue (at most a tick), then collect every
+ * running call that is over. */
+static void run_collect(struct run *r)
+{
+    struct pollfd p[2] = {{executor_fd(r->ic->cf->ex), POLLIN, 0}, {r->wake_fd, POLLIN, 0}};
+    int ended = 0;
+
+    if (poll(p, 2, EXECUTOR_TICK_MS) > 0 && (p[1].revents & POLLIN)) {
+        uint64_t n;
+        (void)!read(r->wake_fd, &n, sizeof n);
+    }
+    for (int i = 0; i < r->nfl;) {
+        struct flight f = r->fl[i];
+        struct tool_result out = {0, NULL};
+        run_judge(r, &r->fl[i]);
+        if (!executor_collect(r->ic->cf->ex, f.h, r->fl[i].cancel, &out)) {
+            i++;
+            continue;
+        }
+        f = r->fl[i];
+        r->fl[i] = r->fl[--r->nfl];
+        run_finish(r, f.c, f.t0, f.t0us, f.abandon, &out);
+        ended = 1;
+    }
+    if (ended)
+        run_show_oldest(r);
+}
+
+/* Threads that terminated: their shells end (after their call, if one runs). */
+static void run_end_threads(struct run *r)
+{
+    char *th;
+    while ((th = rstate_take_ended_thread(r->rs)) != NULL) {
+        executor_end_thread(r->ic->cf->ex, th);
+        free(th);
+    }
 }
 
 /* ---- main loop ------------------------------------------------------------------------- */
@@ -568,6 +662,10 @@ enum wk_end runner_run(const struct wk_item_ctx *ic)
     if (r.post_client)
         r.stream_client = wk_client_new(ic->cfg, ic->base_url, ic->cred, 0, -1, &err);
     r.rs = rstate_new(owns_cb, NULL);
+    if (r.rs && rstate_set_max_inflight(r.rs, (size_t)ic->cfg->max_concurrent_calls) < 0) {
+        rstate_free(r.rs);
+        r.rs = NULL;
+    }
     if (!r.stream_client || !r.rs) {
         log_kv(LOG_ERROR, "cannot set up the session runner", "error",
                err.msg[0] ? err.msg : "out of memory", NULL);
@@ -586,10 +684,25 @@ enum wk_end runner_run(const struct wk_item_ctx *ic)
         unsigned gen;
 
         run_drain_queue(&r);
-        if ((end = run_check_end(&r)) != WK_END_NONE)
-            break;
-        if ((c = rstate_next(r.rs)) != NULL) {
-            run_call(&r, c);
+        run_end_threads(&r);
+        end = run_check_end(&r);
+        if (end != WK_END_NONE) {
+            /* the running calls stop (or, shutting down, may finish within
+             * --drain) before the run ends */
+            if (!r.nfl)
+                break;
+            r.end = end;
+            if (ic->cfg->concurrency == 1 && !ic->cfg->single_item)
+                wm_turn();
+            run_collect(&r);
+            continue;
+        }
+        while (r.nfl < EXECUTOR_CALLS_MAX && (c = rstate_next(r.rs)) != NULL)
+            run_start(&r, c);
+        if (r.nfl) {
+            if (ic->cfg->concurrency == 1 && !ic->cfg->single_item)
+                wm_turn();
+            run_collect(&r);
             continue;
         }
         if (ic->cfg->max_idle_ms > 0 && rstate_idle_ready(r.rs, &gen)) {

@@ -47,6 +47,10 @@ struct rstate {
     struct rs_call **queue; /* FIFO */
     size_t qhead, qlen, qcap;
     size_t held, inflight;
+    size_t max_inflight;  /* calls of different threads at once (>= 1) */
+    char **busy;          /* the thread of each call in flight ("" = primary) */
+    char **ended_threads; /* terminated threads not yet taken by the runner */
+    size_t nended, capended;
     size_t notowned; /* calls left for another client (custom tools), unanswered */
     int ended;
     int turn_ended;
@@ -187,7 +191,27 @@ struct rstate *rstate_new(rs_owns_fn owns, void *ud)
         return NULL;
     rs->owns = owns;
     rs->ud = ud;
+    rs->max_inflight = 1;
+    rs->busy = calloc(1, sizeof *rs->busy);
+    if (!rs->busy) {
+        free(rs);
+        return NULL;
+    }
     return rs;
+}
+
+int rstate_set_max_inflight(struct rstate *rs, size_t n)
+{
+    char **nb;
+    if (n < 1 || rs->inflight)
+        return -1;
+    nb = calloc(n, sizeof *nb);
+    if (!nb)
+        return -1;
+    free(rs->busy);
+    rs->busy = nb;
+    rs->max_inflight = n;
+    return 0;
 }
 
 static void pending_clear(struct rstate *rs)
@@ -208,6 +232,12 @@ void rstate_free(struct rstate *rs)
     free(rs->pending);
     table_release(&rs->ids);
     table_release(&rs->threads);
+    for (size_t i = 0; i < rs->max_inflight; i++)
+        free(rs->busy[i]);
+    free(rs->busy);
+    for (size_t i = 0; i < rs->nended; i++)
+        free(rs->ended_threads[i]);
+    free(rs->ended_threads);
     free(rs);
 }
 
@@ -232,12 +262,12 @@ static int queue_push(struct rstate *rs, struct rs_call *c)
     return 0;
 }
 
-static struct rs_call *queue_pop(struct rstate *rs)
+/* Take the k-th queued call out (0 = the oldest), keeping the others in order. */
+static struct rs_call *queue_take(struct rstate *rs, size_t k)
 {
-    struct rs_call *c;
-    if (!rs->qlen)
-        return NULL;
-    c = rs->queue[rs->qhead];
+    struct rs_call *c = rs->queue[(rs->qhead + k) % rs->qcap];
+    for (size_t i = k; i > 0; i--)
+        rs->queue[(rs->qhead + i) % rs->qcap] = rs->queue[(rs->qhead + i - 1) % rs->qcap];
     rs->qhead = (rs->qhead + 1) % rs->qcap;
     rs->qlen--;
     return c;
@@ -255,7 +285,7 @@ static void enqueue(struct rstate *rs, struct idinfo *e, struct rs_call *c)
 
 /* ---- routing (§8.7, §8.8) -------------------------------------------------- */
 
-static int thread_terminated(struct rstate *rs, const char *thread)
+static int thread_terminated(const struct rstate *rs, const char *thread)
 {
     return thread && table_find(&rs->threads, thread) != NULL;
 }
@@ -372,7 +402,22 @@ static void on_thread_terminated(struct rstate *rs, const cJSON *ev)
     const char *th = omni_json_string(ev, "session_thread_id");
     if (!th || !*th)
         th = omni_json_string(ev, "thread_id");
-    if (!th || !*th || !table_get(&rs->threads, th))
+    if (!th || !*th)
+        return;
+    if (!table_find(&rs->threads, th) && rs->nended < RS_ENDED_THREADS_MAX) {
+        /* the runner cancels the thread's call in flight and ends its shell */
+        if (rs->nended == rs->capended) {
+            size_t ncap = rs->capended ? rs->capended * 2 : 8;
+            char **na = realloc(rs->ended_threads, ncap * sizeof *na);
+            if (na) {
+                rs->ended_threads = na;
+                rs->capended = ncap;
+            }
+        }
+        if (rs->nended < rs->capended && (rs->ended_threads[rs->nended] = strdup(th)) != NULL)
+            rs->nended++;
+    }
+    if (!table_get(&rs->threads, th))
         return;
     for (size_t i = 0; i < rs->ids.cap; i++) {
         struct idinfo *e = &rs->ids.slots[i];
@@ -559,34 +604,71 @@ void rstate_live(struct rstate *rs, const cJSON *ev)
 
 /* ---- the runner's side -------------------------------------------------------- */
 
+/* The busy[] slot of a thread's call in flight, or -1. */
+static long busy_slot(const struct rstate *rs, const char *thread)
+{
+    const char *key = thread ? thread : "";
+    for (size_t i = 0; i < rs->max_inflight; i++)
+        if (rs->busy[i] && strcmp(rs->busy[i], key) == 0)
+            return (long)i;
+    return -1;
+}
+
 struct rs_call *rstate_next(struct rstate *rs)
 {
-    struct rs_call *c;
+    size_t k = 0;
 
-    if (rs->inflight)
-        return NULL;
-    while ((c = queue_pop(rs)) != NULL) {
+    while (rs->inflight < rs->max_inflight && k < rs->qlen) {
+        struct rs_call *c = rs->queue[(rs->qhead + k) % rs->qcap];
         struct idinfo *e = table_find(&rs->ids, c->id);
         if (!e || (e->flags & F_ANSWERED) || thread_terminated(rs, c->thread)) {
+            queue_take(rs, k);
             if (e)
                 e->flags &= ~(unsigned)F_QUEUED;
             rs_call_free(c);
             continue;
         }
+        if (busy_slot(rs, c->thread) >= 0) {
+            k++; /* its thread has a call in flight: calls of one thread run in order */
+            continue;
+        }
+        for (size_t i = 0; i < rs->max_inflight; i++) {
+            if (!rs->busy[i]) {
+                rs->busy[i] = strdup(c->thread ? c->thread : "");
+                if (!rs->busy[i])
+                    return NULL; /* out of memory: tried again on the next turn */
+                break;
+            }
+        }
+        queue_take(rs, k);
         c->cached = e->cached;
-        rs->inflight = 1;
+        rs->inflight++;
         return c;
     }
     return NULL;
 }
 
-void rstate_done(struct rstate *rs, const char *id, enum rs_outcome how,
+int rstate_thread_ended(const struct rstate *rs, const char *thread)
+{
+    return thread_terminated(rs, thread);
+}
+
+char *rstate_take_ended_thread(struct rstate *rs)
+{
+    return rs->nended ? rs->ended_threads[--rs->nended] : NULL;
+}
+
+void rstate_done(struct rstate *rs, const struct rs_call *c, enum rs_outcome how,
                  const struct rs_result *res)
 {
-    struct idinfo *e = table_find(&rs->ids, id);
+    struct idinfo *e = table_find(&rs->ids, c->id);
+    long slot = busy_slot(rs, c->thread);
 
-    if (rs->inflight)
-        rs->inflight = 0;
+    if (slot >= 0) {
+        free(rs->busy[slot]);
+        rs->busy[slot] = NULL;
+        rs->inflight--;
+    }
     if (!e)
         return;
     e->flags &= ~(unsigned)F_QUEUED;

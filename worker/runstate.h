@@ -13,6 +13,10 @@
  *   3. Every live stream event: rstate_live().
  *   4. rstate_next() hands out the next call to run (or to re-post from the
  *      cache); the caller owns it and MUST report it with rstate_done().
+ *      With rstate_set_max_inflight(n > 1), up to n calls are out at once,
+ *      never two of one session thread (a thread's calls run in order, as
+ *      SDK 1.16's maxConcurrentCalls); rstate_take_ended_thread() names each
+ *      thread that terminated, so the runner can stop its call and shell.
  *   5. rstate_idle_ready() / rstate_ended() drive the idle countdown and the
  *      end of the run.
  *
@@ -33,7 +37,8 @@
 #include <stddef.h>
 
 #define RS_NO_OUTPUT "(no output)"
-#define RS_MAX_IDS 200000 /* distinct ids tracked per session run */
+#define RS_MAX_IDS 200000         /* distinct ids tracked per session run */
+#define RS_ENDED_THREADS_MAX 4096 /* terminated threads waiting for the runner */
 
 struct rs_result {
     int is_error;
@@ -70,11 +75,19 @@ void rstate_reconcile_end(struct rstate *rs, int ok);
 
 void rstate_live(struct rstate *rs, const cJSON *ev);
 
-/* Next call to run or re-post (caller owns it), NULL when none is ready. */
+/* How many calls may be out at once (default 1); only while none is. 0 or -1. */
+int rstate_set_max_inflight(struct rstate *rs, size_t n);
+/* Next call to run or re-post (caller owns it), NULL when none is ready:
+ * the oldest queued call whose thread has none in flight, while fewer than
+ * the maximum are out. */
 struct rs_call *rstate_next(struct rstate *rs);
 /* Report a call handed out by rstate_next(); res is copied when caching. */
-void rstate_done(struct rstate *rs, const char *id, enum rs_outcome how,
+void rstate_done(struct rstate *rs, const struct rs_call *c, enum rs_outcome how,
                  const struct rs_result *res);
+/* 1 when the thread (NULL: the primary, never) has terminated. */
+int rstate_thread_ended(const struct rstate *rs, const char *thread);
+/* A thread that terminated since the last call (malloc'd, caller frees), or NULL. */
+char *rstate_take_ended_thread(struct rstate *rs);
 void rs_call_free(struct rs_call *c);
 
 /* 1 when the turn has ended and nothing is queued, running or held; *gen

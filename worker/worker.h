@@ -73,6 +73,8 @@
 #define WK_BASH_MAX_TIMEOUT_MS 600000L
 #define WK_MAX_FILE_BYTES (10u * 1024 * 1024)
 #define WK_CONCURRENCY_MAX 256
+#define WK_MAX_CALLS_DEFAULT 4 /* --max-concurrent-calls: calls of different threads at once */
+#define WK_MAX_CALLS_MAX 16    /* = EXECUTOR_CALLS_MAX */
 #define WK_LIST_MAX 64         /* --pass-env, --allow-path, --readonly-path entries */
 #define WK_SOCKET_PATH_MAX 108 /* sizeof sun_path: --api-socket path + NUL */
 #define WK_WORKER_ID_MAX 256
@@ -145,6 +147,7 @@ struct wk_config {
     long max_idle_ms;        /* 0 disables */
     long release_waiting_ms; /* waiting on a person this long: stop the item; 0 disables */
     long drain_ms;
+    int max_concurrent_calls; /* calls of different session threads at once (>= 1) */
     int no_memory;
     int log_inputs;
     /* toolset */

@@ -10,6 +10,7 @@
 #include "../../worker/runstate.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int owns(void *ud, const char *name)
@@ -66,7 +67,7 @@ static void run_one(struct rstate *rs, const char *id)
     assert_non_null(c);
     assert_string_equal(c->id, id);
     assert_null(c->cached);
-    rstate_done(rs, c->id, RS_POSTED, NULL);
+    rstate_done(rs, c, RS_POSTED, NULL);
     rs_call_free(c);
 }
 
@@ -95,7 +96,7 @@ static void test_one_at_a_time_in_order(void **state)
     c = rstate_next(rs);
     assert_string_equal(c->id, "a");
     assert_null(rstate_next(rs)); /* serial: nothing while one runs */
-    rstate_done(rs, "a", RS_POSTED, NULL);
+    rstate_done(rs, c, RS_POSTED, NULL);
     rs_call_free(c);
     run_one(rs, "b");
     rstate_free(rs);
@@ -150,7 +151,7 @@ static void test_inflight_not_rerouted(void **state)
     rstate_reconcile_begin(rs);
     hist(rs, TOOL("a", "bash"));
     rstate_reconcile_end(rs, 1);
-    rstate_done(rs, "a", RS_POSTED, NULL);
+    rstate_done(rs, c, RS_POSTED, NULL);
     rs_call_free(c);
     assert_null(rstate_next(rs));
     rstate_free(rs);
@@ -164,7 +165,7 @@ static void test_cache_reposts_never_reruns(void **state)
     (void)state;
     live(rs, TOOL("a", "bash"));
     c = rstate_next(rs);
-    rstate_done(rs, "a", RS_POST_FAILED, &r);
+    rstate_done(rs, c, RS_POST_FAILED, &r);
     rs_call_free(c);
     assert_null(rstate_next(rs)); /* not re-run on its own */
     rstate_reconcile_begin(rs);
@@ -175,13 +176,13 @@ static void test_cache_reposts_never_reruns(void **state)
     assert_non_null(c->cached);
     assert_int_equal(c->cached->is_error, 1);
     assert_string_equal(c->cached->text, "boom");
-    rstate_done(rs, "a", RS_POSTED, c->cached);
+    rstate_done(rs, c, RS_POSTED, c->cached);
     rs_call_free(c);
     assert_true(rstate_answered(rs, "a"));
     /* a cached result answered elsewhere is dropped */
     live(rs, TOOL("b", "bash"));
     c = rstate_next(rs);
-    rstate_done(rs, "b", RS_POST_FAILED, &r);
+    rstate_done(rs, c, RS_POST_FAILED, &r);
     rs_call_free(c);
     live(rs, RESULT("b"));
     rstate_reconcile_begin(rs);
@@ -210,7 +211,7 @@ static void test_ask_held_until_allow(void **state)
     c = rstate_next(rs);
     assert_non_null(c);
     assert_true(c->gated);
-    rstate_done(rs, "q", RS_POSTED, NULL);
+    rstate_done(rs, c, RS_POSTED, NULL);
     rs_call_free(c);
     rstate_free(rs);
 }
@@ -347,7 +348,7 @@ static void test_not_owned_left_alone(void **state)
     assert_non_null(c);
     assert_true(c->custom);
     assert_int_equal(cJSON_GetObjectItem(c->input, "a")->valueint, 1);
-    rstate_done(rs, "mc", RS_POSTED, NULL);
+    rstate_done(rs, c, RS_POSTED, NULL);
     rs_call_free(c);
     rstate_free(rs);
 }
@@ -371,6 +372,83 @@ static void test_thread_terminated(void **state)
     live(rs, ev("{\"type\":\"agent.tool_use\",\"id\":\"q3\",\"name\":\"bash\","
                 "\"session_thread_id\":\"other\"}"));
     run_one(rs, "q3");
+    rstate_free(rs);
+}
+
+#define TTOOL(id, th)                                                                              \
+    ev("{\"type\":\"agent.tool_use\",\"id\":\"%s\",\"name\":\"bash\",\"input\":{},"                \
+       "\"session_thread_id\":\"%s\"}",                                                            \
+       id, th)
+
+/* Several calls at once (SDK 1.16 maxConcurrentCalls): never two of one
+ * thread, in order within a thread, up to the maximum. */
+static void test_concurrent_threads(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    struct rs_call *a, *b, *c, *d;
+    (void)state;
+    assert_int_equal(rstate_set_max_inflight(rs, 2), 0);
+    live(rs, TOOL("p1", "bash"));      /* primary thread */
+    live(rs, TOOL("p2", "read"));      /* primary again: waits for p1 */
+    live(rs, TTOOL("c1", "th_child")); /* a child thread */
+    live(rs, TTOOL("x1", "th_other"));
+    a = rstate_next(rs);
+    b = rstate_next(rs);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a->id, "p1");
+    assert_string_equal(b->id, "c1"); /* p2 skipped: its thread is busy */
+    assert_null(rstate_next(rs));     /* the maximum is out */
+    assert_int_equal(rstate_queued(rs), 4);
+    assert_int_equal(rstate_set_max_inflight(rs, 3), -1); /* not while calls are out */
+    rstate_done(rs, b, RS_POSTED, NULL);
+    c = rstate_next(rs);
+    assert_non_null(c);
+    assert_string_equal(c->id, "x1"); /* p2 still waits for p1 */
+    assert_null(rstate_next(rs));
+    rstate_done(rs, a, RS_POSTED, NULL);
+    d = rstate_next(rs);
+    assert_non_null(d);
+    assert_string_equal(d->id, "p2"); /* in order within its thread */
+    rstate_done(rs, c, RS_POSTED, NULL);
+    rstate_done(rs, d, RS_POSTED, NULL);
+    assert_int_equal(rstate_queued(rs), 0);
+    rs_call_free(a);
+    rs_call_free(b);
+    rs_call_free(c);
+    rs_call_free(d);
+    rstate_free(rs);
+}
+
+/* A terminated thread is reported once to the runner (its call in flight is
+ * stopped and its shell ended); its queued calls are dropped. */
+static void test_ended_thread_reported(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    struct rs_call *a;
+    char *t;
+    (void)state;
+    assert_int_equal(rstate_set_max_inflight(rs, 4), 0);
+    live(rs, TTOOL("k1", "th_k"));
+    live(rs, TTOOL("k2", "th_k"));
+    a = rstate_next(rs);
+    assert_string_equal(a->id, "k1");
+    assert_false(rstate_thread_ended(rs, "th_k"));
+    assert_false(rstate_thread_ended(rs, NULL));
+    live(rs, ev("{\"type\":\"session.thread_status_terminated\",\"id\":\"tk\","
+                "\"session_thread_id\":\"th_k\"}"));
+    live(rs, ev("{\"type\":\"session.thread_status_terminated\",\"id\":\"tk2\","
+                "\"session_thread_id\":\"th_k\"}")); /* again: reported once */
+    assert_true(rstate_thread_ended(rs, "th_k"));
+    t = rstate_take_ended_thread(rs);
+    assert_non_null(t);
+    assert_string_equal(t, "th_k");
+    free(t);
+    assert_null(rstate_take_ended_thread(rs));
+    rstate_done(rs, a, RS_ABANDONED, NULL);
+    rs_call_free(a);
+    assert_null(rstate_next(rs)); /* k2 dropped */
+    assert_int_equal(rstate_queued(rs), 0);
     rstate_free(rs);
 }
 
@@ -478,6 +556,8 @@ int main(void)
         cmocka_unit_test(test_confirmation_before_tool_use),
         cmocka_unit_test(test_not_owned_left_alone),
         cmocka_unit_test(test_thread_terminated),
+        cmocka_unit_test(test_concurrent_threads),
+        cmocka_unit_test(test_ended_thread_reported),
         cmocka_unit_test(test_idle_readiness),
         cmocka_unit_test(test_result_event_shape),
         cmocka_unit_test(test_many_ids),

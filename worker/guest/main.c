@@ -49,32 +49,65 @@
 #define WATCH_TICK_MS 100
 
 /*
- * Threads: the main thread reads the runner's requests and runs them, so a
- * request costs no hand-over between threads. While a call runs, the watcher
- * thread owns the channel's input instead, and applies a "cancel". It is not
- * woken for each call (a wake-up per call is what this layout saves): it
- * looks every WATCH_TICK_MS, so a cancel takes effect within about that, the
- * same order as bash's own polling. Whoever reads does so holding mu, with
- * `running` deciding who it is.
+ * Calls and threads. A session's threads (SDK 1.16: the calls of different
+ * session threads may run at once, never two of one thread) each get a lane:
+ * their own toolset, so their own persistent shell, created at the thread's
+ * first call. The main thread reads the runner's requests and runs a call
+ * itself whenever it is free, so a call of a session with one thread costs no
+ * hand-over between threads. While it runs one, the watcher thread owns the
+ * channel's input instead: it applies a "cancel", starts a helper thread for
+ * a "run" of another lane, and ends a lane on "end". It is not woken for each
+ * call (a wake-up per call is what this layout saves): it looks every
+ * WATCH_TICK_MS, so a cancel, or a second thread's call arriving during a
+ * call, takes effect within about that. Whoever reads does so holding mu,
+ * with `inline_running` deciding who it is. Results go out under wmu from
+ * whichever thread ran the call.
  */
-struct agent {
-    int in_fd, out_fd;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;   /* wakes the watcher on quit (it ticks otherwise) */
-    int running;         /* guarded by mu: a call is in toolset_run */
-    double running_id;   /* guarded by mu */
-    int quit;            /* guarded by mu: end of the channel or of the program */
-    volatile int cancel; /* the running call must stop */
+#define EXEC_LANES_MAX                                                                             \
+    16 /* session threads with a live shell; the idle one used least recently goes */
+#define EXEC_LANE_KEY_MAX 128
+
+struct lane {
+    int used;
+    char key[EXEC_LANE_KEY_MAX]; /* session_thread_id; "" = the primary thread */
+    struct toolset *ts;          /* NULL until its first call */
+    int busy;                    /* a call of this lane runs */
+    int ending;                  /* "end" came during that call: free it after */
+    unsigned long long last;     /* for least-recently-used eviction */
 };
 
-/* A request frame: 1 with *op ("run"/"cancel") and *id, 0 for anything else. */
+struct job {
+    int used;
+    double id;
+    struct lane *lane;
+    cJSON *msg; /* the "run" request (owned) */
+    volatile int cancel;
+    struct agent *a;
+};
+
+struct agent {
+    int in_fd, out_fd;
+    const struct toolset_opts *to;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;  /* wakes the watcher on quit (it ticks otherwise); helpers' ends */
+    int inline_running; /* guarded by mu: the main thread runs a call */
+    int quit;           /* guarded by mu: end of the channel or of the program */
+    int helpers;        /* guarded by mu: helper threads running a call */
+    unsigned long long clock;
+    struct lane lanes[EXEC_LANES_MAX]; /* guarded by mu */
+    struct job jobs[EXEC_LANES_MAX];   /* guarded by mu: one call per lane at most */
+    pthread_mutex_t wmu;               /* one frame at a time on out_fd */
+};
+
+/* A request frame: 1 with *op ("run"/"cancel"/"end") and *id, 0 for anything else. */
 static int parse_request(const struct buf *frame, cJSON **msg, const char **op, double *id)
 {
     cJSON *m = cJSON_ParseWithLength(frame->data, frame->len);
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(m, "op");
     const cJSON *i = cJSON_GetObjectItemCaseSensitive(m, "id");
     if (!cJSON_IsString(o) || !cJSON_IsNumber(i) ||
-        (strcmp(o->valuestring, "run") && strcmp(o->valuestring, "cancel"))) {
+        (strcmp(o->valuestring, "run") && strcmp(o->valuestring, "cancel") &&
+         strcmp(o->valuestring, "end"))) {
         cJSON_Delete(m);
         return 0;
     }
@@ -84,15 +117,213 @@ static int parse_request(const struct buf *frame, cJSON **msg, const char **op, 
     return 1;
 }
 
-/* Watcher: during a call, a "cancel" for it stops it; anything else (the
- * runner never sends a second call before the result) ends the channel. */
+static int send_json(struct agent *a, cJSON *m)
+{
+    char *s = cJSON_PrintUnformatted(m);
+    pthread_mutex_lock(&a->wmu);
+    int rc = s ? xp_write(a->out_fd, s, strlen(s), EXEC_WRITE_TIMEOUT_MS) : -1;
+    pthread_mutex_unlock(&a->wmu);
+    free(s);
+    return rc;
+}
+
+static int send_result(struct agent *a, double id, int is_error, const char *text)
+{
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "op", "result");
+    cJSON_AddNumberToObject(out, "id", id);
+    cJSON_AddBoolToObject(out, "is_error", is_error);
+    cJSON_AddStringToObject(out, "text", text ? text : "");
+    int rc = send_json(a, out);
+    cJSON_Delete(out);
+    return rc;
+}
+
+/* The lane key of a request: its "thread", or "" for the primary thread; NULL when unusable. */
+static const char *lane_key(const cJSON *msg)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "thread");
+    if (!t || cJSON_IsNull(t))
+        return "";
+    if (!cJSON_IsString(t) || strlen(t->valuestring) >= EXEC_LANE_KEY_MAX)
+        return NULL;
+    return t->valuestring;
+}
+
+static struct lane *lane_find(struct agent *a, const char *key)
+{
+    for (int i = 0; i < EXEC_LANES_MAX; i++)
+        if (a->lanes[i].used && strcmp(a->lanes[i].key, key) == 0)
+            return &a->lanes[i];
+    return NULL;
+}
+
+/* Free a lane (mu held; not busy): its shell and whatever it left end. */
+static void lane_free(struct lane *l)
+{
+    toolset_free(l->ts);
+    memset(l, 0, sizeof(*l));
+}
+
+/* The lane for key, made when new (the idle lane used least recently makes
+ * room when all are taken); NULL when every lane is busy. mu held. */
+static struct lane *lane_get(struct agent *a, const char *key)
+{
+    struct lane *l = lane_find(a, key), *victim = NULL;
+    if (l)
+        return l;
+    for (int i = 0; i < EXEC_LANES_MAX; i++) {
+        if (!a->lanes[i].used) {
+            victim = &a->lanes[i];
+            break;
+        }
+        if (!a->lanes[i].busy && (!victim || a->lanes[i].last < victim->last))
+            victim = &a->lanes[i];
+    }
+    if (!victim)
+        return NULL;
+    if (victim->used) {
+        log_warn("%d session threads have shells; ending the one idle longest", EXEC_LANES_MAX);
+        lane_free(victim);
+    }
+    snprintf(victim->key, EXEC_LANE_KEY_MAX, "%s", key);
+    victim->used = 1;
+    return victim;
+}
+
+/* Run job j (mu not held): the lane's toolset is made at its first call. */
+static void job_run(struct agent *a, struct job *j, struct tool_result *res)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    const cJSON *tool = cJSON_GetObjectItemCaseSensitive(j->msg, "tool");
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(j->msg, "input");
+    const char *name = cJSON_IsString(tool) ? tool->valuestring : "";
+    if (!j->lane->ts && !(j->lane->ts = toolset_new(a->to, &err))) {
+        res->is_error = 1;
+        if (asprintf(&res->text, "%s: the tools could not start for this thread: %s", name,
+                     err.msg) < 0)
+            res->text = NULL;
+        return;
+    }
+    toolset_run(j->lane->ts, name, input, &j->cancel, res);
+}
+
+/* The job is over (mu held): its lane is free again, or ends. */
+static void job_finish(struct agent *a, struct job *j)
+{
+    struct lane *l = j->lane;
+    l->busy = 0;
+    l->last = ++a->clock;
+    if (l->ending)
+        lane_free(l);
+    cJSON_Delete(j->msg);
+    memset(j, 0, sizeof(*j));
+}
+
+static void *helper_main(void *arg)
+{
+    struct job *j = arg;
+    struct agent *a = j->a;
+    struct tool_result res = {0};
+    double id = j->id;
+    job_run(a, j, &res);
+    pthread_mutex_lock(&a->mu);
+    job_finish(a, j);
+    pthread_mutex_unlock(&a->mu);
+    if (send_result(a, id, res.is_error, res.text) < 0) {
+        pthread_mutex_lock(&a->mu);
+        a->quit = 1;
+        pthread_mutex_unlock(&a->mu);
+    }
+    tool_result_release(&res);
+    pthread_mutex_lock(&a->mu);
+    a->helpers--;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+/*
+ * Apply one request (mu held; msg is taken). A "run" gets a job: returned to
+ * the main thread to run itself (on_main), else handed to a helper thread.
+ * A request that cannot be served is answered at once. Returns the job the
+ * caller must run, or NULL.
+ */
+static struct job *apply_request(struct agent *a, cJSON *msg, const char *op, double id,
+                                 int on_main)
+{
+    if (strcmp(op, "cancel") == 0) {
+        for (int i = 0; i < EXEC_LANES_MAX; i++)
+            if (a->jobs[i].used && a->jobs[i].id == id)
+                a->jobs[i].cancel = 1;
+        cJSON_Delete(msg); /* for a call that has already answered: nothing */
+        return NULL;
+    }
+    const char *key = lane_key(msg);
+    if (strcmp(op, "end") == 0) {
+        struct lane *l = key ? lane_find(a, key) : NULL;
+        if (l && l->busy)
+            l->ending = 1;
+        else if (l)
+            lane_free(l);
+        cJSON_Delete(msg);
+        return NULL;
+    }
+    const char *why = NULL;
+    struct lane *l = NULL;
+    struct job *j = NULL;
+    if (!key)
+        why = "the call's thread id is not usable";
+    else if (!(l = lane_get(a, key)))
+        why = "every session thread's shell is busy";
+    else if (l->busy)
+        why = "another call of this session thread is still running";
+    for (int i = 0; !why && i < EXEC_LANES_MAX && !j; i++)
+        if (!a->jobs[i].used)
+            j = &a->jobs[i];
+    if (!why && !j)
+        why = "too many calls at once";
+    if (why) {
+        const cJSON *tool = cJSON_GetObjectItemCaseSensitive(msg, "tool");
+        char text[256];
+        snprintf(text, sizeof(text), "%s: not run: %s",
+                 cJSON_IsString(tool) ? tool->valuestring : "tool", why);
+        cJSON_Delete(msg);
+        send_result(a, id, 1, text);
+        return NULL;
+    }
+    l->busy = 1;
+    j->used = 1;
+    j->id = id;
+    j->lane = l;
+    j->msg = msg;
+    j->cancel = 0;
+    j->a = a;
+    if (on_main)
+        return j;
+    pthread_t th;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &at, helper_main, j) != 0) {
+        pthread_attr_destroy(&at);
+        job_finish(a, j);
+        send_result(a, id, 1, "tool: not run: no thread for it (the sandbox's process limit?)");
+        return NULL;
+    }
+    pthread_attr_destroy(&at);
+    a->helpers++;
+    return NULL;
+}
+
+/* Watcher: while the main thread runs a call, it reads the channel. */
 static void *watcher_main(void *arg)
 {
     struct agent *a = arg;
     struct buf frame = BUF_INIT_MAX(XP_FRAME_MAX);
     pthread_mutex_lock(&a->mu);
     for (;;) {
-        while (!a->running && !a->quit) {
+        while (!a->inline_running && !a->quit) {
             struct timespec t;
             clock_gettime(CLOCK_MONOTONIC, &t);
             t.tv_nsec += WATCH_TICK_MS * 1000000L;
@@ -108,33 +339,83 @@ static void *watcher_main(void *arg)
         struct pollfd p = {a->in_fd, POLLIN, 0};
         int pr = poll(&p, 1, WATCH_TICK_MS);
         pthread_mutex_lock(&a->mu);
-        if (pr <= 0 || !a->running)
+        if (pr <= 0 || !a->inline_running)
             continue; /* the call ended: the main thread reads again */
         cJSON *m = NULL;
         const char *op = NULL;
         double id = 0;
         if (xp_read(a->in_fd, &frame, EXEC_WRITE_TIMEOUT_MS, NULL) <= 0 ||
-            !parse_request(&frame, &m, &op, &id) || strcmp(op, "cancel") != 0) {
-            cJSON_Delete(m);
-            a->quit = 1;
-            a->cancel = 1;
+            !parse_request(&frame, &m, &op, &id)) {
+            a->quit = 1; /* the channel ended or broke: stop every call */
+            for (int i = 0; i < EXEC_LANES_MAX; i++)
+                a->jobs[i].cancel = 1;
             break;
         }
-        if (id == a->running_id)
-            a->cancel = 1;
-        cJSON_Delete(m);
+        apply_request(a, m, op, id, 0);
     }
     pthread_mutex_unlock(&a->mu);
     buf_release(&frame);
     return NULL;
 }
 
-static int send_json(struct agent *a, cJSON *m)
+/* The main thread's loop: read, run what it can itself. Returns the exit code. */
+static int serve(struct agent *a)
 {
-    char *s = cJSON_PrintUnformatted(m);
-    int rc = s ? xp_write(a->out_fd, s, strlen(s), EXEC_WRITE_TIMEOUT_MS) : -1;
-    free(s);
-    return rc;
+    struct buf frame = BUF_INIT_MAX(XP_FRAME_MAX);
+    int exit_code = 0;
+    for (;;) {
+        cJSON *m = NULL;
+        const char *op = NULL;
+        double id = 0;
+        pthread_mutex_lock(&a->mu);
+        int quit = a->quit;
+        pthread_mutex_unlock(&a->mu);
+        if (quit) {
+            exit_code = 1;
+            break;
+        }
+        int r = xp_read(a->in_fd, &frame, -1, NULL);
+        if (r == 0)
+            break; /* the runner closed the channel: the session is over */
+        if (r < 0 || !parse_request(&frame, &m, &op, &id)) {
+            exit_code = 1;
+            break;
+        }
+        pthread_mutex_lock(&a->mu);
+        struct job *j = apply_request(a, m, op, id, 1);
+        if (j)
+            a->inline_running = 1;
+        pthread_mutex_unlock(&a->mu);
+        if (!j)
+            continue;
+        struct tool_result res = {0};
+        job_run(a, j, &res);
+        /* the channel is the main thread's again before the result goes out */
+        pthread_mutex_lock(&a->mu);
+        a->inline_running = 0;
+        job_finish(a, j);
+        pthread_mutex_unlock(&a->mu);
+        int rc = send_result(a, id, res.is_error, res.text);
+        tool_result_release(&res);
+        if (rc < 0) {
+            exit_code = 1;
+            break;
+        }
+    }
+    buf_release(&frame);
+    /* the end: stop the helpers' calls, wait for them, end every lane */
+    pthread_mutex_lock(&a->mu);
+    a->quit = 1;
+    for (int i = 0; i < EXEC_LANES_MAX; i++)
+        a->jobs[i].cancel = 1;
+    pthread_cond_broadcast(&a->cv);
+    while (a->helpers > 0)
+        pthread_cond_wait(&a->cv, &a->mu);
+    for (int i = 0; i < EXEC_LANES_MAX; i++)
+        if (a->lanes[i].used)
+            lane_free(&a->lanes[i]);
+    pthread_mutex_unlock(&a->mu);
+    return exit_code;
 }
 
 static int list_add(const char **list, const char *v)
@@ -330,12 +611,16 @@ int main(int argc, char **argv)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     a.in_fd = chan >= 0 ? (int)chan : 0;
     a.out_fd = chan >= 0 ? (int)chan : 1;
+    a.to = &to;
     fcntl(a.in_fd, F_SETFL, fcntl(a.in_fd, F_GETFL) | O_NONBLOCK);
     fcntl(a.out_fd, F_SETFL, fcntl(a.out_fd, F_GETFL) | O_NONBLOCK);
     pthread_mutex_init(&a.mu, NULL);
+    pthread_mutex_init(&a.wmu, NULL);
     pthread_cond_init(&a.cv, &ca);
     pthread_condattr_destroy(&ca);
 
+    /* The primary thread's lane is made now: a toolset that cannot start is
+     * reported in the hello, as before lanes existed. */
     struct toolset *ts = toolset_new(&to, &err);
     cJSON *hello = cJSON_CreateObject();
     cJSON_AddStringToObject(hello, "op", ts ? "ready" : "failed");
@@ -348,74 +633,18 @@ int main(int argc, char **argv)
         toolset_free(ts);
         return 1;
     }
+    a.lanes[0].used = 1;
+    a.lanes[0].ts = ts;
 
     pthread_t watcher;
     if (pthread_create(&watcher, NULL, watcher_main, &a) != 0) {
         toolset_free(ts);
         return 1;
     }
-    struct buf frame = BUF_INIT_MAX(XP_FRAME_MAX);
-    int exit_code = 0;
-    for (;;) {
-        cJSON *job = NULL;
-        const char *op = NULL;
-        double id = 0;
-        pthread_mutex_lock(&a.mu);
-        int quit = a.quit;
-        pthread_mutex_unlock(&a.mu);
-        if (quit) {
-            exit_code = 1;
-            break;
-        }
-        int r = xp_read(a.in_fd, &frame, -1, NULL);
-        if (r == 0)
-            break; /* the runner closed the channel: the session is over */
-        if (r < 0 || !parse_request(&frame, &job, &op, &id)) {
-            exit_code = 1;
-            break;
-        }
-        if (strcmp(op, "cancel") == 0) {
-            cJSON_Delete(job); /* for a call that has already answered */
-            continue;
-        }
-        pthread_mutex_lock(&a.mu);
-        a.running = 1;
-        a.running_id = id;
-        a.cancel = 0;
-        pthread_mutex_unlock(&a.mu);
-
-        const cJSON *tool = cJSON_GetObjectItemCaseSensitive(job, "tool");
-        const cJSON *input = cJSON_GetObjectItemCaseSensitive(job, "input");
-        struct tool_result res = {0};
-        toolset_run(ts, cJSON_IsString(tool) ? tool->valuestring : "", input, &a.cancel, &res);
-
-        /* the channel is the main thread's again before the result goes out */
-        pthread_mutex_lock(&a.mu);
-        a.running = 0;
-        pthread_mutex_unlock(&a.mu);
-        cJSON *out = cJSON_CreateObject();
-        cJSON_AddStringToObject(out, "op", "result");
-        cJSON_AddNumberToObject(out, "id", id);
-        cJSON_AddBoolToObject(out, "is_error", res.is_error);
-        cJSON_AddStringToObject(out, "text", res.text ? res.text : "");
-        rc = send_json(&a, out);
-        cJSON_Delete(out);
-        tool_result_release(&res);
-        cJSON_Delete(job);
-        if (rc < 0) {
-            exit_code = 1;
-            break;
-        }
-    }
-    buf_release(&frame);
-    pthread_mutex_lock(&a.mu);
-    a.quit = 1;
-    pthread_cond_signal(&a.cv);
-    pthread_mutex_unlock(&a.mu);
+    int exit_code = serve(&a);
     pthread_join(watcher, NULL);
-    /* The shell and everything it left: toolset_free kills them (and the
+    /* The shells and everything they left: lane_free kills them (and the
      * sandbox's PID namespace ends with us in any case). */
-    toolset_free(ts);
     guest_conf_release(&gc);
     return exit_code;
 }
