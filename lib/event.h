@@ -34,6 +34,7 @@
     X(OMNI_EV_SESSION_STATUS_IDLE, "session.status_idle")                                          \
     X(OMNI_EV_SESSION_STATUS_RESCHEDULED, "session.status_rescheduled")                            \
     X(OMNI_EV_SESSION_STATUS_TERMINATED, "session.status_terminated")                              \
+    X(OMNI_EV_SESSION_THREAD_STATUS_IDLE, "session.thread_status_idle")                            \
     X(OMNI_EV_SESSION_THREAD_STATUS_TERMINATED, "session.thread_status_terminated")                \
     X(OMNI_EV_SESSION_DELETED, "session.deleted")                                                  \
     X(OMNI_EV_SESSION_ERROR, "session.error")                                                      \

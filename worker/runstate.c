@@ -464,6 +464,76 @@ static void reconcile_cancel_held(struct rstate *rs)
     }
 }
 
+/* 1 for an idle (session or thread) that ends a turn: the session no longer
+ * waits on the calls made before it (SDK 1.16 runs only the calls the
+ * session waits on; after retries_exhausted it still accepts their results). */
+static int idle_ends_turn(enum omni_event_kind kind, const cJSON *ev)
+{
+    const char *t;
+    if (kind != OMNI_EV_SESSION_STATUS_IDLE && kind != OMNI_EV_SESSION_THREAD_STATUS_IDLE)
+        return 0;
+    t = omni_json_string(cJSON_GetObjectItemCaseSensitive(ev, "stop_reason"), "type");
+    return !t || (strcmp(t, "requires_action") != 0 && strcmp(t, "retries_exhausted") != 0);
+}
+
+/* The thread an idle is about: a thread idle's own, NULL (primary) for a session idle. */
+static const char *idle_thread(enum omni_event_kind kind, const cJSON *ev)
+{
+    const char *th = kind == OMNI_EV_SESSION_THREAD_STATUS_IDLE
+                         ? omni_json_string(ev, "session_thread_id")
+                         : NULL;
+    return th && *th ? th : NULL;
+}
+
+static int same_thread(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* A call the session stopped waiting on: never run, settled for good. */
+static void drop_unwaited(struct rstate *rs, struct idinfo *e, const char *name)
+{
+    log_kv(LOG_INFO, "tool call not run: its turn ended before it ran", "tool", name, "tool_use_id",
+           e->key, NULL);
+    mark_answered(rs, e);
+}
+
+/* Live: the queued calls of the thread whose turn ended (re-posts of results
+ * already made stay). */
+static void drop_queued(struct rstate *rs, const char *thread)
+{
+    for (size_t k = 0; k < rs->qlen;) {
+        struct rs_call *c = rs->queue[(rs->qhead + k) % rs->qcap];
+        struct idinfo *e = table_find(&rs->ids, c->id);
+        if (c->cached || !same_thread(c->thread, thread) || !e) {
+            k++;
+            continue;
+        }
+        queue_take(rs, k);
+        e->flags &= ~(unsigned)F_QUEUED;
+        drop_unwaited(rs, e, c->name);
+        rs_call_free(c);
+    }
+}
+
+/* Reconcile: the calls of that thread listed so far and still unanswered. */
+static void drop_pending(struct rstate *rs, const char *thread)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < rs->npending; i++) {
+        struct rs_call *c = rs->pending[i].c;
+        struct idinfo *e = table_find(&rs->ids, c->id);
+        if (same_thread(c->thread, thread) && e && !(e->flags & (F_ANSWERED | F_QUEUED)) &&
+            !e->cached) {
+            drop_unwaited(rs, e, c->name);
+            rs_call_free(c);
+            continue;
+        }
+        rs->pending[keep++] = rs->pending[i];
+    }
+    rs->npending = keep;
+}
+
 /* Idle bookkeeping (§9.6): neutral events leave the turn state alone. */
 static void track_turn(struct rstate *rs, enum omni_event_kind kind, const cJSON *ev, int *turn)
 {
@@ -495,6 +565,12 @@ static void apply_event(struct rstate *rs, enum omni_event_kind kind, const cJSO
     }
     if (omni_event_ends_session(kind))
         rs->ended = 1;
+    if (idle_ends_turn(kind, ev)) {
+        if (rs->reconciling)
+            drop_pending(rs, idle_thread(kind, ev));
+        else
+            drop_queued(rs, idle_thread(kind, ev));
+    }
 }
 
 /* ---- reconcile (§8.9 step 2) ----------------------------------------------- */

@@ -171,9 +171,9 @@ static void test_busy_thread_and_cancel(void **state)
     char *t;
     (void)state;
     SKIP_WITHOUT_EXEC();
-    send_req("run", 20, NULL, "sleep 30; echo late");       /* the main thread runs it */
-    send_req("run", 21, "sthr_c", "sleep 30; echo late");   /* a helper runs it */
-    send_req("run", 22, "sthr_c", "echo must-not-run");     /* sthr_c is busy */
+    send_req("run", 20, NULL, "sleep 30; echo late");     /* the main thread runs it */
+    send_req("run", 21, "sthr_c", "sleep 30; echo late"); /* a helper runs it */
+    send_req("run", 22, "sthr_c", "echo must-not-run");   /* sthr_c is busy */
     id = next_result(&e, &t);
     assert_int_equal(id, 22);
     assert_true(e);

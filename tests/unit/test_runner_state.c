@@ -452,6 +452,42 @@ static void test_ended_thread_reported(void **state)
     rstate_free(rs);
 }
 
+/* SDK 1.16 runs only the calls the session waits on: a turn that ended (an
+ * interrupt's idle, say) leaves the calls queued before it unrun, for its
+ * own thread only; after retries_exhausted they still run. */
+static void test_turn_end_drops_unwaited(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    struct rs_call *a;
+    (void)state;
+    assert_int_equal(rstate_set_max_inflight(rs, 1), 0);
+    live(rs, TOOL("w1", "bash"));
+    a = rstate_next(rs); /* running: not stopped by the idle */
+    live(rs, TOOL("w2", "bash"));
+    live(rs, TTOOL("w3", "th_x"));
+    live(rs, IDLE("retries_exhausted"));
+    assert_int_equal(rstate_queued(rs), 3);
+    live(rs, IDLE("end_turn"));
+    assert_int_equal(rstate_queued(rs), 2); /* w2 dropped; w3 is another thread's */
+    assert_true(rstate_answered(rs, "w2"));
+    rstate_done(rs, a, RS_POSTED, NULL);
+    rs_call_free(a);
+    run_one(rs, "w3");
+    live(rs, TTOOL("w4", "th_x"));
+    live(rs, ev("{\"type\":\"session.thread_status_idle\",\"id\":\"ti\","
+                "\"session_thread_id\":\"th_x\",\"stop_reason\":{\"type\":\"end_turn\"}}"));
+    assert_null(rstate_next(rs));
+    /* history: a call before a turn-ending idle is not run on reconnect */
+    rstate_reconcile_begin(rs);
+    hist(rs, TOOL("h1", "bash"));
+    hist(rs, IDLE("end_turn"));
+    hist(rs, TOOL("h2", "bash"));
+    rstate_reconcile_end(rs, 1);
+    run_one(rs, "h2");
+    assert_null(rstate_next(rs));
+    rstate_free(rs);
+}
+
 static void test_idle_readiness(void **state)
 {
     struct rstate *rs = rstate_new(owns, NULL);
@@ -558,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_thread_terminated),
         cmocka_unit_test(test_concurrent_threads),
         cmocka_unit_test(test_ended_thread_reported),
+        cmocka_unit_test(test_turn_end_drops_unwaited),
         cmocka_unit_test(test_idle_readiness),
         cmocka_unit_test(test_result_event_shape),
         cmocka_unit_test(test_many_ids),
