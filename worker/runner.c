@@ -388,11 +388,13 @@ static enum rs_outcome run_post(struct run *r, const struct rs_call *c, int is_e
         if (omni_err_is_fatal(&err) && !fallback && err.status != 401 && err.status != 403 &&
             err.status != 404) { /* (the body was refused, not the call or the token) */
             /* the call must not stay unanswered: say so in a short result */
-            char note[600];
+            char note[700];
+            const char *why = strstr(err.msg, ": "); /* after "POST /v1/sessions/...": */
             log_kv(LOG_ERROR, "result post refused; posting an error result instead", "tool_use_id",
                    c->id, "error", err.msg, NULL);
-            snprintf(note, sizeof(note), "the tool's result could not be delivered: %.500s",
-                     err.msg);
+            /* SDK 1.16's words (SessionToolRunner ResultPoster) */
+            snprintf(note, sizeof(note), "The API refused the result of tool '%.64s': %.500s",
+                     c->name, why ? why + 2 : err.msg);
             cJSON_Delete(arr);
             arr = cJSON_CreateArray();
             cJSON_AddItemToArray(arr, rstate_result_event(c->id, c->custom, 1, note));
