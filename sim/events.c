@@ -301,13 +301,21 @@ static int ev_check(struct sim_req *rq, struct sim_resp *rs, struct sim_session 
             return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: 'is_error' must be a boolean",
                            idx),
                    -1;
-        if (!ev_find_call(s, id->valuestring)) {
+        const struct sim_call *call = ev_find_call(s, id->valuestring);
+        if (!call) {
             rq->sim->ctr.unknown_results++;
             return sim_err(rq, rs, 400, NULL, NULL,
                            "events[%zu]: %s '%.64s' does not name a tool use of session '%s'", idx,
                            field, id->valuestring, s->id),
                    -1;
         }
+        /* SDK 1.16 (SessionToolRunner): the API refuses the result of a
+         * terminated thread's call */
+        if (call->thread && call->thread->archived_us)
+            return sim_err(rq, rs, 400, NULL, NULL,
+                           "events[%zu]: thread '%s' of call '%s' is terminated (archived)", idx,
+                           call->thread->id, call->id),
+                   -1;
     }
     return 0;
 }

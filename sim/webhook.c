@@ -86,7 +86,8 @@ static void wh_sha_block(struct wh_sha *c, const unsigned char *p)
     for (int i = 0; i < 64; i++) {
         uint32_t t1 = h + (WH_ROR(e, 6) ^ WH_ROR(e, 11) ^ WH_ROR(e, 25)) + ((e & f) ^ (~e & g)) +
                       wh_k[i] + w[i];
-        uint32_t t2 = (WH_ROR(a, 2) ^ WH_ROR(a, 13) ^ WH_ROR(a, 22)) + ((a & b) ^ (a & cc) ^ (b & cc));
+        uint32_t t2 =
+            (WH_ROR(a, 2) ^ WH_ROR(a, 13) ^ WH_ROR(a, 22)) + ((a & b) ^ (a & cc) ^ (b & cc));
         h = g, g = f, f = e, e = d + t1, d = cc, cc = b, b = a, a = t1 + t2;
     }
     c->h[0] += a, c->h[1] += b, c->h[2] += cc, c->h[3] += d;
@@ -289,7 +290,7 @@ static void *wh_main(void *arg)
 static int wh_url_ok(const char *u)
 {
     static const char *const ok[] = {"http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:",
-                                     "http://localhost/", "http://[::1]:", "http://[::1]/"};
+                                     "http://localhost/", "http://[::1]:",     "http://[::1]/"};
     if (strlen(u) >= WH_URL_MAX || strpbrk(u, " \r\n@"))
         return 0;
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
