@@ -335,8 +335,8 @@ void simh_sim_webhooks_set(struct sim_req *rq, struct sim_resp *rs)
     if (!w->started && pthread_create(&w->thread, NULL, wh_main, w) == 0)
         w->started = 1;
     pthread_mutex_unlock(&w->mu);
-    cJSON_Delete(b);
     log_kv(LOG_INFO, "webhook endpoint set", "url", url, (char *)NULL);
+    cJSON_Delete(b);
     sim_json(rs, 200, simwebhook_report(sim));
 }
 
