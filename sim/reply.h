@@ -7,8 +7,8 @@
  *
  * Layering: server.c (the router) -> the handlers (resources.c, work.c,
  * events.c, threads.c, skills.c, report.c, webhook.c) -> reply.c. reply.c
- * calls neither the router nor a handler; an SSE body is read through the functions its handler gave
- * to sim_sse().
+ * calls neither the router nor a handler; an SSE body is read through the
+ * functions its handler gave to sim_sse().
  *
  * Caller contract:
  *  1. The router fills a struct sim_req (request_id set, cred resolved for
