@@ -382,6 +382,13 @@ void simskills_release(struct sim *sim);
  * when a webhook endpoint is set (POST /_sim/webhooks); never blocks. */
 void simwebhook_session(struct sim *sim, struct sim_session *s, const char *type);
 cJSON *simwebhook_report(struct sim *sim);
+/* The bytes of a "whsec_BASE64" key: their count, or -1 when it is not one
+ * or has more than max. */
+long simwebhook_key_decode(const char *whsec, unsigned char *out, size_t max);
+/* "v1,BASE64" of HMAC-SHA256(key, "ID.TS.BODY") (Standard Webhooks), into
+ * out; -1 when out is too small. */
+int simwebhook_sign(const unsigned char *key, size_t keylen, const char *id, const char *ts,
+                    const char *body, char *out, size_t outlen);
 /* Stop the sender (after the server stopped; without sim->mu). */
 void simwebhook_stop(struct sim *sim);
 

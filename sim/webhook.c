@@ -207,6 +207,24 @@ static long wh_b64_decode(const char *in, unsigned char *out, size_t max)
     return (long)o;
 }
 
+long simwebhook_key_decode(const char *whsec, unsigned char *out, size_t max)
+{
+    if (!whsec || strncmp(whsec, "whsec_", 6) != 0)
+        return -1;
+    return wh_b64_decode(whsec + 6, out, max);
+}
+
+int simwebhook_sign(const unsigned char *key, size_t keylen, const char *id, const char *ts,
+                    const char *body, char *out, size_t outlen)
+{
+    unsigned char mac[32];
+    char b64[48];
+    wh_hmac(key, keylen, id, ts, body, mac);
+    wh_b64_encode(mac, sizeof(mac), b64);
+    int n = snprintf(out, outlen, "v1,%s", b64);
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
 /* ---- delivery ---- */
 
 static size_t wh_discard(char *p, size_t size, size_t n, void *u)
@@ -220,13 +238,12 @@ static int wh_deliver(const char *url, const unsigned char *key, size_t keylen,
                       const struct wh_item *it)
 {
     char ts[24], sig[64], hid[SIM_ID_MAX + 16], hts[48], hsig[96];
-    unsigned char mac[32];
     snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
-    wh_hmac(key, keylen, it->id, ts, it->body, mac);
-    wh_b64_encode(mac, sizeof(mac), sig);
+    if (simwebhook_sign(key, keylen, it->id, ts, it->body, sig, sizeof(sig)) < 0)
+        return -1;
     snprintf(hid, sizeof(hid), "webhook-id: %s", it->id);
     snprintf(hts, sizeof(hts), "webhook-timestamp: %s", ts);
-    snprintf(hsig, sizeof(hsig), "webhook-signature: v1,%s", sig);
+    snprintf(hsig, sizeof(hsig), "webhook-signature: %s", sig);
     CURL *c = curl_easy_init();
     if (!c)
         return -1;
@@ -313,8 +330,7 @@ void simh_sim_webhooks_set(struct sim_req *rq, struct sim_resp *rs)
     if (!url || !wh_url_ok(url)) {
         sim_err(rq, rs, 400, NULL, NULL,
                 "'url' must be an http:// URL on loopback (127.0.0.1, localhost or [::1])");
-    } else if (!key || strncmp(key, "whsec_", 6) != 0 ||
-               (kl = wh_b64_decode(key + 6, kb, sizeof(kb))) < 16) {
+    } else if ((kl = simwebhook_key_decode(key, kb, sizeof(kb))) < 16) {
         sim_err(rq, rs, 400, NULL, NULL,
                 "'key' must be whsec_ followed by base64 of 16 to %d bytes", WH_KEY_MAX);
     }
