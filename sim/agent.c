@@ -643,11 +643,12 @@ static void agent_batch_check(struct sim *sim, struct sim_session *s, struct sim
     if (!s->turn_active)
         return;
     struct sim_thread *th = c ? c->thread : NULL;
-    if (th && agent_multi(s) && !(th->archived_us)) {
+    if (th && agent_multi(s) && !th->archived_us) {
         if (agent_thread_open(s, th)) {
             simthread_status(sim, th, "idle", "requires_action");
         } else {
-            simthread_status(sim, th, "running", NULL);
+            if (strcmp(th->status, "running") != 0) /* a confirmation may have made it run */
+                simthread_status(sim, th, "running", NULL);
             if (!th->primary) {
                 agent_thread_message(sim, th);
                 simthread_status(sim, th, "idle", "end_turn");

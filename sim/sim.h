@@ -218,7 +218,7 @@ struct sim_thread {
     struct sim_session *s;
     int primary;
     char agent_name[64];
-    char status[16]; /* a child's; the primary's is the session's */
+    char status[16]; /* a child's; the primary's own is the session's (this: last event) */
     int64_t created_us, updated_us, archived_us;
     struct sim_event **events; /* a child's own stream */
     size_t nevents, evcap;

@@ -130,8 +130,7 @@ void simthread_status(struct sim *sim, struct sim_thread *th, const char *status
         }
         cJSON_AddNullToObject(ev, "stop_details");
     }
-    if (!th->primary)
-        snprintf(th->status, sizeof(th->status), "%s", status);
+    snprintf(th->status, sizeof(th->status), "%s", status); /* the primary's: last emitted */
     simthread_event(sim, th, ev, NULL, 1);
 }
 

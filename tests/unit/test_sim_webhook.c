@@ -41,7 +41,8 @@ static void test_key_decode(void **state)
 {
     (void)state;
     unsigned char key[16];
-    assert_int_equal(simwebhook_key_decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", key, sizeof(key)), -1);
+    assert_int_equal(simwebhook_key_decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", key, sizeof(key)),
+                     -1);
     assert_int_equal(simwebhook_key_decode("whsec_not*base64", key, sizeof(key)), -1);
     assert_int_equal(simwebhook_key_decode("whsec_MDEyMzQ1Njc4OWFiY2RlZg==", key, sizeof(key)), 16);
     assert_memory_equal(key, "0123456789abcdef", 16);
