@@ -823,7 +823,18 @@ void simagent_on_event(struct sim *sim, struct sim_session *s, const cJSON *ev)
         else
             agent_start_turn(sim, s);
     } else if (omni_event_cancels_held(kind)) {
-        /* user.interrupt (the session's end comes through simagent_on_terminated) */
+        /* user.interrupt (the session's end comes through simagent_on_terminated);
+         * one naming a child thread interrupts that thread alone */
+        struct sim_thread *th = simthread_get(s, omni_json_string(ev, "session_thread_id"));
+        if (th && !th->primary) {
+            for (size_t i = 0; i < s->ncalls; i++)
+                if (s->calls[i]->thread == th && !s->calls[i]->answered)
+                    s->calls[i]->cancelled = 1;
+            if (!th->archived_us && strcmp(th->status, "terminated") != 0)
+                simthread_status(sim, th, "idle", "end_turn");
+            agent_batch_check(sim, s, NULL);
+            return;
+        }
         int was_active = s->turn_active;
         agent_cancel_open(s);
         if (was_active)

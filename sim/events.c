@@ -208,8 +208,9 @@ static struct sim_call *ev_answered_call(struct sim_session *s, const cJSON *ev,
  * call's id (events.ts of SDK 1.16: clients need not send the thread), so it
  * is optional; when sent it must name a thread of the session, and on an
  * answer the thread of that call (400 otherwise). On a user.interrupt it
- * must name a thread of the session; the simulator then interrupts the whole
- * turn, as without it (a simplification: its scripted turns span threads).
+ * must name a thread of the session: a child thread is interrupted alone
+ * (its open calls cancelled, idle end_turn), the primary interrupts the
+ * whole turn, as an interrupt without it does.
  */
 static int ev_thread_check(struct sim_req *rq, struct sim_resp *rs, struct sim_session *s,
                            const cJSON *ev, enum omni_event_kind kind, size_t idx)

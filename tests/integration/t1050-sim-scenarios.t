@@ -173,6 +173,14 @@ api org GET "/v1/sessions/$S/events?order=desc&limit=2"
 is "  the primary's idle end_turn, then the session's" "$(jget "$BODY" data.1.type)/$(jget "$BODY" data.1.session_thread_id)" "session.thread_status_idle/$PT"
 api org POST "/v1/sessions/$S/threads/$PT/archive"
 is "archiving the primary thread -> 400" "$STATUS" 400
+new_session threads:2; S=$SID
+read -r id _ <<<"$(pending_calls "$S" | tail -1)"
+CT=$(api org GET "/v1/sessions/$S/events?types[]=agent.tool_use"; jget "$BODY" data.1.session_thread_id)
+api org POST "/v1/sessions/$S/events" "{\"events\":[{\"type\":\"user.interrupt\",\"session_thread_id\":\"$CT\"}]}"
+api org GET "/v1/sessions/$S/events?order=desc&limit=2"
+is "interrupting the child alone: it idles end_turn, the session waits on the primary's call" \
+    "$(jget "$BODY" data.1.stop_reason.type)/$(jget "$BODY" data.1.session_thread_id)/$(jget "$BODY" data.0.stop_reason.event_ids | tr -cd ',' | wc -c)" "end_turn/$CT/0"
+is "  its call is not unanswered" "$(sess "$S" unanswered_calls)/$(sess "$S" completed)" 1/false
 new_session threads:3; S=$SID
 i=0
 for id in $(pending_calls "$S" | cut -d' ' -f1); do
