@@ -8,12 +8,22 @@
  *
  * Scenarios (session metadata "sim_scenario"): bash-once (default),
  * six-tools, ask, deny, custom, idle, burst:N, long-bash:SECONDS,
- * busy:SECONDS, noop-read:N, cmd:N.
+ * busy:SECONDS, noop-read:N, cmd:N, and for SDK 1.16's behaviour threads:N,
+ * threads-ask, big-bash, big-read and budget:N.
+ *
+ * Threads (threads:N, threads-ask): the primary thread spawns child threads
+ * (session.thread_created, session.thread_status_running) and the calls of
+ * one batch are spread over the threads; each thread's
+ * session.thread_status_idle lists its own open calls, the session's
+ * session.status_idle lists every open call. A child's calls and status
+ * events are cross-posted to the session's stream with session_thread_id.
  */
 #include "sim.h"
 #include "event.h"
 
 #include "alloc.h"
+
+#include "timeutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +31,9 @@
 
 #define AGENT_CALLS_PER_BATCH SIM_BURST_MAX
 #define AGENT_NOOP_READ_MAX 100000
-#define AGENT_CMD_MAX 32 /* cmd:N, metadata sim_cmd_1 .. sim_cmd_N */
+#define AGENT_CMD_MAX 32      /* cmd:N, metadata sim_cmd_1 .. sim_cmd_N */
+#define AGENT_BIG_LINES 20000 /* big-bash: seq 1 N prints 108,894 characters */
+#define AGENT_THREAD_TAG "omni-sim-thread-call"
 
 struct agent_spec {
     const char *name;
@@ -33,6 +45,8 @@ struct agent_spec {
     int ask;
     int deny;
     char *raw_input; /* cmd:N input_raw: sent verbatim instead of input */
+    int thread;      /* 0: the primary thread, k: the k-th child */
+    int allow_error; /* the tool's refusal (is_error) is the expected answer */
 };
 
 int simagent_scenario_parse(const char *text, enum sim_scenario *scen, long *n)
@@ -53,6 +67,11 @@ int simagent_scenario_parse(const char *text, enum sim_scenario *scen, long *n)
         {"busy", SCEN_BUSY, SIM_SECONDS_MAX},
         {"noop-read", SCEN_NOOP_READ, AGENT_NOOP_READ_MAX},
         {"cmd", SCEN_CMD, AGENT_CMD_MAX},
+        {"threads", SCEN_THREADS, SIM_THREADS_MAX},
+        {"threads-ask", SCEN_THREADS_ASK, 0},
+        {"big-bash", SCEN_BIG_BASH, 0},
+        {"big-read", SCEN_BIG_READ, 0},
+        {"budget", SCEN_BUDGET, SIM_BURST_MAX},
     };
     const char *colon = strchr(text, ':');
     size_t nl = colon ? (size_t)(colon - text) : strlen(text);
@@ -136,6 +155,109 @@ static void agent_six_file(const struct sim_session *s, char *out, size_t outlen
     snprintf(out, outlen, "omni-sim-six-%s-%d.txt", s->id + (l > 12 ? l - 12 : 0), s->turn);
 }
 
+static cJSON *agent_view_range(cJSON *input, long from, long to)
+{
+    cJSON *vr = cJSON_AddArrayToObject(input, "view_range");
+    cJSON_AddItemToArray(vr, cJSON_CreateNumber((double)from));
+    cJSON_AddItemToArray(vr, cJSON_CreateNumber((double)to));
+    return input;
+}
+
+/*
+ * The 1.16 scenarios. big-bash: a bash call whose output (seq 1 20000,
+ * 108,894 characters) is above the 30,000-character cut, so its result must
+ * name the file that holds the rest ("... saved to: PATH — use read with
+ * view_range ..."); then a read of that file's last lines with view_range.
+ * big-read: a 120,000-byte file (seq -w 1 20000) read without view_range,
+ * answered by the read tool's refusal (above 110,000 bytes), then with one.
+ * threads:N: N threads each run one "sleep 1" bash call at once; each call
+ * prints its own start and end time so the report can say whether they ran
+ * at the same time. threads-ask: a child thread's call held for a
+ * confirmation, which names only the call's id. budget:N: one bash call per
+ * batch until N calls used the session's budget.
+ */
+static int agent_batch_116(struct sim_session *s, int b, struct agent_spec *sp)
+{
+    char f[128], text[256];
+    size_t l = strlen(s->id);
+    snprintf(f, sizeof(f), "omni-sim-big-%s-%d.txt", s->id + (l > 12 ? l - 12 : 0), s->turn);
+    switch (s->scen) {
+    case SCEN_THREADS:
+        if (b > 0)
+            return 0;
+        for (long i = 0; i < s->scen_n; i++) {
+            memset(&sp[i], 0, sizeof(sp[i]));
+            snprintf(text, sizeof(text),
+                     "s=$(date +%%s.%%N); sleep 1; echo \"" AGENT_THREAD_TAG
+                     " %ld start=$s end=$(date +%%s.%%N)\"",
+                     i);
+            sp[i].name = "bash";
+            sp[i].input = agent_input1("command", text);
+            snprintf(sp[i].expect, sizeof(sp[i].expect), AGENT_THREAD_TAG " %ld start=", i);
+            sp[i].has_expect = 1;
+            sp[i].thread = (int)i;
+        }
+        return (int)s->scen_n;
+    case SCEN_THREADS_ASK:
+        if (b > 0)
+            return 0;
+        sp->name = "bash";
+        sp->input = agent_input1("command", "echo approved-in-thread");
+        snprintf(sp->expect, sizeof(sp->expect), "approved-in-thread");
+        sp->has_expect = 1;
+        sp->ask = 1;
+        sp->thread = 1;
+        return 1;
+    case SCEN_BIG_BASH:
+        if (b == 0) {
+            snprintf(text, sizeof(text), "seq 1 %d", AGENT_BIG_LINES);
+            sp->name = "bash";
+            sp->input = agent_input1("command", text);
+            snprintf(sp->expect, sizeof(sp->expect), "saved to: ");
+            sp->has_expect = 1;
+            return 1;
+        }
+        if (b > 1 || !s->saved_output[0])
+            return 0;
+        sp->name = "read";
+        sp->input = agent_view_range(agent_input1("file_path", s->saved_output),
+                                     AGENT_BIG_LINES - 9, AGENT_BIG_LINES);
+        snprintf(sp->expect, sizeof(sp->expect), "%d\n%d", AGENT_BIG_LINES - 1, AGENT_BIG_LINES);
+        sp->has_expect = 1;
+        return 1;
+    case SCEN_BIG_READ:
+        sp->has_expect = 1;
+        if (b == 0) {
+            snprintf(text, sizeof(text), "seq -w 1 %d > %s && wc -c < %s", AGENT_BIG_LINES, f, f);
+            sp->name = "bash";
+            sp->input = agent_input1("command", text);
+            snprintf(sp->expect, sizeof(sp->expect), "%d", AGENT_BIG_LINES * 6);
+        } else if (b == 1) {
+            sp->name = "read";
+            sp->input = agent_input1("file_path", f);
+            snprintf(sp->expect, sizeof(sp->expect), "is %d bytes, exceeds 110000-byte limit",
+                     AGENT_BIG_LINES * 6);
+            sp->allow_error = 1;
+        } else if (b == 2) {
+            sp->name = "read";
+            sp->input = agent_view_range(agent_input1("file_path", f), 100, 102);
+            snprintf(sp->expect, sizeof(sp->expect), "00100\n00101\n00102");
+        } else {
+            return 0;
+        }
+        return 1;
+    case SCEN_BUDGET: /* without end: the budget stops it (agent_run) */
+        snprintf(text, sizeof(text), "echo budget-call-%d", b + 1);
+        sp->name = "bash";
+        sp->input = agent_input1("command", text);
+        snprintf(sp->expect, sizeof(sp->expect), "budget-call-%d", b + 1);
+        sp->has_expect = 1;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* Fill specs for batch b of the current turn; returns how many (0 = turn done). */
 static int agent_batch(struct sim_session *s, int b, struct agent_spec *sp)
 {
@@ -144,6 +266,12 @@ static int agent_batch(struct sim_session *s, int b, struct agent_spec *sp)
     switch (s->scen) {
     case SCEN_IDLE:
         return 0;
+    case SCEN_THREADS:
+    case SCEN_THREADS_ASK:
+    case SCEN_BIG_BASH:
+    case SCEN_BIG_READ:
+    case SCEN_BUDGET:
+        return agent_batch_116(s, b, sp);
     case SCEN_CMD:
         return b < s->scen_n ? agent_cmd_spec(s, b, sp) : 0;
     case SCEN_BASH_ONCE:
@@ -292,6 +420,61 @@ static void agent_emit_idle(struct sim *sim, struct sim_session *s, int requires
     }
     cJSON_AddNullToObject(ev, "stop_details");
     simstore_event_append(sim, s, ev, NULL);
+    if (requires_action)
+        simwebhook_session(sim, s, "session.requires_action");
+}
+
+/* A session with child threads: are there any, and does th have open calls. */
+static int agent_multi(const struct sim_session *s)
+{
+    return s->nthreads > 1;
+}
+
+static int agent_thread_open(const struct sim_session *s, const struct sim_thread *th)
+{
+    for (size_t i = 0; i < s->ncalls; i++)
+        if (s->calls[i]->thread == th && !s->calls[i]->answered && !s->calls[i]->cancelled)
+            return 1;
+    return 0;
+}
+
+/* The k-th live child thread of s, spawned (session.thread_created, then its
+ * session.thread_status_running) when there is none yet; the primary when
+ * SIM_THREADS_MAX threads exist. */
+static struct sim_thread *agent_child(struct sim *sim, struct sim_session *s, int k)
+{
+    int seen = 0;
+    for (int i = 1; i < s->nthreads; i++)
+        if (!s->threads[i]->archived_us && ++seen == k)
+            return s->threads[i];
+    char name[64];
+    snprintf(name, sizeof(name), "omni-sim-subagent-%d", s->nthreads);
+    if (!agent_multi(s))
+        simthread_status(sim, s->threads[0], "running", NULL);
+    struct sim_thread *th = simthread_new(sim, s, 0, name);
+    if (!th)
+        return s->threads[0];
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "type", "session.thread_created");
+    cJSON_AddStringToObject(ev, "session_thread_id", th->id);
+    cJSON_AddStringToObject(ev, "agent_name", th->agent_name);
+    cJSON_AddNullToObject(ev, "workflow_run_id");
+    simstore_event_append(sim, s, ev, NULL);
+    simthread_status(sim, th, "running", NULL);
+    return th;
+}
+
+/* A child thread's message at the end of its work (its own stream only). */
+static void agent_thread_message(struct sim *sim, struct sim_thread *th)
+{
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "type", "agent.message");
+    cJSON *content = cJSON_AddArrayToObject(ev, "content");
+    cJSON *blk = cJSON_CreateObject();
+    cJSON_AddStringToObject(blk, "type", "text");
+    cJSON_AddStringToObject(blk, "text", "sub-agent finished");
+    cJSON_AddItemToArray(content, blk);
+    simthread_event(sim, th, ev, NULL, 0);
 }
 
 static void agent_deny_result(struct sim *sim, struct sim_session *s, struct sim_call *c,
@@ -330,6 +513,21 @@ static void agent_run(struct sim *sim, struct sim_session *s)
 {
     static struct agent_spec specs[AGENT_CALLS_PER_BATCH];
     for (;;) {
+        if (s->scen == SCEN_BUDGET && s->budget_used >= s->scen_n) {
+            /* the budget is spent: the turn stops with budget_reached */
+            cJSON *ev = cJSON_CreateObject();
+            cJSON_AddStringToObject(ev, "type", "session.status_idle");
+            cJSON *sr = cJSON_AddObjectToObject(ev, "stop_reason");
+            cJSON_AddStringToObject(sr, "type", "budget_reached");
+            cJSON_AddNullToObject(ev, "stop_details");
+            simstore_event_append(sim, s, ev, NULL);
+            s->budget_reached = 1;
+            s->turn_active = 0;
+            s->turns_completed++;
+            s->pending_msgs = 0;
+            simwebhook_session(sim, s, "session.budget_reached");
+            return;
+        }
         int n = agent_batch(s, s->batch, specs);
         if (n == 0) {
             cJSON *ev = cJSON_CreateObject();
@@ -342,6 +540,8 @@ static void agent_run(struct sim *sim, struct sim_session *s)
             cJSON_AddStringToObject(blk, "text", text);
             cJSON_AddItemToArray(content, blk);
             simstore_event_append(sim, s, ev, NULL);
+            if (agent_multi(s))
+                simthread_status(sim, s->threads[0], "idle", "end_turn");
             agent_emit_idle(sim, s, 0);
             s->turn_active = 0;
             s->turns_completed++;
@@ -354,8 +554,17 @@ static void agent_run(struct sim *sim, struct sim_session *s)
         s->batch_start = s->ncalls;
         s->batch_len = (size_t)n;
         int need = 0;
+        /* threads first: every spawned thread runs before any call is made */
+        struct sim_thread *used[SIM_THREADS_MAX] = {0};
+        for (int i = 0; i < n; i++) {
+            int k = specs[i].thread % SIM_THREADS_MAX;
+            if (k > 0 && !used[k])
+                used[k] = agent_child(sim, s, k);
+        }
         for (int i = 0; i < n; i++) {
             struct agent_spec *sp = &specs[i];
+            struct sim_thread *th =
+                sp->thread > 0 ? used[sp->thread % SIM_THREADS_MAX] : s->threads[0];
             cJSON *ev = cJSON_CreateObject();
             cJSON_AddStringToObject(ev, "type",
                                     sp->custom ? "agent.custom_tool_use" : "agent.tool_use");
@@ -377,8 +586,12 @@ static void agent_run(struct sim *sim, struct sim_session *s)
                                                    : "always_allow");
             }
             struct sim_event *e =
-                simstore_event_append(sim, s, ev, (s->index % 2) ? "toolu_" : "sevt_");
+                simthread_event(sim, th, ev, (s->index % 2) ? "toolu_" : "sevt_", 1);
             struct sim_call *c = agent_add_call(s);
+            c->thread = th;
+            c->emitted_us = e->processed_us;
+            c->allow_error = sp->allow_error;
+            s->budget_used++;
             snprintf(c->id, sizeof(c->id), "%s", e->id);
             snprintf(c->name, sizeof(c->name), "%s", sp->name);
             c->custom = sp->custom;
@@ -396,6 +609,11 @@ static void agent_run(struct sim *sim, struct sim_session *s)
                 need = 1;
         }
         if (need) {
+            for (int k = 0; k < SIM_THREADS_MAX; k++)
+                if (used[k] && !used[k]->primary && agent_thread_open(s, used[k]))
+                    simthread_status(sim, used[k], "idle", "requires_action");
+            if (agent_multi(s) && agent_thread_open(s, s->threads[0]))
+                simthread_status(sim, s->threads[0], "idle", "requires_action");
             agent_emit_idle(sim, s, 1);
             return;
         }
@@ -412,14 +630,31 @@ static void agent_start_turn(struct sim *sim, struct sim_session *s)
     s->batch_start = s->ncalls;
     s->batch_len = 0;
     agent_emit_simple(sim, s, "session.status_running");
+    if (agent_multi(s))
+        simthread_status(sim, s->threads[0], "running", NULL);
     agent_run(sim, s);
 }
 
-/* After a call of the current batch resolved: continue or re-announce the rest. */
-static void agent_batch_check(struct sim *sim, struct sim_session *s)
+/* After call c (NULL: some calls) of the current batch resolved: the
+ * thread of c runs on (a child ends its work), then the turn continues or
+ * the rest is re-announced. */
+static void agent_batch_check(struct sim *sim, struct sim_session *s, struct sim_call *c)
 {
     if (!s->turn_active)
         return;
+    struct sim_thread *th = c ? c->thread : NULL;
+    if (th && agent_multi(s) && !th->archived_us) {
+        if (agent_thread_open(s, th)) {
+            simthread_status(sim, th, "idle", "requires_action");
+        } else {
+            if (strcmp(th->status, "running") != 0) /* a confirmation may have made it run */
+                simthread_status(sim, th, "running", NULL);
+            if (!th->primary) {
+                agent_thread_message(sim, th);
+                simthread_status(sim, th, "idle", "end_turn");
+            }
+        }
+    }
     size_t open = 0;
     for (size_t i = s->batch_start; i < s->batch_start + s->batch_len; i++)
         if (!s->calls[i]->answered && !s->calls[i]->cancelled)
@@ -449,6 +684,52 @@ static void agent_result_text(const cJSON *ev, struct buf *out)
     }
 }
 
+/*
+ * threads:N: once every call of the batch told its start and end (the
+ * "start=S end=E" its command printed, seconds of the worker's clock), the
+ * calls overlapped when the latest start is before the earliest end.
+ */
+static void agent_overlap(struct sim_session *s)
+{
+    double max_from = 0, min_to = 0;
+    for (size_t i = s->batch_start; i < s->batch_start + s->batch_len; i++) {
+        const struct sim_call *c = s->calls[i];
+        if (c->ran_from <= 0 || c->ran_to <= 0)
+            return;
+        if (i == s->batch_start || c->ran_from > max_from)
+            max_from = c->ran_from;
+        if (i == s->batch_start || c->ran_to < min_to)
+            min_to = c->ran_to;
+    }
+    s->overlap_known = 1;
+    s->overlap_ms = (min_to - max_from) * 1000.0;
+    s->overlapped = s->batch_len > 1 && max_from < min_to;
+}
+
+/* What a matched result tells: the saved-output file of big-bash, the run
+ * times of threads:N. */
+static void agent_note_result(struct sim_session *s, struct sim_call *c, const char *text)
+{
+    if (s->scen == SCEN_BIG_BASH && strcmp(c->name, "bash") == 0) {
+        const char *p = strstr(text, "saved to: ");
+        if (p) {
+            p += strlen("saved to: ");
+            size_t n = strcspn(p, " \n\t");
+            if (n > 0 && n < sizeof(s->saved_output))
+                snprintf(s->saved_output, sizeof(s->saved_output), "%.*s", (int)n, p);
+        }
+    } else if (s->scen == SCEN_THREADS) {
+        const char *p = strstr(text, AGENT_THREAD_TAG);
+        const char *st = p ? strstr(p, "start=") : NULL;
+        const char *en = p ? strstr(p, "end=") : NULL;
+        if (st && en) {
+            c->ran_from = strtod(st + 6, NULL);
+            c->ran_to = strtod(en + 4, NULL);
+        }
+        agent_overlap(s);
+    }
+}
+
 static void agent_on_result(struct sim *sim, struct sim_session *s, struct sim_call *c,
                             const cJSON *ev)
 {
@@ -472,14 +753,16 @@ static void agent_on_result(struct sim *sim, struct sim_session *s, struct sim_c
         simreport_mismatch(sim, s, "call %s (ask) ran before its confirmation", c->id);
     }
     c->answered = 1;
+    c->result_us = omni_wall_us();
     if (c->cancelled)
         return;
     if (c->expect) {
         struct buf text = BUF_INIT_MAX(SIM_BODY_MAX);
         agent_result_text(ev, &text);
         const cJSON *ie = cJSON_GetObjectItemCaseSensitive(ev, "is_error");
-        int bad = cJSON_IsTrue(ie) || (c->expect_exact ? strcmp(text.data, c->expect) != 0
-                                                       : strstr(text.data, c->expect) == NULL);
+        int bad = (cJSON_IsTrue(ie) && !c->allow_error) ||
+                  (c->expect_exact ? strcmp(text.data, c->expect) != 0
+                                   : strstr(text.data, c->expect) == NULL);
         if (bad) {
             s->result_mismatches++;
             sim->ctr.result_mismatches++;
@@ -487,9 +770,10 @@ static void agent_on_result(struct sim *sim, struct sim_session *s, struct sim_c
                                c->id, c->expect_exact ? "" : "text containing ", c->expect,
                                cJSON_IsTrue(ie) ? " (is_error true)" : "", text.data);
         }
+        agent_note_result(s, c, text.data);
         buf_release(&text);
     }
-    agent_batch_check(sim, s);
+    agent_batch_check(sim, s, c);
 }
 
 static void agent_wrong_kind(struct sim *sim, struct sim_session *s, struct sim_call *c)
@@ -539,7 +823,18 @@ void simagent_on_event(struct sim *sim, struct sim_session *s, const cJSON *ev)
         else
             agent_start_turn(sim, s);
     } else if (omni_event_cancels_held(kind)) {
-        /* user.interrupt (the session's end comes through simagent_on_terminated) */
+        /* user.interrupt (the session's end comes through simagent_on_terminated);
+         * one naming a child thread interrupts that thread alone */
+        struct sim_thread *th = simthread_get(s, omni_json_string(ev, "session_thread_id"));
+        if (th && !th->primary) {
+            for (size_t i = 0; i < s->ncalls; i++)
+                if (s->calls[i]->thread == th && !s->calls[i]->answered)
+                    s->calls[i]->cancelled = 1;
+            if (!th->archived_us && strcmp(th->status, "terminated") != 0)
+                simthread_status(sim, th, "idle", "end_turn");
+            agent_batch_check(sim, s, NULL);
+            return;
+        }
         int was_active = s->turn_active;
         agent_cancel_open(s);
         if (was_active)
@@ -565,18 +860,38 @@ void simagent_on_event(struct sim *sim, struct sim_session *s, const cJSON *ev)
         const cJSON *r = cJSON_GetObjectItemCaseSensitive(ev, "result");
         if (cJSON_IsString(r) && strcmp(r->valuestring, "allow") == 0) {
             c->confirmed = 1;
+            if (agent_multi(s) && c->thread)
+                simthread_status(sim, c->thread, "running", NULL);
             agent_emit_simple(sim, s, "session.status_running");
         } else {
             const cJSON *dm = cJSON_GetObjectItemCaseSensitive(ev, "deny_message");
             agent_deny_result(sim, s, c,
                               cJSON_IsString(dm) ? dm->valuestring : "tool use denied by user");
-            agent_batch_check(sim, s);
+            agent_batch_check(sim, s, c);
         }
     }
 }
 
 void simagent_on_terminated(struct sim *sim, struct sim_session *s)
 {
-    (void)sim;
     agent_cancel_open(s);
+    for (int i = 1; i < s->nthreads; i++) {
+        struct sim_thread *th = s->threads[i];
+        if (!th->archived_us && strcmp(th->status, "terminated") != 0)
+            simthread_status(sim, th, "terminated", NULL);
+    }
+}
+
+void simagent_on_thread_archived(struct sim *sim, struct sim_session *s, struct sim_thread *th)
+{
+    int open = 0;
+    for (size_t i = 0; i < s->ncalls; i++) {
+        struct sim_call *c = s->calls[i];
+        if (c->thread == th && !c->answered && !c->cancelled) {
+            c->cancelled = 1;
+            open = 1;
+        }
+    }
+    if (open)
+        agent_batch_check(sim, s, NULL);
 }

@@ -17,6 +17,7 @@
 struct sim_stream {
     struct sim *sim;
     struct sim_session *s;
+    struct sim_thread *th; /* a child thread's stream; NULL: the session's */
     size_t next;
     long sent;
     int hello;
@@ -45,8 +46,13 @@ static struct sim_session *ev_session(struct sim_req *rq, struct sim_resp *rs)
 void simh_events_list(struct sim_req *rq, struct sim_resp *rs)
 {
     struct sim_session *s = ev_session(rq, rs);
-    if (!s)
-        return;
+    if (s)
+        simevents_list_of(rq, rs, s->events, s->nevents);
+}
+
+void simevents_list_of(struct sim_req *rq, struct sim_resp *rs, struct sim_event *const *evs,
+                       size_t nevents)
+{
     long limit;
     size_t start = 0;
     int given;
@@ -57,7 +63,7 @@ void simh_events_list(struct sim_req *rq, struct sim_resp *rs)
         return;
     }
     int desc = order && strcmp(order, "desc") == 0;
-    if (sim_page_bounds(rq, rs, s->nevents, &limit, &start, &given) < 0 ||
+    if (sim_page_bounds(rq, rs, nevents, &limit, &start, &given) < 0 ||
         sim_query_ts(rq, rs, "created_at[gt]", &gt) < 0 ||
         sim_query_ts(rq, rs, "created_at[gte]", &gte) < 0 ||
         sim_query_ts(rq, rs, "created_at[lt]", &lt) < 0 ||
@@ -70,11 +76,11 @@ void simh_events_list(struct sim_req *rq, struct sim_resp *rs)
     long n = 0;
     int more = 0;
     size_t next = 0;
-    size_t i = given ? start : (desc ? s->nevents : 0);
+    size_t i = given ? start : (desc ? nevents : 0);
     for (;;) {
-        if (desc ? i == 0 : i >= s->nevents)
+        if (desc ? i == 0 : i >= nevents)
             break;
-        const struct sim_event *e = s->events[desc ? i - 1 : i];
+        const struct sim_event *e = evs[desc ? i - 1 : i];
         int ok = 1;
         if (types.n) {
             ok = 0;
@@ -184,6 +190,54 @@ static const char *ev_confirmation_refused(struct sim_session *s, const cJSON *e
     return NULL;
 }
 
+/* The call an answer (result or confirmation) names, NULL when none. */
+static struct sim_call *ev_answered_call(struct sim_session *s, const cJSON *ev,
+                                         enum omni_event_kind kind)
+{
+    const char *field = NULL;
+    if (kind == OMNI_EV_USER_TOOL_RESULT || kind == OMNI_EV_USER_TOOL_CONFIRMATION)
+        field = "tool_use_id";
+    else if (kind == OMNI_EV_USER_CUSTOM_TOOL_RESULT)
+        field = "custom_tool_use_id";
+    const char *id = field ? omni_json_string(ev, field) : NULL;
+    return id ? ev_find_call(s, id) : NULL;
+}
+
+/*
+ * session_thread_id on a posted event. The server routes an answer by the
+ * call's id (events.ts of SDK 1.16: clients need not send the thread), so it
+ * is optional; when sent it must name a thread of the session, and on an
+ * answer the thread of that call (400 otherwise). On a user.interrupt it
+ * must name a thread of the session: a child thread is interrupted alone
+ * (its open calls cancelled, idle end_turn), the primary interrupts the
+ * whole turn, as an interrupt without it does.
+ */
+static int ev_thread_check(struct sim_req *rq, struct sim_resp *rs, struct sim_session *s,
+                           const cJSON *ev, enum omni_event_kind kind, size_t idx)
+{
+    const cJSON *tid = cJSON_GetObjectItemCaseSensitive(ev, "session_thread_id");
+    if (!tid || cJSON_IsNull(tid))
+        return 0;
+    if (!cJSON_IsString(tid))
+        return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: 'session_thread_id' must be a string",
+                       idx),
+               -1;
+    const struct sim_thread *th = simthread_get(s, tid->valuestring);
+    if (!th)
+        return sim_err(rq, rs, 400, NULL, NULL,
+                       "events[%zu]: session_thread_id '%.64s' is not a thread of session '%s'",
+                       idx, tid->valuestring, s->id),
+               -1;
+    const struct sim_call *c = ev_answered_call(s, ev, kind);
+    const struct sim_thread *owner = c && c->thread ? c->thread : s->threads[0];
+    if (c && owner != th)
+        return sim_err(rq, rs, 400, NULL, NULL,
+                       "events[%zu]: session_thread_id '%s' is not the thread of call '%s' (%s)",
+                       idx, th->id, c->id, owner->id),
+               -1;
+    return 0;
+}
+
 static int ev_check(struct sim_req *rq, struct sim_resp *rs, struct sim_session *s, const cJSON *ev,
                     const cJSON *evs, size_t idx, size_t count)
 {
@@ -197,6 +251,8 @@ static int ev_check(struct sim_req *rq, struct sim_resp *rs, struct sim_session 
         return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: type '%.64s' cannot be sent", idx,
                        t->valuestring),
                -1;
+    if (ev_thread_check(rq, rs, s, ev, kind, idx) < 0)
+        return -1;
     if (kind == OMNI_EV_USER_MESSAGE) {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(ev, "content");
         if (!cJSON_IsArray(c) && !cJSON_IsString(c))
@@ -246,13 +302,21 @@ static int ev_check(struct sim_req *rq, struct sim_resp *rs, struct sim_session 
             return sim_err(rq, rs, 400, NULL, NULL, "events[%zu]: 'is_error' must be a boolean",
                            idx),
                    -1;
-        if (!ev_find_call(s, id->valuestring)) {
+        const struct sim_call *call = ev_find_call(s, id->valuestring);
+        if (!call) {
             rq->sim->ctr.unknown_results++;
             return sim_err(rq, rs, 400, NULL, NULL,
                            "events[%zu]: %s '%.64s' does not name a tool use of session '%s'", idx,
                            field, id->valuestring, s->id),
                    -1;
         }
+        /* SDK 1.16 (SessionToolRunner): the API refuses the result of a
+         * terminated thread's call */
+        if (call->thread && call->thread->archived_us)
+            return sim_err(rq, rs, 400, NULL, NULL,
+                           "events[%zu]: thread '%s' of call '%s' is terminated (archived)", idx,
+                           call->thread->id, call->id),
+                   -1;
     }
     return 0;
 }
@@ -288,7 +352,22 @@ void simh_events_send(struct sim_req *rq, struct sim_resp *rs)
     struct sim_event **posted = omni_xcalloc((size_t)count, sizeof(*posted));
     i = 0;
     cJSON_ArrayForEach(ev, evs) {
-        posted[i++] = simstore_event_append(sim, s, cJSON_Duplicate(ev, 1), NULL);
+        /* an answer to a child thread's call is routed to it by the call's id */
+        const struct sim_call *ac = ev_answered_call(s, ev, omni_event_kind(ev));
+        cJSON *copy = cJSON_Duplicate(ev, 1);
+        if (ac && ac->thread && !ac->thread->primary) {
+            cJSON_DeleteItemFromObjectCaseSensitive(copy, "session_thread_id");
+            cJSON *own = cJSON_Duplicate(copy, 1);
+            cJSON_AddStringToObject(copy, "session_thread_id", ac->thread->id);
+            posted[i] = simstore_event_append(sim, s, copy, NULL);
+            simstore_event_append_ex(sim, s, ac->thread, own, NULL, posted[i]->id,
+                                     posted[i]->processed_us);
+            i++;
+        } else {
+            if (ac)
+                cJSON_DeleteItemFromObjectCaseSensitive(copy, "session_thread_id");
+            posted[i++] = simstore_event_append(sim, s, copy, NULL);
+        }
         if (ev_requeues(omni_event_kind(ev)) && s->env->self_hosted &&
             (!s->live_work || s->live_work->state == WS_STOPPED))
             simstore_work_enqueue(sim, s->env, s, "session");
@@ -312,19 +391,25 @@ static sim_stream_release_fn ev_stream_release;
 
 void simh_events_stream(struct sim_req *rq, struct sim_resp *rs)
 {
-    struct sim *sim = rq->sim;
     struct sim_session *s = ev_session(rq, rs);
-    if (!s)
-        return;
+    if (s)
+        simevents_stream_of(rq, rs, s, NULL);
+}
+
+void simevents_stream_of(struct sim_req *rq, struct sim_resp *rs, struct sim_session *s,
+                         struct sim_thread *th)
+{
+    struct sim *sim = rq->sim;
     struct sim_stream *st = omni_xcalloc(1, sizeof(*st));
     st->sim = sim;
     st->s = s;
-    st->next = s->nevents;
+    st->th = th;
+    st->next = th ? th->nevents : s->nevents;
     st->cut_after = sim->faults.cut_stream_after;
     st->error_every = sim->faults.sse_error_every;
     st->ping_ms = (int64_t)sim->cfg.ping_interval * 1000;
     st->next_ping = omni_mono_ms() + st->ping_ms;
-    st->ending = s->archived_us != 0;
+    st->ending = s->archived_us != 0 || (th && th->archived_us);
     buf_init(&st->out, SIZE_MAX / 2);
     s->nstreams++;
     sim_sse(rs, st, ev_stream_read, ev_stream_release);
@@ -370,11 +455,13 @@ static long ev_stream_read(struct sim_stream *st, char *out, size_t max)
                 st->ending = 1;
                 break;
             }
-            if (st->next < s->nevents) {
-                const struct sim_event *e = s->events[st->next++];
+            size_t nev = st->th ? st->th->nevents : s->nevents;
+            if (st->next < nev) {
+                const struct sim_event *e = (st->th ? st->th->events : s->events)[st->next++];
                 ev_frame(&st->out, e->type, e->json, e->len);
                 st->sent++;
-                if (omni_event_ends_session(omni_event_kind_of_type(e->type))) {
+                if (omni_event_ends_session(omni_event_kind_of_type(e->type)) ||
+                    (st->th && strcmp(e->type, "session.thread_status_terminated") == 0)) {
                     st->ending = 1;
                 } else if (st->cut_after > 0 && st->sent >= st->cut_after) {
                     sim->ctr.streams_cut++;

@@ -114,7 +114,7 @@ static const struct main_opt main_opts[] = {
     MAIN_OPT_STR("tls-key", "FILE", tls_key, "and this PEM private key (both or neither)"),
     MAIN_OPT_STR("request-log", "FILE", request_log, "append one line per request"),
     MAIN_OPT_INT("lease-ttl", "SECONDS", lease_ttl, 1, 86400,
-                 "default lease TTL of acknowledged work (default 120)"),
+                 "default lease TTL of acknowledged work (default 300)"),
     MAIN_OPT_INT("ping-interval", "SECONDS", ping_interval, 1, 3600,
                  "seconds between pings on idle streams (default 15)"),
     MAIN_OPT_FN("stop-reply", 0, "204|200", main_stop_reply, 0,
@@ -657,6 +657,7 @@ int main(int argc, char **argv)
     ticker.stop = 1;
     pthread_mutex_unlock(&sim.mu);
     pthread_join(tick_thread, NULL);
+    simwebhook_stop(&sim);
     if (sim.request_log_fd >= 0)
         close(sim.request_log_fd);
     memset(sim.org_key, 0, sizeof(sim.org_key));

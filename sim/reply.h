@@ -6,9 +6,9 @@
  * the response with its headers (request-id, retry-after, x-should-retry).
  *
  * Layering: server.c (the router) -> the handlers (resources.c, work.c,
- * events.c, skills.c, report.c) -> reply.c. reply.c calls neither the router
- * nor a handler; an SSE body is read through the functions its handler gave
- * to sim_sse().
+ * events.c, threads.c, skills.c, report.c, webhook.c) -> reply.c. reply.c
+ * calls neither the router nor a handler; an SSE body is read through the
+ * functions its handler gave to sim_sse().
  *
  * Caller contract:
  *  1. The router fills a struct sim_req (request_id set, cred resolved for

@@ -97,6 +97,36 @@ static cJSON *report_session_json(const struct sim_session *s, long un, int done
     cJSON_AddNumberToObject(j, "turns_completed", s->turns_completed);
     cJSON_AddBoolToObject(j, "completed", done);
     cJSON_AddNumberToObject(j, "streams_open", s->nstreams);
+    cJSON_AddNumberToObject(j, "threads", s->nthreads);
+    if (s->scen == SCEN_THREADS) {
+        /* from the start/end times the calls printed: did they run at once */
+        if (s->overlap_known) {
+            cJSON_AddBoolToObject(j, "calls_overlapped", s->overlapped);
+            cJSON_AddNumberToObject(j, "overlap_ms", (double)(long)s->overlap_ms);
+        } else {
+            cJSON_AddNullToObject(j, "calls_overlapped");
+            cJSON_AddNullToObject(j, "overlap_ms");
+        }
+        int64_t first = 0, last = 0;
+        for (size_t i = 0; i < s->ncalls; i++) {
+            int64_t r = s->calls[i]->result_us;
+            if (r && (!first || r < first))
+                first = r;
+            if (r > last)
+                last = r;
+        }
+        cJSON_AddNumberToObject(j, "result_spread_ms", (double)((last - first) / 1000));
+    }
+    if (s->scen == SCEN_BIG_BASH) {
+        if (s->saved_output[0])
+            cJSON_AddStringToObject(j, "saved_output", s->saved_output);
+        else
+            cJSON_AddNullToObject(j, "saved_output");
+    }
+    if (s->scen == SCEN_BUDGET) {
+        cJSON_AddNumberToObject(j, "budget_used", (double)s->budget_used);
+        cJSON_AddBoolToObject(j, "budget_reached", s->budget_reached);
+    }
     return j;
 }
 
@@ -167,6 +197,7 @@ cJSON *simreport_json(struct sim *sim)
     cJSON *mm = cJSON_AddArrayToObject(o, "problems");
     for (size_t i = 0; i < c->mismatch_log.n; i++)
         cJSON_AddItemToArray(mm, cJSON_CreateString(c->mismatch_log.v[i]));
+    cJSON_AddItemToObject(o, "webhooks", simwebhook_report(sim));
     cJSON_AddItemToObject(o, "sessions", sessions);
     return o;
 }

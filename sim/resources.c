@@ -436,6 +436,8 @@ void simh_session_create(struct sim_req *rq, struct sim_resp *rs)
     s->scen = e->self_hosted ? scen : SCEN_IDLE;
     s->scen_n = scen_n;
     snprintf(s->scen_text, sizeof(s->scen_text), "%s", scen_text);
+    const cJSON *an = cJSON_GetObjectItemCaseSensitive(s->agent, "name");
+    simthread_new(sim, s, 1, cJSON_IsString(an) ? an->valuestring : "agent");
     simmap_put(sim->sessions, s->id, s);
     simvec_push(&sim->session_list, s);
     if (e->self_hosted)

@@ -58,6 +58,11 @@ static const struct route routes[] = {
     {"GET", "/v1/sessions/*/events/stream", simh_events_stream, R_V1},
     {"GET", "/v1/sessions/*/events", simh_events_list, R_V1},
     {"POST", "/v1/sessions/*/events", simh_events_send, R_V1},
+    {"GET", "/v1/sessions/*/threads", simh_thread_list, R_V1},
+    {"GET", "/v1/sessions/*/threads/*", simh_thread_get, R_V1},
+    {"POST", "/v1/sessions/*/threads/*/archive", simh_thread_archive, R_V1},
+    {"GET", "/v1/sessions/*/threads/*/events", simh_thread_events_list, R_V1},
+    {"GET", "/v1/sessions/*/threads/*/stream", simh_thread_events_stream, R_V1},
     {"POST", "/v1/sessions/*/archive", simh_session_archive, R_V1},
     {"GET", "/v1/sessions/*", simh_session_get, R_V1},
     {"POST", "/v1/sessions/*", simh_session_update, R_V1},
@@ -75,6 +80,7 @@ static const struct route routes[] = {
     {"POST", "/_sim/environments/*/keys/revoke", simh_sim_env_key_revoke, R_SIM | R_ORGKEY},
     {"GET", "/_sim/skills", simh_sim_skills_list, R_SIM},
     {"POST", "/_sim/skills", simh_sim_skills_add, R_SIM},
+    {"POST", "/_sim/webhooks", simh_sim_webhooks_set, R_SIM},
 };
 #define ROUTES_N (sizeof(routes) / sizeof(routes[0]))
 #define ROUTE_OTHER (SIM_ROUTES_MAX - 1)

@@ -37,7 +37,7 @@
 #define SIM_PAGE_DEFAULT 20
 #define SIM_WORKERS_WINDOW_MS 30000
 #define SIM_RECLAIM_DEFAULT_MS 5000
-#define SIM_LEASE_TTL_DEFAULT 120
+#define SIM_LEASE_TTL_DEFAULT 300 /* the real API's lease (protocol.md) */
 #define SIM_TTL_MIN 10
 #define SIM_TTL_MAX 600
 #define SIM_PING_DEFAULT 15
@@ -49,8 +49,10 @@
 #define SIM_SKILL_DIRS_MAX 64                     /* --skill flags */
 #define SIM_SKILL_ARCHIVE_MAX (64u * 1024 * 1024) /* packed --skill DIR */
 #define SIM_SKILL_VERSIONS_MAX 64                 /* versions kept per skill */
+#define SIM_THREADS_MAX 8                         /* session threads, the primary included */
 
-struct sim_map; /* string -> pointer hash map (map.c) */
+struct sim_map;      /* string -> pointer hash map (map.c) */
+struct sim_webhooks; /* webhook endpoint and sender (webhook.c) */
 
 struct sim_map *simmap_new(void);
 void simmap_free(struct sim_map *m);
@@ -105,6 +107,7 @@ enum sim_cred_kind { CRED_NONE = 0, CRED_ORG, CRED_ENV, CRED_TOKEN };
 struct sim_env;
 struct sim_work;
 struct sim_session;
+struct sim_thread;
 
 struct sim_cred {
     enum sim_cred_kind kind;
@@ -179,6 +182,10 @@ struct sim_call {
     int results;   /* results posted for it */
     char *expect;  /* substring the result text must contain (NULL: none) */
     int expect_exact;
+    int allow_error;           /* an is_error result may still match (a tool's refusal) */
+    struct sim_thread *thread; /* the session thread that made it */
+    int64_t emitted_us, result_us;
+    double ran_from, ran_to; /* threads:N: the run's own clock (seconds), 0 = unknown */
 };
 
 enum sim_scenario {
@@ -193,6 +200,28 @@ enum sim_scenario {
     SCEN_DENY,
     SCEN_NOOP_READ,
     SCEN_CMD,
+    SCEN_THREADS,     /* threads:N: N threads (the primary and N-1 children) call at once */
+    SCEN_THREADS_ASK, /* a child thread's call held for a confirmation */
+    SCEN_BIG_BASH,    /* bash output above 30,000 characters, then a read of the saved file */
+    SCEN_BIG_READ,    /* read of a file above 110,000 bytes, without then with view_range */
+    SCEN_BUDGET,      /* budget:N: the session's budget is N tool calls */
+};
+
+/*
+ * A session thread (GET /v1/sessions/{id}/threads). Every session has its
+ * primary thread, whose stream is the session's own; a child thread keeps its
+ * own event list, and its calls and status events are cross-posted to the
+ * session's stream with session_thread_id (events.ts of SDK 1.16).
+ */
+struct sim_thread {
+    char id[SIM_ID_MAX];
+    struct sim_session *s;
+    int primary;
+    char agent_name[64];
+    char status[16]; /* a child's; the primary's own is the session's (this: last event) */
+    int64_t created_us, updated_us, archived_us;
+    struct sim_event **events; /* a child's own stream */
+    size_t nevents, evcap;
 };
 
 struct sim_session {
@@ -225,6 +254,15 @@ struct sim_session {
     struct sim_call **calls;
     size_t ncalls, callcap;
     long calls_emitted, results_received, duplicate_results, result_mismatches, protocol_errors;
+
+    struct sim_thread *threads[SIM_THREADS_MAX]; /* [0] the primary */
+    int nthreads;
+    char saved_output[512]; /* big-bash: the file the bash result names ("" = none) */
+    int overlap_known;      /* threads:N: every call ran and told its clock */
+    int overlapped;         /* ... and all of them overlapped */
+    double overlap_ms;      /* min(end) - max(start); negative when they did not */
+    long budget_used;       /* budget:N: tool calls counted against the budget */
+    int budget_reached;
 };
 
 struct sim_route_stat {
@@ -260,6 +298,7 @@ struct sim {
     struct sim_counters ctr;
     int request_log_fd;
     pthread_mutex_t log_mu;
+    struct sim_webhooks *webhooks; /* NULL until POST /_sim/webhooks */
 };
 
 /* ---- store.c ---- */
@@ -298,10 +337,36 @@ const char *simstore_metadata_check(const cJSON *md, int patch);
 void simstore_metadata_patch(cJSON *dst, const cJSON *patch, int empty_deletes);
 void simstore_wake_all(struct sim *sim);
 
+/* Append ev to the child thread th's own list (th NULL: the session's list),
+ * with the given id (NULL: a new one with id_prefix) and processing time
+ * (0: now). Takes ownership of ev. */
+struct sim_event *simstore_event_append_ex(struct sim *sim, struct sim_session *s,
+                                           struct sim_thread *th, cJSON *ev, const char *id_prefix,
+                                           const char *id, int64_t processed_us);
+
+/* ---- threads.c ---- */
+struct sim_thread *simthread_new(struct sim *sim, struct sim_session *s, int primary,
+                                 const char *agent_name);
+struct sim_thread *simthread_get(struct sim_session *s, const char *id);
+/* An event of thread th: the primary's go to the session's list; a child's
+ * to its own list and, when crosspost, to the session's with
+ * session_thread_id. Takes ownership of ev; returns the session's copy when
+ * there is one, else the thread's. */
+struct sim_event *simthread_event(struct sim *sim, struct sim_thread *th, cJSON *ev,
+                                  const char *id_prefix, int crosspost);
+/* session.thread_status_running/_idle/_terminated of th (stop_reason for idle:
+ * "end_turn" or "requires_action" with the open calls of th). */
+void simthread_status(struct sim *sim, struct sim_thread *th, const char *status,
+                      const char *stop_reason);
+cJSON *simthread_json(const struct sim_thread *th);
+const char *simthread_status_name(const struct sim_thread *th);
+
 /* ---- agent.c ---- */
 int simagent_scenario_parse(const char *text, enum sim_scenario *scen, long *n);
 void simagent_on_event(struct sim *sim, struct sim_session *s, const cJSON *ev);
 void simagent_on_terminated(struct sim *sim, struct sim_session *s);
+/* A child thread archived: its open calls are cancelled. */
+void simagent_on_thread_archived(struct sim *sim, struct sim_session *s, struct sim_thread *th);
 
 /* ---- skills.c ---- */
 /* Pack DIR (tar.gz, or zip when zip) into a new skill named after its
@@ -311,6 +376,21 @@ int simskills_add_dir(struct sim *sim, const char *dir, int zip, char *err, size
  * absent. Returns NULL when fine, else a static message. */
 const char *simskills_agent_check(cJSON *body);
 void simskills_release(struct sim *sim);
+
+/* ---- webhook.c ---- */
+/* Queue the webhook event type (e.g. "session.requires_action") for session s
+ * when a webhook endpoint is set (POST /_sim/webhooks); never blocks. */
+void simwebhook_session(struct sim *sim, struct sim_session *s, const char *type);
+cJSON *simwebhook_report(struct sim *sim);
+/* The bytes of a "whsec_BASE64" key: their count, or -1 when it is not one
+ * or has more than max. */
+long simwebhook_key_decode(const char *whsec, unsigned char *out, size_t max);
+/* "v1,BASE64" of HMAC-SHA256(key, "ID.TS.BODY") (Standard Webhooks), into
+ * out; -1 when out is too small. */
+int simwebhook_sign(const unsigned char *key, size_t keylen, const char *id, const char *ts,
+                    const char *body, char *out, size_t outlen);
+/* Stop the sender (after the server stopped; without sim->mu). */
+void simwebhook_stop(struct sim *sim);
 
 /* ---- faults.c ---- */
 uint64_t simfaults_next(struct sim *sim);
@@ -351,11 +431,19 @@ sim_handler_fn simh_agent_create, simh_agent_list, simh_agent_get;
 sim_handler_fn simh_session_create, simh_session_list, simh_session_get, simh_session_update;
 sim_handler_fn simh_session_archive, simh_session_delete;
 sim_handler_fn simh_events_list, simh_events_send, simh_events_stream;
+/* events.c: the list and stream of an event list (a child thread's, or th NULL: the session's) */
+void simevents_list_of(struct sim_req *rq, struct sim_resp *rs, struct sim_event *const *evs,
+                       size_t nevents);
+void simevents_stream_of(struct sim_req *rq, struct sim_resp *rs, struct sim_session *s,
+                         struct sim_thread *th);
+sim_handler_fn simh_thread_list, simh_thread_get, simh_thread_archive, simh_thread_events_list,
+    simh_thread_events_stream;
 sim_handler_fn simh_work_poll, simh_work_stats, simh_work_list, simh_work_get, simh_work_update;
 sim_handler_fn simh_work_ack, simh_work_heartbeat, simh_work_stop;
 sim_handler_fn simh_skill_version_get, simh_skill_versions_list, simh_skill_content;
 sim_handler_fn simh_sim_skills_add, simh_sim_skills_list;
 sim_handler_fn simh_sim_report, simh_sim_report_session, simh_sim_faults_get, simh_sim_faults_set,
-    simh_sim_env_key, simh_sim_healthcheck, simh_sim_env_key_add, simh_sim_env_key_revoke;
+    simh_sim_env_key, simh_sim_healthcheck, simh_sim_env_key_add, simh_sim_env_key_revoke,
+    simh_sim_webhooks_set;
 
 #endif

@@ -350,8 +350,20 @@ cJSON *simstore_work_json(const struct sim_work *w)
 struct sim_event *simstore_event_append(struct sim *sim, struct sim_session *s, cJSON *ev,
                                         const char *id_prefix)
 {
+    return simstore_event_append_ex(sim, s, NULL, ev, id_prefix, NULL, 0);
+}
+
+struct sim_event *simstore_event_append_ex(struct sim *sim, struct sim_session *s,
+                                           struct sim_thread *th, cJSON *ev, const char *id_prefix,
+                                           const char *id, int64_t processed_us)
+{
     struct sim_event *e = omni_xcalloc(1, sizeof(*e));
-    simstore_new_id(sim, id_prefix ? id_prefix : "sevt_", e->id, sizeof(e->id));
+    struct sim_event ***list = th ? &th->events : &s->events;
+    size_t *n = th ? &th->nevents : &s->nevents, *cap = th ? &th->evcap : &s->evcap;
+    if (id)
+        snprintf(e->id, sizeof(e->id), "%s", id);
+    else
+        simstore_new_id(sim, id_prefix ? id_prefix : "sevt_", e->id, sizeof(e->id));
     /* rebuild with "type" first and the server's "id" second */
     cJSON_DeleteItemFromObjectCaseSensitive(ev, "id");
     cJSON_DeleteItemFromObjectCaseSensitive(ev, "processed_at");
@@ -372,9 +384,9 @@ struct sim_event *simstore_event_append(struct sim *sim, struct sim_session *s, 
     }
     cJSON_Delete(ev);
     ev = o;
-    e->processed_us = omni_wall_us();
-    if (s->nevents && e->processed_us <= s->events[s->nevents - 1]->processed_us)
-        e->processed_us = s->events[s->nevents - 1]->processed_us + 1;
+    e->processed_us = processed_us ? processed_us : omni_wall_us();
+    if (*n && e->processed_us <= (*list)[*n - 1]->processed_us)
+        e->processed_us = (*list)[*n - 1]->processed_us + 1;
     store_add_ts(ev, "processed_at", e->processed_us);
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
     snprintf(e->type, sizeof(e->type), "%s", cJSON_IsString(t) ? t->valuestring : "");
@@ -383,12 +395,17 @@ struct sim_event *simstore_event_append(struct sim *sim, struct sim_session *s, 
         omni_oom();
     e->len = strlen(e->json);
     cJSON_Delete(ev);
-    if (s->nevents == s->evcap) {
-        size_t nc = s->evcap ? s->evcap * 2 : 32;
-        s->events = omni_xreallocarray(s->events, nc, sizeof(*s->events));
-        s->evcap = nc;
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 32;
+        *list = omni_xreallocarray(*list, nc, sizeof(**list));
+        *cap = nc;
     }
-    s->events[s->nevents++] = e;
+    (*list)[(*n)++] = e;
+    if (th) {
+        th->updated_us = e->processed_us;
+        pthread_cond_broadcast(&s->cv);
+        return e;
+    }
     switch (omni_event_kind_of_type(e->type)) {
     case OMNI_EV_SESSION_STATUS_RUNNING:
         snprintf(s->status, sizeof(s->status), "running");
@@ -519,6 +536,15 @@ void simstore_release(struct sim *sim)
             free(s->calls[j]);
         }
         free(s->calls);
+        for (int t = 0; t < s->nthreads; t++) {
+            struct sim_thread *th = s->threads[t];
+            for (size_t j = 0; j < th->nevents; j++) {
+                free(th->events[j]->json);
+                free(th->events[j]);
+            }
+            free(th->events);
+            free(th);
+        }
         cJSON_Delete(s->agent);
         cJSON_Delete(s->metadata);
         cJSON_Delete(s->resources);

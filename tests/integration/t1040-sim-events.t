@@ -84,6 +84,28 @@ wait "$CURL"
 is "stream closes after termination" "$?" 0
 like "status_terminated delivered last" "$(grep '^event:' "$T/sse" | grep -v ping | tail -1)" 'session.status_terminated'
 
+# a child thread's own stream (threads:2): its events after attach, no
+# session_thread_id on its result, and the end at its termination
+new_session threads:2
+S3=$SID
+api org GET "/v1/sessions/$S3/events?types[]=agent.tool_use"
+CTU=$(jget "$BODY" data.1.id)
+CTH=$(jget "$BODY" data.1.session_thread_id)
+curl -sN --max-time 10 -H "@$T/h.env" -H 'anthropic-version: 2023-06-01' \
+    -H 'anthropic-beta: managed-agents-2026-04-01' "$SIM_URL/v1/sessions/$S3/threads/$CTH/stream" >"$T/sse3" &
+CURL=$!
+until_ok 5 grep -q connected "$T/sse3"
+post_result "$S3" "$CTU" "omni-sim-thread-call 1 start=1 end=2" env
+until_ok 5 grep -q 'end_turn' "$T/sse3"
+is "thread stream: the result, running, its message, idle end_turn" \
+    "$(grep '^event:' "$T/sse3" | grep -v ping | cut -d' ' -f2 | tr '\n' ,)" \
+    "user.tool_result,session.thread_status_running,agent.message,session.thread_status_idle,"
+unlike "  the result on the thread's own stream names no thread" "$(grep '^data: {"type":"user.tool_result"' "$T/sse3")" session_thread_id
+api org POST "/v1/sessions/$S3/threads/$CTH/archive"
+wait "$CURL"
+is "thread stream ends when the thread is archived" "$?" 0
+like "  session.thread_status_terminated last" "$(grep '^event:' "$T/sse3" | tail -1)" 'session.thread_status_terminated'
+
 # delete emits session.deleted on open streams
 new_session idle
 S2=$SID

@@ -5,6 +5,9 @@
 # second allow), that an interrupt cancelled, or that is confirmed twice in
 # one request. Nothing refused is stored. (protocol.md is silent on the real
 # API's answer here: chosen default, see sim/events.c.)
+# A child thread's call (threads-ask) is confirmed by its tool_use_id alone
+# (the server routes it, SDK 1.16 events.ts); a session_thread_id that is not
+# the call's thread, or no thread of the session, is refused.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/integration/lib-sim.sh"
 
@@ -65,4 +68,33 @@ confirm "$E" "$EID" allow
 is "allow after an interrupt: 400" "$STATUS" 400
 like "  says cancelled" "$BODY" "cancelled by an interrupt"
 is "no protocol errors" "$(jget "$(sim_report)" protocol_errors)" 0
+
+# a child thread's call, confirmed by its id alone
+new_session threads-ask; F=$SID
+api org GET "/v1/sessions/$F/events?types[]=agent.tool_use"
+FID=$(jget "$BODY" data.0.id)
+FTH=$(jget "$BODY" data.0.session_thread_id)
+api org GET "/v1/sessions/$F/threads"
+PTH=$(jget "$BODY" data.0.id)
+like "threads-ask: the held call is the child thread's" "$FTH" '^sthr_'
+ok "  not the primary thread's" test "$FTH" != "$PTH"
+api org POST "/v1/sessions/$F/events" "{\"events\":[{\"type\":\"user.tool_confirmation\",\"tool_use_id\":\"$FID\",\"session_thread_id\":\"$PTH\",\"result\":\"allow\"}]}"
+is "confirmation naming the wrong thread: 400" "$STATUS" 400
+like "  says whose thread it is" "$BODY" "is not the thread of call"
+api org POST "/v1/sessions/$F/events" "{\"events\":[{\"type\":\"user.tool_confirmation\",\"tool_use_id\":\"$FID\",\"session_thread_id\":\"sthr_nope\",\"result\":\"allow\"}]}"
+is "confirmation naming no thread of the session: 400" "$STATUS" 400
+confirm "$F" sevt_nope allow
+is "unknown id, no thread: 400" "$STATUS" 400
+is "  nothing stored" "$(n_confirmations "$F")" 0
+confirm "$F" "$FID" allow
+is "confirmation by the child's call id alone: 200" "$STATUS" 200
+is "  routed to the call's thread" "$(jget "$BODY" data.0.session_thread_id)" "$FTH"
+api org GET "/v1/sessions/$F/threads/$FTH/events?types[]=user.tool_confirmation"
+is "  on the child thread's own stream" "$(jget "$BODY" data.0.tool_use_id)" "$FID"
+api org GET "/v1/sessions/$F/events?order=desc&limit=1"
+is "  the child thread runs again" "$(jget "$BODY" data.0.type)" session.status_running
+post_result "$F" "$FID" "approved-in-thread"
+is "result of the confirmed child call: 200" "$STATUS" 200
+is "threads-ask completed" "$(jget "$(curl -sf --max-time 5 "$SIM_URL/_sim/report/sessions/$F")" completed)" true
+is "still no protocol errors" "$(jget "$(sim_report)" protocol_errors)" 0
 done_testing

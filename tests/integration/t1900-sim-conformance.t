@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The official @anthropic-ai/sdk 1.16.0 (tests/conformance, pinned, unmodified)
 # against omni-sim: operator calls, EnvironmentWorker serving scripted sessions,
-# and a clean /_sim/report.
+# and a clean /_sim/report; the 1.16 behaviour (session threads and two
+# threads' calls served at once with maxConcurrentCalls 2, the bash output
+# cut, the read size limit, a confirmation by id alone, the 300 s lease,
+# webhooks verified with webhooks.unwrap).
 . "$(dirname "$0")/../lib.sh"
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
