@@ -545,8 +545,7 @@ static void run_judge(struct run *r, struct flight *f)
             f->cancel = 1;
         }
     }
-    if (!f->abandon &&
-        (rstate_thread_ended(r->rs, f->c->thread) || rstate_answered(r->rs, f->c->id))) {
+    if (!f->abandon && rstate_unwanted(r->rs, f->c)) {
         log_kv(LOG_INFO,
                "the session no longer accepts this call's result (its thread ended or it was "
                "answered); stopping it",

@@ -47,9 +47,10 @@ struct rstate {
     struct rs_call **queue; /* FIFO */
     size_t qhead, qlen, qcap;
     size_t held, inflight;
-    size_t max_inflight;  /* calls of different threads at once (>= 1) */
-    char **busy;          /* the thread of each call in flight ("" = primary) */
-    char **ended_threads; /* terminated threads not yet taken by the runner */
+    size_t max_inflight;          /* calls of different threads at once (>= 1) */
+    char **busy;                  /* the thread of each call in flight ("" = primary) */
+    unsigned char *busy_unwanted; /* its thread's turn ended while it ran */
+    char **ended_threads;         /* terminated threads not yet taken by the runner */
     size_t nended, capended;
     size_t notowned; /* calls left for another client (custom tools), unanswered */
     int ended;
@@ -193,7 +194,10 @@ struct rstate *rstate_new(rs_owns_fn owns, void *ud)
     rs->ud = ud;
     rs->max_inflight = 1;
     rs->busy = calloc(1, sizeof *rs->busy);
-    if (!rs->busy) {
+    rs->busy_unwanted = calloc(1, 1);
+    if (!rs->busy || !rs->busy_unwanted) {
+        free(rs->busy);
+        free(rs->busy_unwanted);
         free(rs);
         return NULL;
     }
@@ -203,13 +207,20 @@ struct rstate *rstate_new(rs_owns_fn owns, void *ud)
 int rstate_set_max_inflight(struct rstate *rs, size_t n)
 {
     char **nb;
+    unsigned char *nu;
     if (n < 1 || rs->inflight)
         return -1;
     nb = calloc(n, sizeof *nb);
-    if (!nb)
+    nu = calloc(n, 1);
+    if (!nb || !nu) {
+        free(nb);
+        free(nu);
         return -1;
+    }
     free(rs->busy);
+    free(rs->busy_unwanted);
     rs->busy = nb;
+    rs->busy_unwanted = nu;
     rs->max_inflight = n;
     return 0;
 }
@@ -235,6 +246,7 @@ void rstate_free(struct rstate *rs)
     for (size_t i = 0; i < rs->max_inflight; i++)
         free(rs->busy[i]);
     free(rs->busy);
+    free(rs->busy_unwanted);
     for (size_t i = 0; i < rs->nended; i++)
         free(rs->ended_threads[i]);
     free(rs->ended_threads);
@@ -566,10 +578,16 @@ static void apply_event(struct rstate *rs, enum omni_event_kind kind, const cJSO
     if (omni_event_ends_session(kind))
         rs->ended = 1;
     if (idle_ends_turn(kind, ev)) {
+        const char *th = idle_thread(kind, ev);
         if (rs->reconciling)
-            drop_pending(rs, idle_thread(kind, ev));
+            drop_pending(rs, th);
         else
-            drop_queued(rs, idle_thread(kind, ev));
+            drop_queued(rs, th);
+        /* a child thread's running call: the thread no longer takes its
+         * result (1.16 aborts it; a session idle leaves running calls be) */
+        for (size_t i = 0; th && i < rs->max_inflight; i++)
+            if (rs->busy[i] && strcmp(rs->busy[i], th) == 0)
+                rs->busy_unwanted[i] = 1;
     }
 }
 
@@ -729,6 +747,14 @@ int rstate_thread_ended(const struct rstate *rs, const char *thread)
     return thread_terminated(rs, thread);
 }
 
+int rstate_unwanted(const struct rstate *rs, const struct rs_call *c)
+{
+    const struct idinfo *e = table_find(&rs->ids, c->id);
+    long slot = busy_slot(rs, c->thread);
+    return (e && (e->flags & F_ANSWERED)) || thread_terminated(rs, c->thread) ||
+           (slot >= 0 && rs->busy_unwanted[slot]);
+}
+
 char *rstate_take_ended_thread(struct rstate *rs)
 {
     return rs->nended ? rs->ended_threads[--rs->nended] : NULL;
@@ -743,6 +769,7 @@ void rstate_done(struct rstate *rs, const struct rs_call *c, enum rs_outcome how
     if (slot >= 0) {
         free(rs->busy[slot]);
         rs->busy[slot] = NULL;
+        rs->busy_unwanted[slot] = 0;
         rs->inflight--;
     }
     if (!e)

@@ -86,6 +86,10 @@ void rstate_done(struct rstate *rs, const struct rs_call *c, enum rs_outcome how
                  const struct rs_result *res);
 /* 1 when the thread (NULL: the primary, never) has terminated. */
 int rstate_thread_ended(const struct rstate *rs, const char *thread);
+/* 1 when the session no longer takes the result of call c, handed out and
+ * running: answered elsewhere, its thread terminated, or (a child thread)
+ * its thread's turn ended. The runner stops it and posts nothing. */
+int rstate_unwanted(const struct rstate *rs, const struct rs_call *c);
 /* A thread that terminated since the last call (malloc'd, caller frees), or NULL. */
 char *rstate_take_ended_thread(struct rstate *rs);
 void rs_call_free(struct rs_call *c);

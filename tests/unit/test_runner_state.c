@@ -488,6 +488,42 @@ static void test_turn_end_drops_unwaited(void **state)
     rstate_free(rs);
 }
 
+/* A running call is unwanted once answered elsewhere, once its thread
+ * terminates, or once its child thread's turn ends; a session idle leaves a
+ * running primary call wanted (as 1.16). */
+static void test_running_call_unwanted(void **state)
+{
+    struct rstate *rs = rstate_new(owns, NULL);
+    struct rs_call *p, *k;
+    (void)state;
+    assert_int_equal(rstate_set_max_inflight(rs, 2), 0);
+    live(rs, TOOL("u1", "bash"));
+    live(rs, TTOOL("u2", "th_u"));
+    p = rstate_next(rs);
+    k = rstate_next(rs);
+    assert_false(rstate_unwanted(rs, p));
+    assert_false(rstate_unwanted(rs, k));
+    live(rs, IDLE("end_turn"));
+    assert_false(rstate_unwanted(rs, p));
+    live(rs, ev("{\"type\":\"session.thread_status_idle\",\"id\":\"tu\","
+                "\"session_thread_id\":\"th_u\",\"stop_reason\":{\"type\":\"end_turn\"}}"));
+    assert_true(rstate_unwanted(rs, k));
+    live(rs, RESULT("u1"));
+    assert_true(rstate_unwanted(rs, p));
+    rstate_done(rs, p, RS_ABANDONED, NULL);
+    rstate_done(rs, k, RS_ABANDONED, NULL);
+    rs_call_free(p);
+    rs_call_free(k);
+    /* the slot's flag does not stick to the thread's next call */
+    live(rs, TTOOL("u3", "th_u"));
+    k = rstate_next(rs);
+    assert_non_null(k);
+    assert_false(rstate_unwanted(rs, k));
+    rstate_done(rs, k, RS_POSTED, NULL);
+    rs_call_free(k);
+    rstate_free(rs);
+}
+
 static void test_idle_readiness(void **state)
 {
     struct rstate *rs = rstate_new(owns, NULL);
@@ -595,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_threads),
         cmocka_unit_test(test_ended_thread_reported),
         cmocka_unit_test(test_turn_end_drops_unwaited),
+        cmocka_unit_test(test_running_call_unwanted),
         cmocka_unit_test(test_idle_readiness),
         cmocka_unit_test(test_result_event_shape),
         cmocka_unit_test(test_many_ids),
