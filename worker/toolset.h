@@ -88,10 +88,11 @@
 
 #include "err.h"
 
-#define TOOLSET_BASH_DEFAULT_TIMEOUT_MS 120000L
-#define TOOLSET_BASH_MAX_TIMEOUT_MS 140000L
-#define TOOLSET_TOOL_TIMEOUT_MS 150000L
-#define TOOLSET_MAX_FILE_BYTES 262144u
+#define TOOLSET_BASH_DEFAULT_TIMEOUT_MS 295000L /* SDK 1.16 BASH_TIMEOUT_MS */
+#define TOOLSET_BASH_MAX_TIMEOUT_MS 295000L     /* a larger timeout_ms is clamped to this */
+#define TOOLSET_TOOL_TIMEOUT_MS 325000L         /* SDK 1.16 SessionToolRunner TOOL_TIMEOUT_MS */
+#define TOOLSET_MAX_READ_BYTES 110000u          /* whole-file read, view_range selection */
+#define TOOLSET_MAX_FILE_BYTES 262144u          /* edit */
 #define TOOLSET_GREP_TIMEOUT_MS 60000L
 #define TOOLSET_INPUT_DEPTH_MAX 64 /* nesting checked for unrepresentable strings */
 
@@ -100,10 +101,10 @@ struct toolset_opts {
     const char *const *allowed_roots;  /* NULL-terminated absolute dirs, or NULL */
     const char *const *readonly_roots; /* NULL-terminated absolute dirs, or NULL */
     const char *const *pass_env;       /* extra variable names for bash (allowlist) */
-    long bash_default_timeout_ms;      /* 0 → 120000 */
-    long bash_max_timeout_ms;          /* 0 → 140000; kept below tool_timeout_ms */
-    long tool_timeout_ms;              /* 0 → 150000: per-call wall limit */
-    size_t max_file_bytes;             /* 0 → 262144: read/edit cap */
+    long bash_default_timeout_ms;      /* 0 → 295000 */
+    long bash_max_timeout_ms;          /* 0 → 295000; kept below tool_timeout_ms */
+    long tool_timeout_ms;              /* 0 → 325000: per-call wall limit */
+    size_t max_file_bytes;             /* 0 → read 110000, edit 262144; n → both n */
     long grep_timeout_ms;              /* 0 → 60000 */
 };
 
