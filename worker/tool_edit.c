@@ -28,7 +28,8 @@ void tool_edit(struct tool_call *c)
         tool_path_fail(c, p, kind, r.err);
         return;
     }
-    const char *ro = paths_readonly_root(c->ts->paths, r.abs);
+    char robuf[4200];
+    const char *ro = tool_readonly_root(c, r.abs, robuf, sizeof(robuf));
     if (ro) {
         tool_err(c, "edit: %s is inside read-only directory %s", p, ro);
         goto out;

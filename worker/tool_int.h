@@ -55,6 +55,12 @@ int tool_expired(struct tool_call *c);
 int tool_cancelled(const struct tool_call *c);
 /* Report a paths_* failure for p (guardrail or "<tool>: <p>: <reason>"). */
 void tool_path_fail(struct tool_call *c, const char *p, int kind, int errnum);
+/*
+ * The read-only directory abs (canonical) is in, or NULL: the shell's saved
+ * output directory (read-only as in the SDK; the text goes into tmp) or one of
+ * the configured read-only roots.
+ */
+const char *tool_readonly_root(struct tool_call *c, const char *abs, char *tmp, size_t tmplen);
 /* "<tool>: <p>: <reason>" for errno e. */
 void tool_errno(struct tool_call *c, const char *p, int e);
 /*

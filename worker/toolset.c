@@ -103,6 +103,18 @@ void tool_path_fail(struct tool_call *c, const char *p, int kind, int errnum)
     free(q);
 }
 
+const char *tool_readonly_root(struct tool_call *c, const char *abs, char *tmp, size_t tmplen)
+{
+    struct toolset *ts = c->ts;
+    if (ts->save_dir[0] && abs) {
+        int n = snprintf(tmp, tmplen, "%s/%s", paths_workdir(ts->paths), ts->save_dir);
+        if (n > 0 && (size_t)n < tmplen && strncmp(abs, tmp, (size_t)n) == 0 &&
+            (abs[n] == '/' || abs[n] == '\0'))
+            return tmp;
+    }
+    return paths_readonly_root(ts->paths, abs);
+}
+
 void tool_errno(struct tool_call *c, const char *p, int e)
 {
     char tmp[64];

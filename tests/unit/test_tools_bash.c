@@ -3,6 +3,7 @@
  * mapping, timeouts, truncation, sanitising, environment scrubbing, and
  * killing of background processes at toolset_free.
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -14,6 +15,8 @@
 #include <cmocka.h>
 
 #include "tool_fixture.h"
+
+#include "../../worker/paths.h"
 
 #define HOW_TO_RESTART                                                                             \
     "Call bash with restart set to true to start a new one. It starts in the original working "    \
@@ -253,6 +256,19 @@ static void test_truncation_and_sanitising(void **state)
     assert_false(rr.is_error);
     assert_string_equal(rr.text, "19999\n20000");
     tool_result_release(&rr);
+    /* grep and glob walks skip it (the SDK keeps it outside the workdir), an
+     * explicit path reaches it. */
+    EXPECT_RESULT("grep", 0, "no matches", "{\"pattern\":\"^19999$\"}");
+    EXPECT_RESULT("glob", 0, "no matches", "{\"pattern\":\"**/*.txt\"}");
+    char want2[1200];
+    snprintf(want2, sizeof(want2), "%s:19999:19999", path);
+    EXPECT_RESULT("grep", 0, want2, "{\"pattern\":\"^19999$\",\"path\":\"%s\"}", dir);
+    /* write and edit treat it as read-only, as the SDK does. */
+    snprintf(want2, sizeof(want2), "write: %s is inside read-only directory %s", path, dir);
+    EXPECT_RESULT("write", 1, want2, "{\"file_path\":\"%s\",\"content\":\"x\"}", path);
+    snprintf(want2, sizeof(want2), "edit: %s is inside read-only directory %s", path, dir);
+    EXPECT_RESULT("edit", 1, want2,
+                  "{\"file_path\":\"%s\",\"old_string\":\"1\",\"new_string\":\"x\"}", path);
     tool_result_release(&r);
 
     /* stderr first on failure, in the text and in the file; the next long
@@ -377,6 +393,99 @@ static void test_saved_output_planted(void **state)
     free(path2);
 }
 
+/* Two toolsets used at once from two threads (one per session thread, as the
+ * executor will run them): no state is shared, each keeps its own shell,
+ * saved output and limits. */
+struct twin {
+    char dir[600];
+    const char *name;
+    int failures;
+};
+
+static void twin_run(struct toolset *ts, const char *tool, const char *json, struct tool_result *r)
+{
+    cJSON *in = cJSON_Parse(json);
+    toolset_run(ts, tool, in, NULL, r);
+    cJSON_Delete(in);
+}
+
+static void *twin_main(void *arg)
+{
+    struct twin *t = arg;
+    struct toolset_opts o;
+    struct omni_err err = OMNI_ERR_INIT;
+    memset(&o, 0, sizeof(o));
+    o.workdir = t->dir;
+    if (strcmp(t->name, "b") == 0)
+        o.max_file_bytes = 8; /* limits are per instance too */
+    struct toolset *ts = toolset_new(&o, &err);
+    if (!ts) {
+        t->failures++;
+        return NULL;
+    }
+    char json[256], want[700];
+    struct tool_result r;
+    snprintf(json, sizeof(json), "{\"command\":\"export WHO=%s; echo %s > f.txt\"}", t->name,
+             t->name);
+    twin_run(ts, "bash", json, &r);
+    t->failures += r.is_error;
+    tool_result_release(&r);
+    for (int i = 0; i < 20; i++) {
+        twin_run(ts, "bash", "{\"command\":\"echo $WHO; pwd\"}", &r);
+        snprintf(want, sizeof(want), "%s\n%s", t->name, t->dir);
+        t->failures += r.is_error || strcmp(r.text, want) != 0;
+        tool_result_release(&r);
+        twin_run(ts, "read", "{\"file_path\":\"f.txt\"}", &r);
+        snprintf(want, sizeof(want), "%s\n", t->name);
+        t->failures += r.is_error || strcmp(r.text, want) != 0;
+        tool_result_release(&r);
+        twin_run(ts, "bash", "{\"command\":\"seq 1 9000\"}", &r);
+        snprintf(want, sizeof(want), "Full output saved to: %s/.omni-bash-output-", t->dir);
+        t->failures += r.is_error || !strstr(r.text, want);
+        tool_result_release(&r);
+    }
+    twin_run(ts, "read", "{\"file_path\":\"/etc/hostname\"}", &r);
+    t->failures += !r.is_error || strncmp(r.text, "read: path ", 11) != 0;
+    tool_result_release(&r);
+    toolset_free(ts);
+    return NULL;
+}
+
+static void test_two_toolsets_in_threads(void **state)
+{
+    (void)state;
+    struct twin tw[2] = {{"", "a", 0}, {"", "b", 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(tw[i].dir, sizeof(tw[i].dir), "%s/%s", fx.work, tw[i].name);
+        assert_int_equal(mkdir(tw[i].dir, 0700), 0);
+    }
+    /* One of them walks paths without openat2: a per-instance switch. */
+    paths_set_openat2(0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_create(&th[i], NULL, twin_main, &tw[i]), 0);
+        if (i == 0) {
+            struct timespec t = {0, 20 * 1000 * 1000};
+            nanosleep(&t, NULL);
+            paths_set_openat2(1);
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    paths_set_openat2(1);
+    assert_int_equal(tw[0].failures, 0);
+    assert_int_equal(tw[1].failures, 0);
+    /* Closing each removed its saved output. */
+    for (int i = 0; i < 2; i++) {
+        DIR *d = opendir(tw[i].dir);
+        struct dirent *de;
+        assert_non_null(d);
+        while ((de = readdir(d)) != NULL)
+            assert_null(strstr(de->d_name, ".omni-bash-output-"));
+        closedir(d);
+    }
+}
+
 static void test_environment(void **state)
 {
     (void)state;
@@ -467,6 +576,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_truncation_and_sanitising, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_saved_output_planted, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_two_toolsets_in_threads, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_environment, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_background_between_calls, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_background_killed, setup, fx_teardown),
