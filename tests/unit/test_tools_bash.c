@@ -540,6 +540,26 @@ static int alive(pid_t pid)
     return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
 }
 
+/* A job left running by one call survives into the next and dies with the
+ * shell when a later call times out. */
+static void test_timeout_kills_jobs(void **state)
+{
+    (void)state;
+    struct tool_result r = fx_run("bash", "{\"command\":\"sleep 304 >/dev/null 2>&1 & echo $!\"}");
+    assert_false(r.is_error);
+    long pid = atol(r.text);
+    tool_result_release(&r);
+    assert_true(pid > 0 && alive((pid_t)pid));
+    char want[64];
+    snprintf(want, sizeof(want), "%ld", pid);
+    EXPECT_RESULT("bash", 0, want, "{\"command\":\"jobs -p\"}");
+    EXPECT_RESULT("bash", 1, "\ncommand timed out after 0.2s" SHELL_GONE,
+                  "{\"command\":\"sleep 30\",\"timeout_ms\":200}");
+    struct timespec t = {0, 100 * 1000 * 1000};
+    nanosleep(&t, NULL);
+    assert_false(alive((pid_t)pid));
+}
+
 static void test_background_killed(void **state)
 {
     (void)state;
@@ -579,6 +599,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_toolsets_in_threads, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_environment, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_background_between_calls, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_kills_jobs, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_background_killed, setup, fx_teardown),
     };
     return cmocka_run_group_tests_name("tools: bash", tests, NULL, NULL);
