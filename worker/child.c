@@ -165,7 +165,7 @@ fail:
 
 int child_start(struct child *c, struct omni_err *err)
 {
-    int inp[2] = {-1, -1}, outp[2] = {-1, -1}, ep[2] = {-1, -1};
+    int inp[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1}, ep[2] = {-1, -1};
     int nullfd = -1, saved;
     if (!c->path || !c->argv || !c->env)
         return omni_err_set(err, OMNI_E_USAGE, "child: path, argv and env are required");
@@ -176,12 +176,14 @@ int child_start(struct child *c, struct omni_err *err)
         goto sys_fail;
     if (c->out == CHILD_IO_PIPE && pipe2(outp, O_CLOEXEC) < 0)
         goto sys_fail;
+    if (c->err_pipe && !c->merge_stderr && pipe2(errp, O_CLOEXEC) < 0)
+        goto sys_fail;
     if (pipe2(ep, O_CLOEXEC) < 0)
         goto sys_fail;
     /* Keep the child's fds above 3 so the dup2 sequence cannot clobber them. */
     int cin = c->in == CHILD_IO_PIPE ? inp[0] : c->in == CHILD_IO_FD ? c->in_fd : nullfd;
     int cout = c->out == CHILD_IO_PIPE ? outp[1] : nullfd;
-    int cerr = c->merge_stderr ? cout : nullfd;
+    int cerr = c->merge_stderr ? cout : errp[1] >= 0 ? errp[1] : nullfd;
     int hi[4] = {cin, cout, cerr, ep[1]};
     for (int i = 0; i < 4; i++) {
         if (hi[i] <= 3) {
@@ -219,6 +221,10 @@ int child_start(struct child *c, struct omni_err *err)
         close(outp[1]);
         c->out_fd = outp[0];
     }
+    if (errp[0] >= 0) {
+        close(errp[1]);
+        c->err_fd = errp[0];
+    }
     close(nullfd);
     if (r == (ssize_t)sizeof(cerrno)) {
         child_finish(c);
@@ -229,7 +235,7 @@ int child_start(struct child *c, struct omni_err *err)
 
 sys_fail:
     saved = errno;
-    int fds[] = {inp[0], inp[1], outp[0], outp[1], ep[0], ep[1], nullfd};
+    int fds[] = {inp[0], inp[1], outp[0], outp[1], errp[0], errp[1], ep[0], ep[1], nullfd};
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -265,6 +271,10 @@ int child_finish(struct child *c)
     if (c->out_fd >= 0) {
         close(c->out_fd);
         c->out_fd = -1;
+    }
+    if (c->err_fd >= 0) {
+        close(c->err_fd);
+        c->err_fd = -1;
     }
     if (c->pid > 0) {
         pid_t r;

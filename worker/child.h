@@ -7,7 +7,8 @@
  *      dir and the I/O choices.
  *   2. child_start(): forks and execs. With CHILD_IO_PIPE, c.in_fd / c.out_fd
  *      are the parent's ends (close-on-exec). stderr goes to the output pipe
- *      when merge_stderr is set, else to /dev/null.
+ *      when merge_stderr is set, to a pipe of its own (c.err_fd) when
+ *      err_pipe is set, else to /dev/null.
  *   3. Read / write the pipes, then child_finish(): closes the pipes that are
  *      still open, waits for the child and returns its wait status (as from
  *      waitpid), or -1 when it cannot be reaped.
@@ -43,13 +44,15 @@ struct child {
     int merge_stderr;        /* stderr to the same place as stdout */
     int new_session;         /* setsid() in the child (own session and process group) */
     pid_t pid;
-    int in_fd;  /* parent's write end (PIPE) or the fd given (FD) */
-    int out_fd; /* parent's read end (PIPE) */
+    int in_fd;    /* parent's write end (PIPE) or the fd given (FD) */
+    int out_fd;   /* parent's read end (PIPE) */
+    int err_pipe; /* stderr to a pipe of its own (err_fd), not with merge_stderr */
+    int err_fd;   /* parent's read end of the stderr pipe (err_pipe) */
 };
 
 #define CHILD_INIT                                                                                 \
     {                                                                                              \
-        NULL, NULL, NULL, NULL, CHILD_IO_NULL, CHILD_IO_NULL, 0, 0, -1, -1, -1                     \
+        NULL, NULL, NULL, NULL, CHILD_IO_NULL, CHILD_IO_NULL, 0, 0, -1, -1, -1, 0, -1              \
     }
 
 int child_start(struct child *c, struct omni_err *err);

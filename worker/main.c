@@ -88,10 +88,11 @@ static const char usage_text[] =
     "  --pass-env NAME              pass NAME to tool processes (repeatable)\n"
     "  --allow-path DIR             extra directory the file tools may use (repeatable)\n"
     "  --readonly-path DIR          extra read-only directory for the file tools (repeatable)\n"
-    "  --bash-timeout DUR           default bash timeout (default 120s)\n"
-    "  --bash-max-timeout DUR       largest bash timeout a call may ask for\n"
-    "  --tool-timeout DUR           wall limit of any tool call\n"
-    "  --max-file-bytes N           read/edit size cap\n"
+    "  --bash-timeout DUR           default bash timeout (default 295s)\n"
+    "  --bash-max-timeout DUR       largest bash timeout a call may ask for (default 295s)\n"
+    "  --tool-timeout DUR           wall limit of any tool call (default 325s)\n"
+    "  --max-file-bytes N           read and edit size cap (default 110000 for read,\n"
+    "                               262144 for edit)\n"
     "containment (every mode):\n"
     "  --sandbox none|bwrap|microvm tools in namespaces with the host's files read-only and\n"
     "                               its network (none, default), a minimal jail with no\n"
@@ -715,6 +716,16 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
     }
     if (optind < argc)
         return die_usage("unexpected argument \"%s\"", argv[optind]), -1;
+    /* The whole-call limit stays above every bash timeout (the SDK: 325 s over 295 s). */
+    long tool_ms = cfg->tool_timeout_ms > 0 ? cfg->tool_timeout_ms : WK_TOOL_TIMEOUT_MS;
+    if (cfg->bash_max_timeout_ms > 0 && cfg->bash_max_timeout_ms >= tool_ms)
+        return die_usage("--bash-max-timeout (%ld ms) must be below --tool-timeout (%ld ms)",
+                         cfg->bash_max_timeout_ms, tool_ms),
+               -1;
+    if (cfg->bash_default_timeout_ms > 0 && cfg->bash_default_timeout_ms >= tool_ms)
+        return die_usage("--bash-timeout (%ld ms) must be below --tool-timeout (%ld ms)",
+                         cfg->bash_default_timeout_ms, tool_ms),
+               -1;
     return 0;
 }
 

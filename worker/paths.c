@@ -27,18 +27,29 @@ struct paths {
     size_t nallowed;
     struct paths_root ro[PATHS_MAX_ROOTS];
     size_t nro;
+    int openat2_on; /* this instance's copy: ENOSYS turns it off here only */
 };
 
-static int paths_openat2_on = 1;
+/*
+ * The default for instances made from now on (a test hook). Instances never
+ * write it, so toolsets used at once from several threads share no mutable
+ * state here.
+ */
+static _Atomic int paths_openat2_default = 1;
 
 void paths_set_openat2(int enabled)
 {
-    paths_openat2_on = enabled;
+    paths_openat2_default = enabled;
 }
 
 int paths_openat2_enabled(void)
 {
-    return paths_openat2_on;
+    return paths_openat2_default;
+}
+
+void paths_use_openat2(struct paths *ps, int enabled)
+{
+    ps->openat2_on = enabled;
 }
 
 const char *paths_reason(int errnum, char *tmp, size_t tmplen)
@@ -151,8 +162,7 @@ struct paths *paths_new(const char *workdir, const char *const *allowed_roots,
     if (roots_copy(ps->allowed, &ps->nallowed, allowed_roots, "allowed", err) < 0 ||
         roots_copy(ps->ro, &ps->nro, readonly_roots, "read-only", err) < 0)
         goto fail;
-    if (getenv("OMNI_NO_OPENAT2"))
-        paths_openat2_on = 0;
+    ps->openat2_on = paths_openat2_default && !getenv("OMNI_NO_OPENAT2");
     return ps;
 fail:
     paths_free(ps);
@@ -671,7 +681,7 @@ static int try_openat2(struct paths *ps, const char *p, int oflags, struct path_
     if (fd < 0) {
         free(canon);
         if (saved == ENOSYS)
-            paths_openat2_on = 0;
+            ps->openat2_on = 0;
         return -1;
     }
     /* The canonical path of what was opened, as the kernel sees it. */
@@ -701,7 +711,7 @@ static int try_openat2(struct paths *ps, const char *p, int oflags, struct path_
 
 int paths_open(struct paths *ps, const char *p, int oflags, struct path_res *r)
 {
-    if (paths_openat2_on && try_openat2(ps, p, oflags, r) == 0)
+    if (ps->openat2_on && try_openat2(ps, p, oflags, r) == 0)
         return PATHS_OK;
     /* openat2 unavailable or refused: the walker decides (and words the error). */
     return paths_walk(ps, p, WALK_OPEN, oflags, 0, r);

@@ -28,7 +28,8 @@ void tool_edit(struct tool_call *c)
         tool_path_fail(c, p, kind, r.err);
         return;
     }
-    const char *ro = paths_readonly_root(c->ts->paths, r.abs);
+    char robuf[4200];
+    const char *ro = tool_readonly_root(c, r.abs, robuf, sizeof(robuf));
     if (ro) {
         tool_err(c, "edit: %s is inside read-only directory %s", p, ro);
         goto out;
@@ -44,11 +45,11 @@ void tool_edit(struct tool_call *c)
     }
     if (tool_regular_file(c, p, fd, &st) < 0)
         goto out;
-    size_t cap = c->ts->o.max_file_bytes;
+    size_t cap = c->ts->edit_cap;
     if ((unsigned long long)st.st_size > cap) {
         tool_err(c,
-                 "edit: %s is %lld bytes, exceeds %zu-byte limit. edit loads the whole file and "
-                 "cannot change one this large; use bash (for example sed) instead.",
+                 "edit: %s is %lld bytes, exceeds %zu-byte limit. The edit tool loads the whole "
+                 "file and cannot modify a file this large.",
                  p, (long long)st.st_size, cap);
         goto out;
     }
@@ -68,10 +69,9 @@ void tool_edit(struct tool_call *c)
             break;
         if (buf_add(&in, chunk, (size_t)n) < 0 || in.len > cap) {
             tool_err(c,
-                     "edit: %s is more than %zu bytes, exceeds %zu-byte limit. edit loads the "
-                     "whole file and cannot change one this large; use bash (for example sed) "
-                     "instead.",
-                     p, cap, cap);
+                     "edit: %s is %zu bytes, exceeds %zu-byte limit. The edit tool loads the "
+                     "whole file and cannot modify a file this large.",
+                     p, in.len, cap);
             goto out;
         }
     }

@@ -273,8 +273,9 @@ static void glob_walk(struct glob_run *gr, int dfd, const char *rel, const unsig
             gr->failed = 1;
             break;
         }
-        if (strcmp(name, ".git") == 0 || strcmp(name, "node_modules") == 0)
-            continue;
+        if (strcmp(name, ".git") == 0 || strcmp(name, "node_modules") == 0 ||
+            strncmp(name, TOOL_SAVE_DIR_PREFIX, strlen(TOOL_SAVE_DIR_PREFIX)) == 0)
+            continue; /* saved bash output: the SDK keeps it outside the workdir */
         struct stat sb;
         if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
             continue;

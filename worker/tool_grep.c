@@ -146,8 +146,9 @@ static void grep_dir(struct grep_run *g, int dfd, const char *abs, int depth)
     while ((de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        if (strcmp(de->d_name, ".git") == 0 || strcmp(de->d_name, "node_modules") == 0)
-            continue;
+        if (strcmp(de->d_name, ".git") == 0 || strcmp(de->d_name, "node_modules") == 0 ||
+            strncmp(de->d_name, TOOL_SAVE_DIR_PREFIX, strlen(TOOL_SAVE_DIR_PREFIX)) == 0)
+            continue; /* saved bash output: the SDK keeps it outside the workdir */
         if (++g->entries > GREP_MAX_ENTRIES)
             break;
         if (n == an) {

@@ -12,18 +12,27 @@
 #include "paths.h"
 #include "toolset.h"
 
-#define TOOL_OUTPUT_CAP 102400u /* bash tail, grep budget */
+#define TOOL_OUTPUT_CAP 102400u /* grep budget */
 #define TOOL_NO_OUTPUT "(no output)"
+#define BASH_OUTPUT_LIMIT 30000u                      /* UTF-16 units of a bash result */
+#define BASH_SAVED_OUTPUT_BYTES (32ull * 1024 * 1024) /* saved long output */
+/* Directories of saved bash output in the workdir (glob and grep skip them). */
+#define TOOL_SAVE_DIR_PREFIX ".omni-bash-output-"
 
 struct bash_state;
 
 struct toolset {
     struct toolset_opts o; /* limits resolved; string pointers borrowed */
+    size_t read_cap;       /* whole-file read and view_range selection */
+    size_t edit_cap;
     struct paths *paths;
     char **pass_env; /* owned copy */
-    char *scratch;   /* private 0700 directory for bash command files */
     char tag[33];    /* OMNI_TOOLSET_TAG value */
     struct bash_state *bash;
+    /* The shell's saved long output: <workdir>/<save_dir>/<save_file>. */
+    int save_dirfd; /* -1 when there is none */
+    char save_dir[64];
+    char save_file[64];
 };
 
 /* One call in progress: limits and the result being built. */
@@ -41,11 +50,17 @@ int tool_ok(struct tool_call *c, const char *fmt, ...) __attribute__((format(pri
 int tool_err(struct tool_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Take ownership of a malloc'd text. */
 void tool_set(struct tool_call *c, int is_error, char *text);
-/* The wall limit passed: sets "<tool>: timed out after <n>s" and returns 1. */
+/* The wall limit passed: sets "tool '<tool>' timed out" and returns 1. */
 int tool_expired(struct tool_call *c);
 int tool_cancelled(const struct tool_call *c);
 /* Report a paths_* failure for p (guardrail or "<tool>: <p>: <reason>"). */
 void tool_path_fail(struct tool_call *c, const char *p, int kind, int errnum);
+/*
+ * The read-only directory abs (canonical) is in, or NULL: the shell's saved
+ * output directory (read-only as in the SDK; the text goes into tmp) or one of
+ * the configured read-only roots.
+ */
+const char *tool_readonly_root(struct tool_call *c, const char *abs, char *tmp, size_t tmplen);
 /* "<tool>: <p>: <reason>" for errno e. */
 void tool_errno(struct tool_call *c, const char *p, int e);
 /*
@@ -98,7 +113,16 @@ void tool_grep(struct tool_call *c);
  * mode bits of an existing file (mode < 0: new file, 0600). Returns 0 or errno. */
 int tool_replace_file(int dirfd, const char *leaf, const void *data, size_t len, int mode);
 
-/* bash shell lifecycle (tool_bash.c). */
+/* bash shell lifecycle (tool_bash.c): kill the shell and forget it. */
 void bash_close(struct toolset *ts);
+/* Remove the shell's saved output file and its directory, if any. */
+void bash_saved_remove(struct toolset *ts);
+/*
+ * Create the saved-output directory dname (0700, mkdirat: fails with EEXIST
+ * on anything already there) under workfd, open it with O_NOFOLLOW into
+ * *dirfd and create fname in it (O_CREAT|O_EXCL|O_NOFOLLOW, 0600). Returns the
+ * file's fd, or -1 with errno set (nothing left behind). Exposed for tests.
+ */
+int bash_save_create(int workfd, const char *dname, const char *fname, int *dirfd);
 
 #endif

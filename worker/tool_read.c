@@ -101,7 +101,7 @@ static void read_slice(struct tool_call *c, const char *s, size_t len, long long
 static void read_stream(struct tool_call *c, int fd, const char *p, long long s, long long e,
                         long long from, long long to)
 {
-    size_t cap = c->ts->o.max_file_bytes;
+    size_t cap = c->ts->read_cap;
     struct buf out = BUF_INIT_MAX(cap);
     char chunk[READ_CHUNK];
     long long line = 0; /* index of the line the next byte belongs to */
@@ -135,14 +135,14 @@ static void read_stream(struct tool_call *c, int fd, const char *p, long long s,
                 if (buf_add(&out, chunk + i, take) < 0) {
                     if (to == from + 1)
                         tool_err(c,
-                                 "read: line %lld of %s alone exceeds %zu-byte limit. No part of "
-                                 "a line is returned; use bash (for example cut -c or head -c) "
-                                 "to look at it.",
+                                 "read: line %lld of %s alone exceeds %zu-byte limit. The read "
+                                 "tool cannot return part of a line, so view_range cannot "
+                                 "narrow this further.",
                                  from + 1, p, cap);
                     else
                         tool_err(c,
                                  "read: view_range [%lld, %lld] of %s exceeds %zu-byte limit. "
-                                 "Narrow the range and read it in smaller pieces.",
+                                 "Narrow the view_range to read a smaller portion.",
                                  s, e, p, cap);
                     goto out;
                 }
@@ -188,12 +188,12 @@ void tool_read(struct tool_call *c)
     fcntl(r.fd, F_SETFL, fcntl(r.fd, F_GETFL) & ~O_NONBLOCK);
     long long from = has_range ? (s > 1 ? s - 1 : 0) : 0;
     long long to = has_range ? (e > 0 ? e : -1) : -1;
-    size_t cap = c->ts->o.max_file_bytes;
+    size_t cap = c->ts->read_cap;
     if ((unsigned long long)st.st_size > cap) {
         if (!has_range) {
             tool_err(c,
-                     "read: %s is %lld bytes, exceeds %zu-byte limit. Pass view_range to read "
-                     "selected lines, for example [1, 500].",
+                     "read: %s is %lld bytes, exceeds %zu-byte limit. Use the view_range "
+                     "parameter to read specific line ranges, e.g. view_range: [1, 500].",
                      p, (long long)st.st_size, cap);
             goto out;
         }
@@ -213,12 +213,13 @@ void tool_read(struct tool_call *c)
     }
     if (err == EFBIG) {
         /* The file grew past the cap while being read: treat like a big file. */
+        size_t grown = b.len;
         buf_release(&b);
         if (!has_range) {
             tool_err(c,
-                     "read: %s is more than %zu bytes, exceeds %zu-byte limit. Pass view_range "
-                     "to read selected lines, for example [1, 500].",
-                     p, cap, cap);
+                     "read: %s is %zu bytes, exceeds %zu-byte limit. Use the view_range "
+                     "parameter to read specific line ranges, e.g. view_range: [1, 500].",
+                     p, grown, cap);
             goto out;
         }
         if (lseek(r.fd, 0, SEEK_SET) < 0) {

@@ -67,7 +67,8 @@ void tool_write(struct tool_call *c)
         tool_path_fail(c, p, kind, r.err);
         return;
     }
-    const char *ro = paths_readonly_root(c->ts->paths, r.abs);
+    char robuf[4200];
+    const char *ro = tool_readonly_root(c, r.abs, robuf, sizeof(robuf));
     if (ro) {
         tool_err(c, "write: %s is inside read-only directory %s", p, ro);
         path_res_release(&r);
@@ -80,7 +81,7 @@ void tool_write(struct tool_call *c)
         return;
     }
     /* The walk may have followed a link: check the final target again. */
-    ro = paths_readonly_root(c->ts->paths, r.abs);
+    ro = tool_readonly_root(c, r.abs, robuf, sizeof(robuf));
     if (ro) {
         tool_err(c, "write: %s is inside read-only directory %s", p, ro);
         path_res_release(&r);

@@ -70,7 +70,7 @@ int tool_expired(struct tool_call *c)
 {
     if (omni_mono_ms() < c->deadline_ms)
         return 0;
-    tool_err(c, "%s: timed out after %lds", c->tool, (c->ts->o.tool_timeout_ms + 999) / 1000);
+    tool_err(c, "tool '%s' timed out", c->tool);
     return 1;
 }
 
@@ -92,13 +92,27 @@ void tool_path_fail(struct tool_call *c, const char *p, int kind, int errnum)
         return;
     }
     char *q = json_quote(p);
+    /* Prefixed with the tool's name, as the SDK's refusedBy does. */
     if (kind == PATHS_OUTSIDE)
-        tool_err(c, "path %s is outside the session's working directory%s", q ? q : "\"\"",
-                 paths_has_allowed_roots(c->ts->paths) ? " and its other permitted directories"
-                                                       : "");
+        tool_err(
+            c, "%s: path %s is outside the session's working directory%s", c->tool, q ? q : "\"\"",
+            paths_has_allowed_roots(c->ts->paths) ? " and its other permitted directories" : "");
     else
-        tool_err(c, "path %s: %s", q ? q : "\"\"", paths_reason(errnum, tmp, sizeof(tmp)));
+        tool_err(c, "%s: path %s: %s", c->tool, q ? q : "\"\"",
+                 paths_reason(errnum, tmp, sizeof(tmp)));
     free(q);
+}
+
+const char *tool_readonly_root(struct tool_call *c, const char *abs, char *tmp, size_t tmplen)
+{
+    struct toolset *ts = c->ts;
+    if (ts->save_dir[0] && abs) {
+        int n = snprintf(tmp, tmplen, "%s/%s", paths_workdir(ts->paths), ts->save_dir);
+        if (n > 0 && (size_t)n < tmplen && strncmp(abs, tmp, (size_t)n) == 0 &&
+            (abs[n] == '/' || abs[n] == '\0'))
+            return tmp;
+    }
+    return paths_readonly_root(ts->paths, abs);
 }
 
 void tool_errno(struct tool_call *c, const char *p, int e)
@@ -351,6 +365,7 @@ struct toolset *toolset_new(const struct toolset_opts *o, struct omni_err *err)
         return NULL;
     }
     ts->o = *o;
+    ts->save_dirfd = -1;
     if (ts->o.bash_default_timeout_ms <= 0)
         ts->o.bash_default_timeout_ms = TOOLSET_BASH_DEFAULT_TIMEOUT_MS;
     if (ts->o.tool_timeout_ms <= 0)
@@ -363,8 +378,9 @@ struct toolset *toolset_new(const struct toolset_opts *o, struct omni_err *err)
             ts->o.tool_timeout_ms > 2000 ? ts->o.tool_timeout_ms - 1000 : 1000;
     if (ts->o.bash_default_timeout_ms > ts->o.bash_max_timeout_ms)
         ts->o.bash_default_timeout_ms = ts->o.bash_max_timeout_ms;
-    if (ts->o.max_file_bytes == 0)
-        ts->o.max_file_bytes = TOOLSET_MAX_FILE_BYTES;
+    /* As the SDK's maxFileBytes: unset gives each tool its own cap, a number sets both. */
+    ts->read_cap = ts->o.max_file_bytes ? ts->o.max_file_bytes : TOOLSET_MAX_READ_BYTES;
+    ts->edit_cap = ts->o.max_file_bytes ? ts->o.max_file_bytes : TOOLSET_MAX_FILE_BYTES;
     if (ts->o.grep_timeout_ms <= 0)
         ts->o.grep_timeout_ms = TOOLSET_GREP_TIMEOUT_MS;
     ts->paths = paths_new(o->workdir, o->allowed_roots, o->readonly_roots, err);
@@ -396,16 +412,7 @@ void toolset_free(struct toolset *ts)
     if (!ts)
         return;
     bash_close(ts);
-    if (ts->scratch) {
-        /* Only our own command files live here. */
-        int dfd = open(ts->scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            unlinkat(dfd, "cmd", 0);
-            close(dfd);
-        }
-        rmdir(ts->scratch);
-        free(ts->scratch);
-    }
+    bash_saved_remove(ts);
     for (size_t i = 0; ts->pass_env && ts->pass_env[i]; i++)
         free(ts->pass_env[i]);
     free(ts->pass_env);

@@ -27,6 +27,7 @@
 #include "api.h"
 #include "err.h"
 #include "exitcode.h"
+#include "toolset.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -68,10 +69,11 @@
 #define WK_HB_RETRY_MS 1000L      /* next try after a failed heartbeat */
 #define WK_HB_MIN_TIMEOUT_MS 250L /* shortest bound on one heartbeat request */
 #define WK_HB_SAFETY_MAX_MS 2000L /* give the lease up this long (at most ttl/5) early */
-#define WK_TOOL_TIMEOUT_MS 120000L
-#define WK_BASH_TIMEOUT_MS 120000L
-#define WK_BASH_MAX_TIMEOUT_MS 600000L
-#define WK_MAX_FILE_BYTES (10u * 1024 * 1024)
+/* Tool limits when no flag sets them: the toolset's, which are SDK 1.16's. */
+#define WK_TOOL_TIMEOUT_MS TOOLSET_TOOL_TIMEOUT_MS         /* 325 s */
+#define WK_BASH_TIMEOUT_MS TOOLSET_BASH_DEFAULT_TIMEOUT_MS /* 295 s */
+#define WK_BASH_MAX_TIMEOUT_MS TOOLSET_BASH_MAX_TIMEOUT_MS /* 295 s */
+/* --max-file-bytes unset: read 110,000 bytes, edit 256 KiB (TOOLSET_*). */
 #define WK_CONCURRENCY_MAX 256
 #define WK_MAX_CALLS_DEFAULT 4 /* --max-concurrent-calls: calls of different threads at once */
 #define WK_MAX_CALLS_MAX 16    /* = EXECUTOR_CALLS_MAX */

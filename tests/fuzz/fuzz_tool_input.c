@@ -23,6 +23,7 @@
 #include <stddef.h> /* before paths.h, which uses size_t without it */
 
 #include "../../worker/paths.h"
+#include "../../worker/tool_int.h" /* ts->paths: the walker switch is per instance */
 #include "../../worker/toolset.h"
 
 #include <errno.h>
@@ -280,7 +281,7 @@ static void fuzz_paths(const char *p, int walker)
     struct path_res r = PATH_RES_INIT;
     int rc;
 
-    paths_set_openat2(!walker);
+    paths_use_openat2(ps_walk, !walker);
     rc = paths_open(ps_walk, p, O_RDONLY, &r);
     check_res("paths_open", rc, &r);
     path_res_release(&r);
@@ -412,7 +413,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
-    paths_set_openat2(!walker);
+    paths_use_openat2(ts->paths, !walker);
     toolset_run(ts, tool, input, NULL, &out);
     if (!out.text || !out.text[0] || !utf8_valid((const unsigned char *)out.text)) {
         fprintf(stderr, "fuzz_tool_input: %s gave an empty or invalid result\n", tool);

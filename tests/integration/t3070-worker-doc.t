@@ -21,4 +21,15 @@ for c in 0 1 2 3; do
 done
 "$W" >/dev/null 2>&1
 is "no command: usage error (exit 2)" "$?" 2
+# The tool defaults are SDK 1.16's, and the whole-call limit stays above bash's.
+like "help: bash timeout 295s" "$help" "--bash-timeout DUR +default bash timeout \\(default 295s\\)"
+like "help: tool timeout 325s" "$help" "--tool-timeout DUR +wall limit of any tool call \\(default 325s\\)"
+like "man: bash timeout 295 s" "$man" "Default bash timeout \\(default 295s"
+like "man: tool timeout 325 s" "$man" "Wall-clock limit of any tool call \\(default 325s"
+out=$("$W" run --bash-max-timeout 400s 2>&1)
+is "bash max at or above the tool timeout: usage error (exit 2)" "$?" 2
+like "  says which limit" "$out" "--bash-max-timeout \\(400000 ms\\) must be below --tool-timeout \\(325000 ms\\)"
+out=$("$W" run --tool-timeout 10s --bash-timeout 20s 2>&1)
+is "bash default at or above the tool timeout: usage error (exit 2)" "$?" 2
+like "  says which limit" "$out" "--bash-timeout \\(20000 ms\\) must be below --tool-timeout \\(10000 ms\\)"
 done_testing

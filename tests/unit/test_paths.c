@@ -168,7 +168,8 @@ static void run_escape(const char *tool, const char *p)
     else
         r = fx_run(tool, "{\"pattern\":\"SECRET\",\"path\":\"%s\"}", jp);
     char want[1200];
-    snprintf(want, sizeof(want), "path \"%s\" is outside the session's working directory", jp);
+    snprintf(want, sizeof(want), "%s: path \"%s\" is outside the session's working directory", tool,
+             jp);
     if (!r.is_error || strcmp(r.text, want) != 0)
         fprintf(stderr, "  %s %s -> is_error=%d [%s]\n", tool, p, r.is_error, r.text);
     assert_true(r.is_error);
@@ -235,11 +236,11 @@ static void test_inside_links(void **state)
 static void test_resolution_errors(void **state)
 {
     (void)state;
-    EXPECT_RESULT("read", 1, "path \"loop1\": too many levels of symbolic links",
+    EXPECT_RESULT("read", 1, "read: path \"loop1\": too many levels of symbolic links",
                   "{\"file_path\":\"loop1\"}");
-    EXPECT_RESULT("write", 1, "path \"loop1\": too many levels of symbolic links",
+    EXPECT_RESULT("write", 1, "write: path \"loop1\": too many levels of symbolic links",
                   "{\"file_path\":\"loop1\",\"content\":\"x\"}");
-    EXPECT_RESULT("read", 1, "path \"loop1/x\": too many levels of symbolic links",
+    EXPECT_RESULT("read", 1, "read: path \"loop1/x\": too many levels of symbolic links",
                   "{\"file_path\":\"loop1/x\"}");
     EXPECT_RESULT("read", 1, "read: nope.txt: no such file or directory",
                   "{\"file_path\":\"nope.txt\"}");
@@ -370,10 +371,11 @@ static void test_allowed_roots(void **state)
     EXPECT_RESULT("write", 0, want, "{\"file_path\":\"%s/b.txt\",\"content\":\"b\"}", allowed);
     snprintf(want, sizeof(want), "write: %s/x is inside read-only directory %s", ro, ro);
     EXPECT_RESULT("write", 1, want, "{\"file_path\":\"%s/x\",\"content\":\"b\"}", ro);
-    snprintf(want, sizeof(want),
-             "path \"%s/secret.txt\" is outside the session's working directory and its other "
-             "permitted directories",
-             fx.outside);
+    snprintf(
+        want, sizeof(want),
+        "read: path \"%s/secret.txt\" is outside the session's working directory and its other "
+        "permitted directories",
+        fx.outside);
     EXPECT_RESULT("read", 1, want, "{\"file_path\":\"%s/secret.txt\"}", fx.outside);
     snprintf(want, sizeof(want), "%s/a.txt:1:ALLOWED", allowed);
     EXPECT_RESULT("grep", 0, want, "{\"pattern\":\"ALLOW\",\"path\":\"%s\"}", allowed);

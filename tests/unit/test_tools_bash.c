@@ -3,6 +3,7 @@
  * mapping, timeouts, truncation, sanitising, environment scrubbing, and
  * killing of background processes at toolset_free.
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -15,8 +16,13 @@
 
 #include "tool_fixture.h"
 
-#define NEW_SHELL_NOTE(n)                                                                          \
-    "bash: shell exited with status " #n "; a new shell will start on the next call"
+#include "../../worker/paths.h"
+
+#define HOW_TO_RESTART                                                                             \
+    "Call bash with restart set to true to start a new one. It starts in the original working "    \
+    "directory, without the old shell's variables, activated environments and background jobs."
+#define SHELL_GONE "\n[The shell is gone. " HOW_TO_RESTART "]"
+#define NOT_RUN "[This command did not run, because the shell is gone. " HOW_TO_RESTART "]"
 
 static int setup(void **state)
 {
@@ -46,12 +52,18 @@ static void test_result_mapping(void **state)
     EXPECT_RESULT("bash", 0, "hello", "{\"command\":\"echo hello\"}");
     EXPECT_RESULT("bash", 0, "\n\nlead",
                   "{\"command\":\"printf '\\\\n\\\\nlead\\\\n\\\\n\\\\n'\"}");
-    EXPECT_RESULT("bash", 1, "oops\nexit 1", "{\"command\":\"echo oops; false\"}");
-    EXPECT_RESULT("bash", 1, "exit 1", "{\"command\":\"false\"}");
-    EXPECT_RESULT("bash", 1, "exit 42", "{\"command\":\"(exit 42)\"}");
-    EXPECT_RESULT("bash", 0, "err", "{\"command\":\"echo err >&2\"}");
-    /* Messages name "bash", never the scratch file. */
-    EXPECT_RESULT("bash", 1, "bash: line 2: no_such_cmd_xyz: command not found\nexit 127",
+    /* As SDK 1.16: no "exit N" line; a failure is is_error with the text. */
+    EXPECT_RESULT("bash", 1, "oops", "{\"command\":\"echo oops; false\"}");
+    EXPECT_RESULT("bash", 1, "(no output)", "{\"command\":\"false\"}");
+    EXPECT_RESULT("bash", 1, "(no output)", "{\"command\":\"(exit 42)\"}");
+    EXPECT_RESULT("bash", 0, "\nerr", "{\"command\":\"echo err >&2\"}");
+    /* stdout, then stderr after a "\n"; stderr first when the status is not 0. */
+    EXPECT_RESULT("bash", 0, "a\n\nb", "{\"command\":\"echo a; echo b >&2\"}");
+    EXPECT_RESULT("bash", 1, "b\n\na", "{\"command\":\"echo a; echo b >&2; false\"}");
+    EXPECT_RESULT("bash", 0, "ab\ncd", "{\"command\":\"printf ab; printf cd >&2\"}");
+    /* bash's own messages with the line numbers of the SDK's framing (the
+     * shell's input so far: one set-up line, then 6 + command lines a call). */
+    EXPECT_RESULT("bash", 1, "/bin/bash: line 58: no_such_cmd_xyz: command not found",
                   "{\"command\":\"true\\nno_such_cmd_xyz\"}");
     EXPECT_RESULT("bash", 0, "(no output)", "{\"command\":\"cat\"}"); /* stdin is /dev/null */
     EXPECT_RESULT("bash", 0, "(no output)", "{\"command\":\"# just a note\"}");
@@ -60,30 +72,31 @@ static void test_result_mapping(void **state)
     EXPECT_RESULT("bash", 0, "y", "{\"command\":\"echo y\",\"timeout_ms\":-5}");
     EXPECT_RESULT("bash", 0, "z", "{\"command\":\"echo z\",\"extra\":1}");
     /* Fake sentinels in the output do not end the call early. */
-    EXPECT_RESULT("bash", 0, "__ANT_CMD_0000_DONE__:0\nafter",
-                  "{\"command\":\"echo __ANT_CMD_0000_DONE__:0; echo after\"}");
+    EXPECT_RESULT("bash", 0, "__ANT_CMD_0000_DONE__0\nafter",
+                  "{\"command\":\"echo __ANT_CMD_0000_DONE__0; echo after\"}");
+    EXPECT_RESULT("bash", 0, "it's", "{\"command\":\"echo \\\"it's\\\"\"}");
 }
 
 static void test_syntax_errors(void **state)
 {
     (void)state;
+    /* eval parses the whole command first: nothing runs, status 2, bash's text. */
     EXPECT_RESULT("bash", 0, "(no output)", "{\"command\":\"export KEEP=1\"}");
-    struct tool_result r = fx_run("bash", "{\"command\":\"echo before; if then\"}");
+    EXPECT_RESULT("bash", 1,
+                  "/bin/bash: eval: line 9: syntax error near unexpected token `then'\n"
+                  "/bin/bash: eval: line 9: `echo before; if then'",
+                  "{\"command\":\"echo before; if then\"}");
+    EXPECT_RESULT("bash", 1,
+                  "/bin/bash: eval: line 15: unexpected EOF while looking for matching `\"'",
+                  "{\"command\":\"echo \\\"abc\"}");
+    EXPECT_RESULT("bash", 1,
+                  "/bin/bash: eval: line 23: syntax error near unexpected token `}'\n"
+                  "/bin/bash: eval: line 23: `}'",
+                  "{\"command\":\"}\"}");
+    struct tool_result r = fx_run("bash", "{\"command\":\"cat <<EOF\\nno end\"}");
+    /* A here-document without its terminator must not hang. */
     assert_true(r.is_error);
-    assert_string_equal(r.text, "bash: line 1: syntax error near unexpected token `then'\n"
-                                "bash: line 1: `echo before; if then'");
-    tool_result_release(&r);
-    r = fx_run("bash", "{\"command\":\"echo \\\"abc\"}");
-    assert_true(r.is_error);
-    assert_non_null(strstr(r.text, "unexpected EOF while looking for matching"));
-    tool_result_release(&r);
-    r = fx_run("bash", "{\"command\":\"}\"}");
-    assert_true(r.is_error);
-    assert_non_null(strstr(r.text, "syntax error near unexpected token `}'"));
-    tool_result_release(&r);
-    r = fx_run("bash", "{\"command\":\"cat <<EOF\\nno end\"}");
-    /* A here-document without its terminator only warns; it must not hang. */
-    assert_non_null(r.text);
+    assert_non_null(strstr(r.text, "syntax error: unexpected end of file"));
     tool_result_release(&r);
     /* The shell survived every one of them. */
     EXPECT_RESULT("bash", 0, "1", "{\"command\":\"echo $KEEP\"}");
@@ -93,19 +106,24 @@ static void test_exit_and_set_e(void **state)
 {
     (void)state;
     EXPECT_RESULT("bash", 0, "(no output)", "{\"command\":\"export GONE=1; cd sub\"}");
-    EXPECT_RESULT("bash", 1, "out\n" NEW_SHELL_NOTE(3), "{\"command\":\"echo out; exit 3\"}");
+    /* The shell ended: the output, then the note; later calls are refused. */
+    EXPECT_RESULT("bash", 1, "out" SHELL_GONE, "{\"command\":\"echo out; exit 3\"}");
+    EXPECT_RESULT("bash", 1, NOT_RUN, "{\"command\":\"echo never\"}");
+    EXPECT_RESULT("bash", 1, NOT_RUN, "{\"command\":\"echo never\"}");
+    EXPECT_RESULT("bash", 1, "bash: command is required", "{}");
     char want[600];
     snprintf(want, sizeof(want), "%s\nunset", fx.work);
-    EXPECT_RESULT("bash", 0, want, "{\"command\":\"pwd; echo ${GONE:-unset}\"}");
-    EXPECT_RESULT("bash", 0, "bye\n" NEW_SHELL_NOTE(0), "{\"command\":\"echo bye; exit\"}");
+    EXPECT_RESULT("bash", 0, want, "{\"restart\":true,\"command\":\"pwd; echo ${GONE:-unset}\"}");
+    EXPECT_RESULT("bash", 0, "bye" SHELL_GONE, "{\"command\":\"echo bye; exit\"}");
+    EXPECT_RESULT("bash", 0, "bash session restarted", "{\"restart\":true}");
     EXPECT_RESULT("bash", 0, "(no output)", "{\"command\":\"set -e\"}");
-    EXPECT_RESULT("bash", 1, "a\n" NEW_SHELL_NOTE(1), "{\"command\":\"echo a; false; echo b\"}");
-    EXPECT_RESULT("bash", 0, "fresh", "{\"command\":\"false || true; echo fresh\"}");
-    EXPECT_RESULT("bash", 0, "hi\n" NEW_SHELL_NOTE(0), "{\"command\":\"exec sh -c 'echo hi'\"}");
-    EXPECT_RESULT("bash", 1,
-                  "bash: shell was killed by signal 9; a new shell will start on the next call",
-                  "{\"command\":\"kill -9 $$\"}");
-    EXPECT_RESULT("bash", 0, "ok", "{\"command\":\"echo ok\"}");
+    EXPECT_RESULT("bash", 1, "a" SHELL_GONE, "{\"command\":\"echo a; false; echo b\"}");
+    EXPECT_RESULT("bash", 0, "fresh",
+                  "{\"restart\":true,\"command\":\"false || true; echo fresh\"}");
+    EXPECT_RESULT("bash", 0, "hi" SHELL_GONE, "{\"command\":\"exec sh -c 'echo hi'\"}");
+    EXPECT_RESULT("bash", 1, "(no output)" SHELL_GONE,
+                  "{\"restart\":true,\"command\":\"kill -9 $$\"}");
+    EXPECT_RESULT("bash", 0, "ok", "{\"restart\":true,\"command\":\"echo ok\"}");
 }
 
 static void test_timeout(void **state)
@@ -113,20 +131,40 @@ static void test_timeout(void **state)
     (void)state;
     EXPECT_RESULT("bash", 0, "(no output)", "{\"command\":\"export T=1\"}");
     int64_t t0 = (int64_t)time(NULL);
-    EXPECT_RESULT("bash", 1, "bash: bash command timed out after 300ms",
-                  "{\"command\":\"echo partial; sleep 30\",\"timeout_ms\":300}");
+    /* stderr first (the status is not 0), the timeout line at its end. */
+    EXPECT_RESULT("bash", 1, "err\n\ncommand timed out after 0.3s\n\npartial" SHELL_GONE,
+                  "{\"command\":\"echo partial; echo err >&2; sleep 30\",\"timeout_ms\":300}");
     assert_true((int64_t)time(NULL) - t0 < 10);
-    EXPECT_RESULT("bash", 0, "unset", "{\"command\":\"echo ${T:-unset}\"}");
+    EXPECT_RESULT("bash", 1, NOT_RUN, "{\"command\":\"echo ${T:-unset}\"}");
+    EXPECT_RESULT("bash", 0, "unset", "{\"restart\":true,\"command\":\"echo ${T:-unset}\"}");
+    EXPECT_RESULT("bash", 1, "\ncommand timed out after 1s" SHELL_GONE,
+                  "{\"command\":\"sleep 30\",\"timeout_ms\":1000}");
     /* Clamped to the configured maximum. */
     struct toolset_opts o;
     memset(&o, 0, sizeof(o));
     o.bash_max_timeout_ms = 200;
     toolset_free(fx.ts);
     fx.ts = fx_new_ts(&o);
-    EXPECT_RESULT("bash", 1, "bash: bash command timed out after 200ms",
+    EXPECT_RESULT("bash", 1, "\ncommand timed out after 0.2s" SHELL_GONE,
                   "{\"command\":\"sleep 30\",\"timeout_ms\":999999}");
-    EXPECT_RESULT("bash", 1, "bash: bash command timed out after 200ms",
-                  "{\"command\":\"sleep 30\"}");
+    EXPECT_RESULT("bash", 1, "\ncommand timed out after 0.2s" SHELL_GONE,
+                  "{\"restart\":true,\"command\":\"sleep 30\"}");
+    /* The bash limit stays below the whole-call limit (here 1.5 s: 1 s). */
+    memset(&o, 0, sizeof(o));
+    o.tool_timeout_ms = 1500;
+    toolset_free(fx.ts);
+    fx.ts = fx_new_ts(&o);
+    EXPECT_RESULT("bash", 1, "\ncommand timed out after 1s" SHELL_GONE,
+                  "{\"command\":\"sleep 30\",\"timeout_ms\":999999}");
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    assert_int_equal(TOOLSET_BASH_DEFAULT_TIMEOUT_MS, 295000);
+    assert_int_equal(TOOLSET_BASH_MAX_TIMEOUT_MS, 295000);
+    assert_int_equal(TOOLSET_TOOL_TIMEOUT_MS, 325000);
+    assert_true(TOOLSET_TOOL_TIMEOUT_MS > TOOLSET_BASH_MAX_TIMEOUT_MS);
 }
 
 struct canceller {
@@ -158,26 +196,127 @@ static void test_cancel(void **state)
     assert_true(r.is_error);
     assert_string_equal(r.text, "bash: This operation was aborted");
     tool_result_release(&r);
-    EXPECT_RESULT("bash", 0, "again", "{\"command\":\"echo again\"}");
+    /* An abort kills the shell, as a timeout does. */
+    EXPECT_RESULT("bash", 1, NOT_RUN, "{\"command\":\"echo again\"}");
+    EXPECT_RESULT("bash", 0, "again", "{\"restart\":true,\"command\":\"echo again\"}");
+}
+
+/* "<kept>\n\n... [N lines truncated] Full output saved to: <path> — ...": the
+ * path (malloc'd) of the saved file, or NULL when the text is not of that form. */
+static char *saved_path(const char *text, const char *what)
+{
+    char pre[128];
+    snprintf(pre, sizeof(pre), "%s saved to: ", what);
+    const char *p = strstr(text, pre);
+    const char *q = p ? strstr(p, " \xe2\x80\x94 use read with view_range to read specific "
+                                  "portions. ...")
+                      : NULL;
+    if (!q || q[strlen(" \xe2\x80\x94 use read with view_range to read specific portions. ...")])
+        return NULL;
+    p += strlen(pre);
+    return strndup(p, (size_t)(q - p));
 }
 
 static void test_truncation_and_sanitising(void **state)
 {
     (void)state;
-    struct tool_result r =
-        fx_run("bash", "{\"command\":\"head -c 200000 /dev/zero | tr '\\\\0' a; echo end\"}");
+    /* 30,000 characters, then the line count and the saved file. */
+    struct tool_result r = fx_run("bash", "{\"command\":\"seq 1 20000\"}");
     assert_false(r.is_error);
-    assert_memory_equal(r.text, "[output truncated]\naaaa", 23);
-    size_t len = strlen(r.text);
-    assert_true(len <= 102400 + strlen("[output truncated]\n"));
-    assert_true(len > 102000);
-    assert_string_equal(r.text + len - 4, "aend");
+    const char *tail = "\n6221\n62\n\n... [13780 lines truncated] Full output saved to: ";
+    char *cut = strstr(r.text, tail);
+    assert_non_null(cut);
+    assert_int_equal((size_t)(cut - r.text) + 8, 30000);
+    assert_memory_equal(r.text, "1\n2\n3\n", 6);
+    char *path = saved_path(r.text, "Full output");
+    assert_non_null(path);
+    char prefix[600];
+    snprintf(prefix, sizeof(prefix), "%s/.omni-bash-output-", fx.work);
+    assert_memory_equal(path, prefix, strlen(prefix));
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0600);
+    char *saved = fx_slurp(path);
+    assert_non_null(saved);
+    FILE *f = popen("seq 1 20000", "r");
+    char *want = malloc(200000);
+    size_t wn = fread(want, 1, 199999, f);
+    pclose(f);
+    want[wn] = '\0';
+    assert_string_equal(saved, want); /* the whole output, as printed */
+    free(saved);
+    /* read reaches it (view_range); the dir is 0700. */
+    char dir[600];
+    snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path), path);
+    assert_int_equal(lstat(dir, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    struct tool_result rr =
+        fx_run("read", "{\"file_path\":\"%s\",\"view_range\":[19999,20000]}", path);
+    assert_false(rr.is_error);
+    assert_string_equal(rr.text, "19999\n20000");
+    tool_result_release(&rr);
+    /* grep and glob walks skip it (the SDK keeps it outside the workdir), an
+     * explicit path reaches it. */
+    EXPECT_RESULT("grep", 0, "no matches", "{\"pattern\":\"^19999$\"}");
+    EXPECT_RESULT("glob", 0, "no matches", "{\"pattern\":\"**/*.txt\"}");
+    char want2[1200];
+    snprintf(want2, sizeof(want2), "%s:19999:19999", path);
+    EXPECT_RESULT("grep", 0, want2, "{\"pattern\":\"^19999$\",\"path\":\"%s\"}", dir);
+    /* write and edit treat it as read-only, as the SDK does. */
+    snprintf(want2, sizeof(want2), "write: %s is inside read-only directory %s", path, dir);
+    EXPECT_RESULT("write", 1, want2, "{\"file_path\":\"%s\",\"content\":\"x\"}", path);
+    snprintf(want2, sizeof(want2), "edit: %s is inside read-only directory %s", path, dir);
+    EXPECT_RESULT("edit", 1, want2,
+                  "{\"file_path\":\"%s\",\"old_string\":\"1\",\"new_string\":\"x\"}", path);
     tool_result_release(&r);
-    /* Multi-byte characters are never split at the cut. */
-    r = fx_run("bash",
-               "{\"command\":\"for i in $(seq 1 60000); do printf '\\\\xc3\\\\xa9'; done\"}");
-    assert_memory_equal(r.text, "[output truncated]\n\xc3\xa9", 21);
+
+    /* stderr first on failure, in the text and in the file; the next long
+     * output replaces the file. */
+    r = fx_run("bash", "{\"command\":\"seq 1 20000; seq 1 100 >&2; false\"}");
+    assert_true(r.is_error);
+    assert_memory_equal(r.text, "1\n2\n3\n", 6);
+    assert_non_null(strstr(r.text, "\n6163\n\n... [13839 lines truncated] Full output saved to: "));
+    char *path2 = saved_path(r.text, "Full output");
+    assert_non_null(path2);
+    assert_string_not_equal(path, path2);
+    assert_int_equal(lstat(path, &st), -1); /* the old one is gone */
+    saved = fx_slurp(path2);
+    assert_non_null(saved);
+    assert_memory_equal(saved, "1\n2\n", 4);
+    assert_non_null(strstr(saved, "\n99\n100\n\n1\n2\n"));
+    assert_string_equal(saved + strlen(saved) - 12, "\n19999\n20000\n" + 1);
+    free(saved);
     tool_result_release(&r);
+
+    /* Characters are never split at the cut (counted in UTF-16 units). */
+    r = fx_run("bash", "{\"command\":\"printf a; for i in $(seq 1 20000); do printf "
+                       "'\\\\xf0\\\\x9f\\\\x98\\\\x80'; done\"}");
+    cut = strstr(r.text, "\n\n... [1 lines truncated] Full output saved to: ");
+    assert_non_null(cut);
+    /* "a" + 14,999 × U+1F600 (2 units each) = 29,999 units: the next one does not fit. */
+    assert_int_equal((size_t)(cut - r.text), 1 + 14999 * 4);
+    tool_result_release(&r);
+
+    /* More than 32 MiB: the first 32 MiB are saved. */
+    r = fx_run("bash", "{\"command\":\"head -c 34000000 /dev/zero | tr '\\\\0' a\"}");
+    assert_false(r.is_error);
+    free(path2);
+    path2 = saved_path(r.text, "First 32 MiB of output");
+    assert_non_null(path2);
+    assert_int_equal(lstat(path2, &st), 0);
+    assert_int_equal(st.st_size, 32 * 1024 * 1024);
+    tool_result_release(&r);
+
+    /* A restart removes the saved output and its directory. */
+    EXPECT_RESULT("bash", 0, "bash session restarted", "{\"restart\":true}");
+    assert_int_equal(lstat(path2, &st), -1);
+    snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path2, '/') - path2), path2);
+    assert_int_equal(lstat(dir, &st), -1);
+    free(path);
+    free(path2);
+    free(want);
+
     EXPECT_RESULT("bash", 0, "red ok\r\nnext\tz",
                   "{\"command\":\"printf '\\\\033[31mred\\\\033[0m "
                   "\\\\033]0;title\\\\007ok\\\\r\\\\nne\\\\bxt\\\\tz\\\\r'\"}");
@@ -187,6 +326,164 @@ static void test_truncation_and_sanitising(void **state)
                   "{\"command\":\"printf 'a\\\\377b'\"}");
     EXPECT_RESULT("bash", 0, "ab",
                   "{\"command\":\"printf 'a\\\\000\\\\001\\\\033Pxx\\\\033\\\\\\\\b'\"}");
+}
+
+/* tool_bash.c (tool_int.h): exposed for this test. */
+int bash_save_create(int workfd, const char *dname, const char *fname, int *dirfd);
+
+/* A symlink or FIFO planted where the saved output goes is never followed or
+ * opened: the create fails with EEXIST (and the tool picks another name). */
+static void test_saved_output_planted(void **state)
+{
+    (void)state;
+    char p[700], q[700];
+    struct stat st;
+    int dfd = -1;
+    int wfd = open(fx.work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    assert_true(wfd >= 0);
+    snprintf(p, sizeof(p), "%s/.omni-bash-output-x", fx.work);
+    assert_int_equal(symlink(fx.outside, p), 0);
+    errno = 0;
+    assert_int_equal(bash_save_create(wfd, ".omni-bash-output-x", "f.txt", &dfd), -1);
+    assert_int_equal(errno, EEXIST);
+    assert_int_equal(dfd, -1);
+    snprintf(q, sizeof(q), "%s/f.txt", fx.outside);
+    assert_int_equal(lstat(q, &st), -1);
+    snprintf(p, sizeof(p), "%s/.omni-bash-output-f", fx.work);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    errno = 0;
+    assert_int_equal(bash_save_create(wfd, ".omni-bash-output-f", "f.txt", &dfd), -1);
+    assert_int_equal(errno, EEXIST);
+    /* A fresh name works: 0700 directory, 0600 file. */
+    int fd = bash_save_create(wfd, ".omni-bash-output-y", "ok.txt", &dfd);
+    assert_true(fd >= 0 && dfd >= 0);
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(fstat(dfd, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    close(fd);
+    close(dfd);
+    close(wfd);
+
+    /* End to end: the agent replaces the last saved file's directory with one
+     * holding a symlink to a secret (at the file's name) and a FIFO; the next
+     * long output neither writes through them nor blocks. */
+    struct tool_result r = fx_run("bash", "{\"command\":\"seq 1 20000\"}");
+    char *path = saved_path(r.text, "Full output");
+    assert_non_null(path);
+    tool_result_release(&r);
+    r = fx_run("bash",
+               "{\"command\":\"f=%s; d=${f%%/*}; rm -rf $d; mkdir $d; ln -s %s/secret.txt $f; "
+               "mkfifo $d/fifo; echo planted\"}",
+               path, fx.outside);
+    assert_string_equal(r.text, "planted");
+    tool_result_release(&r);
+    r = fx_run("bash", "{\"command\":\"seq 1 20000\"}");
+    char *path2 = saved_path(r.text, "Full output");
+    assert_non_null(path2);
+    assert_string_not_equal(path, path2);
+    tool_result_release(&r);
+    snprintf(q, sizeof(q), "%s/secret.txt", fx.outside);
+    char *secret = fx_slurp(q);
+    assert_string_equal(secret, "SECRET\n");
+    free(secret);
+    assert_int_equal(lstat(path, &st), 0); /* the planted link is left alone */
+    assert_true(S_ISLNK(st.st_mode));
+    free(path);
+    free(path2);
+}
+
+/* Two toolsets used at once from two threads (one per session thread, as the
+ * executor will run them): no state is shared, each keeps its own shell,
+ * saved output and limits. */
+struct twin {
+    char dir[600];
+    const char *name;
+    int failures;
+};
+
+static void twin_run(struct toolset *ts, const char *tool, const char *json, struct tool_result *r)
+{
+    cJSON *in = cJSON_Parse(json);
+    toolset_run(ts, tool, in, NULL, r);
+    cJSON_Delete(in);
+}
+
+static void *twin_main(void *arg)
+{
+    struct twin *t = arg;
+    struct toolset_opts o;
+    struct omni_err err = OMNI_ERR_INIT;
+    memset(&o, 0, sizeof(o));
+    o.workdir = t->dir;
+    if (strcmp(t->name, "b") == 0)
+        o.max_file_bytes = 8; /* limits are per instance too */
+    struct toolset *ts = toolset_new(&o, &err);
+    if (!ts) {
+        t->failures++;
+        return NULL;
+    }
+    char json[256], want[700];
+    struct tool_result r;
+    snprintf(json, sizeof(json), "{\"command\":\"export WHO=%s; echo %s > f.txt\"}", t->name,
+             t->name);
+    twin_run(ts, "bash", json, &r);
+    t->failures += r.is_error;
+    tool_result_release(&r);
+    for (int i = 0; i < 20; i++) {
+        twin_run(ts, "bash", "{\"command\":\"echo $WHO; pwd\"}", &r);
+        snprintf(want, sizeof(want), "%s\n%s", t->name, t->dir);
+        t->failures += r.is_error || strcmp(r.text, want) != 0;
+        tool_result_release(&r);
+        twin_run(ts, "read", "{\"file_path\":\"f.txt\"}", &r);
+        snprintf(want, sizeof(want), "%s\n", t->name);
+        t->failures += r.is_error || strcmp(r.text, want) != 0;
+        tool_result_release(&r);
+        twin_run(ts, "bash", "{\"command\":\"seq 1 9000\"}", &r);
+        snprintf(want, sizeof(want), "Full output saved to: %s/.omni-bash-output-", t->dir);
+        t->failures += r.is_error || !strstr(r.text, want);
+        tool_result_release(&r);
+    }
+    twin_run(ts, "read", "{\"file_path\":\"/etc/hostname\"}", &r);
+    t->failures += !r.is_error || strncmp(r.text, "read: path ", 11) != 0;
+    tool_result_release(&r);
+    toolset_free(ts);
+    return NULL;
+}
+
+static void test_two_toolsets_in_threads(void **state)
+{
+    (void)state;
+    struct twin tw[2] = {{"", "a", 0}, {"", "b", 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(tw[i].dir, sizeof(tw[i].dir), "%s/%s", fx.work, tw[i].name);
+        assert_int_equal(mkdir(tw[i].dir, 0700), 0);
+    }
+    /* One of them walks paths without openat2: a per-instance switch. */
+    paths_set_openat2(0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_create(&th[i], NULL, twin_main, &tw[i]), 0);
+        if (i == 0) {
+            struct timespec t = {0, 20 * 1000 * 1000};
+            nanosleep(&t, NULL);
+            paths_set_openat2(1);
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    paths_set_openat2(1);
+    assert_int_equal(tw[0].failures, 0);
+    assert_int_equal(tw[1].failures, 0);
+    /* Closing each removed its saved output. */
+    for (int i = 0; i < 2; i++) {
+        DIR *d = opendir(tw[i].dir);
+        struct dirent *de;
+        assert_non_null(d);
+        while ((de = readdir(d)) != NULL)
+            assert_null(strstr(de->d_name, ".omni-bash-output-"));
+        closedir(d);
+    }
 }
 
 static void test_environment(void **state)
@@ -243,6 +540,26 @@ static int alive(pid_t pid)
     return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
 }
 
+/* A job left running by one call survives into the next and dies with the
+ * shell when a later call times out. */
+static void test_timeout_kills_jobs(void **state)
+{
+    (void)state;
+    struct tool_result r = fx_run("bash", "{\"command\":\"sleep 304 >/dev/null 2>&1 & echo $!\"}");
+    assert_false(r.is_error);
+    long pid = atol(r.text);
+    tool_result_release(&r);
+    assert_true(pid > 0 && alive((pid_t)pid));
+    char want[64];
+    snprintf(want, sizeof(want), "%ld", pid);
+    EXPECT_RESULT("bash", 0, want, "{\"command\":\"jobs -p\"}");
+    EXPECT_RESULT("bash", 1, "\ncommand timed out after 0.2s" SHELL_GONE,
+                  "{\"command\":\"sleep 30\",\"timeout_ms\":200}");
+    struct timespec t = {0, 100 * 1000 * 1000};
+    nanosleep(&t, NULL);
+    assert_false(alive((pid_t)pid));
+}
+
 static void test_background_killed(void **state)
 {
     (void)state;
@@ -275,10 +592,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_syntax_errors, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_exit_and_set_e, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_timeout, setup, fx_teardown),
+        cmocka_unit_test(test_defaults),
         cmocka_unit_test_setup_teardown(test_cancel, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_truncation_and_sanitising, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_saved_output_planted, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_two_toolsets_in_threads, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_environment, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_background_between_calls, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_kills_jobs, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_background_killed, setup, fx_teardown),
     };
     return cmocka_run_group_tests_name("tools: bash", tests, NULL, NULL);

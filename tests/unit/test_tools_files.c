@@ -195,22 +195,22 @@ static void test_view_range(void **state)
         tool_result_release(&r);
     }
     EXPECT_RESULT("read", 1,
-                  "read: f.txt is 12 bytes, exceeds 4-byte limit. Pass view_range to read "
-                  "selected lines, for example [1, 500].",
+                  "read: f.txt is 12 bytes, exceeds 4-byte limit. Use the view_range parameter "
+                  "to read specific line ranges, e.g. view_range: [1, 500].",
                   "{\"file_path\":\"f.txt\"}");
     fx_wput("long.txt", "short\nthis-line-is-long\nx\n");
     EXPECT_RESULT("read", 1,
-                  "read: line 2 of long.txt alone exceeds 4-byte limit. No part of a line is "
-                  "returned; use bash (for example cut -c or head -c) to look at it.",
+                  "read: line 2 of long.txt alone exceeds 4-byte limit. The read tool cannot "
+                  "return part of a line, so view_range cannot narrow this further.",
                   "{\"file_path\":\"long.txt\",\"view_range\":[2,2]}");
     EXPECT_RESULT("read", 1,
-                  "read: view_range [1, 3] of long.txt exceeds 4-byte limit. Narrow the range "
-                  "and read it in smaller pieces.",
+                  "read: view_range [1, 3] of long.txt exceeds 4-byte limit. Narrow the "
+                  "view_range to read a smaller portion.",
                   "{\"file_path\":\"long.txt\",\"view_range\":[1,3]}");
     EXPECT_RESULT("read", 0, "x", "{\"file_path\":\"long.txt\",\"view_range\":[3,3]}");
     EXPECT_RESULT("edit", 1,
-                  "edit: f.txt is 12 bytes, exceeds 4-byte limit. edit loads the whole file and "
-                  "cannot change one this large; use bash (for example sed) instead.",
+                  "edit: f.txt is 12 bytes, exceeds 4-byte limit. The edit tool loads the whole "
+                  "file and cannot modify a file this large.",
                   "{\"file_path\":\"f.txt\",\"old_string\":\"l1\",\"new_string\":\"x\"}");
 }
 
@@ -226,10 +226,61 @@ static void test_streamed_big_file(void **state)
                   "{\"file_path\":\"big.txt\",\"view_range\":[150000,150001]}");
     EXPECT_RESULT("read", 0, "line 299999\nline 300000\n",
                   "{\"file_path\":\"big.txt\",\"view_range\":[299999,0]}");
-    struct tool_result r = fx_run("read", "{\"file_path\":\"big.txt\"}");
+    struct stat st;
+    assert_int_equal(stat(fx_w("big.txt"), &st), 0);
+    char want[300];
+    snprintf(want, sizeof(want),
+             "read: big.txt is %lld bytes, exceeds 110000-byte limit. Use the view_range "
+             "parameter to read specific line ranges, e.g. view_range: [1, 500].",
+             (long long)st.st_size);
+    EXPECT_RESULT("read", 1, want, "{\"file_path\":\"big.txt\"}");
+    /* The selection is capped at 110,000 bytes too (the SDK's two texts). */
+    EXPECT_RESULT("read", 1,
+                  "read: view_range [1, 20000] of big.txt exceeds 110000-byte limit. Narrow the "
+                  "view_range to read a smaller portion.",
+                  "{\"file_path\":\"big.txt\",\"view_range\":[1,20000]}");
+    struct tool_result r = fx_run("read", "{\"file_path\":\"big.txt\",\"view_range\":[1,10000]}");
+    assert_false(r.is_error);
+    assert_int_equal(strlen(r.text), 98894 - 1); /* 10,000 lines, the last without its \n */
+    tool_result_release(&r);
+    f = fopen(fx_w("oneline.txt"), "w");
+    fputs("a\n", f);
+    for (int i = 0; i < 120000; i++)
+        fputc('x', f);
+    fputs("\nb\n", f);
+    fclose(f);
+    EXPECT_RESULT("read", 1,
+                  "read: line 2 of oneline.txt alone exceeds 110000-byte limit. The read tool "
+                  "cannot return part of a line, so view_range cannot narrow this further.",
+                  "{\"file_path\":\"oneline.txt\",\"view_range\":[2,2]}");
+    EXPECT_RESULT("read", 0, "b", "{\"file_path\":\"oneline.txt\",\"view_range\":[3,3]}");
+    /* Whole-file reads: 110,000 bytes pass, 110,001 do not. */
+    f = fopen(fx_w("edge.txt"), "w");
+    for (int i = 0; i < 110000; i++)
+        fputc('y', f);
+    fclose(f);
+    r = fx_run("read", "{\"file_path\":\"edge.txt\"}");
+    assert_false(r.is_error);
+    assert_int_equal(strlen(r.text), 110000);
+    tool_result_release(&r);
+    f = fopen(fx_w("edge.txt"), "a");
+    fputc('Z', f);
+    fclose(f);
+    EXPECT_RESULT("read", 1,
+                  "read: edge.txt is 110001 bytes, exceeds 110000-byte limit. Use the view_range "
+                  "parameter to read specific line ranges, e.g. view_range: [1, 500].",
+                  "{\"file_path\":\"edge.txt\"}");
+    /* edit keeps its own cap, 256 KiB: the 110,001-byte file is edited. */
+    EXPECT_RESULT("edit", 0, "edited edge.txt (1 replacement(s))",
+                  "{\"file_path\":\"edge.txt\",\"old_string\":\"Z\",\"new_string\":\"z\"}");
+    r = fx_run("edit",
+               "{\"file_path\":\"big.txt\",\"old_string\":\"line 1\\n\",\"new_string\":\"\"}");
     assert_true(r.is_error);
-    assert_non_null(strstr(r.text, "read: big.txt is "));
-    assert_non_null(strstr(r.text, " bytes, exceeds 262144-byte limit."));
+    snprintf(want, sizeof(want),
+             "edit: big.txt is %lld bytes, exceeds 262144-byte limit. The edit tool loads the "
+             "whole file and cannot modify a file this large.",
+             (long long)st.st_size);
+    assert_string_equal(r.text, want);
     tool_result_release(&r);
 }
 
@@ -357,7 +408,8 @@ static void test_tool_timeout(void **state)
     for (int i = 0; i < 2000000; i++)
         fputs("abcdefghij\n", f);
     fclose(f);
-    EXPECT_RESULT("read", 1, "read: timed out after 1s",
+    /* The runner's text (SDK 1.16 SessionToolRunner). */
+    EXPECT_RESULT("read", 1, "tool 'read' timed out",
                   "{\"file_path\":\"big2.txt\",\"view_range\":[2000000,2000000]}");
 }
 
