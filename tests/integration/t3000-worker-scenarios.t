@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # omni-worker poll, in-process, concurrency 1: every sim scenario runs to
 # completion; ask is held until the operator allows it; deny posts nothing;
-# a custom tool the worker does not own is left for the app backend.
+# a custom tool the worker does not own is left for the app backend; SDK
+# 1.16's texts: a bash output over 30,000 characters names a saved file the
+# read tool then reads, a read over 110,000 bytes asks for a view_range.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/integration/lib-sim.sh"
 . "$TOP/tests/integration/worker-lib.sh"
 
 sim_start
-SCEN=(bash-once six-tools deny burst:12 noop-read:3 ask custom)
+SCEN=(bash-once six-tools deny burst:12 noop-read:3 ask custom big-bash big-read)
 SIDS=()
 for s in "${SCEN[@]}"; do
     new_session "$s"
@@ -48,6 +50,13 @@ DENY_SID=${SIDS[2]}
 api org GET "/v1/sessions/$DENY_SID/events?limit=1000&types[]=user.tool_result"
 is "denied call: only the server's synthetic result" "$(printf '%s' "$BODY" | grep -o '"tool_use_id"' | wc -l)" 1
 unlike "denied call never ran" "$BODY" "this-must-not-run"
+BIG_SID=${SIDS[7]}
+like "big-bash: the result names the saved output in the session's directory" \
+    "$(sess_field "$BIG_SID" saved_output)" "/\.omni-bash-output-[0-9a-f]+/[0-9a-f]+\.txt\$"
+api org GET "/v1/sessions/$BIG_SID/events?limit=1000&types[]=user.tool_result"
+like "big-bash: 1.16's cut note" "$BODY" "lines truncated\\] Full output saved to: "
+api org GET "/v1/sessions/${SIDS[8]}/events?limit=1000&types[]=user.tool_result"
+like "big-read: 1.16's refusal" "$BODY" "is 120000 bytes, exceeds 110000-byte limit. Use the view_range parameter"
 ok "session workdirs removed" test -z "$(ls -A "$T/work" 2>/dev/null)"
 
 kill -TERM "$WK_PID"
