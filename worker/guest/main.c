@@ -341,6 +341,12 @@ static void *watcher_main(void *arg)
         pthread_mutex_lock(&a->mu);
         if (pr <= 0 || !a->inline_running)
             continue; /* the call ended: the main thread reads again */
+        /* What poll saw may have been the main thread's next request, read
+         * by it between its call's end and its next one: look again now
+         * that a call is known to run (the main thread does not read then). */
+        p.revents = 0;
+        if (poll(&p, 1, 0) <= 0)
+            continue;
         cJSON *m = NULL;
         const char *op = NULL;
         double id = 0;
