@@ -102,11 +102,11 @@ ok "[vm] no process of the session is left on the host" \
     sh -c "! ps -eo uid=,args= | awk '\$1 >= 1879048192 && \$2 == \"sleep\" && \$3 == 300' | grep -q ."
 ok "[vm] session directories removed" sh -c "! ls $WROOT/work | grep -q sesn"
 
-# a result of control bytes (six bytes each once encoded) must not wedge the
-# session, and extended attributes must not get around the directory's cap
+# a result of control bytes (six bytes each once encoded: 100,000 of them,
+# under read's 110,000-byte cap, are 600 kB) must not wedge the session, and extended attributes must not get around the directory's cap
 # (QEMU passes user.* attributes through to the host's tmpfs)
 cmd_session \
-    "python3 -c 'open(\"ctl.txt\", \"wb\").write(b\"\\x01\" * 250000)'; echo made" \
+    "python3 -c 'open(\"ctl.txt\", \"wb\").write(b\"\\x01\" * 100000)'; echo made" \
     '{"name":"read","input":{"file_path":"ctl.txt"}}' \
     "python3 -c '
 import os
