@@ -94,12 +94,37 @@ for _ in $(seq 1 50); do kill -0 "$NB" 2>/dev/null || break; sleep 0.1; done
 ok "nobody worker exited on SIGTERM" bash -c "! kill -0 $NB 2>/dev/null"
 rm -rf "$PUB"
 
+# --- a Kubernetes secret volume: 0440, owner root, group the pod's fsGroup -------
+# (the worker runs as another uid and holds that group as a supplementary one)
+K8S=$(mktemp -d /tmp/omni-wk-k8s.XXXXXX)
+chmod 755 "$K8S"
+mkdir "$K8S/w" && chown 65534:65534 "$K8S/w"
+cp "$T/key" "$K8S/key" && chown 0:65533 "$K8S/key" && chmod 0440 "$K8S/key"
+new_session bash-once
+env ANTHROPIC_BASE_URL="$SIM_URL" timeout 30 setpriv --reuid=65534 --regid=65534 --groups=65533 \
+    "$W" poll --environment-id "$ANTHROPIC_ENVIRONMENT_ID" --environment-key-file "$K8S/key" \
+    --max-items 1 --max-idle 1s --poll-idle-ms 50-100 --workdir "$K8S/w" >"$T/o" 2>"$T/e"
+is "0440 key file of another uid, group the worker's supplementary one: served, exit 0" "$?" 0
+wait_for 10 "the fsGroup worker's session completed" all_done 2
+# the same file read by a process that does not hold the group is refused
+env ANTHROPIC_BASE_URL="$SIM_URL" "$W" poll --environment-id "$ANTHROPIC_ENVIRONMENT_ID" \
+    --environment-key-file "$K8S/key" --workdir "$T/w" >"$T/o" 2>"$T/e"
+is "0440 key file of a group not the worker's: exit 3" "$?" 3
+like "  names the chmod/chown that fixes it" "$(cat "$T/e")" "chmod 600 .* or chown :GROUP"
+chmod 0460 "$K8S/key"
+setpriv --reuid=65534 --regid=65534 --groups=65533 env ANTHROPIC_BASE_URL="$SIM_URL" "$W" poll \
+    --environment-id "$ANTHROPIC_ENVIRONMENT_ID" --environment-key-file "$K8S/key" \
+    --workdir "$K8S/w" >"$T/o" 2>"$T/e"
+is "group-writable key file (0460): exit 3" "$?" 3
+like "  says group-writable" "$(cat "$T/e")" "writable or executable by its group"
+rm -rf "$K8S"
+
 # --- the key file path end to end (root) ----------------------------------------
 new_session bash-once
 env ANTHROPIC_BASE_URL="$SIM_URL" timeout 30 "$W" poll --environment-id "$ANTHROPIC_ENVIRONMENT_ID" \
     --environment-key-file "$T/key" --max-items 1 --max-idle 1s --poll-idle-ms 50-100 \
     --workdir "$T/w" >"$T/o" 2>"$T/e"
 is "key file + --max-items 1: served and exited 0" "$?" 0
-wait_for 10 "second session completed" all_done 2
+wait_for 10 "third session completed" all_done 3
 unlike "key never logged" "$(cat "$T/e")" "$ANTHROPIC_ENVIRONMENT_KEY"
 done_testing
