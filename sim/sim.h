@@ -327,8 +327,10 @@ void simserver_stop(struct sim_server *srv);
 cJSON *simreport_json(struct sim *sim);
 /* Count a request on route index route (name: "METHOD /pattern", or "other"). */
 void simreport_count(struct sim *sim, int route, const char *name, int status);
+/* One request-log line; " workspace=<id>" ends it when the request carried
+ * an anthropic-workspace-id header (NULL: none). */
 void simreport_log_request(struct sim *sim, const char *method, const char *path, int status,
-                           const char *cred_kind, int64_t dur_us);
+                           const char *cred_kind, int64_t dur_us, const char *workspace);
 void simreport_mismatch(struct sim *sim, struct sim_session *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

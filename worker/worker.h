@@ -120,6 +120,7 @@ struct wk_config {
     /* connection */
     const char *base_url; /* ANTHROPIC_BASE_URL or --base-url; NULL = default */
     const char *ca_file;
+    const char *workspace_id;   /* --workspace / ANTHROPIC_WORKSPACE_ID; NULL = none */
     const char *api_socket;     /* --api-socket / OMNI_API_SOCKET: reach the API through
                                  * this AF_UNIX socket (a relay); NULL = TCP */
     int honour_secret_base_url; /* use the secret's api_base_url for per-item calls */

@@ -7,7 +7,7 @@
 . "$TOP/tests/integration/lib-sim.sh"
 . "$TOP/tests/integration/worker-lib.sh"
 
-sim_start
+sim_start --request-log "$T/req.log"
 W=$BIN/omni-worker
 
 # --- refusal of organisation keys -------------------------------------------
@@ -119,12 +119,30 @@ is "group-writable key file (0460): exit 3" "$?" 3
 like "  says group-writable" "$(cat "$T/e")" "writable or executable by its group"
 rm -rf "$K8S"
 
-# --- the key file path end to end (root) ----------------------------------------
+# --- workspaces ------------------------------------------------------------------
+wk "$W" poll --workspace 'ws!' --workdir "$T/w" >"$T/o" 2>"$T/e"
+is "malformed --workspace: exit 2" "$?" 2
+like "  names it" "$(cat "$T/e")" '--workspace "ws!" is not a workspace id'
+ANTHROPIC_WORKSPACE_ID='a b' wk "$W" poll --workdir "$T/w" >"$T/o" 2>"$T/e"
+is "malformed ANTHROPIC_WORKSPACE_ID: exit 2" "$?" 2
+like "  names it" "$(cat "$T/e")" 'ANTHROPIC_WORKSPACE_ID "a b" is not a workspace id'
+
+# --- the key file path end to end (root), in a workspace ------------------------
+# (--workspace beats ANTHROPIC_WORKSPACE_ID; poll, ack, heartbeats, the
+# session's events and stop all carry it, with the env key and the token)
+: >"$T/req.log"
 new_session bash-once
-env ANTHROPIC_BASE_URL="$SIM_URL" timeout 30 "$W" poll --environment-id "$ANTHROPIC_ENVIRONMENT_ID" \
+env ANTHROPIC_BASE_URL="$SIM_URL" ANTHROPIC_WORKSPACE_ID=wrkspc_env timeout 30 "$W" poll \
+    --environment-id "$ANTHROPIC_ENVIRONMENT_ID" --workspace wrkspc_wk \
     --environment-key-file "$T/key" --max-items 1 --max-idle 1s --poll-idle-ms 50-100 \
     --workdir "$T/w" >"$T/o" 2>"$T/e"
 is "key file + --max-items 1: served and exited 0" "$?" 0
 wait_for 10 "third session completed" all_done 3
 unlike "key never logged" "$(cat "$T/e")" "$ANTHROPIC_ENVIRONMENT_KEY"
+grep -E ' /v1/environments/[^ ]+/work/' "$T/req.log" | grep -v ' org ' >"$T/wk.log"
+like "the worker's poll, ack, heartbeat were logged" \
+    "$(grep -c '/work/poll' "$T/wk.log") $(grep -c '/ack ' "$T/wk.log") $(grep -c '/heartbeat ' "$T/wk.log")" \
+    '^[1-9][0-9]* [1-9][0-9]* [1-9][0-9]*$'
+is "  every worker request carried --workspace" \
+    "$(grep -E ' (env|token) ' "$T/req.log" | grep -vc ' workspace=wrkspc_wk$')" 0
 done_testing
