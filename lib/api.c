@@ -653,6 +653,107 @@ int omni_work_get(struct omni_client *c, const char *env_id, const char *work_id
     return r;
 }
 
+static int metadata_text_ok(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+cJSON *omni_metadata_patch_parse(char *const *words, size_t n, struct omni_err *err)
+{
+    cJSON *patch = cJSON_CreateObject();
+    char key[OMNI_METADATA_KEY_MAX + 1];
+
+    if (!patch) {
+        omni_err_set(err, OMNI_E_IO, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *w = words[i], *eq = strchr(w, '=');
+        size_t klen = eq ? (size_t)(eq - w) : 0;
+
+        if (!eq || klen == 0) {
+            omni_err_set(err, OMNI_E_USAGE, "metadata \"%.80s\" is not KEY=VALUE or KEY=", w);
+            goto fail;
+        }
+        if (klen > OMNI_METADATA_KEY_MAX || !metadata_text_ok(w, klen)) {
+            omni_err_set(err, OMNI_E_USAGE,
+                         "metadata key \"%.80s\" must be 1 to %d bytes without control "
+                         "characters",
+                         w, OMNI_METADATA_KEY_MAX);
+            goto fail;
+        }
+        if (strlen(eq + 1) > OMNI_METADATA_VALUE_MAX || !metadata_text_ok(eq + 1, strlen(eq + 1))) {
+            omni_err_set(err, OMNI_E_USAGE,
+                         "metadata value of \"%.*s\" must be at most %d bytes without control "
+                         "characters",
+                         (int)klen, w, OMNI_METADATA_VALUE_MAX);
+            goto fail;
+        }
+        memcpy(key, w, klen);
+        key[klen] = '\0';
+        cJSON_DeleteItemFromObjectCaseSensitive(patch, key);
+        if (cJSON_GetArraySize(patch) >= OMNI_METADATA_PAIRS) {
+            omni_err_set(err, OMNI_E_USAGE, "metadata: at most %d keys in one update",
+                         OMNI_METADATA_PAIRS);
+            goto fail;
+        }
+        if (!(eq[1] ? cJSON_AddStringToObject(patch, key, eq + 1)
+                    : cJSON_AddNullToObject(patch, key))) {
+            omni_err_set(err, OMNI_E_IO, "out of memory");
+            goto fail;
+        }
+    }
+    return patch;
+fail:
+    cJSON_Delete(patch);
+    return NULL;
+}
+
+int omni_work_update(struct omni_client *c, const char *env_id, const char *work_id,
+                     const cJSON *patch, struct omni_work *out, cJSON **metadata,
+                     struct omni_err *err)
+{
+    struct buf p = BUF_INIT_MAX(2048);
+    cJSON *root = NULL, *b = cJSON_CreateObject();
+    char *body = NULL;
+    int r;
+
+    memset(out, 0, sizeof *out);
+    if (metadata)
+        *metadata = NULL;
+    if (!b || !cJSON_IsObject(patch) ||
+        !cJSON_AddItemToObject(b, "metadata", cJSON_Duplicate(patch, 1)) ||
+        !(body = cJSON_PrintUnformatted(b))) {
+        cJSON_Delete(b);
+        return omni_err_set(err, cJSON_IsObject(patch) ? OMNI_E_IO : OMNI_E_USAGE,
+                            cJSON_IsObject(patch) ? "out of memory"
+                                                  : "work update: the patch is not an object");
+    }
+    cJSON_Delete(b);
+    r = path_build(&p, err, "/v1/environments", env_id, "/work", work_id, NULL);
+    if (r == 0)
+        r = call_json(c, "POST", p.data, body, 0, &root, NULL, err);
+    if (r == 0)
+        r = work_parse_obj(root, out, 0, err);
+    if (r == 0) {
+        cJSON *md = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+        if (md && !cJSON_IsNull(md) && !cJSON_IsObject(md)) {
+            omni_work_release(out);
+            r = omni_err_set(err, OMNI_E_PARSE, "POST work: \"metadata\" is not an object");
+        } else if (metadata) {
+            *metadata =
+                cJSON_IsObject(md) ? cJSON_DetachItemViaPointer(root, md) : cJSON_CreateObject();
+        }
+    }
+    cJSON_Delete(root);
+    free(body);
+    buf_release(&p);
+    return r;
+}
+
 int omni_work_stats(struct omni_client *c, const char *env_id, struct omni_stats *out,
                     struct omni_err *err)
 {
