@@ -529,6 +529,27 @@ int omni_work_ack(struct omni_client *c, const char *env_id, const char *work_id
     return r;
 }
 
+int omni_work_ack_once(struct omni_client *c, const char *env_id, const char *work_id,
+                       long timeout_ms, struct omni_err *err)
+{
+    struct buf p = BUF_INIT_MAX(2048);
+    struct omni_response rs = OMNI_RESPONSE_INIT;
+    struct omni_request rq = {0};
+    int r = path_build(&p, err, "/v1/environments", env_id, "/work", work_id, "/ack", NULL);
+
+    if (r == 0) {
+        rq.method = "POST";
+        rq.path = p.data;
+        rq.timeout_ms = timeout_ms;
+        rq.max_retries = -1;
+        rq.flags = OMNI_RQ_NO_RETRY_409;
+        r = omni_client_do(c, &rq, &rs, err);
+    }
+    omni_response_release(&rs);
+    buf_release(&p);
+    return r;
+}
+
 static int heartbeat_parse(const cJSON *j, struct omni_heartbeat *hb, struct omni_err *err)
 {
     const cJSON *le = cJSON_GetObjectItemCaseSensitive(j, "lease_extended");
@@ -581,9 +602,18 @@ int omni_work_heartbeat(struct omni_client *c, const char *env_id, const char *w
             const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
             const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "details");
             const cJSON *cs = cJSON_GetObjectItemCaseSensitive(d, "current_state");
-            struct omni_err ignore = OMNI_ERR_INIT;
-            if (cJSON_IsObject(cs))
-                heartbeat_parse(cs, out, &ignore);
+            if (cJSON_IsObject(cs)) {
+                /* field by field: one malformed field must not hide the others */
+                struct omni_err ignore = OMNI_ERR_INIT;
+                const cJSON *le = cJSON_GetObjectItemCaseSensitive(cs, "lease_extended");
+                out->current_state = 1;
+                omni_json_str(cs, "state", out->state, sizeof out->state, 0, &ignore);
+                omni_json_str(cs, "last_heartbeat", out->last_heartbeat, sizeof out->last_heartbeat,
+                              0, &ignore);
+                if (json_long(cs, "ttl_seconds", &out->ttl_seconds, 0, &ignore) < 0)
+                    out->ttl_seconds = 0;
+                out->lease_extended = cJSON_IsTrue(le);
+            }
         }
         cJSON_Delete(j);
     } else if (r == 0) {

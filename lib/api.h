@@ -82,7 +82,10 @@ struct omni_heartbeat {
     char last_heartbeat[64]; /* echo this exactly next time */
     int lease_extended;
     char state[16];
-    long ttl_seconds; /* 0 when absent */
+    long ttl_seconds;  /* 0 when absent */
+    int current_state; /* 412 only: 1 when the error carried details.current_state (the
+                        * fields above then describe the lease as the server holds it;
+                        * each one that is missing or malformed is left empty/0) */
 };
 
 struct omni_stats {
@@ -102,6 +105,11 @@ int omni_work_poll(struct omni_client *c, const char *env_id, int block_ms, long
                    struct omni_err *err);
 int omni_work_ack(struct omni_client *c, const char *env_id, const char *work_id,
                   struct omni_err *err);
+/* One ack request: no retries (the caller owns the policy), bounded by
+ * timeout_ms (0: the client's), and a 409 (the item is no longer queued) is
+ * final at once. */
+int omni_work_ack_once(struct omni_client *c, const char *env_id, const char *work_id,
+                       long timeout_ms, struct omni_err *err);
 /*
  * Heartbeat. expected is "NO_HEARTBEAT" or the previous last_heartbeat;
  * desired_ttl 0 = not sent; timeout_ms bounds the request (no retries: the

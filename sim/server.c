@@ -369,6 +369,8 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c, const 
                 SIM_BODY_MAX);
     } else if ((routes[ri].flags & R_V1) && server_faults(&rq, &rs)) {
         /* fault response made */
+    } else if ((routes[ri].flags & R_V1) && simfaults_route(&rq, &rs)) {
+        /* one-shot fault response made */
     } else if ((routes[ri].flags & R_V1) &&
                server_check_v1(&rq, &rs, !(routes[ri].flags & R_NOBETA)) < 0) {
         /* error made */
