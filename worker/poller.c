@@ -631,6 +631,8 @@ static int poller_ack(struct poller *p, const char *work_id, int64_t got_at, str
         log_kv(LOG_WARN, "ack failed; retrying the same item", "work", work_id, "error", err->msg,
                "retry_in_ms", n, NULL);
         omni_sleep_ms(d, wk_shutdown_flag());
+        if (wk_shutdown_requested())
+            return -1; /* unacked: it goes back to the queue */
     }
 }
 
