@@ -18,8 +18,9 @@ if [ "${OMNI_VALGRIND:-0}" = 1 ]; then
     exit 0
 fi
 sim_start --lease-ttl 1
+WM_SOCK=$T/m.sock WM_URL=http://w
 mk_session long-bash:3
-wk_bg poll --max-idle 1s --poll-idle-ms 50-150 --workdir "$T/work"
+wk_bg poll --max-idle 1s --poll-idle-ms 50-150 --workdir "$T/work" --metrics-listen "unix:$WM_SOCK"
 wait_for 20 "the 3 s call under a 1 s lease completed and its item stopped" all_done 1
 check_report "1 s lease"
 log=$(cat "$T/worker.log")
@@ -52,6 +53,10 @@ like "412 with current_state stopped: logged as stopped, not taken" "$log" \
 like "  released with reason lease_ended_stopped" "$log" 'reason=lease_ended_stopped'
 unlike "  not logged as taken by another holder" "$log" 'another holder has the item'
 ok "  no stop sent for it ($WS)" bash -c "! grep -F '$WS' <<<\"\$1\" | grep -q 'work stopped'" _ "$log"
+wait_for 5 "  counted as a stopped session, not a released one" \
+    m_test 'omni_worker_sessions_served_total{outcome="stopped"}' = 1
+is "  no released session" "$(m 'omni_worker_sessions_served_total{outcome="released"}')" 0
+is "  the 412 counted as a heartbeat conflict" "$(m 'omni_worker_heartbeats_total{outcome="conflict"}')" 1
 kill -TERM "$WK_PID"
 wk_wait 15
 is "exit 0 after SIGTERM" "$WK_RC" 0
