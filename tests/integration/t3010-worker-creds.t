@@ -107,12 +107,12 @@ env ANTHROPIC_BASE_URL="$SIM_URL" timeout 30 setpriv --reuid=65534 --regid=65534
 is "0440 key file of another uid, group the worker's supplementary one: served, exit 0" "$?" 0
 wait_for 10 "the fsGroup worker's session completed" all_done 2
 # the same file read by a process that does not hold the group is refused
-env ANTHROPIC_BASE_URL="$SIM_URL" "$W" poll --environment-id "$ANTHROPIC_ENVIRONMENT_ID" \
+env ANTHROPIC_BASE_URL="$SIM_URL" timeout 20 "$W" poll --environment-id "$ANTHROPIC_ENVIRONMENT_ID" \
     --environment-key-file "$K8S/key" --workdir "$T/w" >"$T/o" 2>"$T/e"
 is "0440 key file of a group not the worker's: exit 3" "$?" 3
 like "  names the chmod/chown that fixes it" "$(cat "$T/e")" "chmod 600 .* or chown :GROUP"
 chmod 0460 "$K8S/key"
-setpriv --reuid=65534 --regid=65534 --groups=65533 env ANTHROPIC_BASE_URL="$SIM_URL" "$W" poll \
+timeout 20 setpriv --reuid=65534 --regid=65534 --groups=65533 env ANTHROPIC_BASE_URL="$SIM_URL" "$W" poll \
     --environment-id "$ANTHROPIC_ENVIRONMENT_ID" --environment-key-file "$K8S/key" \
     --workdir "$K8S/w" >"$T/o" 2>"$T/e"
 is "group-writable key file (0460): exit 3" "$?" 3
@@ -120,10 +120,10 @@ like "  says group-writable" "$(cat "$T/e")" "writable or executable by its grou
 rm -rf "$K8S"
 
 # --- workspaces ------------------------------------------------------------------
-wk "$W" poll --workspace 'ws!' --workdir "$T/w" >"$T/o" 2>"$T/e"
+wk timeout 20 "$W" poll --workspace 'ws!' --workdir "$T/w" >"$T/o" 2>"$T/e"
 is "malformed --workspace: exit 2" "$?" 2
 like "  names it" "$(cat "$T/e")" '--workspace "ws!" is not a workspace id'
-ANTHROPIC_WORKSPACE_ID='a b' wk "$W" poll --workdir "$T/w" >"$T/o" 2>"$T/e"
+ANTHROPIC_WORKSPACE_ID='a b' wk timeout 20 "$W" poll --workdir "$T/w" >"$T/o" 2>"$T/e"
 is "malformed ANTHROPIC_WORKSPACE_ID: exit 2" "$?" 2
 like "  names it" "$(cat "$T/e")" 'ANTHROPIC_WORKSPACE_ID "a b" is not a workspace id'
 
