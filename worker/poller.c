@@ -263,7 +263,8 @@ static pid_t spawn_on_work(struct poller *p, const struct omni_work *w, int slot
     int in_fd = -1, e;
     static const char *const ours[] = {
         "ANTHROPIC_WORK_ID=",         "ANTHROPIC_ENVIRONMENT_ID=", "ANTHROPIC_SESSION_ID=",
-        "ANTHROPIC_ENVIRONMENT_KEY=", "OMNI_WORKER_SLOT=",         "OMNI_WORKER_BIN="};
+        "ANTHROPIC_ENVIRONMENT_KEY=", "OMNI_WORKER_SLOT=",         "OMNI_WORKER_BIN=",
+        "ANTHROPIC_WORKSPACE_ID="};
 
     for (char **e2 = environ; e2 && *e2; e2++)
         n++;
@@ -290,6 +291,9 @@ static pid_t spawn_on_work(struct poller *p, const struct omni_work *w, int slot
     envp[k++] = env_pair("ANTHROPIC_SESSION_ID", w->data_id);
     envp[k++] = env_pair("ANTHROPIC_ENVIRONMENT_KEY", p->env_key);
     envp[k++] = env_pair("OMNI_WORKER_SLOT", slotv);
+    /* the script's `omni-worker run` works in the poller's workspace */
+    if (p->cfg->workspace_id)
+        envp[k++] = env_pair("ANTHROPIC_WORKSPACE_ID", p->cfg->workspace_id);
     if (!getenv("OMNI_WORKER_BIN"))
         envp[k++] = env_pair("OMNI_WORKER_BIN", p->self_exe);
     envp[k] = NULL;
