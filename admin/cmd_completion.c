@@ -67,26 +67,29 @@ static void bash_script(struct ctl_ctx *ctx)
             "\"$cur\")); return;;\n"
             "        --profile) COMPREPLY=($(compgen -W \"$(_omnictl_profiles)\" -- "
             "\"$cur\")); return;;\n"
+            "        --workspace) return;;\n"
             "        --env) COMPREPLY=($(compgen -W \"$(_omnictl_ids env_)\" -- \"$cur\")); "
             "return;;\n"
             "        --agent) COMPREPLY=($(compgen -W \"$(_omnictl_ids agent_)\" -- "
             "\"$cur\")); return;;\n"
             "        ");
     file_opts(ctx, ctl_commands, &first);
-    ctx_out(ctx, ")\n"
-                 "            compopt -o filenames 2>/dev/null\n"
-                 "            COMPREPLY=($(compgen -f -- \"$cur\")); return;;\n"
-                 "    esac\n"
-                 "    while [ $i -lt $COMP_CWORD ]; do\n"
-                 "        case ${COMP_WORDS[i]} in\n"
-                 "            --profile|--base-url|--timeout|-o|--output) i=$((i+2));;\n"
-                 "            -*) i=$((i+1));;\n"
-                 "            *) break;;\n"
-                 "        esac\n"
-                 "    done\n"
-                 "    if [ $i -ge $COMP_CWORD ]; then\n"
-                 "        COMPREPLY=($(compgen -W \"--profile --base-url --timeout --verbose "
-                 "--version --local-time --output --help ");
+    ctx_out(
+        ctx,
+        ")\n"
+        "            compopt -o filenames 2>/dev/null\n"
+        "            COMPREPLY=($(compgen -f -- \"$cur\")); return;;\n"
+        "    esac\n"
+        "    while [ $i -lt $COMP_CWORD ]; do\n"
+        "        case ${COMP_WORDS[i]} in\n"
+        "            --profile|--base-url|--timeout|--workspace|-o|--output) i=$((i+2));;\n"
+        "            -*) i=$((i+1));;\n"
+        "            *) break;;\n"
+        "        esac\n"
+        "    done\n"
+        "    if [ $i -ge $COMP_CWORD ]; then\n"
+        "        COMPREPLY=($(compgen -W \"--profile --base-url --timeout --workspace --verbose "
+        "--version --local-time --output --help ");
     words_of(ctx, ctl_commands);
     ctx_out(ctx, "\" -- \"$cur\"))\n"
                  "        return\n"

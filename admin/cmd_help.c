@@ -7,10 +7,12 @@
 
 static void help_list(struct ctl_ctx *ctx)
 {
-    ctx_out(ctx,
-            "usage: %s [--profile NAME] [--base-url URL] [--timeout DURATION] [-v] [--local-time] "
-            "[-o FORMAT] COMMAND [ARGS]\n\ncommands:\n",
-            ctx->prog);
+    ctx_out(
+        ctx,
+        "usage: %s [--profile NAME] [--base-url URL] [--timeout DURATION] [--workspace ID] [-v] "
+        "[--local-time] "
+        "[-o FORMAT] COMMAND [ARGS]\n\ncommands:\n",
+        ctx->prog);
     for (const struct ctl_cmd *const *c = ctl_commands; *c; c++) {
         if ((*c)->flags & CTL_F_HIDDEN)
             continue;

@@ -1,4 +1,4 @@
-/* work — list (environment key), show (org key), stuck (for cron). */
+/* work — list (environment key), show and annotate (org key), stuck (for cron). */
 #include "commands.h"
 #include "alloc.h"
 #include "ctx.h"
@@ -177,6 +177,63 @@ static const struct ctl_cmd cmd_show = {
     .exec = show_exec,
 };
 
+/*
+ * annotate: a metadata merge patch (KEY=VALUE sets, KEY= deletes), checked
+ * against the API's limits before any request; prints the metadata the item
+ * has afterwards.
+ */
+static int annotate_exec(struct ctl_ctx *ctx, const struct ctl_args *a)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_client *api;
+    struct omni_work w;
+    cJSON *patch, *md = NULL;
+    const char *env;
+
+    if (!omni_id_valid(a->argv[0]))
+        return ctx_usage_error(ctx, "work annotate: invalid work id \"%.80s\"", a->argv[0]);
+    patch = omni_metadata_patch_parse(a->argv + 1, (size_t)(a->argc - 1), &err);
+    if (!patch)
+        return ctx_usage_error(ctx, "work annotate: %s", err.msg);
+    env = ctx_env(ctx, args_get(a, OPT_ENV), &err);
+    api = env ? ctx_api(ctx, &err) : NULL;
+    if (!api || omni_work_update(api, env, a->argv[0], patch, &w, &md, &err) < 0) {
+        cJSON_Delete(patch);
+        return ctx_fail(ctx, &err);
+    }
+    cJSON_Delete(patch);
+    if (ctx->output == CTL_OUT_JSON) {
+        ctx_json(ctx, md);
+    } else {
+        static const char *const hdr[] = {"KEY", "VALUE"};
+        struct ctl_table t;
+        ctl_table_init(&t, 2, hdr);
+        for (const cJSON *c = md->child; c; c = c->next) {
+            const char *row[] = {c->string ? c->string : "",
+                                 cJSON_IsString(c) ? c->valuestring : "?"};
+            ctl_table_row(&t, row, NULL);
+        }
+        ctl_table_print(ctx, &t);
+        ctl_table_release(&t);
+        ctx_note_id(ctx, w.id);
+    }
+    cJSON_Delete(md);
+    omni_work_release(&w);
+    return CTL_EXIT_OK;
+}
+
+static const struct ctl_cmd cmd_annotate = {
+    .name = "annotate",
+    .usage = "work annotate [--env ENV] WORK-ID KEY=VALUE|KEY= ...",
+    .summary = "Set (KEY=VALUE) or delete (KEY=) metadata of a work item (organisation key); "
+               "prints the resulting metadata.",
+    .longopts = env_opts,
+    .min_args = 2,
+    .max_args = -1,
+    .flags = CTL_F_API | CTL_F_CHANGES,
+    .exec = annotate_exec,
+};
+
 /* Append env's stuck items to *out (grown as needed). Returns 0, or -1 with err. */
 static int stuck_env(struct ctl_ctx *ctx, const char *env, int64_t now, int64_t older,
                      struct omni_work_list *out, struct omni_err *err)
@@ -269,12 +326,13 @@ static const struct ctl_cmd cmd_stuck = {
     .exec = stuck_exec,
 };
 
-static const struct ctl_cmd *const work_table[] = {&cmd_list, &cmd_show, &cmd_stuck, NULL};
+static const struct ctl_cmd *const work_table[] = {&cmd_list, &cmd_show, &cmd_annotate, &cmd_stuck,
+                                                   NULL};
 
 const struct ctl_cmd ctl_cmd_work = {
     .name = "work",
-    .usage = "work list|show|stuck ...",
-    .summary = "Inspect work items.",
+    .usage = "work list|show|annotate|stuck ...",
+    .summary = "Inspect and annotate work items.",
     .flags = CTL_F_API,
     .subcmds = work_table,
 };

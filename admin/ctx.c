@@ -220,6 +220,7 @@ const struct omni_profile *ctx_profile(struct ctl_ctx *ctx, struct omni_err *err
     pa.prog = ctx->prog;
     pa.profile = ctx->profile;
     pa.base_url = ctx->base_url;
+    pa.workspace = ctx->workspace;
     pa.timeout_ms = ctx->timeout_ms;
     pa.default_timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
     if (omni_profile_load(&ctx->prof, &pa, err) < 0)

@@ -47,6 +47,7 @@ struct ctl_ctx {
     /* global options (NULL/0: not given) */
     const char *profile;
     const char *base_url;
+    const char *workspace; /* --workspace */
     long timeout_ms;
     int verbose;
 

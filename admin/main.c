@@ -18,12 +18,14 @@ enum {
     G_TIMEOUT,
     G_VERSION,
     G_LOCAL_TIME,
+    G_WORKSPACE,
 };
 
 static const struct option global_opts[] = {
     {"profile", required_argument, NULL, G_PROFILE},
     {"base-url", required_argument, NULL, G_BASE_URL},
     {"timeout", required_argument, NULL, G_TIMEOUT},
+    {"workspace", required_argument, NULL, G_WORKSPACE},
     {"verbose", no_argument, NULL, 'v'},
     {"version", no_argument, NULL, G_VERSION},
     {"local-time", no_argument, NULL, G_LOCAL_TIME},
@@ -89,6 +91,14 @@ int main(int argc, char **argv)
             break;
         case G_BASE_URL:
             ctx.base_url = optarg;
+            break;
+        case G_WORKSPACE:
+            if (!omni_workspace_id_valid(optarg))
+                return ctx_usage_error(&ctx,
+                                       "--workspace \"%.40s\" is not a workspace id (letters, "
+                                       "digits, '_' and '-', 1 to %d bytes)",
+                                       optarg, OMNI_WORKSPACE_ID_MAX);
+            ctx.workspace = optarg;
             break;
         case G_TIMEOUT:
             if (omni_duration_parse(optarg, &ms) < 0 || ms <= 0 || ms > 86400000) {

@@ -45,9 +45,10 @@ static void on_signal(int sig)
 
 static const char usage_text[] =
     "usage: omni-console [-C] [--readonly] [--once] [-n N] [--refresh SECS] [--env ENV]\n"
-    "                    [--profile NAME] [--base-url URL] [--warn-depth RANGE]\n"
-    "                    [--crit-depth RANGE] [--warn-age RANGE] [--crit-age RANGE]\n"
-    "                    [--min-workers N] [--stuck-after DURATION] [--local-time]\n"
+    "                    [--profile NAME] [--base-url URL] [--workspace ID]\n"
+    "                    [--warn-depth RANGE] [--crit-depth RANGE] [--warn-age RANGE]\n"
+    "                    [--crit-age RANGE]"
+    " [--min-workers N] [--stuck-after DURATION] [--local-time]\n"
     "                    [--bench-render N]\n";
 
 static void usage(FILE *fp)
@@ -61,6 +62,7 @@ struct opts {
     const char *env;
     const char *profile;
     const char *base_url;
+    const char *workspace;
     int readonly, mono, once, local_time;
     const char *th[4]; /* warn_depth crit_depth warn_age crit_age */
     const char *min_workers;
@@ -73,6 +75,7 @@ enum {
     OPT_ENV,
     OPT_PROFILE,
     OPT_BASE_URL,
+    OPT_WORKSPACE,
     OPT_READONLY,
     OPT_ONCE,
     OPT_WARN_DEPTH,
@@ -106,6 +109,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"env", required_argument, NULL, OPT_ENV},
         {"profile", required_argument, NULL, OPT_PROFILE},
         {"base-url", required_argument, NULL, OPT_BASE_URL},
+        {"workspace", required_argument, NULL, OPT_WORKSPACE},
         {"readonly", no_argument, NULL, OPT_READONLY},
         {"once", no_argument, NULL, OPT_ONCE},
         {"no-color", no_argument, NULL, 'C'},
@@ -146,6 +150,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case OPT_BASE_URL:
             o->base_url = optarg;
+            break;
+        case OPT_WORKSPACE:
+            if (!omni_workspace_id_valid(optarg)) {
+                fprintf(stderr,
+                        "omni-console: --workspace \"%.40s\" is not a workspace id (letters, "
+                        "digits, '_' and '-', 1 to %d bytes)\n",
+                        optarg, OMNI_WORKSPACE_ID_MAX);
+                return -1;
+            }
+            o->workspace = optarg;
             break;
         case OPT_READONLY:
             o->readonly = 1;
@@ -213,6 +227,7 @@ static int setup_load(const struct opts *o, struct setup *s, int *code, struct o
         .prog = "omni-console",
         .profile = o->profile,
         .base_url = o->base_url,
+        .workspace = o->workspace,
         .default_timeout_ms = CON_DEFAULT_TIMEOUT_MS,
     };
     const struct omni_threshold_flags tf = {

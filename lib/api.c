@@ -529,6 +529,27 @@ int omni_work_ack(struct omni_client *c, const char *env_id, const char *work_id
     return r;
 }
 
+int omni_work_ack_once(struct omni_client *c, const char *env_id, const char *work_id,
+                       long timeout_ms, struct omni_err *err)
+{
+    struct buf p = BUF_INIT_MAX(2048);
+    struct omni_response rs = OMNI_RESPONSE_INIT;
+    struct omni_request rq = {0};
+    int r = path_build(&p, err, "/v1/environments", env_id, "/work", work_id, "/ack", NULL);
+
+    if (r == 0) {
+        rq.method = "POST";
+        rq.path = p.data;
+        rq.timeout_ms = timeout_ms;
+        rq.max_retries = -1;
+        rq.flags = OMNI_RQ_NO_RETRY_409;
+        r = omni_client_do(c, &rq, &rs, err);
+    }
+    omni_response_release(&rs);
+    buf_release(&p);
+    return r;
+}
+
 static int heartbeat_parse(const cJSON *j, struct omni_heartbeat *hb, struct omni_err *err)
 {
     const cJSON *le = cJSON_GetObjectItemCaseSensitive(j, "lease_extended");
@@ -581,9 +602,18 @@ int omni_work_heartbeat(struct omni_client *c, const char *env_id, const char *w
             const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
             const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "details");
             const cJSON *cs = cJSON_GetObjectItemCaseSensitive(d, "current_state");
-            struct omni_err ignore = OMNI_ERR_INIT;
-            if (cJSON_IsObject(cs))
-                heartbeat_parse(cs, out, &ignore);
+            if (cJSON_IsObject(cs)) {
+                /* field by field: one malformed field must not hide the others */
+                struct omni_err ignore = OMNI_ERR_INIT;
+                const cJSON *le = cJSON_GetObjectItemCaseSensitive(cs, "lease_extended");
+                out->current_state = 1;
+                omni_json_str(cs, "state", out->state, sizeof out->state, 0, &ignore);
+                omni_json_str(cs, "last_heartbeat", out->last_heartbeat, sizeof out->last_heartbeat,
+                              0, &ignore);
+                if (json_long(cs, "ttl_seconds", &out->ttl_seconds, 0, &ignore) < 0)
+                    out->ttl_seconds = 0;
+                out->lease_extended = cJSON_IsTrue(le);
+            }
         }
         cJSON_Delete(j);
     } else if (r == 0) {
@@ -649,6 +679,107 @@ int omni_work_get(struct omni_client *c, const char *env_id, const char *work_id
     if (r == 0)
         r = work_parse_obj(root, out, 0, err);
     cJSON_Delete(root);
+    buf_release(&p);
+    return r;
+}
+
+static int metadata_text_ok(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+cJSON *omni_metadata_patch_parse(char *const *words, size_t n, struct omni_err *err)
+{
+    cJSON *patch = cJSON_CreateObject();
+    char key[OMNI_METADATA_KEY_MAX + 1];
+
+    if (!patch) {
+        omni_err_set(err, OMNI_E_IO, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *w = words[i], *eq = strchr(w, '=');
+        size_t klen = eq ? (size_t)(eq - w) : 0;
+
+        if (!eq || klen == 0) {
+            omni_err_set(err, OMNI_E_USAGE, "metadata \"%.80s\" is not KEY=VALUE or KEY=", w);
+            goto fail;
+        }
+        if (klen > OMNI_METADATA_KEY_MAX || !metadata_text_ok(w, klen)) {
+            omni_err_set(err, OMNI_E_USAGE,
+                         "metadata key \"%.80s\" must be 1 to %d bytes without control "
+                         "characters",
+                         w, OMNI_METADATA_KEY_MAX);
+            goto fail;
+        }
+        if (strlen(eq + 1) > OMNI_METADATA_VALUE_MAX || !metadata_text_ok(eq + 1, strlen(eq + 1))) {
+            omni_err_set(err, OMNI_E_USAGE,
+                         "metadata value of \"%.*s\" must be at most %d bytes without control "
+                         "characters",
+                         (int)klen, w, OMNI_METADATA_VALUE_MAX);
+            goto fail;
+        }
+        memcpy(key, w, klen);
+        key[klen] = '\0';
+        cJSON_DeleteItemFromObjectCaseSensitive(patch, key);
+        if (cJSON_GetArraySize(patch) >= OMNI_METADATA_PAIRS) {
+            omni_err_set(err, OMNI_E_USAGE, "metadata: at most %d keys in one update",
+                         OMNI_METADATA_PAIRS);
+            goto fail;
+        }
+        if (!(eq[1] ? cJSON_AddStringToObject(patch, key, eq + 1)
+                    : cJSON_AddNullToObject(patch, key))) {
+            omni_err_set(err, OMNI_E_IO, "out of memory");
+            goto fail;
+        }
+    }
+    return patch;
+fail:
+    cJSON_Delete(patch);
+    return NULL;
+}
+
+int omni_work_update(struct omni_client *c, const char *env_id, const char *work_id,
+                     const cJSON *patch, struct omni_work *out, cJSON **metadata,
+                     struct omni_err *err)
+{
+    struct buf p = BUF_INIT_MAX(2048);
+    cJSON *root = NULL, *b = cJSON_CreateObject();
+    char *body = NULL;
+    int r;
+
+    memset(out, 0, sizeof *out);
+    if (metadata)
+        *metadata = NULL;
+    if (!b || !cJSON_IsObject(patch) ||
+        !cJSON_AddItemToObject(b, "metadata", cJSON_Duplicate(patch, 1)) ||
+        !(body = cJSON_PrintUnformatted(b))) {
+        cJSON_Delete(b);
+        return omni_err_set(err, cJSON_IsObject(patch) ? OMNI_E_IO : OMNI_E_USAGE,
+                            cJSON_IsObject(patch) ? "out of memory"
+                                                  : "work update: the patch is not an object");
+    }
+    cJSON_Delete(b);
+    r = path_build(&p, err, "/v1/environments", env_id, "/work", work_id, NULL);
+    if (r == 0)
+        r = call_json(c, "POST", p.data, body, 0, &root, NULL, err);
+    if (r == 0)
+        r = work_parse_obj(root, out, 0, err);
+    if (r == 0) {
+        cJSON *md = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+        if (md && !cJSON_IsNull(md) && !cJSON_IsObject(md)) {
+            omni_work_release(out);
+            r = omni_err_set(err, OMNI_E_PARSE, "POST work: \"metadata\" is not an object");
+        } else if (metadata) {
+            *metadata =
+                cJSON_IsObject(md) ? cJSON_DetachItemViaPointer(root, md) : cJSON_CreateObject();
+        }
+    }
+    cJSON_Delete(root);
+    free(body);
     buf_release(&p);
     return r;
 }

@@ -82,7 +82,10 @@ struct omni_heartbeat {
     char last_heartbeat[64]; /* echo this exactly next time */
     int lease_extended;
     char state[16];
-    long ttl_seconds; /* 0 when absent */
+    long ttl_seconds;  /* 0 when absent */
+    int current_state; /* 412 only: 1 when the error carried details.current_state (the
+                        * fields above then describe the lease as the server holds it;
+                        * each one that is missing or malformed is left empty/0) */
 };
 
 struct omni_stats {
@@ -102,6 +105,11 @@ int omni_work_poll(struct omni_client *c, const char *env_id, int block_ms, long
                    struct omni_err *err);
 int omni_work_ack(struct omni_client *c, const char *env_id, const char *work_id,
                   struct omni_err *err);
+/* One ack request: no retries (the caller owns the policy), bounded by
+ * timeout_ms (0: the client's), and a 409 (the item is no longer queued) is
+ * final at once. */
+int omni_work_ack_once(struct omni_client *c, const char *env_id, const char *work_id,
+                       long timeout_ms, struct omni_err *err);
 /*
  * Heartbeat. expected is "NO_HEARTBEAT" or the previous last_heartbeat;
  * desired_ttl 0 = not sent; timeout_ms bounds the request (no retries: the
@@ -125,6 +133,28 @@ int omni_work_get(struct omni_client *c, const char *env_id, const char *work_id
                   struct omni_work *out, struct omni_err *err);
 int omni_work_stats(struct omni_client *c, const char *env_id, struct omni_stats *out,
                     struct omni_err *err);
+
+/* Metadata limits of the API (protocol.md §6.9; omni-sim enforces the same). */
+#define OMNI_METADATA_PAIRS 16
+#define OMNI_METADATA_KEY_MAX 64
+#define OMNI_METADATA_VALUE_MAX 512
+/*
+ * A metadata merge patch from "KEY=VALUE" words: KEY=VALUE sets (upserts),
+ * "KEY=" deletes (null); a key given twice: the last word wins. Keys are 1 to
+ * OMNI_METADATA_KEY_MAX bytes without '=' or control characters, values at
+ * most OMNI_METADATA_VALUE_MAX bytes without control characters, at most
+ * OMNI_METADATA_PAIRS keys. NULL with an OMNI_E_USAGE error naming the word.
+ */
+cJSON *omni_metadata_patch_parse(char *const *words, size_t n, struct omni_err *err);
+/*
+ * Update (org key): POST .../work/{work_id} with {"metadata": patch}, a merge
+ * patch (string values set, null deletes, other keys kept). Fills *out from
+ * the work object returned and, when metadata is not NULL, *metadata with its
+ * resulting metadata object (an empty object when absent; cJSON_Delete it).
+ */
+int omni_work_update(struct omni_client *c, const char *env_id, const char *work_id,
+                     const cJSON *patch, struct omni_work *out, cJSON **metadata,
+                     struct omni_err *err);
 /* Parse a work object (as from poll, or the stdin of an --on-work script). */
 int omni_work_parse(const char *json, size_t len, struct omni_work *out, struct omni_err *err);
 void omni_work_release(struct omni_work *w);

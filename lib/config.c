@@ -1,5 +1,6 @@
 #include "config.h"
 #include "file.h"
+#include "http.h"
 
 #include "log.h"
 #include "timeutil.h"
@@ -31,19 +32,27 @@ struct omni_config {
     size_t nsections, asections;
 };
 
-enum config_check { CHECK_NONE, CHECK_NONEMPTY, CHECK_URL, CHECK_DURATION, CHECK_LOG_FORMAT };
+enum config_check {
+    CHECK_NONE,
+    CHECK_NONEMPTY,
+    CHECK_URL,
+    CHECK_DURATION,
+    CHECK_LOG_FORMAT,
+    CHECK_WORKSPACE
+};
 
 static const struct {
     const char *key;
     enum config_check check;
 } config_keys[] = {
-    {"base_url", CHECK_URL},         {"api_key_file", CHECK_NONEMPTY},
-    {"environment", CHECK_NONEMPTY}, {"timeout", CHECK_DURATION},
-    {"ca_file", CHECK_NONEMPTY},     {"log_format", CHECK_LOG_FORMAT},
-    {"refresh", CHECK_DURATION},     {"warn_depth", CHECK_NONEMPTY},
-    {"crit_depth", CHECK_NONEMPTY},  {"warn_age", CHECK_NONEMPTY},
-    {"crit_age", CHECK_NONEMPTY},    {"min_workers", CHECK_NONEMPTY},
-    {"output", CHECK_NONEMPTY},      {"stuck_after", CHECK_DURATION},
+    {"base_url", CHECK_URL},           {"api_key_file", CHECK_NONEMPTY},
+    {"environment", CHECK_NONEMPTY},   {"timeout", CHECK_DURATION},
+    {"ca_file", CHECK_NONEMPTY},       {"log_format", CHECK_LOG_FORMAT},
+    {"refresh", CHECK_DURATION},       {"warn_depth", CHECK_NONEMPTY},
+    {"crit_depth", CHECK_NONEMPTY},    {"warn_age", CHECK_NONEMPTY},
+    {"crit_age", CHECK_NONEMPTY},      {"min_workers", CHECK_NONEMPTY},
+    {"output", CHECK_NONEMPTY},        {"stuck_after", CHECK_DURATION},
+    {"workspace_id", CHECK_WORKSPACE},
 };
 
 /* Parse state for one text. */
@@ -309,6 +318,13 @@ static int config_check_value(struct config_parse *ps, const char *key, int chec
     case CHECK_LOG_FORMAT:
         if (log_format_parse(v, &lf) < 0)
             return config_error(ps, "\"%s\" must be \"text\" or \"json\"", key);
+        break;
+    case CHECK_WORKSPACE:
+        if (!omni_workspace_id_valid(v))
+            return config_error(ps,
+                                "\"%s\" is not a workspace id (letters, digits, '_' and '-', "
+                                "at most %d bytes)",
+                                key, OMNI_WORKSPACE_ID_MAX);
         break;
     default:
         break;

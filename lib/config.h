@@ -12,6 +12,7 @@
  *     timeout = 30s
  *     ca_file = /etc/ssl/private-ca.pem
  *     env_key_file.env_01ABC = ~/.config/omni/env_01ABC.key
+ *     workspace_id = wrkspc_01...      # anthropic-workspace-id on every request
  *
  *     [profile staging]                # or simply [staging]
  *     base_url = http://127.0.0.1:8080
@@ -37,6 +38,8 @@
  *                     stats thresholds, kept as text (monitoring-plugin ranges)
  *     output          default output format, kept as text
  *     env_key_file.<env_id>   path of that environment's key file
+ *     workspace_id    the workspace every request is made in (the
+ *                     anthropic-workspace-id header; omni_workspace_id_valid)
  *     worker_metrics.<env_id> metrics URLs of that environment's workers,
  *                     comma-separated (omni-console shows their slots)
  *     x-<anything>    reserved for local use, never checked

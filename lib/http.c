@@ -20,6 +20,7 @@ struct omni_client {
     char *ca_file;
     char *user_agent;
     char *unix_socket;
+    char *workspace_id;
     CURL *easy;
 };
 
@@ -32,6 +33,47 @@ static void curl_init_once(void)
 double omni_random(void)
 {
     return (double)arc4random() / 4294967296.0;
+}
+
+int omni_workspace_id_valid(const char *id)
+{
+    size_t n = 0;
+
+    if (!id)
+        return 0;
+    for (const char *p = id; *p; p++, n++) {
+        char ch = *p;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-'))
+            return 0;
+    }
+    return n > 0 && n <= OMNI_WORKSPACE_ID_MAX;
+}
+
+int omni_workspace_pick(const char *flag, const char *cfg_value, const char **out,
+                        struct omni_err *err)
+{
+    const char *env = getenv(OMNI_WORKSPACE_ENV);
+
+    *out = NULL;
+    if (flag) {
+        if (!omni_workspace_id_valid(flag))
+            return omni_err_set(err, OMNI_E_USAGE,
+                                "--workspace \"%.40s\" is not a workspace id (letters, digits, "
+                                "'_' and '-', 1 to %d bytes)",
+                                flag, OMNI_WORKSPACE_ID_MAX);
+        *out = flag;
+    } else if (env && *env) {
+        if (!omni_workspace_id_valid(env))
+            return omni_err_set(err, OMNI_E_USAGE,
+                                OMNI_WORKSPACE_ENV " \"%.40s\" is not a workspace id (letters, "
+                                                   "digits, '_' and '-', 1 to %d bytes)",
+                                env, OMNI_WORKSPACE_ID_MAX);
+        *out = env;
+    } else if (cfg_value && *cfg_value) {
+        *out = cfg_value;
+    }
+    return 0;
 }
 
 long omni_backoff_ms(int n, long base_ms, long cap_ms)
@@ -65,6 +107,10 @@ struct omni_client *omni_client_new(const struct omni_client_opts *o, struct omn
     size_t blen;
 
     pthread_once(&curl_once, curl_init_once);
+    if (o->workspace_id && *o->workspace_id && !omni_workspace_id_valid(o->workspace_id)) {
+        omni_err_set(err, OMNI_E_USAGE, "workspace id \"%.40s\" is not valid", o->workspace_id);
+        return NULL;
+    }
     if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0) {
         omni_err_set(err, OMNI_E_CONFIG, "base URL \"%s\" must start with http:// or https://",
                      base);
@@ -84,6 +130,7 @@ struct omni_client *omni_client_new(const struct omni_client_opts *o, struct omn
     c->ca_file = dup_or_null(o->ca_file);
     c->user_agent = strdup(o->user_agent ? o->user_agent : "omnirun/" OMNI_VERSION);
     c->unix_socket = o->unix_socket && *o->unix_socket ? strdup(o->unix_socket) : NULL;
+    c->workspace_id = o->workspace_id && *o->workspace_id ? strdup(o->workspace_id) : NULL;
     if (!c->o.timeout_ms)
         c->o.timeout_ms = OMNI_DEFAULT_TIMEOUT_MS;
     if (!c->o.connect_timeout_ms)
@@ -96,7 +143,8 @@ struct omni_client *omni_client_new(const struct omni_client_opts *o, struct omn
         c->o.max_response = OMNI_DEFAULT_MAX_RESPONSE;
     c->easy = curl_easy_init();
     if (!c->base_url || !c->user_agent || !c->easy || (o->credential && !c->credential) ||
-        (o->unix_socket && *o->unix_socket && !c->unix_socket)) {
+        (o->unix_socket && *o->unix_socket && !c->unix_socket) ||
+        (o->workspace_id && *o->workspace_id && !c->workspace_id)) {
         omni_client_free(c);
         omni_err_set(err, OMNI_E_IO, "cannot set up the HTTP client");
         return NULL;
@@ -112,6 +160,7 @@ struct omni_client *omni_client_dup(const struct omni_client *c, struct omni_err
     o.ca_file = c->ca_file;
     o.user_agent = c->user_agent;
     o.unix_socket = c->unix_socket;
+    o.workspace_id = c->workspace_id;
     if (o.max_retries == 0)
         o.max_retries = -1;
     return omni_client_new(&o, err);
@@ -128,6 +177,7 @@ void omni_client_free(struct omni_client *c)
     free(c->ca_file);
     free(c->user_agent);
     free(c->unix_socket);
+    free(c->workspace_id);
     free(c);
 }
 
@@ -346,6 +396,11 @@ static struct curl_slist *build_headers(struct omni_client *c, const struct omni
     }
     explicit_bzero(line.data, line.len);
     buf_reset(&line);
+    if (c->workspace_id) {
+        buf_addf(&line, "anthropic-workspace-id: %s", c->workspace_id);
+        ADD(line.data);
+        buf_reset(&line);
+    }
     /* "Content-Type:" with no value stops curl adding its form default to a bare POST. */
     ADD(rq->body ? "Content-Type: application/json" : "Content-Type:");
     {

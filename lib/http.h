@@ -13,7 +13,8 @@
  * Headers (protocol.md §2.2): anthropic-version 2023-06-01; anthropic-beta
  * managed-agents-2026-04-01 unless the request names another (or "" for none);
  * content-type only with a body; the credential as x-api-key (OMNI_AUTH_API_KEY)
- * or Authorization: Bearer (OMNI_AUTH_BEARER), never both.
+ * or Authorization: Bearer (OMNI_AUTH_BEARER), never both; anthropic-workspace-id
+ * on every request when the options name a workspace.
  *
  * Retries (protocol.md §4.4): connection errors and timeouts, 408, 409, 429 and
  * >= 500 are retried up to max_retries times (default 2) unless the response
@@ -43,6 +44,8 @@
 #define OMNI_DEFAULT_MAX_RETRIES 2
 #define OMNI_DEFAULT_MAX_RESPONSE (16u * 1024 * 1024)
 #define OMNI_MAX_SERVER_RETRY_DELAY_MS 60000L
+#define OMNI_WORKSPACE_ENV "ANTHROPIC_WORKSPACE_ID"
+#define OMNI_WORKSPACE_ID_MAX 127
 
 enum omni_auth {
     OMNI_AUTH_NONE = 0,
@@ -53,18 +56,20 @@ enum omni_auth {
 struct omni_client_opts {
     const char *base_url; /* NULL: OMNI_DEFAULT_BASE_URL */
     enum omni_auth auth;
-    const char *credential;  /* copied; never logged */
-    long timeout_ms;         /* 0: OMNI_DEFAULT_TIMEOUT_MS */
-    long connect_timeout_ms; /* 0: OMNI_DEFAULT_CONNECT_TIMEOUT_MS */
-    int max_retries;         /* -1: none; 0: OMNI_DEFAULT_MAX_RETRIES */
-    const char *ca_file;     /* extra CA bundle for private CAs */
-    const char *user_agent;  /* NULL: "omnirun/<version>" */
-    size_t max_response;     /* 0: OMNI_DEFAULT_MAX_RESPONSE */
-    int debug;               /* trace requests to stderr, credentials redacted */
-    volatile int *abort;     /* default for requests without rq->abort (may be NULL) */
-    const char *unix_socket; /* connect through this AF_UNIX socket (e.g. a relay out of
-                              * a sandbox); the URL's scheme and host still drive HTTP,
-                              * TLS SNI and certificate checks. NULL: plain TCP */
+    const char *credential;   /* copied; never logged */
+    long timeout_ms;          /* 0: OMNI_DEFAULT_TIMEOUT_MS */
+    long connect_timeout_ms;  /* 0: OMNI_DEFAULT_CONNECT_TIMEOUT_MS */
+    int max_retries;          /* -1: none; 0: OMNI_DEFAULT_MAX_RETRIES */
+    const char *ca_file;      /* extra CA bundle for private CAs */
+    const char *user_agent;   /* NULL: "omnirun/<version>" */
+    size_t max_response;      /* 0: OMNI_DEFAULT_MAX_RESPONSE */
+    int debug;                /* trace requests to stderr, credentials redacted */
+    volatile int *abort;      /* default for requests without rq->abort (may be NULL) */
+    const char *unix_socket;  /* connect through this AF_UNIX socket (e.g. a relay out of
+                               * a sandbox); the URL's scheme and host still drive HTTP,
+                               * TLS SNI and certificate checks. NULL: plain TCP */
+    const char *workspace_id; /* anthropic-workspace-id on every request (copied; must
+                               * pass omni_workspace_id_valid); NULL or "": none */
 };
 
 /* Per-request flags. */
@@ -134,6 +139,18 @@ void omni_parse_error_body(const char *body, size_t len, struct omni_err *err);
 int omni_query_add(struct buf *url, const char *key, const char *value);
 /* Append a percent-encoded path segment (ids are validated by callers). */
 int omni_path_add(struct buf *url, const char *segment);
+
+/* A workspace id as the header may carry it: 1..OMNI_WORKSPACE_ID_MAX bytes of
+ * [A-Za-z0-9_-]. */
+int omni_workspace_id_valid(const char *id);
+/*
+ * The workspace for a program: flag, else $ANTHROPIC_WORKSPACE_ID (if set and
+ * not empty), else cfg_value (a config's workspace_id, already checked), else
+ * none (*out NULL). A malformed flag or variable is an OMNI_E_USAGE error
+ * naming where it came from (never more than 40 bytes of the value).
+ */
+int omni_workspace_pick(const char *flag, const char *cfg_value, const char **out,
+                        struct omni_err *err);
 
 /* The retry delay for attempt n (0-based), used by other loops too. */
 long omni_backoff_ms(int n, long base_ms, long cap_ms);

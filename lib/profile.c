@@ -47,6 +47,9 @@ int omni_profile_load(struct omni_profile *p, const struct omni_profile_args *a,
         p->base_url = nonempty(omni_profile_get(p, "base_url"));
     if (!p->base_url)
         p->base_url = OMNI_DEFAULT_BASE_URL;
+    if (omni_workspace_pick(a->workspace, omni_profile_get(p, "workspace_id"), &p->workspace_id,
+                            err) < 0)
+        goto fail;
     p->timeout_ms = a->default_timeout_ms > 0 ? a->default_timeout_ms : OMNI_DEFAULT_TIMEOUT_MS;
     if (a->timeout_ms > 0) {
         p->timeout_ms = a->timeout_ms;
@@ -166,4 +169,5 @@ void omni_profile_client_opts(const struct omni_profile *p, enum omni_auth auth,
                                 ? p->timeout_ms
                                 : OMNI_DEFAULT_CONNECT_TIMEOUT_MS;
     o->ca_file = omni_profile_get(p, "ca_file");
+    o->workspace_id = p->workspace_id;
 }

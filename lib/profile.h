@@ -6,6 +6,9 @@
  *             in the config unless it is "default";
  *   base URL  --base-url, else $ANTHROPIC_BASE_URL, else the profile's
  *             base_url, else OMNI_DEFAULT_BASE_URL;
+ *   workspace --workspace, else $ANTHROPIC_WORKSPACE_ID, else the profile's
+ *             workspace_id, else none (omni_workspace_pick); sent as the
+ *             anthropic-workspace-id header by every client made from it;
  *   timeout   --timeout, else the profile's timeout (a duration; a bad one is
  *             a config error), else the program's default;
  *   org key   $ANTHROPIC_API_KEY, else the profile's api_key_file (mode 600);
@@ -33,6 +36,7 @@ struct omni_profile_args {
     const char *prog;        /* "omnictl": names the program in messages */
     const char *profile;     /* --profile */
     const char *base_url;    /* --base-url */
+    const char *workspace;   /* --workspace */
     long timeout_ms;         /* --timeout (> 0) */
     long default_timeout_ms; /* when neither flag nor config sets one */
 };
@@ -44,6 +48,7 @@ struct omni_profile {
     char *cfg_path;          /* NULL when no config location is known */
     const char *base_url;    /* points into the args, the environment, cfg or a constant */
     long timeout_ms;
+    const char *workspace_id; /* NULL: none; points into the args, the environment or cfg */
 };
 
 int omni_profile_load(struct omni_profile *p, const struct omni_profile_args *a,

@@ -7,6 +7,7 @@
 #include "reply.h"
 
 #include "alloc.h"
+#include "http.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -38,14 +39,18 @@ void simreport_count(struct sim *sim, int route, const char *name, int status)
 
 /* Thread-safe without sim->mu (uses log_mu). */
 void simreport_log_request(struct sim *sim, const char *method, const char *path, int status,
-                           const char *cred_kind, int64_t dur_us)
+                           const char *cred_kind, int64_t dur_us, const char *workspace)
 {
     if (sim->request_log_fd < 0)
         return;
-    char ts[40], line[1400];
-    int n = snprintf(line, sizeof(line), "%s %s %.1200s %d %s %lldus\n",
+    char ts[40], line[1400], ws[160] = "";
+    /* the workspace header, when sent (a malformed one shown as "invalid") */
+    if (workspace)
+        snprintf(ws, sizeof ws, " workspace=%s",
+                 omni_workspace_id_valid(workspace) ? workspace : "invalid");
+    int n = snprintf(line, sizeof(line), "%s %s %.1200s %d %s %lldus%s\n",
                      omni_rfc3339_format(omni_wall_us(), ts, sizeof(ts), 3), method, path, status,
-                     cred_kind, (long long)dur_us);
+                     cred_kind, (long long)dur_us, ws);
     if (n < 0)
         return;
     if ((size_t)n >= sizeof(line))

@@ -7,6 +7,8 @@
  */
 #include "reply.h"
 
+#include "http.h"
+
 #include "timeutil.h"
 
 #include <arpa/inet.h>
@@ -269,6 +271,12 @@ static int server_check_v1(struct sim_req *rq, struct sim_resp *rs, int need_bet
         return sim_err(rq, rs, 400, NULL, NULL, "missing 'anthropic-version' header"), -1;
     if (strcmp(ver, "2023-06-01") != 0 && strcmp(ver, "2026-10-21") != 0)
         return sim_err(rq, rs, 400, NULL, NULL, "unsupported anthropic-version '%.40s'", ver), -1;
+    /* the workspace a request names must at least look like an id */
+    const char *ws = sim_header(rq, "anthropic-workspace-id");
+    if (ws && !omni_workspace_id_valid(ws))
+        return sim_err(rq, rs, 400, "invalid_request_error", NULL,
+                       "'anthropic-workspace-id' header is not a workspace id"),
+               -1;
     const char *beta = sim_header(rq, "anthropic-beta");
     if (need_beta && !server_has_beta(beta))
         return sim_err(rq, rs, 400, NULL, NULL,
@@ -367,6 +375,8 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c, const 
                 SIM_BODY_MAX);
     } else if ((routes[ri].flags & R_V1) && server_faults(&rq, &rs)) {
         /* fault response made */
+    } else if ((routes[ri].flags & R_V1) && simfaults_route(&rq, &rs)) {
+        /* one-shot fault response made */
     } else if ((routes[ri].flags & R_V1) &&
                server_check_v1(&rq, &rs, !(routes[ri].flags & R_NOBETA)) < 0) {
         /* error made */
@@ -386,8 +396,9 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c, const 
     pthread_mutex_lock(&sim->mu);
     simreport_count(sim, ri < 0 ? ROUTE_OTHER : ri, server_route_name(ri), status);
     pthread_mutex_unlock(&sim->mu);
-    simreport_log_request(sim, method, url, status, server_cred_name(rq.cred.kind),
-                          omni_wall_us() - ctx->start_us);
+    simreport_log_request(
+        sim, method, url, status, server_cred_name(rq.cred.kind), omni_wall_us() - ctx->start_us,
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "anthropic-workspace-id"));
     return simreply_send(&rq, &rs) < 0 ? MHD_NO : MHD_YES;
 }
 

@@ -78,6 +78,10 @@ struct sim_faults {
     int sse_error_every;   /* --sse-error-every: error frame + end after K events */
     int steal_lease_every; /* --steal-lease-every: every K-th heartbeat gets 412 */
     int retry_after_ms;    /* delay advertised on injected 429s */
+    /* one-shot counts, POST /_sim/faults only (simfaults_route): */
+    int fail_ack;              /* "fail-ack": the next N acks get 503 */
+    int heartbeat_412_stopped; /* "heartbeat-412-stopped": the next N heartbeats of a live
+                                * item stop it and get 412, current_state "stopped" */
 };
 
 struct sim_config {
@@ -397,6 +401,11 @@ uint64_t simfaults_next(struct sim *sim);
 double simfaults_unit(struct sim *sim);
 int simfaults_parse_json(struct sim_faults *f, const cJSON *j, const char **bad);
 cJSON *simfaults_json(const struct sim_faults *f, uint64_t seed);
+struct sim_req;
+struct sim_resp;
+/* Route-specific one-shot faults of a /v1 request (fail-ack,
+ * heartbeat-412-stopped); takes sim->mu. 1 when it made the response. */
+int simfaults_route(struct sim_req *rq, struct sim_resp *rs);
 
 /* ---- server.c ---- */
 struct sim_server;
@@ -407,8 +416,10 @@ void simserver_stop(struct sim_server *srv);
 cJSON *simreport_json(struct sim *sim);
 /* Count a request on route index route (name: "METHOD /pattern", or "other"). */
 void simreport_count(struct sim *sim, int route, const char *name, int status);
+/* One request-log line; " workspace=<id>" ends it when the request carried
+ * an anthropic-workspace-id header (NULL: none). */
 void simreport_log_request(struct sim *sim, const char *method, const char *path, int status,
-                           const char *cred_kind, int64_t dur_us);
+                           const char *cred_kind, int64_t dur_us, const char *workspace);
 void simreport_mismatch(struct sim *sim, struct sim_session *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

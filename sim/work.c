@@ -244,12 +244,24 @@ void simh_work_update(struct sim_req *rq, struct sim_resp *rs)
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(b, "metadata");
     if (md && !cJSON_IsNull(md)) {
         const char *why = simstore_metadata_check(md, 1);
+        /* a merge patch: the limit holds for the metadata it leaves, and a
+         * refused patch changes nothing */
+        cJSON *merged = why ? NULL : cJSON_Duplicate(w->metadata, 1);
+        if (merged) {
+            simstore_metadata_patch(merged, md, 0);
+            if (cJSON_GetArraySize(merged) > SIM_METADATA_PAIRS)
+                why = "metadata would have more than 16 keys";
+        } else if (!why) {
+            why = "out of memory";
+        }
         if (why) {
             sim_err(rq, rs, 400, NULL, "invalid_metadata", "%s", why);
+            cJSON_Delete(merged);
             cJSON_Delete(b);
             return;
         }
-        simstore_metadata_patch(w->metadata, md, 0);
+        cJSON_Delete(w->metadata);
+        w->metadata = merged;
     }
     cJSON_Delete(b);
     sim_json(rs, 200, simstore_work_json(w));

@@ -18,6 +18,7 @@ void wk_client_opts_init(struct omni_client_opts *o, const struct wk_config *cfg
     o->max_retries = retries;
     o->ca_file = cfg->ca_file;
     o->unix_socket = cfg->api_socket;
+    o->workspace_id = cfg->workspace_id;
     o->debug = cfg->http_debug;
 }
 

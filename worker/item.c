@@ -37,6 +37,8 @@ const char *wk_end_name(enum wk_end e)
         return "heartbeat_stop";
     case WK_END_LEASE_LOST:
         return "lease_lost";
+    case WK_END_LEASE_STOPPED:
+        return "lease_ended_stopped";
     case WK_END_ASSUMED_LOST:
         return "lease_assumed_lost";
     case WK_END_REJECTED:
@@ -50,6 +52,11 @@ const char *wk_end_name(enum wk_end e)
 }
 
 int wk_end_is_release(enum wk_end e)
+{
+    return e == WK_END_LEASE_LOST || e == WK_END_ASSUMED_LOST || e == WK_END_LEASE_STOPPED;
+}
+
+int wk_end_requeues(enum wk_end e)
 {
     return e == WK_END_LEASE_LOST || e == WK_END_ASSUMED_LOST;
 }
@@ -218,7 +225,7 @@ static enum wk_end item_session(struct wk_item_ctx *ic)
     int keep = cfg->keep_workdir;
     /* (omni-worker run serves one item: nobody would sweep a kept tmpfs) */
     if (!keep && !(cfg->single_item && cf.mounted) &&
-        (wk_end_is_release(end) || wk_end_is_release(lease_end(ic->lease)))) {
+        (wk_end_requeues(end) || wk_end_requeues(lease_end(ic->lease)))) {
         log_kv(LOG_INFO, "keeping the session directory: the item returns to the queue", "session",
                sid, NULL);
         keep = 1;
@@ -290,6 +297,7 @@ static enum wm_counter item_end_counter(enum wk_end end)
         return WM_SESS_COMPLETED;
     case WK_END_HB_STOP:
     case WK_END_SHUTDOWN:
+    case WK_END_LEASE_STOPPED: /* stopped elsewhere, not taken */
         return WM_SESS_STOPPED;
     case WK_END_LEASE_LOST:
     case WK_END_ASSUMED_LOST:
@@ -377,8 +385,11 @@ enum item_outcome item_serve(const struct wk_config *cfg, const struct omni_work
     wm_inc(item_end_counter(end));
     if (wk_end_is_release(end)) {
         wm_inc(WM_ITEM_LEASE_LOST);
-        log_kv(LOG_WARN, "lease lost; item released without stopping it", "work", w->id, "reason",
-               wk_end_name(end), "duration_ms", dur, NULL);
+        log_kv(LOG_WARN,
+               end == WK_END_LEASE_STOPPED
+                   ? "lease ended: the item was stopped elsewhere; released without stopping it"
+                   : "lease lost; item released without stopping it",
+               "work", w->id, "reason", wk_end_name(end), "duration_ms", dur, NULL);
         out = ITEM_RELEASED;
     } else {
         log_kv(LOG_INFO, "session run ended", "work", w->id, "session", w->data_id, "reason",

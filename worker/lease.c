@@ -9,6 +9,16 @@
  * (ASSUMED_LOST, end_flag set) a safety margin BEFORE sent + ttl. So a worker
  * stops posting results before the control plane can hand the item to
  * another worker, and two workers never serve one session at once.
+ *
+ * Timing (as the 1.16 SDK): until a heartbeat reports the lease's ttl, the
+ * API's default of WK_HB_TTL_MS (300 s) is assumed; the next heartbeat is due
+ * min(ttl/2, WK_HB_INTERVAL_MS) after the last successful one was sent, with a
+ * floor of WK_HB_MIN_INTERVAL_MS (500 ms: ttl/2 of the shortest ttl the API
+ * can report, 1 s, so the floor never delays a beat past ttl/2).
+ *
+ * A 412 ends the run without a stop; its details.current_state says why: an
+ * item already stopping or stopped was stopped elsewhere (WK_END_LEASE_STOPPED),
+ * anything else means another holder has it (WK_END_LEASE_LOST).
  */
 #include "worker.h"
 
@@ -38,8 +48,19 @@ struct lease {
     long ttl_ms;     /* guarded by mu */
     long interval_ms;
     char last[64];
-    int64_t last_success_ms;
+    int64_t last_success_ms; /* when the last successful heartbeat was sent */
 };
+
+/* The interval for a lease of ttl_ms: min(ttl/2, 30 s), at least 500 ms. */
+static long lease_interval(long ttl_ms)
+{
+    long iv = ttl_ms / 2;
+    if (iv > WK_HB_INTERVAL_MS)
+        iv = WK_HB_INTERVAL_MS;
+    if (iv < WK_HB_MIN_INTERVAL_MS)
+        iv = WK_HB_MIN_INTERVAL_MS;
+    return iv;
+}
 
 static void lease_finish(struct lease *l, enum wk_end why)
 {
@@ -82,15 +103,10 @@ static int lease_beat(struct lease *l)
         snprintf(l->last, sizeof l->last, "%s",
                  hb.last_heartbeat[0] ? hb.last_heartbeat : "NO_HEARTBEAT");
         if (hb.ttl_seconds > 0) {
-            long iv = hb.ttl_seconds * 1000 / 2;
-            if (iv < WK_HB_MIN_INTERVAL_MS)
-                iv = WK_HB_MIN_INTERVAL_MS;
-            if (iv > WK_HB_INTERVAL_MS)
-                iv = WK_HB_INTERVAL_MS;
             pthread_mutex_lock(&l->mu);
             l->ttl_ms = hb.ttl_seconds * 1000;
             pthread_mutex_unlock(&l->mu);
-            l->interval_ms = iv;
+            l->interval_ms = lease_interval(hb.ttl_seconds * 1000);
         }
         if (strcmp(hb.state, "stopping") == 0 || strcmp(hb.state, "stopped") == 0 ||
             !hb.lease_extended) {
@@ -105,11 +121,19 @@ static int lease_beat(struct lease *l)
     wm_http_error(&err);
     wm_inc(err.kind == OMNI_E_HTTP && err.status == 412 ? WM_HB_CONFLICT : WM_HB_ERROR);
     if (err.kind == OMNI_E_HTTP && err.status == 412) {
+        /* current_state: stopping/stopped = stopped elsewhere; else another holder */
+        int stopped = strcmp(hb.state, "stopping") == 0 || strcmp(hb.state, "stopped") == 0;
         snprintf(ttl, sizeof ttl, "%ld", hb.ttl_seconds);
-        log_kv(LOG_WARN, "lease lost (heartbeat precondition failed); releasing the item", "work",
-               l->work_id, "state", hb.state[0] ? hb.state : "unknown", "ttl_seconds", ttl,
-               "last_heartbeat", hb.last_heartbeat[0] ? hb.last_heartbeat : "null", NULL);
-        lease_finish(l, WK_END_LEASE_LOST);
+        log_kv(LOG_WARN,
+               stopped ? "lease ended (heartbeat precondition failed): the item was stopped, not "
+                         "taken; releasing it without a stop"
+                       : "lease lost (heartbeat precondition failed): another holder has the "
+                         "item; releasing the item without a stop",
+               "work", l->work_id, "state", hb.state[0] ? hb.state : "unknown", "ttl_seconds",
+               hb.current_state ? ttl : "unknown", "last_heartbeat",
+               hb.last_heartbeat[0] ? hb.last_heartbeat : "null", "holder",
+               stopped ? "none (stopped)" : "another", NULL);
+        lease_finish(l, stopped ? WK_END_LEASE_STOPPED : WK_END_LEASE_LOST);
         return 1;
     }
     if (omni_err_is_fatal(&err)) {
@@ -142,11 +166,12 @@ static void *lease_main(void *arg)
         int rc = lease_beat(l);
         if (rc == 1)
             break;
-        long wait_ms = l->interval_ms;
-        if (rc == 2 && wait_ms > WK_HB_RETRY_MS)
-            wait_ms = WK_HB_RETRY_MS;
         int64_t now = omni_mono_ms(), deadline = lease_deadline(l);
-        int64_t wake = now + wait_ms < deadline ? now + wait_ms : deadline;
+        /* after a success the next beat is due an interval after it was sent */
+        long retry = l->interval_ms < WK_HB_RETRY_MS ? l->interval_ms : WK_HB_RETRY_MS;
+        int64_t wake = rc == 2 ? now + retry : l->last_success_ms + l->interval_ms;
+        if (wake > deadline)
+            wake = deadline;
         if (wake < now)
             wake = now;
         /* CLOCK_MONOTONIC in ms (omni_mono_ms) converted to a timespec */
@@ -188,7 +213,7 @@ struct lease *lease_start(struct omni_client *client, const char *env_id, const 
     snprintf(l->work_id, sizeof l->work_id, "%s", work_id);
     l->end_flag = end_flag;
     l->ttl_ms = WK_HB_TTL_MS;
-    l->interval_ms = WK_HB_INTERVAL_MS;
+    l->interval_ms = lease_interval(WK_HB_TTL_MS);
     snprintf(l->last, sizeof l->last, "NO_HEARTBEAT");
     l->last_success_ms = omni_mono_ms();
     pthread_mutex_init(&l->mu, NULL);

@@ -55,6 +55,7 @@ static const char usage_text[] =
     "  --environment-id ID          (or ANTHROPIC_ENVIRONMENT_ID)\n"
     "  --base-url URL               (or ANTHROPIC_BASE_URL)\n"
     "  --ca-file FILE               extra CA bundle\n"
+    "  --workspace ID               anthropic-workspace-id (or ANTHROPIC_WORKSPACE_ID)\n"
     "  --api-socket PATH            reach the API through this unix socket (or OMNI_API_SOCKET)\n"
     "  --ignore-secret-base-url     do not use the work secret's api_base_url\n"
     "  --secret-base-url-allow URL  an origin besides the base URL's that a secret may name\n"
@@ -157,6 +158,7 @@ enum {
     OPT_LOG_INPUTS,
     OPT_HTTP_DEBUG,
     OPT_API_SOCKET,
+    OPT_WORKSPACE,
     OPT_SANDBOX,
     OPT_LIMIT_MEMORY,
     OPT_LIMIT_PIDS,
@@ -187,6 +189,7 @@ static const struct option long_opts[] = {
     {"base-url", required_argument, NULL, OPT_BASE_URL},
     {"ca-file", required_argument, NULL, OPT_CA_FILE},
     {"api-socket", required_argument, NULL, OPT_API_SOCKET},
+    {"workspace", required_argument, NULL, OPT_WORKSPACE},
     {"ignore-secret-base-url", no_argument, NULL, OPT_IGNORE_SECRET_URL},
     {"worker-id", required_argument, NULL, OPT_WORKER_ID},
     {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
@@ -471,6 +474,9 @@ static int parse_opts(int argc, char **argv, struct wk_config *cfg, struct cli *
             break;
         case OPT_API_SOCKET:
             cfg->api_socket = a;
+            break;
+        case OPT_WORKSPACE:
+            cfg->workspace_id = a;
             break;
         case OPT_IGNORE_SECRET_URL:
             cfg->honour_secret_base_url = 0;
@@ -810,6 +816,13 @@ int main(int argc, char **argv)
     cfg.child_argv = argv + 2;
     cfg.base_url = env_or(cfg.base_url, "ANTHROPIC_BASE_URL");
     cfg.api_socket = env_or(cfg.api_socket, "OMNI_API_SOCKET");
+    {
+        struct omni_err werr = OMNI_ERR_INIT;
+        if (omni_workspace_pick(cfg.workspace_id, NULL, &cfg.workspace_id, &werr) < 0) {
+            rc = die_usage("%s", werr.msg);
+            goto out;
+        }
+    }
     if (cfg.api_socket && strlen(cfg.api_socket) >= WK_SOCKET_PATH_MAX) {
         rc = die_usage("API socket path \"%s\" is too long (max %d bytes)", cfg.api_socket,
                        WK_SOCKET_PATH_MAX - 1);

@@ -263,7 +263,8 @@ static pid_t spawn_on_work(struct poller *p, const struct omni_work *w, int slot
     int in_fd = -1, e;
     static const char *const ours[] = {
         "ANTHROPIC_WORK_ID=",         "ANTHROPIC_ENVIRONMENT_ID=", "ANTHROPIC_SESSION_ID=",
-        "ANTHROPIC_ENVIRONMENT_KEY=", "OMNI_WORKER_SLOT=",         "OMNI_WORKER_BIN="};
+        "ANTHROPIC_ENVIRONMENT_KEY=", "OMNI_WORKER_SLOT=",         "OMNI_WORKER_BIN=",
+        "ANTHROPIC_WORKSPACE_ID="};
 
     for (char **e2 = environ; e2 && *e2; e2++)
         n++;
@@ -290,6 +291,9 @@ static pid_t spawn_on_work(struct poller *p, const struct omni_work *w, int slot
     envp[k++] = env_pair("ANTHROPIC_SESSION_ID", w->data_id);
     envp[k++] = env_pair("ANTHROPIC_ENVIRONMENT_KEY", p->env_key);
     envp[k++] = env_pair("OMNI_WORKER_SLOT", slotv);
+    /* the script's `omni-worker run` works in the poller's workspace */
+    if (p->cfg->workspace_id)
+        envp[k++] = env_pair("ANTHROPIC_WORKSPACE_ID", p->cfg->workspace_id);
     if (!getenv("OMNI_WORKER_BIN"))
         envp[k++] = env_pair("OMNI_WORKER_BIN", p->self_exe);
     envp[k] = NULL;
@@ -593,6 +597,49 @@ static int poller_reload_key(struct poller *p, const char *why)
     return 1;
 }
 
+/*
+ * Acknowledge the item a poll returned at got_at, retrying a transient failure
+ * on the same item (backoff from WK_ACK_BACKOFF_BASE_MS to _CAP_MS, each delay
+ * times a random factor in (0.75, 1]) until WK_ACK_WINDOW_MS after got_at,
+ * when the server may hand it to another poll, so a claimed item is not left
+ * pending while this worker polls for another. Stops at once on a fatal 4xx
+ * (a 404 or 409 included: the item is gone or no longer queued) and on
+ * shutdown. 0 when acked, else -1 with err from the last attempt.
+ */
+static int poller_ack(struct poller *p, const char *work_id, int64_t got_at, struct omni_err *err)
+{
+    char n[16];
+
+    for (int attempt = 0;; attempt++) {
+        int64_t left = got_at + WK_ACK_WINDOW_MS - omni_mono_ms();
+        long timeout = left < WK_ACK_MIN_TIMEOUT_MS         ? WK_ACK_MIN_TIMEOUT_MS
+                       : left > (int64_t)WK_CALL_TIMEOUT_MS ? WK_CALL_TIMEOUT_MS
+                                                            : (long)left;
+
+        omni_err_clear(err);
+        if (omni_work_ack_once(p->ac, p->cfg->environment_id, work_id, timeout, err) == 0) {
+            if (attempt > 0) {
+                snprintf(n, sizeof n, "%d", attempt);
+                log_kv(LOG_INFO, "ack succeeded on a retry", "work", work_id, "retries", n, NULL);
+            }
+            return 0;
+        }
+        wm_http_error(err);
+        if (omni_err_is_fatal(err) || (err->kind == OMNI_E_HTTP && err->status == 409) ||
+            wk_shutdown_requested())
+            return -1;
+        long d = omni_backoff_ms(attempt, WK_ACK_BACKOFF_BASE_MS, WK_ACK_BACKOFF_CAP_MS);
+        if (omni_mono_ms() + d >= got_at + WK_ACK_WINDOW_MS)
+            return -1;
+        snprintf(n, sizeof n, "%ld", d);
+        log_kv(LOG_WARN, "ack failed; retrying the same item", "work", work_id, "error", err->msg,
+               "retry_in_ms", n, NULL);
+        omni_sleep_ms(d, wk_shutdown_flag());
+        if (wk_shutdown_requested())
+            return -1; /* unacked: it goes back to the queue */
+    }
+}
+
 int poller_run(const struct wk_config *cfg, const char *env_key)
 {
     struct poller p;
@@ -692,6 +739,7 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
         failures = 0;
         reread_on_401 = 1;
         wm_poll_done(got);
+        int64_t got_at = omni_mono_ms();
         if (!got) {
             int64_t now = omni_mono_ms();
             if (first_empty || now - last_idle_log >= 300000) {
@@ -713,18 +761,24 @@ int poller_run(const struct wk_config *cfg, const char *env_key)
             omni_work_release(&w);
             continue;
         }
-        if (omni_work_ack(p.ac, cfg->environment_id, w.id, &err) < 0) {
-            wm_http_error(&err);
-            if (omni_err_is_fatal(&err)) {
+        if (poller_ack(&p, w.id, got_at, &err) < 0) {
+            if (err.kind == OMNI_E_HTTP && (err.status == 409 || err.status == 404)) {
+                log_kv(LOG_WARN,
+                       "ack conflict: the item is no longer ours to acknowledge (taken or "
+                       "stopped); moving on",
+                       "work", w.id, "error", err.msg, NULL);
+            } else if (omni_err_is_fatal(&err)) {
                 log_kv(LOG_ERROR, "ack refused; force-stopping the item", "work", w.id, "error",
                        err.msg, NULL);
                 item_stop(cfg, cfg->base_url, p.env_key, cfg->environment_id, w.id, 1);
                 poison_add(&p, w.id);
-            } else {
+            } else if (!wk_shutdown_requested()) {
                 long d = omni_backoff_ms(failures, WK_POLL_BACKOFF_BASE_MS, WK_POLL_BACKOFF_CAP_MS);
                 failures++;
-                log_kv(LOG_WARN, "ack failed; skipping the item (it will be re-delivered)", "work",
-                       w.id, "error", err.msg, NULL);
+                log_kv(LOG_WARN,
+                       "ack failed until the item's claim timed out; skipping it (it will be "
+                       "re-delivered)",
+                       "work", w.id, "error", err.msg, NULL);
                 omni_sleep_ms(d, wk_shutdown_flag());
             }
             omni_work_release(&w);

@@ -62,13 +62,19 @@
 #define WK_POST_WINDOW_DEFAULT_MS 300000L
 #define WK_EGRESS_METADATA "egress_allow" /* a session's own allow-list (narrows the worker's) */
 #define WK_RESULT_JSON_MAX (512 * 1024)   /* a result's text, JSON-encoded (the API caps bodies) */
-#define WK_HB_INTERVAL_MS 30000L
-#define WK_HB_TTL_MS 90000L
-#define WK_HB_MIN_INTERVAL_MS 1000L
-#define WK_RM_DEPTH 128           /* deepest tree wk_rm_tree_at() descends */
-#define WK_HB_RETRY_MS 1000L      /* next try after a failed heartbeat */
-#define WK_HB_MIN_TIMEOUT_MS 250L /* shortest bound on one heartbeat request */
-#define WK_HB_SAFETY_MAX_MS 2000L /* give the lease up this long (at most ttl/5) early */
+#define WK_HB_INTERVAL_MS 30000L          /* heartbeat every min(ttl/2, this) */
+#define WK_HB_TTL_MS 300000L /* ttl assumed until a heartbeat reports one: the API's default */
+#define WK_HB_MIN_INTERVAL_MS 500L /* floor of the interval: ttl/2 of a 1 s ttl */
+/* retry a failed ack this long after the poll returned the item (the
+ * server's default reclaim_older_than_ms) */
+#define WK_ACK_WINDOW_MS 5000L
+#define WK_ACK_BACKOFF_BASE_MS 250L
+#define WK_ACK_BACKOFF_CAP_MS 2000L
+#define WK_ACK_MIN_TIMEOUT_MS 1000L /* shortest bound on one ack attempt */
+#define WK_RM_DEPTH 128             /* deepest tree wk_rm_tree_at() descends */
+#define WK_HB_RETRY_MS 1000L        /* next try after a failed heartbeat */
+#define WK_HB_MIN_TIMEOUT_MS 250L   /* shortest bound on one heartbeat request */
+#define WK_HB_SAFETY_MAX_MS 2000L   /* give the lease up this long (at most ttl/5) early */
 /* Tool limits when no flag sets them: the toolset's, which are SDK 1.16's. */
 #define WK_TOOL_TIMEOUT_MS TOOLSET_TOOL_TIMEOUT_MS         /* 325 s */
 #define WK_BASH_TIMEOUT_MS TOOLSET_BASH_DEFAULT_TIMEOUT_MS /* 295 s */
@@ -106,17 +112,20 @@
 /* How a session run / item ended (protocol.md §9.7). */
 enum wk_end {
     WK_END_NONE = 0,
-    WK_END_CLEAN,        /* terminated/deleted/idle countdown: force-stop */
-    WK_END_HB_STOP,      /* heartbeat: stopping/stopped/lease not extended: force-stop */
-    WK_END_LEASE_LOST,   /* 412: release, no stop */
-    WK_END_ASSUMED_LOST, /* no successful heartbeat for > ttl: release, no stop */
-    WK_END_REJECTED,     /* heartbeat fatal 4xx: force-stop */
-    WK_END_FATAL,        /* stream/session fatal 4xx or item error: force-stop */
-    WK_END_SHUTDOWN,     /* worker shutting down: force-stop */
+    WK_END_CLEAN,      /* terminated/deleted/idle countdown: force-stop */
+    WK_END_HB_STOP,    /* heartbeat: stopping/stopped/lease not extended: force-stop */
+    WK_END_LEASE_LOST, /* 412, the item queued or active under another holder: release, no stop */
+    WK_END_LEASE_STOPPED, /* 412, the item already stopping/stopped: release, no stop */
+    WK_END_ASSUMED_LOST,  /* no successful heartbeat for > ttl: release, no stop */
+    WK_END_REJECTED,      /* heartbeat fatal 4xx: force-stop */
+    WK_END_FATAL,         /* stream/session fatal 4xx or item error: force-stop */
+    WK_END_SHUTDOWN,      /* worker shutting down: force-stop */
 };
 const char *wk_end_name(enum wk_end e);
 /* 1 when the item must be left alone (lease lost): no stop at teardown. */
 int wk_end_is_release(enum wk_end e);
+/* 1 when a released item goes back to the queue (not when it was stopped). */
+int wk_end_requeues(enum wk_end e);
 
 struct cg_root;
 
@@ -124,6 +133,7 @@ struct wk_config {
     /* connection */
     const char *base_url; /* ANTHROPIC_BASE_URL or --base-url; NULL = default */
     const char *ca_file;
+    const char *workspace_id;   /* --workspace / ANTHROPIC_WORKSPACE_ID; NULL = none */
     const char *api_socket;     /* --api-socket / OMNI_API_SOCKET: reach the API through
                                  * this AF_UNIX socket (a relay); NULL = TCP */
     int honour_secret_base_url; /* use the secret's api_base_url for per-item calls */

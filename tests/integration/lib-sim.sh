@@ -5,6 +5,7 @@
 #   api CRED METHOD PATH [BODY]   sets STATUS, BODY and HDRS (header file)
 #       CRED: org (x-api-key), orgb (Bearer org key), env (Bearer env key),
 #             none, both (x-api-key + Bearer), or a literal key value
+#       API_WORKSPACE=ID sends anthropic-workspace-id, API_WORKER=ID anthropic-worker-id
 #   hdr NAME                      a response header of the last api call
 #   claim [ENV_ID] [ENV_KEY]      poll (block_ms=999) + ack + first heartbeat;
 #                                 sets WID, TOK, SID_W, HB (last_heartbeat)
@@ -33,6 +34,7 @@ api() {
     *) args+=(-H "@$(_sim_hfile lit "authorization: Bearer $cred")") ;;
     esac
     [ -n "${API_WORKER-}" ] && args+=(-H "anthropic-worker-id: $API_WORKER")
+    [ -n "${API_WORKSPACE-}" ] && args+=(-H "anthropic-workspace-id: $API_WORKSPACE")
     [ -n "$body" ] && args+=(-H 'content-type: application/json' --data-binary "$body")
     STATUS=$(curl "${args[@]}" "$SIM_URL$path")
     BODY=$(cat "$out" 2>/dev/null)

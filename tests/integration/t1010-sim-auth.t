@@ -3,7 +3,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-sim.sh"
 
-sim_start
+sim_start --request-log "$T/req.log"
 E=$ANTHROPIC_ENVIRONMENT_ID
 
 api none GET /v1/environments
@@ -22,6 +22,17 @@ is "org key via x-api-key" "$STATUS" 200
 like "success has request-id" "$(hdr request-id)" '^req_'
 api orgb GET /v1/environments
 is "org key via Bearer" "$STATUS" 200
+
+API_WORKSPACE=wrkspc_01ABC api org GET /v1/environments
+is "a well-formed anthropic-workspace-id is accepted" "$STATUS" 200
+like "  and recorded in the request log" "$(tail -1 "$T/req.log")" ' GET /v1/environments 200 org [0-9]+us workspace=wrkspc_01ABC$'
+API_WORKSPACE='wrkspc/../x' api org GET /v1/environments
+is "a malformed anthropic-workspace-id -> 400" "$STATUS" 400
+is "  invalid_request_error" "$(jget "$BODY" error.type)" invalid_request_error
+like "  names the header" "$(jget "$BODY" error.message)" 'anthropic-workspace-id'
+like "  logged as invalid" "$(tail -1 "$T/req.log")" ' 400 org [0-9]+us workspace=invalid$'
+api org GET /v1/environments
+like "no header, no workspace field" "$(tail -1 "$T/req.log")" ' 200 org [0-9]+us$'
 
 API_NO_BETA=1 api org GET /v1/environments
 is "missing beta header -> 400" "$STATUS" 400

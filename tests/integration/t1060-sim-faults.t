@@ -87,6 +87,27 @@ api none POST /_sim/faults '{"steal-lease-every":0}'
 claim
 is "stolen item is claimable" "$WID" "$W_STOLEN"
 
+# one-shot faults: fail-ack N, heartbeat-412-stopped N
+api env POST "/v1/environments/$ANTHROPIC_ENVIRONMENT_ID/work/$WID/stop" '{"force":true}'
+api none POST /_sim/faults '{"fail-ack":2,"heartbeat-412-stopped":1}'
+is "fail-ack and heartbeat-412-stopped accepted" "$STATUS" 200
+new_session idle
+api env GET "/v1/environments/$ANTHROPIC_ENVIRONMENT_ID/work/poll?block_ms=999"
+WF=$(jget "$BODY" id)
+api env POST "/v1/environments/$ANTHROPIC_ENVIRONMENT_ID/work/$WF/ack"
+is "fail-ack: first ack 503" "$STATUS" 503
+api env POST "/v1/environments/$ANTHROPIC_ENVIRONMENT_ID/work/$WF/ack"
+is "fail-ack: second ack 503" "$STATUS" 503
+api env POST "/v1/environments/$ANTHROPIC_ENVIRONMENT_ID/work/$WF/ack"
+is "fail-ack: the third ack goes through" "$STATUS" 200
+api env POST "/v1/environments/$ANTHROPIC_ENVIRONMENT_ID/work/$WF/heartbeat?expected_last_heartbeat=NO_HEARTBEAT"
+is "heartbeat-412-stopped: 412" "$STATUS" 412
+is "  current_state stopped" "$(jget "$BODY" error.details.current_state.state)" stopped
+api org GET "/v1/environments/$ANTHROPIC_ENVIRONMENT_ID/work/$WF"
+is "  and the item is stopped" "$(jget "$BODY" state)" stopped
+api none GET /_sim/faults
+is "the counts went down to 0" "$(jget "$BODY" fail-ack) $(jget "$BODY" heartbeat-412-stopped)" "0 0"
+
 # health-check work item
 api none POST "/_sim/environments/$ANTHROPIC_ENVIRONMENT_ID/healthcheck"
 is "healthcheck enqueued" "$(jget "$BODY" data.type)" healthcheck

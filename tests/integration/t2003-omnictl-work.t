@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# omnictl work list|show|stuck.
+# omnictl work list|show|annotate|stuck.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/omnictl-lib.sh"
 
@@ -45,6 +45,50 @@ heartbeat "$WC"
 ctl work stuck --older-than 1s >/dev/null; rc=$?
 is "stuck: after a heartbeat it is no longer stuck" "$rc" 0
 is "stuck: bad --older-than: exit 2" "$(ctl work stuck --older-than soon 2>/dev/null; echo $?)" 2
+
+# annotate: a metadata merge patch (KEY=VALUE sets, KEY= deletes, others kept)
+out=$(ctl work annotate "$W" team=infra owner=alice 2>"$T/e"); rc=$?
+is "annotate: exit 0" "$rc" 0
+like "  prints the resulting metadata (table)" "$out" '^KEY +VALUE'
+like "  team" "$out" 'team +infra'
+like "  owner" "$out" 'owner +alice'
+json=$(ctl -o json work annotate --env "$ENV" "$W" team=ops 'note=two words, = and ü')
+is "  a later annotate merges: team changed" "$(jget "$json" team)" ops
+is "  owner kept" "$(jget "$json" owner)" alice
+is "  value with blanks, '=' and UTF-8" "$(jget "$json" note)" 'two words, = and ü'
+json=$(ctl -o json work annotate "$W" owner= note=)
+is "  KEY= deletes" "$json" '{"team":"ops"}'
+json=$(ctl -o json work annotate "$W" gone=)
+is "  deleting an absent key is no error" "$json" '{"team":"ops"}'
+json=$(ctl -o json work annotate "$W" a=1 a=2)
+is "  a key given twice: the last wins" "$(jget "$json" a)" 2
+ctl work annotate "$W" noequals >"$T/o" 2>"$T/e"; rc=$?
+is "annotate KEY without '=': exit 2" "$rc" 2
+like "  one line naming the word" "$(cat "$T/e")" '"noequals" is not KEY=VALUE'
+is "  one line" "$(wc -l <"$T/e")" 1
+ctl work annotate "$W" =v >/dev/null 2>&1; is "annotate empty key: exit 2" "$?" 2
+ctl work annotate "$W" "$(printf 'k%.0s' $(seq 65))=v" >/dev/null 2>"$T/e"; rc=$?
+is "annotate 65-byte key: exit 2" "$rc" 2
+like "  names the limit" "$(cat "$T/e")" '1 to 64 bytes'
+ctl work annotate "$W" "k=$(printf 'v%.0s' $(seq 513))" >/dev/null 2>"$T/e"; rc=$?
+is "annotate 513-byte value: exit 2" "$rc" 2
+like "  names the limit" "$(cat "$T/e")" 'at most 512 bytes'
+ctl work annotate "$W" "k=$(printf 'a\tb')" >/dev/null 2>&1; is "annotate control character: exit 2" "$?" 2
+ctl work annotate "$W" $(for i in $(seq 17); do printf 'k%d=v ' "$i"; done) >/dev/null 2>"$T/e"; rc=$?
+is "annotate 17 keys at once: exit 2" "$rc" 2
+like "  names the limit" "$(cat "$T/e")" 'at most 16 keys'
+ctl work annotate work_01NOPE k=v >/dev/null 2>&1; is "annotate unknown item: exit 4" "$?" 4
+ctl work annotate 'bad id' k=v >/dev/null 2>&1; is "annotate bad id: exit 2" "$?" 2
+ctl work annotate "$W" >/dev/null 2>&1; is "annotate without KEY=VALUE: exit 2" "$?" 2
+# the item's limit counts the merged result, not the patch (omni-sim as the API)
+ctl work annotate "$W" team= a= >/dev/null
+json=$(ctl -o json work annotate "$W" $(for i in $(seq 16); do printf 'k%d=v ' "$i"; done))
+is "annotate up to 16 keys on the item" "$(jget "$json" k16)" v
+ctl work annotate "$W" k17=v >/dev/null 2>"$T/e"; rc=$?
+is "a 17th key on the item: exit 1 (400 from the API)" "$rc" 1
+like "  invalid_metadata" "$(cat "$T/e")" 'invalid_metadata|more than 16'
+json=$(ctl -o json work annotate "$W" k1= k17=v)
+is "  deleting one makes room in the same patch" "$(jget "$json" k17) $(jget "$json" k1; echo $?)" "v 1"
 
 # An org key in the env key file is refused.
 printf '%s\n' "$ANTHROPIC_API_KEY" >"$ENV_KEY_FILE"

@@ -3,7 +3,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/omnictl-lib.sh"
 
-sim_start --seed 6
+sim_start --seed 6 --request-log "$T/req.log"
 ENV=$ANTHROPIC_ENVIRONMENT_ID
 O=$BIN/omnictl
 
@@ -97,6 +97,41 @@ like "  API message" "$(cat "$T/e")" '404 not_found_error'
 is "unique prefix works (sta = stats)" "$(run ctl sta)" 0
 is "ambiguous prefix: exit 2" "$(run ctl s)" 2
 is "bare omnictl without a terminal: exit 2" "$(run "$O" </dev/null)" 2
+
+# workspaces: --workspace > ANTHROPIC_WORKSPACE_ID > the profile's workspace_id,
+# sent as anthropic-workspace-id on every request (the sim logs it)
+cat >"$T/ws.cfg" <<EOC
+[default]
+base_url = $SIM_URL
+api_key_file = $T/org.key
+environment = $ENV
+[profile ws]
+workspace_id = wrkspc_prof
+EOC
+printf '%s\n' "$ANTHROPIC_API_KEY" >"$T/org.key"
+chmod 600 "$T/org.key"
+wsrun() { : >"$T/req.log"; OMNI_CONFIG=$T/ws.cfg run "$O" "$@"; }
+ws_of() { sed -n 's/.* workspace=\([^ ]*\)$/\1/p' "$T/req.log" | sort -u | tr '\n' ' '; }
+is "no workspace anywhere: exit 0" "$(wsrun stats)" 0
+is "  no anthropic-workspace-id sent" "$(grep -c workspace= "$T/req.log")" 0
+is "profile workspace_id: exit 0" "$(wsrun --profile ws stats)" 0
+is "  every request carries it" "$(ws_of) $(grep -vc ' workspace=wrkspc_prof$' "$T/req.log")" "wrkspc_prof  0"
+is "ANTHROPIC_WORKSPACE_ID beats the profile" "$(ANTHROPIC_WORKSPACE_ID=wrkspc_env wsrun --profile ws env list)" 0
+is "  sent" "$(ws_of)" "wrkspc_env "
+is "--workspace beats ANTHROPIC_WORKSPACE_ID" "$(ANTHROPIC_WORKSPACE_ID=wrkspc_env wsrun --workspace wrkspc_flag --profile ws sessions list)" 0
+is "  sent" "$(ws_of)" "wrkspc_flag "
+is "malformed --workspace: exit 2" "$(wsrun --workspace 'ws 1' stats)" 2
+like "  names the flag" "$(cat "$T/e")" '^omnictl: --workspace "ws 1" is not a workspace id'
+clean_fail "bad --workspace"
+is "  before any request" "$(wc -l <"$T/req.log")" 0
+is "malformed ANTHROPIC_WORKSPACE_ID: exit 2" "$(ANTHROPIC_WORKSPACE_ID='a/b' wsrun stats)" 2
+like "  names the variable" "$(cat "$T/e")" 'ANTHROPIC_WORKSPACE_ID "a/b" is not a workspace id'
+clean_fail "bad ANTHROPIC_WORKSPACE_ID"
+is "over-long --workspace (128 bytes): exit 2" "$(wsrun --workspace "$(printf 'w%.0s' $(seq 128))" stats)" 2
+printf '[default]\nbase_url = %s\napi_key_file = %s\nworkspace_id = bad!id\n' "$SIM_URL" "$T/org.key" >"$T/wsbad.cfg"
+is "malformed workspace_id in the config: exit 3" "$(OMNI_CONFIG=$T/wsbad.cfg run "$O" stats)" 3
+like "  names the file, line and key" "$(cat "$T/e")" 'wsbad.cfg:4: .*"workspace_id" is not a workspace id'
+clean_fail "bad workspace_id"
 
 # help, version
 like "--version" "$("$O" --version)" '^omnictl [0-9]+\.[0-9]+'

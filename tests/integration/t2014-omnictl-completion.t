@@ -33,6 +33,10 @@ is "stats --textfile <Tab>: paths" "$(complete_words "$BIN/omnictl" stats -o pro
 $T/files/metrics.prom"
 is "sessions create --message-file <Tab>: paths" "$(complete_words "$BIN/omnictl" sessions create --message-file "$T/files/mes")" "$T/files/message.txt"
 is "-o <Tab>" "$(complete_words "$BIN/omnictl" stats -o na)" nagios
+is "work a<Tab>: annotate" "$(complete_words "$BIN/omnictl" work a)" annotate
+is "work annotate --<Tab>" "$(complete_words "$BIN/omnictl" work annotate -- | tr '\n' ' ')" "--env --help --output "
+is "--work<Tab>: the global --workspace" "$(complete_words "$BIN/omnictl" --work)" --workspace
+is "--workspace <Tab>: nothing offered" "$(complete_words "$BIN/omnictl" --workspace '')" ""
 
 sim_start --seed 1
 ENV=$ANTHROPIC_ENVIRONMENT_ID

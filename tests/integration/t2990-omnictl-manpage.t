@@ -43,7 +43,7 @@ while IFS=$'\t' read -r cmd opt; do
 done <"$T/options"
 
 # Global options and exit codes.
-for g in --profile --base-url --timeout --verbose --version --output; do
+for g in --profile --base-url --timeout --workspace --verbose --version --output; do
     ok "man page documents global $g" grep -qF -- "$g" "$T/man.txt"
 done
 for code in 0 1 2 3 4; do

@@ -7,7 +7,7 @@
 . "$TOP/tests/integration/lib-sim.sh"
 . "$TOP/tests/integration/worker-lib.sh"
 
-sim_start
+sim_start --request-log "$T/req.log"
 W=$BIN/omni-worker
 
 # --- refusal of organisation keys -------------------------------------------
@@ -94,12 +94,55 @@ for _ in $(seq 1 50); do kill -0 "$NB" 2>/dev/null || break; sleep 0.1; done
 ok "nobody worker exited on SIGTERM" bash -c "! kill -0 $NB 2>/dev/null"
 rm -rf "$PUB"
 
-# --- the key file path end to end (root) ----------------------------------------
+# --- a Kubernetes secret volume: 0440, owner root, group the pod's fsGroup -------
+# (the worker runs as another uid and holds that group as a supplementary one)
+K8S=$(mktemp -d /tmp/omni-wk-k8s.XXXXXX)
+chmod 755 "$K8S"
+mkdir "$K8S/w" && chown 65534:65534 "$K8S/w"
+cp "$T/key" "$K8S/key" && chown 0:65533 "$K8S/key" && chmod 0440 "$K8S/key"
 new_session bash-once
-env ANTHROPIC_BASE_URL="$SIM_URL" timeout 30 "$W" poll --environment-id "$ANTHROPIC_ENVIRONMENT_ID" \
+env ANTHROPIC_BASE_URL="$SIM_URL" timeout 30 setpriv --reuid=65534 --regid=65534 --groups=65533 \
+    "$W" poll --environment-id "$ANTHROPIC_ENVIRONMENT_ID" --environment-key-file "$K8S/key" \
+    --max-items 1 --max-idle 1s --poll-idle-ms 50-100 --workdir "$K8S/w" >"$T/o" 2>"$T/e"
+is "0440 key file of another uid, group the worker's supplementary one: served, exit 0" "$?" 0
+wait_for 10 "the fsGroup worker's session completed" all_done 2
+# the same file read by a process that does not hold the group is refused
+env ANTHROPIC_BASE_URL="$SIM_URL" timeout 20 "$W" poll --environment-id "$ANTHROPIC_ENVIRONMENT_ID" \
+    --environment-key-file "$K8S/key" --workdir "$T/w" >"$T/o" 2>"$T/e"
+is "0440 key file of a group not the worker's: exit 3" "$?" 3
+like "  names the chmod/chown that fixes it" "$(cat "$T/e")" "chmod 600 .* or chown :GROUP"
+chmod 0460 "$K8S/key"
+timeout 20 setpriv --reuid=65534 --regid=65534 --groups=65533 env ANTHROPIC_BASE_URL="$SIM_URL" "$W" poll \
+    --environment-id "$ANTHROPIC_ENVIRONMENT_ID" --environment-key-file "$K8S/key" \
+    --workdir "$K8S/w" >"$T/o" 2>"$T/e"
+is "group-writable key file (0460): exit 3" "$?" 3
+like "  says group-writable" "$(cat "$T/e")" "writable or executable by its group"
+rm -rf "$K8S"
+
+# --- workspaces ------------------------------------------------------------------
+wk timeout 20 "$W" poll --workspace 'ws!' --workdir "$T/w" >"$T/o" 2>"$T/e"
+is "malformed --workspace: exit 2" "$?" 2
+like "  names it" "$(cat "$T/e")" '--workspace "ws!" is not a workspace id'
+ANTHROPIC_WORKSPACE_ID='a b' wk timeout 20 "$W" poll --workdir "$T/w" >"$T/o" 2>"$T/e"
+is "malformed ANTHROPIC_WORKSPACE_ID: exit 2" "$?" 2
+like "  names it" "$(cat "$T/e")" 'ANTHROPIC_WORKSPACE_ID "a b" is not a workspace id'
+
+# --- the key file path end to end (root), in a workspace ------------------------
+# (--workspace beats ANTHROPIC_WORKSPACE_ID; poll, ack, heartbeats, the
+# session's events and stop all carry it, with the env key and the token)
+: >"$T/req.log"
+new_session bash-once
+env ANTHROPIC_BASE_URL="$SIM_URL" ANTHROPIC_WORKSPACE_ID=wrkspc_env timeout 30 "$W" poll \
+    --environment-id "$ANTHROPIC_ENVIRONMENT_ID" --workspace wrkspc_wk \
     --environment-key-file "$T/key" --max-items 1 --max-idle 1s --poll-idle-ms 50-100 \
     --workdir "$T/w" >"$T/o" 2>"$T/e"
 is "key file + --max-items 1: served and exited 0" "$?" 0
-wait_for 10 "second session completed" all_done 2
+wait_for 10 "third session completed" all_done 3
 unlike "key never logged" "$(cat "$T/e")" "$ANTHROPIC_ENVIRONMENT_KEY"
+grep -E ' /v1/environments/[^ ]+/work/' "$T/req.log" | grep -v ' org ' >"$T/wk.log"
+like "the worker's poll, ack, heartbeat were logged" \
+    "$(grep -c '/work/poll' "$T/wk.log") $(grep -c '/ack ' "$T/wk.log") $(grep -c '/heartbeat ' "$T/wk.log")" \
+    '^[1-9][0-9]* [1-9][0-9]* [1-9][0-9]*$'
+is "  every worker request carried --workspace" \
+    "$(grep -E ' (env|token) ' "$T/req.log" | grep -vc ' workspace=wrkspc_wk$')" 0
 done_testing

@@ -15,7 +15,7 @@ cat >"$T/on-work.sh" <<EOS
 umask 077
 json=\$(cat)
 printf '%s\n' "\$json" >"$T/stdin.\$ANTHROPIC_WORK_ID"
-for v in ANTHROPIC_WORK_ID ANTHROPIC_ENVIRONMENT_ID ANTHROPIC_SESSION_ID; do
+for v in ANTHROPIC_WORK_ID ANTHROPIC_ENVIRONMENT_ID ANTHROPIC_SESSION_ID ANTHROPIC_WORKSPACE_ID; do
     printf '%s=%s\n' "\$v" "\${!v}"
 done >"$T/env.\$ANTHROPIC_WORK_ID"
 [ -n "\${ANTHROPIC_ENVIRONMENT_KEY:-}" ] && echo "key present" >>"$T/env.\$ANTHROPIC_WORK_ID"
@@ -28,7 +28,7 @@ EOS
 chmod +x "$T/on-work.sh"
 
 for s in bash-once six-tools burst:5; do mk_session "$s"; done
-wk_bg poll --on-work "$T/on-work.sh" --concurrency 2 --poll-idle-ms 50-150
+wk_bg poll --on-work "$T/on-work.sh" --concurrency 2 --poll-idle-ms 50-150 --workspace wrkspc_onwork
 wait_for 40 "3 sessions served through --on-work" all_done 3
 check_report "on-work"
 log=$(cat "$T/worker.log")
@@ -40,6 +40,7 @@ wid=${f##*/env.}
 like "script got ANTHROPIC_WORK_ID" "$(cat "$f")" "ANTHROPIC_WORK_ID=$wid"
 like "script got ANTHROPIC_SESSION_ID" "$(cat "$f")" "ANTHROPIC_SESSION_ID=sesn_"
 like "script got ANTHROPIC_ENVIRONMENT_ID" "$(cat "$f")" "ANTHROPIC_ENVIRONMENT_ID=$ANTHROPIC_ENVIRONMENT_ID"
+like "script got the poller's --workspace as ANTHROPIC_WORKSPACE_ID" "$(cat "$f")" "ANTHROPIC_WORKSPACE_ID=wrkspc_onwork"
 like "script got the environment key (contract)" "$(cat "$f")" "key present"
 like "script stdin is the raw poll JSON" "$(cat "$T/stdin.$wid")" "\"id\":\"$wid\".*\"secret\":\""
 kill -TERM "$WK_PID"

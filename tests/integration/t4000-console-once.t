@@ -4,7 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/console/lib.sh"
 
-sim_start
+sim_start --request-log "$T/req.log"
 con_setup
 A=$(mk ask "once-ask")
 B=$(mk bash-once "once-bash")
@@ -30,6 +30,24 @@ like "--env limits the session tables" "$out" "SESSIONS of $ANTHROPIC_ENVIRONMEN
 EMPTY=$(api POST /v1/environments '{"name":"empty-env","config":{"type":"self_hosted"}}' | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
 out=$(OMNI_CONFIG=$T/config "$BIN/omni-console" --once 2>&1)
 like "an empty environment is OK" "$out" "OK +$EMPTY +empty-env"
+
+# workspaces: --workspace > ANTHROPIC_WORKSPACE_ID > workspace_id, on every request
+: >"$T/req.log"
+OMNI_CONFIG=$T/config ANTHROPIC_WORKSPACE_ID=wrkspc_env "$BIN/omni-console" --once \
+    --workspace wrkspc_con >/dev/null 2>"$T/err"
+is "--workspace: exit 0" "$?" 0
+is "  every /v1 request carried it (and some were made)" \
+    "$(grep -c ' /v1/' "$T/req.log" | sed 's/^0$/none/') $(grep ' /v1/' "$T/req.log" | grep -vc ' workspace=wrkspc_con$')" \
+    "$(grep -c ' /v1/' "$T/req.log") 0"
+: >"$T/req.log"
+OMNI_CONFIG=$T/config ANTHROPIC_WORKSPACE_ID=wrkspc_env "$BIN/omni-console" --once >/dev/null 2>&1
+is "ANTHROPIC_WORKSPACE_ID without the flag" "$(sed -n 's/.* workspace=//p' "$T/req.log" | sort -u)" wrkspc_env
+OMNI_CONFIG=$T/config "$BIN/omni-console" --once --workspace 'x;y' >/dev/null 2>"$T/err"
+is "malformed --workspace: exit 2" "$?" 2
+like "  one line naming it" "$(cat "$T/err")" '^omni-console: --workspace "x;y" is not a workspace id'
+OMNI_CONFIG=$T/config ANTHROPIC_WORKSPACE_ID='x y' "$BIN/omni-console" --once >/dev/null 2>"$T/err"
+is "malformed ANTHROPIC_WORKSPACE_ID: exit 2" "$?" 2
+like "  names the variable" "$(cat "$T/err")" 'ANTHROPIC_WORKSPACE_ID "x y" is not a workspace id'
 
 # credentials: org key from the environment; an environment key is refused
 ANTHROPIC_API_KEY=$(cat "$T/org.key") ANTHROPIC_BASE_URL=$SIM_URL HOME=$T/none OMNI_CONFIG=$T/none \

@@ -146,13 +146,19 @@ unlike "omnictl given an environment key: not echoed" "$(cat "$T/e" "$T/o")" "$C
 mkdir -p "$XDG_CONFIG_HOME/omni"
 printf '%s\n' "$ORG" >"$T/org.key"
 echo "api_key_file = $T/org.key" >"$XDG_CONFIG_HOME/omni/config"
-for mode in 644 640 604 660; do
+# (640 with a group the process does not hold; 640 of its own group is fine)
+for mode in 644 640 604 660 460; do
     chmod "$mode" "$T/org.key"
+    if [ "$mode" = 640 ]; then chgrp 65533 "$T/org.key"; else chgrp "$(id -g)" "$T/org.key"; fi
     ANTHROPIC_BASE_URL=$SIM_URL "$BIN/omnictl" stats >"$T/o" 2>"$T/e"
     is "omnictl api_key_file mode $mode: refused (exit 3)" "$?" 3
     like "omnictl api_key_file mode $mode: says how to fix it" "$(cat "$T/e")" '(600|group|others)'
     unlike "omnictl api_key_file mode $mode: key not shown" "$(cat "$T/e" "$T/o")" "$ORG"
 done
+chgrp "$(id -g)" "$T/org.key"
+chmod 640 "$T/org.key"
+ANTHROPIC_BASE_URL=$SIM_URL "$BIN/omnictl" stats >"$T/o" 2>"$T/e"
+is "omnictl api_key_file mode 640 of the process's own group: accepted" "$?" 0
 chmod 600 "$T/org.key"
 ln -sf "$T/org.key" "$T/org.link"
 chmod 644 "$T/org.key"

@@ -42,6 +42,7 @@ struct seen {
     char content_type[64];
     char worker_id[64];
     char expected[80];
+    char workspace[160];
     char body[256];
 };
 
@@ -106,6 +107,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
               MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "content-type"));
         copyv(s->worker_id, sizeof s->worker_id,
               MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "anthropic-worker-id"));
+        copyv(s->workspace, sizeof s->workspace,
+              MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "anthropic-workspace-id"));
         copyv(s->expected, sizeof s->expected,
               MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "expected_last_heartbeat"));
         cs->body[cs->len] = '\0';
@@ -411,6 +414,112 @@ static void test_heartbeat(void **state)
     assert_string_equal(err.code, "heartbeat_precondition_failed");
     assert_string_equal(hb.state, "queued");
     assert_int_equal(hb.lease_extended, 0);
+    assert_int_equal(hb.current_state, 1);
+
+    /* current_state field by field: a malformed last_heartbeat hides nothing */
+    script(1, R(412, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+                     "\"message\":\"x\",\"details\":{\"current_state\":{\"last_heartbeat\":7,"
+                     "\"state\":\"stopped\",\"ttl_seconds\":\"bad\"}}}}"));
+    assert_int_equal(omni_work_heartbeat(c, "env_1", "work_1", "NO_HEARTBEAT", 0, 5000, &hb, &err),
+                     -1);
+    assert_int_equal(hb.current_state, 1);
+    assert_string_equal(hb.state, "stopped");
+    assert_string_equal(hb.last_heartbeat, "");
+    assert_int_equal(hb.ttl_seconds, 0);
+    /* no details: nothing known */
+    script(1, R(412, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+                     "\"message\":\"x\"}}"));
+    assert_int_equal(omni_work_heartbeat(c, "env_1", "work_1", "NO_HEARTBEAT", 0, 5000, &hb, &err),
+                     -1);
+    assert_int_equal(hb.current_state, 0);
+    assert_string_equal(hb.state, "");
+    omni_client_free(c);
+}
+
+/* anthropic-workspace-id: sent by every request of a client (and its dups)
+ * that names a workspace, never otherwise; a malformed one is refused */
+static void test_workspace_header(void **state)
+{
+    char url[64];
+    struct omni_client_opts o = {0};
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_client *c, *d;
+    struct omni_stats st;
+
+    (void)state;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", srv.port);
+    o.base_url = url;
+    o.auth = OMNI_AUTH_API_KEY;
+    o.credential = ORG_KEY;
+    o.workspace_id = "wrkspc_01ABC";
+    c = omni_client_new(&o, &err);
+    assert_non_null(c);
+    d = omni_client_dup(c, &err);
+    assert_non_null(d);
+    script(2, R(200, STATS_OK), R(200, STATS_OK));
+    assert_int_equal(omni_work_stats(c, "env_1", &st, &err), 0);
+    assert_int_equal(omni_work_stats(d, "env_1", &st, &err), 0);
+    assert_string_equal(srv.seen[0].workspace, "wrkspc_01ABC");
+    assert_string_equal(srv.seen[1].workspace, "wrkspc_01ABC");
+    omni_client_free(d);
+    omni_client_free(c);
+    c = client(OMNI_AUTH_API_KEY, ORG_KEY, 0);
+    script(1, R(200, STATS_OK));
+    assert_int_equal(omni_work_stats(c, "env_1", &st, &err), 0);
+    assert_string_equal(srv.seen[0].workspace, "");
+    omni_client_free(c);
+    o.workspace_id = "wrkspc 1\r\nx-api-key: y";
+    assert_null(omni_client_new(&o, &err));
+    assert_int_equal(err.kind, OMNI_E_USAGE);
+    assert_true(omni_workspace_id_valid("wrkspc_01-AB"));
+    assert_false(omni_workspace_id_valid(""));
+    assert_false(omni_workspace_id_valid("a/b"));
+}
+
+/* one ack attempt: a 503 is not retried, a 409 is final */
+static void test_ack_once(void **state)
+{
+    struct omni_client *c = client(OMNI_AUTH_BEARER, ENV_KEY, 0);
+    struct omni_err err = OMNI_ERR_INIT;
+
+    (void)state;
+    script(2, R(503, "{}"), R(200, "{}"));
+    assert_int_equal(omni_work_ack_once(c, "env_1", "work_1", 2000, &err), -1);
+    assert_int_equal(err.status, 503);
+    assert_int_equal(srv.n_seen, 1);
+    script(2, R(409, "{}"), R(200, "{}"));
+    assert_int_equal(omni_work_ack_once(c, "env_1", "work_1", 2000, &err), -1);
+    assert_int_equal(err.status, 409);
+    assert_int_equal(srv.n_seen, 1);
+    omni_client_free(c);
+}
+
+/* work.update: the merge patch as the body, the resulting metadata back */
+static void test_work_update(void **state)
+{
+    struct omni_client *c = client(OMNI_AUTH_API_KEY, ORG_KEY, 0);
+    struct omni_err err = OMNI_ERR_INIT;
+    struct omni_work w;
+    cJSON *patch = cJSON_CreateObject(), *md = NULL;
+
+    (void)state;
+    cJSON_AddStringToObject(patch, "team", "ops");
+    cJSON_AddNullToObject(patch, "gone");
+    script(1, R(200, "{\"id\":\"work_1\",\"state\":\"active\",\"metadata\":{\"team\":\"ops\","
+                     "\"keep\":\"x\"}}"));
+    assert_int_equal(omni_work_update(c, "env_1", "work_1", patch, &w, &md, &err), 0);
+    assert_string_equal(srv.seen[0].method, "POST");
+    assert_string_equal(srv.seen[0].url, "/v1/environments/env_1/work/work_1");
+    assert_string_equal(srv.seen[0].body, "{\"metadata\":{\"team\":\"ops\",\"gone\":null}}");
+    assert_string_equal(w.id, "work_1");
+    assert_string_equal(cJSON_GetObjectItem(md, "keep")->valuestring, "x");
+    cJSON_Delete(md);
+    omni_work_release(&w);
+    script(1, R(200, "{\"id\":\"work_1\",\"metadata\":[1]}"));
+    assert_int_equal(omni_work_update(c, "env_1", "work_1", patch, &w, &md, &err), -1);
+    assert_int_equal(err.kind, OMNI_E_PARSE);
+    assert_null(md);
+    cJSON_Delete(patch);
     omni_client_free(c);
 }
 
@@ -625,6 +734,9 @@ int main(void)
         cmocka_unit_test(test_status_classes),
         cmocka_unit_test(test_poll_empty_forms),
         cmocka_unit_test(test_heartbeat),
+        cmocka_unit_test(test_workspace_header),
+        cmocka_unit_test(test_ack_once),
+        cmocka_unit_test(test_work_update),
         cmocka_unit_test(test_caps_timeouts_refused),
         cmocka_unit_test(test_debug_trace_redacts),
         cmocka_unit_test(test_stream),

@@ -199,13 +199,72 @@ static void test_complete(void **state)
     ctx_release(&ctx);
 }
 
+/* work annotate's merge patch (lib/api.c omni_metadata_patch_parse) */
+static void test_metadata_patch(void **state)
+{
+    struct omni_err err = OMNI_ERR_INIT;
+    char *ok[] = {(char *)"team=infra", (char *)"gone=", (char *)"team=ops", (char *)"x=a=b"};
+    cJSON *p = omni_metadata_patch_parse(ok, 4, &err);
+    char *s;
+
+    assert_non_null(p);
+    s = cJSON_PrintUnformatted(p);
+    assert_string_equal(s, "{\"gone\":null,\"team\":\"ops\",\"x\":\"a=b\"}");
+    free(s);
+    cJSON_Delete(p);
+
+    static const struct {
+        const char *word, *msg;
+    } bad[] = {
+        {"noeq", "is not KEY=VALUE"},
+        {"=v", "is not KEY=VALUE"},
+        {"k\x01=v", "control characters"},
+        {"k=a\nb", "control characters"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *w[] = {(char *)bad[i].word};
+        assert_null(omni_metadata_patch_parse(w, 1, &err));
+        assert_int_equal(err.kind, OMNI_E_USAGE);
+        assert_non_null(strstr(err.msg, bad[i].msg));
+    }
+    char key[80], val[600], *w[17];
+    memset(key, 'k', 64);
+    strcpy(key + 64, "=v");
+    w[0] = key;
+    p = omni_metadata_patch_parse(w, 1, &err);
+    assert_non_null(p); /* 64 bytes: the limit */
+    cJSON_Delete(p);
+    memset(key, 'k', 65);
+    strcpy(key + 65, "=v");
+    assert_null(omni_metadata_patch_parse(w, 1, &err));
+    val[0] = 'k', val[1] = '=';
+    memset(val + 2, 'v', 512);
+    val[514] = '\0';
+    w[0] = val;
+    p = omni_metadata_patch_parse(w, 1, &err);
+    assert_non_null(p); /* 512 bytes: the limit */
+    cJSON_Delete(p);
+    val[514] = 'v', val[515] = '\0';
+    assert_null(omni_metadata_patch_parse(w, 1, &err));
+    static char many[17][8];
+    for (int i = 0; i < 17; i++) {
+        snprintf(many[i], sizeof many[i], "k%d=", i);
+        w[i] = many[i];
+    }
+    p = omni_metadata_patch_parse(w, 16, &err);
+    assert_non_null(p);
+    cJSON_Delete(p);
+    assert_null(omni_metadata_patch_parse(w, 17, &err));
+    assert_non_null(strstr(err.msg, "at most 16 keys"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_range_table), cmocka_unit_test(test_range_errors),
         cmocka_unit_test(test_split),       cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_table_sane),  cmocka_unit_test(test_dispatch_usage),
-        cmocka_unit_test(test_complete),
+        cmocka_unit_test(test_complete),    cmocka_unit_test(test_metadata_patch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
