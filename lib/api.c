@@ -11,16 +11,7 @@
 
 int omni_id_valid(const char *id)
 {
-    size_t n = 0;
-    if (!id)
-        return 0;
-    for (const char *p = id; *p; p++, n++) {
-        char ch = *p;
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '-'))
-            return 0;
-    }
-    return n > 0 && n < OMNI_ID_MAX;
+    return omni_name_valid(id, OMNI_ID_MAX - 1);
 }
 
 int omni_json_str(const cJSON *obj, const char *key, char *out, size_t outlen, int required,

@@ -35,19 +35,24 @@ double omni_random(void)
     return (double)arc4random() / 4294967296.0;
 }
 
-int omni_workspace_id_valid(const char *id)
+int omni_name_valid(const char *s, size_t max_len)
 {
     size_t n = 0;
 
-    if (!id)
+    if (!s)
         return 0;
-    for (const char *p = id; *p; p++, n++) {
+    for (const char *p = s; *p; p++, n++) {
         char ch = *p;
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
               ch == '_' || ch == '-'))
             return 0;
     }
-    return n > 0 && n <= OMNI_WORKSPACE_ID_MAX;
+    return n > 0 && n <= max_len;
+}
+
+int omni_workspace_id_valid(const char *id)
+{
+    return omni_name_valid(id, OMNI_WORKSPACE_ID_MAX);
 }
 
 int omni_workspace_pick(const char *flag, const char *cfg_value, const char **out,

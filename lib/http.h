@@ -142,6 +142,8 @@ int omni_path_add(struct buf *url, const char *segment);
 
 /* A workspace id as the header may carry it: 1..OMNI_WORKSPACE_ID_MAX bytes of
  * [A-Za-z0-9_-]. */
+/* 1 when s is 1..max_len characters of [A-Za-z0-9_-] (ids, workspace ids). */
+int omni_name_valid(const char *s, size_t max_len);
 int omni_workspace_id_valid(const char *id);
 /*
  * The workspace for a program: flag, else $ANTHROPIC_WORKSPACE_ID (if set and

@@ -31,7 +31,7 @@ struct sim_stream {
     size_t off;
 };
 
-static struct sim_session *ev_session(struct sim_req *rq, struct sim_resp *rs)
+struct sim_session *simevents_session(struct sim_req *rq, struct sim_resp *rs)
 {
     struct sim_session *s = simstore_session_get(rq->sim, rq->param[0]);
     if (!s) {
@@ -45,7 +45,7 @@ static struct sim_session *ev_session(struct sim_req *rq, struct sim_resp *rs)
 
 void simh_events_list(struct sim_req *rq, struct sim_resp *rs)
 {
-    struct sim_session *s = ev_session(rq, rs);
+    struct sim_session *s = simevents_session(rq, rs);
     if (s)
         simevents_list_of(rq, rs, s->events, s->nevents);
 }
@@ -324,7 +324,7 @@ static int ev_check(struct sim_req *rq, struct sim_resp *rs, struct sim_session 
 void simh_events_send(struct sim_req *rq, struct sim_resp *rs)
 {
     struct sim *sim = rq->sim;
-    struct sim_session *s = ev_session(rq, rs);
+    struct sim_session *s = simevents_session(rq, rs);
     if (!s)
         return;
     if (s->archived_us) {
@@ -391,7 +391,7 @@ static sim_stream_release_fn ev_stream_release;
 
 void simh_events_stream(struct sim_req *rq, struct sim_resp *rs)
 {
-    struct sim_session *s = ev_session(rq, rs);
+    struct sim_session *s = simevents_session(rq, rs);
     if (s)
         simevents_stream_of(rq, rs, s, NULL);
 }

@@ -146,25 +146,8 @@ int simfaults_route(struct sim_req *rq, struct sim_resp *rs)
             w->stopped_us = omni_wall_us();
             w->lease_exp_ms = 0;
             w->delivered = 0;
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "type", "error");
-            cJSON *er = cJSON_AddObjectToObject(o, "error");
-            cJSON_AddStringToObject(er, "type", "invalid_request_error");
-            cJSON_AddStringToObject(er, "message",
-                                    "Heartbeat precondition failed: the work item is stopped");
-            cJSON *d = cJSON_AddObjectToObject(er, "details");
-            cJSON_AddStringToObject(d, "error_code", "heartbeat_precondition_failed");
-            cJSON *cs = cJSON_AddObjectToObject(d, "current_state");
-            cJSON_AddStringToObject(cs, "state", "stopped");
-            if (w->last_hb[0])
-                cJSON_AddStringToObject(cs, "last_heartbeat", w->last_hb);
-            else
-                cJSON_AddNullToObject(cs, "last_heartbeat");
-            cJSON_AddFalseToObject(cs, "lease_extended");
-            cJSON_AddNumberToObject(cs, "ttl_seconds", w->ttl);
-            cJSON_AddStringToObject(o, "request_id", rq->request_id);
+            simwork_reply_412(rq, rs, w, "Heartbeat precondition failed: the work item is stopped");
             pthread_mutex_unlock(&sim->mu);
-            sim_json(rs, 412, o);
             return 1;
         }
     }

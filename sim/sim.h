@@ -313,6 +313,8 @@ void simstore_release(struct sim *sim);
 void simstore_new_id(struct sim *sim, const char *prefix, char *out, size_t outlen);
 void simstore_new_key(const char *prefix, char *out, size_t outlen);
 char *simstore_ts(int64_t us, char *out, size_t outlen); /* RFC 3339, 6 digits */
+/* o[name] = the RFC 3339 time of us, or null when us is 0. */
+void simstore_add_ts(cJSON *o, const char *name, int64_t us);
 struct sim_env *simstore_env_create(struct sim *sim, const char *name, cJSON *config);
 void simstore_env_set_key(struct sim *sim, struct sim_env *e, const char *key);
 /* Key rotation: a new key for e (the old ones stay valid until revoked);
@@ -423,9 +425,18 @@ void simreport_log_request(struct sim *sim, const char *method, const char *path
 void simreport_mismatch(struct sim *sim, struct sim_session *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- events.c ---- */
+/* The session of a /v1/sessions/{id}/... route (param 0) that the caller's
+ * credential may see; NULL after a 404 (or the credential's refusal). */
+struct sim_session *simevents_session(struct sim_req *rq, struct sim_resp *rs);
+
 /* ---- work.c ---- */
 void simwork_tick(struct sim *sim); /* lease expiry */
 void simwork_session_ended(struct sim *sim, struct sim_session *s);
+/* A heartbeat's 412 for w (sim->mu held): the error envelope with msg and
+ * details.current_state as the item is now. */
+void simwork_reply_412(struct sim_req *rq, struct sim_resp *rs, const struct sim_work *w,
+                       const char *msg);
 
 /* ---- route handlers ----
  * Called by the router (server.c) only, with sim->mu held; they answer

@@ -70,7 +70,7 @@ char *simstore_ts(int64_t us, char *out, size_t outlen)
     return omni_rfc3339_format(us, out, outlen, 6);
 }
 
-static void store_add_ts(cJSON *o, const char *name, int64_t us)
+void simstore_add_ts(cJSON *o, const char *name, int64_t us)
 {
     char ts[40];
     if (us)
@@ -277,8 +277,8 @@ struct sim_agent *simstore_agent_create(struct sim *sim, cJSON *body)
     cJSON_AddItemToObject(o, "metadata",
                           cJSON_IsObject(v) ? cJSON_Duplicate(v, 1) : cJSON_CreateObject());
     int64_t now = omni_wall_us();
-    store_add_ts(o, "created_at", now);
-    store_add_ts(o, "updated_at", now);
+    simstore_add_ts(o, "created_at", now);
+    simstore_add_ts(o, "updated_at", now);
     cJSON_AddNullToObject(o, "archived_at");
     a->obj = o;
     simmap_put(sim->agents, a->id, a);
@@ -296,9 +296,9 @@ cJSON *simstore_env_json(const struct sim_env *e)
     cJSON_AddItemToObject(o, "config", cJSON_Duplicate(e->config, 1));
     cJSON_AddItemToObject(o, "metadata", cJSON_Duplicate(e->metadata, 1));
     cJSON_AddStringToObject(o, "scope", e->scope);
-    store_add_ts(o, "archived_at", e->archived_us);
-    store_add_ts(o, "created_at", e->created_us);
-    store_add_ts(o, "updated_at", e->updated_us);
+    simstore_add_ts(o, "archived_at", e->archived_us);
+    simstore_add_ts(o, "created_at", e->created_us);
+    simstore_add_ts(o, "updated_at", e->updated_us);
     return o;
 }
 
@@ -314,9 +314,9 @@ cJSON *simstore_session_json(const struct sim_session *s)
     cJSON_AddItemToObject(o, "metadata", cJSON_Duplicate(s->metadata, 1));
     store_add_str_or_null(o, "title", s->title);
     cJSON_AddArrayToObject(o, "vault_ids");
-    store_add_ts(o, "archived_at", s->archived_us);
-    store_add_ts(o, "created_at", s->created_us);
-    store_add_ts(o, "updated_at", s->updated_us);
+    simstore_add_ts(o, "archived_at", s->archived_us);
+    simstore_add_ts(o, "created_at", s->created_us);
+    simstore_add_ts(o, "updated_at", s->updated_us);
     return o;
 }
 
@@ -338,12 +338,12 @@ cJSON *simstore_work_json(const struct sim_work *w)
     cJSON_AddStringToObject(o, "state", simstore_work_state_name(w->state));
     cJSON_AddItemToObject(o, "metadata", cJSON_Duplicate(w->metadata, 1));
     cJSON_AddNullToObject(o, "secret");
-    store_add_ts(o, "created_at", w->created_us);
-    store_add_ts(o, "acknowledged_at", w->acked_us);
-    store_add_ts(o, "started_at", w->started_us);
-    store_add_ts(o, "latest_heartbeat_at", w->heartbeat_us);
-    store_add_ts(o, "stop_requested_at", w->stop_req_us);
-    store_add_ts(o, "stopped_at", w->stopped_us);
+    simstore_add_ts(o, "created_at", w->created_us);
+    simstore_add_ts(o, "acknowledged_at", w->acked_us);
+    simstore_add_ts(o, "started_at", w->started_us);
+    simstore_add_ts(o, "latest_heartbeat_at", w->heartbeat_us);
+    simstore_add_ts(o, "stop_requested_at", w->stop_req_us);
+    simstore_add_ts(o, "stopped_at", w->stopped_us);
     return o;
 }
 
@@ -387,7 +387,7 @@ struct sim_event *simstore_event_append_ex(struct sim *sim, struct sim_session *
     e->processed_us = processed_us ? processed_us : omni_wall_us();
     if (*n && e->processed_us <= (*list)[*n - 1]->processed_us)
         e->processed_us = (*list)[*n - 1]->processed_us + 1;
-    store_add_ts(ev, "processed_at", e->processed_us);
+    simstore_add_ts(ev, "processed_at", e->processed_us);
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
     snprintf(e->type, sizeof(e->type), "%s", cJSON_IsString(t) ? t->valuestring : "");
     e->json = cJSON_PrintUnformatted(ev);

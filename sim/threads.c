@@ -48,15 +48,6 @@ const char *simthread_status_name(const struct sim_thread *th)
     return th->s->archived_us || th->s->deleted ? "terminated" : th->s->status;
 }
 
-static void thread_add_ts(cJSON *o, const char *name, int64_t us)
-{
-    char ts[40];
-    if (us)
-        cJSON_AddStringToObject(o, name, simstore_ts(us, ts, sizeof(ts)));
-    else
-        cJSON_AddNullToObject(o, name);
-}
-
 cJSON *simthread_json(const struct sim_thread *th)
 {
     const struct sim_session *s = th->s;
@@ -80,9 +71,9 @@ cJSON *simthread_json(const struct sim_thread *th)
     cJSON_AddItemToObject(o, "agent", agent);
     cJSON_AddStringToObject(o, "status", simthread_status_name(th));
     int64_t archived = th->primary ? s->archived_us : th->archived_us;
-    thread_add_ts(o, "archived_at", archived);
-    thread_add_ts(o, "created_at", th->created_us);
-    thread_add_ts(o, "updated_at", th->primary ? s->updated_us : th->updated_us);
+    simstore_add_ts(o, "archived_at", archived);
+    simstore_add_ts(o, "created_at", th->created_us);
+    simstore_add_ts(o, "updated_at", th->primary ? s->updated_us : th->updated_us);
     int64_t end = archived ? archived : omni_wall_us();
     cJSON *st = cJSON_AddObjectToObject(o, "stats");
     cJSON_AddNumberToObject(st, "startup_seconds", 0);
@@ -136,21 +127,9 @@ void simthread_status(struct sim *sim, struct sim_thread *th, const char *status
 
 /* ---- routes ---- */
 
-static struct sim_session *thr_session(struct sim_req *rq, struct sim_resp *rs)
-{
-    struct sim_session *s = simstore_session_get(rq->sim, rq->param[0]);
-    if (!s) {
-        sim_err(rq, rs, 404, NULL, NULL, "session '%.64s' not found", rq->param[0]);
-        return NULL;
-    }
-    if (!sim_can_session(rq, rs, s))
-        return NULL;
-    return s;
-}
-
 static struct sim_thread *thr_thread(struct sim_req *rq, struct sim_resp *rs)
 {
-    struct sim_session *s = thr_session(rq, rs);
+    struct sim_session *s = simevents_session(rq, rs);
     if (!s)
         return NULL;
     struct sim_thread *th = simthread_get(s, rq->param[1]);
@@ -163,7 +142,7 @@ static struct sim_thread *thr_thread(struct sim_req *rq, struct sim_resp *rs)
 void simh_thread_list(struct sim_req *rq, struct sim_resp *rs)
 {
     static const char *const known[] = {"running", "idle", "rescheduling", "terminated"};
-    struct sim_session *s = thr_session(rq, rs);
+    struct sim_session *s = simevents_session(rq, rs);
     if (!s)
         return;
     long limit;

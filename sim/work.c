@@ -285,12 +285,9 @@ void simh_work_ack(struct sim_req *rq, struct sim_resp *rs)
     sim_json(rs, 200, simstore_work_json(w));
 }
 
-static void work_hb_412(struct sim_req *rq, struct sim_resp *rs, struct sim_work *w,
-                        const char *expected)
+void simwork_reply_412(struct sim_req *rq, struct sim_resp *rs, const struct sim_work *w,
+                       const char *msg)
 {
-    char msg[256];
-    snprintf(msg, sizeof(msg), "Heartbeat precondition failed: expected %.60s, actual was %s",
-             expected, w->last_hb[0] ? w->last_hb : "NULL");
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "type", "error");
     cJSON *er = cJSON_AddObjectToObject(o, "error");
@@ -308,6 +305,15 @@ static void work_hb_412(struct sim_req *rq, struct sim_resp *rs, struct sim_work
     cJSON_AddNumberToObject(cs, "ttl_seconds", w->ttl);
     cJSON_AddStringToObject(o, "request_id", rq->request_id);
     sim_json(rs, 412, o);
+}
+
+static void work_hb_412(struct sim_req *rq, struct sim_resp *rs, struct sim_work *w,
+                        const char *expected)
+{
+    char msg[256];
+    snprintf(msg, sizeof(msg), "Heartbeat precondition failed: expected %.60s, actual was %s",
+             expected, w->last_hb[0] ? w->last_hb : "NULL");
+    simwork_reply_412(rq, rs, w, msg);
 }
 
 static void work_requeue(struct sim *sim, struct sim_work *w)

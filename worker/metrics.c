@@ -219,7 +219,7 @@ void wm_slot_end(int slot)
     s->tool[0] = '\0';
 }
 
-void wm_call_begin(const char *tool)
+void wm_call_oldest(const char *tool, int64_t since_ms)
 {
     struct wm_slot *s = slot_at(g_slot);
     if (!s)
@@ -227,8 +227,16 @@ void wm_call_begin(const char *tool)
     seq_write_begin(s);
     snprintf(s->tool, sizeof s->tool, "%s", wm_tool_names[wm_tool_index(tool)]);
     seq_write_end(s);
+    atomic_store(&s->call_since_ms, since_ms);
+}
+
+void wm_call_begin(const char *tool)
+{
+    struct wm_slot *s = slot_at(g_slot);
+    if (!s)
+        return;
     atomic_store(&s->held, 0);
-    atomic_store(&s->call_since_ms, omni_mono_ms());
+    wm_call_oldest(tool, omni_mono_ms());
 }
 
 void wm_call_end(int posted, int64_t since_ms)
@@ -242,17 +250,6 @@ void wm_call_end(int posted, int64_t since_ms)
     seq_write_begin(s);
     s->tool[0] = '\0';
     seq_write_end(s);
-}
-
-void wm_call_oldest(const char *tool, int64_t since_ms)
-{
-    struct wm_slot *s = slot_at(g_slot);
-    if (!s)
-        return;
-    seq_write_begin(s);
-    snprintf(s->tool, sizeof s->tool, "%s", wm_tool_names[wm_tool_index(tool)]);
-    seq_write_end(s);
-    atomic_store(&s->call_since_ms, since_ms);
 }
 
 void wm_repost_done(void)
