@@ -170,8 +170,13 @@ $(EGRESS_TRY): $(BUILD)/tests/helpers/egress-try.o $(BUILD)/worker/egress.o $(LI
 	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 # The simulator, omnictl and layout tests (t0-t2: no sandbox, no session uids,
-# no terminal timing) run two at a time; the rest one at a time.
-INTEGRATION_PAR = $(sort $(wildcard tests/integration/t[012]*.t))
+# no terminal timing) and the worker tests that mostly wait (credentials,
+# memory stores, threads, TLS and hostile servers: refusals and timeouts, no
+# time bound tighter than seconds) run two at a time; the rest one at a time.
+INTEGRATION_PAR = $(sort $(wildcard tests/integration/t[012]*.t) \
+                    $(addprefix tests/integration/,t3010-worker-creds.t t3080-worker-memory.t \
+                      t3150-worker-threads.t t5100-tls-private-ca.t t5200-hostile-responses.t \
+                      t5200-hostile-worker.t))
 INTEGRATION_SEQ = $(filter-out $(INTEGRATION_PAR),$(sort $(wildcard tests/integration/t*.t)))
 integration: $(PROGRAMS) microvm $(EGRESS_TRY)
 	$(Q)fail=0; export OMNI_BIN=$(abspath $(BIN)); \
