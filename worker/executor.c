@@ -528,15 +528,3 @@ void executor_end_thread(struct executor *ex, const char *thread)
     if (ex->fd >= 0 && ex->ready && thread && executor_send(ex, "end", 0, thread, NULL, NULL) < 0)
         executor_end_all(ex, NULL);
 }
-
-void executor_run(struct executor *ex, const char *tool, const cJSON *input, volatile int *cancel,
-                  struct tool_result *out)
-{
-    int h = executor_begin(ex, NULL, tool, input, out);
-    if (h < 0)
-        return;
-    while (!executor_collect(ex, h, cancel && *cancel, out)) {
-        struct pollfd p = {ex->fd, POLLIN, 0};
-        poll(&p, 1, EXECUTOR_TICK_MS);
-    }
-}

@@ -8,13 +8,13 @@
  *   executor_new()   start the sandbox; its "ready" is awaited (bounded) at
  *                    the first call, so the start overlaps the runner's own
  *                    first steps (event stream, history);
- *   executor_run()   one call: never fails, every problem is an is_error
- *                    result. A call that outlives tool_timeout + a grace, or
- *                    an executor that dies, ends the sandbox (the whole
- *                    cgroup) and every call open in it; the next call starts
- *                    a new one in the same workdir. A limit the cgroup
- *                    reports as hit is named in the result ("killed: memory
- *                    limit 2 GiB");
+ *   executor_begin() a call, and executor_collect() its result: never
+ *                    fails, every problem is an is_error result. A call
+ *                    that outlives tool_timeout + a grace, or an executor
+ *                    that dies, ends the sandbox (the whole cgroup) and every
+ *                    call open in it; the next call starts a new one in the
+ *                    same workdir. A limit the cgroup reports as hit is named
+ *                    in the result ("killed: memory limit 2 GiB");
  *   executor_free()  end the channel, wait briefly, kill what is left.
  *
  * Not thread-safe: one caller (the runner's thread) at a time.
@@ -51,12 +51,9 @@ struct executor_opts {
 struct executor;
 
 struct executor *executor_new(const struct executor_opts *o, struct omni_err *err);
-/* One call of the primary thread, waiting for it: begin + collect until done. */
-void executor_run(struct executor *ex, const char *tool, const cJSON *input, volatile int *cancel,
-                  struct tool_result *out);
 /*
- * The same in steps, for a caller that waits on other things meanwhile and
- * may have several calls open (at most one per session thread, at most
+ * Calls, for a caller that waits on other things meanwhile and may have
+ * several calls open (at most one per session thread, at most
  * EXECUTOR_CALLS_MAX): executor_begin() sends a call of session thread
  * `thread` (NULL: the primary thread; each thread has its own shell in the
  * executor) and returns its handle (>= 0), or sets *out and returns -1 when

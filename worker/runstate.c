@@ -47,10 +47,12 @@ struct rstate {
     struct rs_call **queue; /* FIFO */
     size_t qhead, qlen, qcap;
     size_t held, inflight;
-    size_t max_inflight;          /* calls of different threads at once (>= 1) */
-    char **busy;                  /* the thread of each call in flight ("" = primary) */
-    unsigned char *busy_unwanted; /* its thread's turn ended while it ran */
-    char **ended_threads;         /* terminated threads not yet taken by the runner */
+    size_t max_inflight; /* calls of different threads at once (>= 1) */
+    struct busy {
+        char *thread;     /* of a call in flight ("" = primary); NULL: a free slot */
+        int unwanted;     /* its thread's turn ended while it ran */
+    } * busy;             /* max_inflight slots */
+    char **ended_threads; /* terminated threads not yet taken by the runner */
     size_t nended, capended;
     size_t notowned; /* calls left for another client (custom tools), unanswered */
     int ended;
@@ -194,10 +196,7 @@ struct rstate *rstate_new(rs_owns_fn owns, void *ud)
     rs->ud = ud;
     rs->max_inflight = 1;
     rs->busy = calloc(1, sizeof *rs->busy);
-    rs->busy_unwanted = calloc(1, 1);
-    if (!rs->busy || !rs->busy_unwanted) {
-        free(rs->busy);
-        free(rs->busy_unwanted);
+    if (!rs->busy) {
         free(rs);
         return NULL;
     }
@@ -206,21 +205,14 @@ struct rstate *rstate_new(rs_owns_fn owns, void *ud)
 
 int rstate_set_max_inflight(struct rstate *rs, size_t n)
 {
-    char **nb;
-    unsigned char *nu;
+    struct busy *nb;
     if (n < 1 || rs->inflight)
         return -1;
     nb = calloc(n, sizeof *nb);
-    nu = calloc(n, 1);
-    if (!nb || !nu) {
-        free(nb);
-        free(nu);
+    if (!nb)
         return -1;
-    }
     free(rs->busy);
-    free(rs->busy_unwanted);
     rs->busy = nb;
-    rs->busy_unwanted = nu;
     rs->max_inflight = n;
     return 0;
 }
@@ -244,9 +236,8 @@ void rstate_free(struct rstate *rs)
     table_release(&rs->ids);
     table_release(&rs->threads);
     for (size_t i = 0; i < rs->max_inflight; i++)
-        free(rs->busy[i]);
+        free(rs->busy[i].thread);
     free(rs->busy);
-    free(rs->busy_unwanted);
     for (size_t i = 0; i < rs->nended; i++)
         free(rs->ended_threads[i]);
     free(rs->ended_threads);
@@ -586,8 +577,8 @@ static void apply_event(struct rstate *rs, enum omni_event_kind kind, const cJSO
         /* a child thread's running call: the thread no longer takes its
          * result (1.16 aborts it; a session idle leaves running calls be) */
         for (size_t i = 0; th && i < rs->max_inflight; i++)
-            if (rs->busy[i] && strcmp(rs->busy[i], th) == 0)
-                rs->busy_unwanted[i] = 1;
+            if (rs->busy[i].thread && strcmp(rs->busy[i].thread, th) == 0)
+                rs->busy[i].unwanted = 1;
     }
 }
 
@@ -703,7 +694,7 @@ static long busy_slot(const struct rstate *rs, const char *thread)
 {
     const char *key = thread ? thread : "";
     for (size_t i = 0; i < rs->max_inflight; i++)
-        if (rs->busy[i] && strcmp(rs->busy[i], key) == 0)
+        if (rs->busy[i].thread && strcmp(rs->busy[i].thread, key) == 0)
             return (long)i;
     return -1;
 }
@@ -727,9 +718,9 @@ struct rs_call *rstate_next(struct rstate *rs)
             continue;
         }
         for (size_t i = 0; i < rs->max_inflight; i++) {
-            if (!rs->busy[i]) {
-                rs->busy[i] = strdup(c->thread ? c->thread : "");
-                if (!rs->busy[i])
+            if (!rs->busy[i].thread) {
+                rs->busy[i].thread = strdup(c->thread ? c->thread : "");
+                if (!rs->busy[i].thread)
                     return NULL; /* out of memory: tried again on the next turn */
                 break;
             }
@@ -752,7 +743,7 @@ int rstate_unwanted(const struct rstate *rs, const struct rs_call *c)
     const struct idinfo *e = table_find(&rs->ids, c->id);
     long slot = busy_slot(rs, c->thread);
     return (e && (e->flags & F_ANSWERED)) || thread_terminated(rs, c->thread) ||
-           (slot >= 0 && rs->busy_unwanted[slot]);
+           (slot >= 0 && rs->busy[slot].unwanted);
 }
 
 char *rstate_take_ended_thread(struct rstate *rs)
@@ -767,9 +758,9 @@ void rstate_done(struct rstate *rs, const struct rs_call *c, enum rs_outcome how
     long slot = busy_slot(rs, c->thread);
 
     if (slot >= 0) {
-        free(rs->busy[slot]);
-        rs->busy[slot] = NULL;
-        rs->busy_unwanted[slot] = 0;
+        free(rs->busy[slot].thread);
+        rs->busy[slot].thread = NULL;
+        rs->busy[slot].unwanted = 0;
         rs->inflight--;
     }
     if (!e)

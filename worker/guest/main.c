@@ -63,26 +63,23 @@
  * with `inline_running` deciding who it is. Results go out under wmu from
  * whichever thread ran the call.
  */
-#define EXEC_LANES_MAX                                                                             \
-    16 /* session threads with a live shell; the idle one used least recently goes */
+/* session threads with a live shell; the idle one used least recently goes */
+#define EXEC_LANES_MAX 16
 #define EXEC_LANE_KEY_MAX 128
 
+/* A session thread's toolset, and the one call of it that may be running. */
 struct lane {
     int used;
     char key[EXEC_LANE_KEY_MAX]; /* session_thread_id; "" = the primary thread */
     struct toolset *ts;          /* NULL until its first call */
-    int busy;                    /* a call of this lane runs */
-    int ending;                  /* "end" came during that call: free it after */
     unsigned long long last;     /* for least-recently-used eviction */
-};
-
-struct job {
-    int used;
+    int ending;                  /* "end" came during its call: free it after */
+    /* the call running (busy), from "run" to its result */
+    int busy;
     double id;
-    struct lane *lane;
     cJSON *msg; /* the "run" request (owned) */
     volatile int cancel;
-    struct agent *a;
+    struct agent *a; /* for a helper thread */
 };
 
 struct agent {
@@ -95,7 +92,6 @@ struct agent {
     int helpers;        /* guarded by mu: helper threads running a call */
     unsigned long long clock;
     struct lane lanes[EXEC_LANES_MAX]; /* guarded by mu */
-    struct job jobs[EXEC_LANES_MAX];   /* guarded by mu: one call per lane at most */
     pthread_mutex_t wmu;               /* one frame at a time on out_fd */
 };
 
@@ -191,44 +187,43 @@ static struct lane *lane_get(struct agent *a, const char *key)
     return victim;
 }
 
-/* Run job j (mu not held): the lane's toolset is made at its first call. */
-static void job_run(struct agent *a, struct job *j, struct tool_result *res)
+/* Run lane l's call (mu not held; it is busy): its toolset is made at its first call. */
+static void call_run(struct lane *l, struct tool_result *res)
 {
     struct omni_err err = OMNI_ERR_INIT;
-    const cJSON *tool = cJSON_GetObjectItemCaseSensitive(j->msg, "tool");
-    const cJSON *input = cJSON_GetObjectItemCaseSensitive(j->msg, "input");
+    const cJSON *tool = cJSON_GetObjectItemCaseSensitive(l->msg, "tool");
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(l->msg, "input");
     const char *name = cJSON_IsString(tool) ? tool->valuestring : "";
-    if (!j->lane->ts && !(j->lane->ts = toolset_new(a->to, &err))) {
+    if (!l->ts && !(l->ts = toolset_new(l->a->to, &err))) {
         res->is_error = 1;
         if (asprintf(&res->text, "%s: the tools could not start for this thread: %s", name,
                      err.msg) < 0)
             res->text = NULL;
         return;
     }
-    toolset_run(j->lane->ts, name, input, &j->cancel, res);
+    toolset_run(l->ts, name, input, &l->cancel, res);
 }
 
-/* The job is over (mu held): its lane is free again, or ends. */
-static void job_finish(struct agent *a, struct job *j)
+/* Lane l's call is over (mu held): the lane is free again, or ends. */
+static void call_finish(struct lane *l)
 {
-    struct lane *l = j->lane;
+    cJSON_Delete(l->msg);
+    l->msg = NULL;
     l->busy = 0;
-    l->last = ++a->clock;
+    l->last = ++l->a->clock;
     if (l->ending)
         lane_free(l);
-    cJSON_Delete(j->msg);
-    memset(j, 0, sizeof(*j));
 }
 
 static void *helper_main(void *arg)
 {
-    struct job *j = arg;
-    struct agent *a = j->a;
+    struct lane *l = arg;
+    struct agent *a = l->a;
     struct tool_result res = {0};
-    double id = j->id;
-    job_run(a, j, &res);
+    double id = l->id;
+    call_run(l, &res);
     pthread_mutex_lock(&a->mu);
-    job_finish(a, j);
+    call_finish(l);
     pthread_mutex_unlock(&a->mu);
     if (send_result(a, id, res.is_error, res.text) < 0) {
         pthread_mutex_lock(&a->mu);
@@ -244,18 +239,18 @@ static void *helper_main(void *arg)
 }
 
 /*
- * Apply one request (mu held; msg is taken). A "run" gets a job: returned to
- * the main thread to run itself (on_main), else handed to a helper thread.
- * A request that cannot be served is answered at once. Returns the job the
- * caller must run, or NULL.
+ * Apply one request (mu held; msg is taken). A "run" makes its lane busy: the
+ * lane is returned to the main thread to run the call itself (on_main), else
+ * handed to a helper thread. A request that cannot be served is answered at
+ * once. Returns the lane whose call the caller must run, or NULL.
  */
-static struct job *apply_request(struct agent *a, cJSON *msg, const char *op, double id,
-                                 int on_main)
+static struct lane *apply_request(struct agent *a, cJSON *msg, const char *op, double id,
+                                  int on_main)
 {
     if (strcmp(op, "cancel") == 0) {
         for (int i = 0; i < EXEC_LANES_MAX; i++)
-            if (a->jobs[i].used && a->jobs[i].id == id)
-                a->jobs[i].cancel = 1;
+            if (a->lanes[i].busy && a->lanes[i].id == id)
+                a->lanes[i].cancel = 1;
         cJSON_Delete(msg); /* for a call that has already answered: nothing */
         return NULL;
     }
@@ -271,18 +266,12 @@ static struct job *apply_request(struct agent *a, cJSON *msg, const char *op, do
     }
     const char *why = NULL;
     struct lane *l = NULL;
-    struct job *j = NULL;
     if (!key)
         why = "the call's thread id is not usable";
     else if (!(l = lane_get(a, key)))
         why = "every session thread's shell is busy";
     else if (l->busy)
         why = "another call of this session thread is still running";
-    for (int i = 0; !why && i < EXEC_LANES_MAX && !j; i++)
-        if (!a->jobs[i].used)
-            j = &a->jobs[i];
-    if (!why && !j)
-        why = "too many calls at once";
     if (why) {
         const cJSON *tool = cJSON_GetObjectItemCaseSensitive(msg, "tool");
         char text[256];
@@ -293,21 +282,19 @@ static struct job *apply_request(struct agent *a, cJSON *msg, const char *op, do
         return NULL;
     }
     l->busy = 1;
-    j->used = 1;
-    j->id = id;
-    j->lane = l;
-    j->msg = msg;
-    j->cancel = 0;
-    j->a = a;
+    l->id = id;
+    l->msg = msg;
+    l->cancel = 0;
+    l->a = a;
     if (on_main)
-        return j;
+        return l;
     pthread_t th;
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &at, helper_main, j) != 0) {
+    if (pthread_create(&th, &at, helper_main, l) != 0) {
         pthread_attr_destroy(&at);
-        job_finish(a, j);
+        call_finish(l);
         send_result(a, id, 1, "tool: not run: no thread for it (the sandbox's process limit?)");
         return NULL;
     }
@@ -354,7 +341,7 @@ static void *watcher_main(void *arg)
             !parse_request(&frame, &m, &op, &id)) {
             a->quit = 1; /* the channel ended or broke: stop every call */
             for (int i = 0; i < EXEC_LANES_MAX; i++)
-                a->jobs[i].cancel = 1;
+                a->lanes[i].cancel = 1;
             break;
         }
         apply_request(a, m, op, id, 0);
@@ -388,18 +375,18 @@ static int serve(struct agent *a)
             break;
         }
         pthread_mutex_lock(&a->mu);
-        struct job *j = apply_request(a, m, op, id, 1);
-        if (j)
+        struct lane *l = apply_request(a, m, op, id, 1);
+        if (l)
             a->inline_running = 1;
         pthread_mutex_unlock(&a->mu);
-        if (!j)
+        if (!l)
             continue;
         struct tool_result res = {0};
-        job_run(a, j, &res);
+        call_run(l, &res);
         /* the channel is the main thread's again before the result goes out */
         pthread_mutex_lock(&a->mu);
         a->inline_running = 0;
-        job_finish(a, j);
+        call_finish(l);
         pthread_mutex_unlock(&a->mu);
         int rc = send_result(a, id, res.is_error, res.text);
         tool_result_release(&res);
@@ -413,7 +400,7 @@ static int serve(struct agent *a)
     pthread_mutex_lock(&a->mu);
     a->quit = 1;
     for (int i = 0; i < EXEC_LANES_MAX; i++)
-        a->jobs[i].cancel = 1;
+        a->lanes[i].cancel = 1;
     pthread_cond_broadcast(&a->cv);
     while (a->helpers > 0)
         pthread_cond_wait(&a->cv, &a->mu);
