@@ -42,11 +42,6 @@ void paths_set_openat2(int enabled)
     paths_openat2_default = enabled;
 }
 
-int paths_openat2_enabled(void)
-{
-    return paths_openat2_default;
-}
-
 void paths_use_openat2(struct paths *ps, int enabled)
 {
     ps->openat2_on = enabled;

@@ -99,7 +99,6 @@ const char *paths_reason(int errnum, char *tmp, size_t tmplen);
 /* Test hook: 0 forces the walker for every open (as if openat2 were ENOSYS) in
  * the instances made afterwards; each instance keeps its own copy. */
 void paths_set_openat2(int enabled);
-int paths_openat2_enabled(void);
 /* The same for one instance (not to be called while it is in use elsewhere). */
 void paths_use_openat2(struct paths *ps, int enabled);
 

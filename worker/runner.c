@@ -530,10 +530,12 @@ static void run_start(struct run *r, struct rs_call *c)
 /* Whether a running call must stop now, and whether its result is wanted. */
 static void run_judge(struct run *r, struct flight *f)
 {
-    if (r->ic->end_flag || wk_hard_stop_requested() ||
-        (r->end != WK_END_NONE && r->end != WK_END_SHUTDOWN)) {
+    /* the session ended, the stream was refused or the lease is gone: no
+     * result is wanted any more (a shutdown drains instead) */
+    int gone = r->end != WK_END_NONE && r->end != WK_END_SHUTDOWN;
+    if (r->ic->end_flag || wk_hard_stop_requested() || gone) {
         f->cancel = 1;
-        f->abandon |= r->end != WK_END_NONE && r->end != WK_END_SHUTDOWN;
+        f->abandon |= gone;
     } else if (wk_shutdown_requested() || r->end == WK_END_SHUTDOWN) {
         if (!r->drain_deadline) {
             r->drain_deadline = omni_mono_ms() + r->ic->cfg->drain_ms;
@@ -567,16 +569,16 @@ static void run_collect(struct run *r)
         (void)!read(r->wake_fd, &n, sizeof n);
     }
     for (int i = 0; i < r->nfl;) {
-        struct flight f = r->fl[i];
+        struct flight *f = &r->fl[i];
         struct tool_result out = {0, NULL};
-        run_judge(r, &r->fl[i]);
-        if (!executor_collect(r->ic->cf->ex, f.h, r->fl[i].cancel, &out)) {
+        run_judge(r, f);
+        if (!executor_collect(r->ic->cf->ex, f->h, f->cancel, &out)) {
             i++;
             continue;
         }
-        f = r->fl[i];
-        r->fl[i] = r->fl[--r->nfl];
-        run_finish(r, f.c, f.t0, f.t0us, f.abandon, &out);
+        struct flight done = *f;
+        *f = r->fl[--r->nfl];
+        run_finish(r, done.c, done.t0, done.t0us, done.abandon, &out);
         ended = 1;
     }
     if (ended)
