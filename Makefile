@@ -37,7 +37,8 @@ CMOCKA_LIBS = $(call pc_libs,cmocka)
 PCRE_LIBS   = $(call pc_libs,libpcre2-8)
 ARCHIVE_LIBS = $(call pc_libs,libarchive)
 SECCOMP_LIBS = $(call pc_libs,libseccomp)
-DEP_CFLAGS  = $(call pc_cflags,libcurl libcjson ncursesw libedit libmicrohttpd libpcre2-8 libseccomp)
+CRYPTO_LIBS = $(call pc_libs,libcrypto)
+DEP_CFLAGS  = $(call pc_cflags,libcurl libcjson ncursesw libedit libmicrohttpd libpcre2-8 libseccomp libcrypto)
 
 # Two warnings are off in every build, the default one included (which must
 # print none): callbacks keep their table's signature whether or not they use
@@ -136,7 +137,7 @@ $(BIN)/omni-exec: $(call obj,$(wildcard worker/guest/*.c)) $(BUILD)/libworker.a 
 
 $(BIN)/omni-sim: $(call obj,$(SIM_SRCS)) $(LIB)
 	@mkdir -p $(BIN)
-	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(MHD_LIBS) $(ARCHIVE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
+	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(MHD_LIBS) $(ARCHIVE_LIBS) $(CURL_LIBS) $(CRYPTO_LIBS) $(CJSON_LIBS) -lpthread -lm
 
 # Unit tests link the library plus each program's non-main objects through
 # archives, so a test pulls in only the objects it uses.
@@ -150,7 +151,7 @@ $(PROG_ARCHIVES):
 	$(QAR)rm -f $@ && ar rcs $@ $^
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(PROG_ARCHIVES) $(LIB)
 	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $< -Wl,--start-group $(PROG_ARCHIVES) $(LIB) -Wl,--end-group \
-	    $(CMOCKA_LIBS) $(MHD_LIBS) $(CURSES_LIBS) $(EDIT_LIBS) $(PCRE_LIBS) $(ARCHIVE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
+	    $(CMOCKA_LIBS) $(MHD_LIBS) $(CURSES_LIBS) $(EDIT_LIBS) $(PCRE_LIBS) $(ARCHIVE_LIBS) $(CURL_LIBS) $(CRYPTO_LIBS) $(CJSON_LIBS) -lpthread -lm
 
 unit: $(UNIT_BINS)
 	$(Q)fail=0; for t in $(UNIT_BINS); do \
@@ -201,7 +202,7 @@ $(FZ)/libfuzzextra.a: $(FUZZ_EXTRA_OBJS)
 $(FZ)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS) $(FZ)/libfuzzextra.a
 	@mkdir -p $(FZ)
 	$(QLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< -Wl,--start-group $(FUZZ_LIB_OBJS) $(FZ)/libfuzzextra.a -Wl,--end-group \
-	    $(MHD_LIBS) $(EDIT_LIBS) $(PCRE_LIBS) $(ARCHIVE_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lpthread -lm
+	    $(MHD_LIBS) $(EDIT_LIBS) $(PCRE_LIBS) $(ARCHIVE_LIBS) $(CURL_LIBS) $(CRYPTO_LIBS) $(CJSON_LIBS) -lpthread -lm
 
 # Keep the fuzz objects: they are intermediate to make, but rebuilding them
 # with clang on every run costs more than the run.

@@ -135,9 +135,9 @@ out:
 
 /* ---- base64 ------------------------------------------------------------ */
 
-char *omni_base64url_encode(const unsigned char *data, size_t len)
+/* alpha: the 64 digits; pad: '=' to a multiple of four. */
+static char *b64_encode(const unsigned char *data, size_t len, const char *alpha, int pad)
 {
-    static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     size_t n, o = 0;
     char *out;
 
@@ -158,11 +158,27 @@ char *omni_base64url_encode(const unsigned char *data, size_t len)
         out[o++] = alpha[(v >> 12) & 63];
         if (rem > 1)
             out[o++] = alpha[(v >> 6) & 63];
+        else if (pad)
+            out[o++] = '=';
         if (rem > 2)
             out[o++] = alpha[v & 63];
+        else if (pad)
+            out[o++] = '=';
     }
     out[o] = '\0';
     return out;
+}
+
+char *omni_base64url_encode(const unsigned char *data, size_t len)
+{
+    return b64_encode(data, len, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+                      0);
+}
+
+char *omni_base64_encode(const unsigned char *data, size_t len)
+{
+    return b64_encode(data, len, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+                      1);
 }
 
 /* Value of a base64 digit in either alphabet, or -1. */

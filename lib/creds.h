@@ -62,6 +62,8 @@ int omni_secret_decode(const char *wire, char **sessions_token, char **api_base_
 /* base64 helpers (used by the secret codec and the simulator). */
 /* Encode as base64url without padding. Returns malloc'd string. */
 char *omni_base64url_encode(const unsigned char *data, size_t len);
+/* Encode as standard base64 with padding. Returns malloc'd string. */
+char *omni_base64_encode(const unsigned char *data, size_t len);
 /* Decode either alphabet (mixing allowed), padding optional but, when present,
  * at most two '=' completing a group of four; no whitespace. Returns malloc'd
  * bytes (NUL added, *outlen without it), or NULL when malformed. */

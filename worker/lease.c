@@ -62,6 +62,12 @@ static long lease_interval(long ttl_ms)
     return iv;
 }
 
+/* A work state in which the item's serving has ended (stopping or stopped). */
+static int state_is_stopped(const char *state)
+{
+    return strcmp(state, "stopping") == 0 || strcmp(state, "stopped") == 0;
+}
+
 static void lease_finish(struct lease *l, enum wk_end why)
 {
     pthread_mutex_lock(&l->mu);
@@ -108,8 +114,7 @@ static int lease_beat(struct lease *l)
             pthread_mutex_unlock(&l->mu);
             l->interval_ms = lease_interval(hb.ttl_seconds * 1000);
         }
-        if (strcmp(hb.state, "stopping") == 0 || strcmp(hb.state, "stopped") == 0 ||
-            !hb.lease_extended) {
+        if (state_is_stopped(hb.state) || !hb.lease_extended) {
             log_kv(LOG_INFO, "heartbeat asks the session to end", "work", l->work_id, "state",
                    hb.state, "lease_extended", hb.lease_extended ? "true" : "false", NULL);
             lease_finish(l, WK_END_HB_STOP);
@@ -122,7 +127,7 @@ static int lease_beat(struct lease *l)
     wm_inc(err.kind == OMNI_E_HTTP && err.status == 412 ? WM_HB_CONFLICT : WM_HB_ERROR);
     if (err.kind == OMNI_E_HTTP && err.status == 412) {
         /* current_state: stopping/stopped = stopped elsewhere; else another holder */
-        int stopped = strcmp(hb.state, "stopping") == 0 || strcmp(hb.state, "stopped") == 0;
+        int stopped = state_is_stopped(hb.state);
         snprintf(ttl, sizeof ttl, "%ld", hb.ttl_seconds);
         log_kv(LOG_WARN,
                stopped ? "lease ended (heartbeat precondition failed): the item was stopped, not "
